@@ -1,0 +1,97 @@
+# redisbackup — every target documents itself: `make help`.
+# Needs only Go, Python >= 3.11, gcc and make; everything else is installed or built here and cached.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+STAMP  := $(VENV)/.installed
+REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help
+help: ## Show this help: every target with one line
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# ----------------------------------------------------------------------------------------------- set-up
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## Create .venv with the package (editable) and the dev extras
+
+.PHONY: redis
+redis: ## Install redis-server and redis-tools from Debian when missing
+ifeq ($(REDIS_SERVER),)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools
+	-$(SUDO) systemctl disable --now redis-server 2>/dev/null || true
+endif
+
+.PHONY: controlplane
+controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) etcd, kube-apiserver, kube-controller-manager, kubectl, helm, weed
+	$(PY) -m devstack.binaries all
+
+.PHONY: install
+install: venv redis controlplane ## Everything the tests and the demo need: .venv, redis-server, the Go tools
+
+# ----------------------------------------------------------------------------------------------- checks
+.PHONY: lint
+lint: $(STAMP) ## ruff, mypy --strict and the import-linter layer contracts
+	$(VENV)/bin/ruff check operator tests devstack
+	$(VENV)/bin/ruff format --check operator tests devstack
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+.PHONY: fmt
+fmt: $(STAMP) ## Format and autofix with ruff
+	$(VENV)/bin/ruff format operator tests devstack
+	$(VENV)/bin/ruff check --fix operator tests devstack
+
+.PHONY: crds
+crds: $(STAMP) ## Regenerate crds/ from the pydantic models (the chart copy too)
+	$(PY) -m redisbackup.api.crd --write
+
+.PHONY: manifests
+manifests: $(STAMP) controlplane ## Render manifests/install.yaml from the Helm chart
+	$(PY) -m devstack.manifests --write
+
+.PHONY: unit
+unit: $(STAMP) ## Unit tests only (no servers)
+	$(PYTEST) tests/unit
+
+.PHONY: e2e
+e2e: install ## End-to-end tests on the real local stack
+	$(PYTEST) tests/e2e
+
+.PHONY: test
+test: install ## Unit + e2e + the smoke subset of the fault suite (what CI runs)
+	$(PYTEST) tests/unit tests/e2e tests/fault -m "smoke or not slow"
+
+.PHONY: faults
+faults: install ## The whole fault-injection suite; prints a table of outcomes
+	$(PYTEST) tests/fault -p no:randomly -s
+
+.PHONY: bench
+bench: install ## Benchmarks (not timed tests): prints ratios against baselines measured in the same run
+	$(PYTEST) tests/bench -s -p no:cacheprovider
+
+# ----------------------------------------------------------------------------------------------- demo
+.PHONY: demo
+demo: install ## Start the local stack and the operator, apply a sample RedisBackup, show it reach available
+	$(PY) -m devstack demo
+
+.PHONY: demo-down
+demo-down: ## Stop everything `make demo` started
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; fi
+
+.PHONY: clean
+clean: demo-down ## Remove .venv and build/test litter (keeps the ~/.cache/redisbackup tool cache)
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info operator/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

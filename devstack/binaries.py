@@ -1,0 +1,157 @@
+"""Build and cache the Go programs of the local stack: the Kubernetes control plane, helm and SeaweedFS.
+
+Each tool set is built once per version into ``~/.cache/redisbackup/<name>-<version>/bin`` (override the root
+with ``REDISBACKUP_CACHE``); a rerun finds the binaries and returns in milliseconds. Builds go to a temporary
+directory first and are renamed into place, so an interrupted build never leaves a half-filled cache.
+
+    python -m devstack.binaries [all|kubernetes|helm|seaweedfs]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+KUBERNETES_VERSION = "v1.36.3"
+HELM_VERSION = "v3.22.0"
+SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
+
+
+def cache_root() -> Path:
+    if root := os.environ.get("REDISBACKUP_CACHE"):
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "redisbackup"
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    name: str
+    version: str
+    programs: tuple[str, ...]
+    module_dir: Path | None  # a wrapper Go module in devstack/, or None for `go install pkg@version`
+    packages: tuple[str, ...]
+    ldflags: str = "-s -w"
+
+    @property
+    def bin_dir(self) -> Path:
+        return cache_root() / f"{self.name}-{self.version}" / "bin"
+
+    def path(self, program: str) -> Path:
+        return self.bin_dir / program
+
+    def is_built(self) -> bool:
+        return all(os.access(self.path(p), os.X_OK) for p in self.programs)
+
+
+def _kube_ldflags(version: str) -> str:
+    major, minor = version.lstrip("v").split(".")[:2]
+    pkg = "k8s.io/component-base/version"
+    # Without these the binaries report v0.0.0-master and kubectl warns about version skew.
+    return " ".join(
+        [
+            "-s -w",
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+        ]
+    )
+
+
+KUBERNETES = ToolSet(
+    name="kubernetes",
+    version=KUBERNETES_VERSION,
+    programs=("etcd", "kube-apiserver", "kube-controller-manager", "kubectl"),
+    module_dir=HERE / "controlplane",
+    packages=(
+        "./etcd",
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kubectl",
+    ),
+    ldflags=_kube_ldflags(KUBERNETES_VERSION),
+)
+HELM = ToolSet(
+    name="helm",
+    version=HELM_VERSION,
+    programs=("helm",),
+    module_dir=None,
+    packages=(f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}",),
+)
+SEAWEEDFS = ToolSet(
+    name="seaweedfs",
+    version=SEAWEEDFS_VERSION,
+    programs=("weed",),
+    module_dir=HERE / "seaweedfs",
+    packages=("github.com/seaweedfs/seaweedfs/weed",),
+)
+TOOLSETS = {t.name: t for t in (KUBERNETES, HELM, SEAWEEDFS)}
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("CGO_ENABLED", "0")
+    env.setdefault("GOFLAGS", "-buildvcs=false")
+    return env
+
+
+def build(tools: ToolSet, *, quiet: bool = False) -> Path:
+    """Build `tools` into the cache unless already there; return its bin directory."""
+    if tools.is_built():
+        return tools.bin_dir
+    if shutil.which("go") is None:
+        raise RuntimeError("Go is required to build the local stack (https://go.dev/dl), and `go` is not on PATH")
+    tools.bin_dir.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    if not quiet:
+        print(f"building {tools.name} {tools.version} (first run only; cached in {tools.bin_dir})", flush=True)
+    with tempfile.TemporaryDirectory(dir=tools.bin_dir.parent.parent, prefix=f".{tools.name}-") as tmp:
+        out = Path(tmp) / "bin"
+        out.mkdir()
+        env = _go_env()
+        if tools.module_dir is None:
+            env["GOBIN"] = str(out)
+            cmd = ["go", "install", "-trimpath", f"-ldflags={tools.ldflags}", *tools.packages]
+            cwd = tmp
+        else:
+            cmd = ["go", "build", "-trimpath", f"-ldflags={tools.ldflags}", "-o", f"{out}/", *tools.packages]
+            cwd = str(tools.module_dir)
+        subprocess.run(cmd, cwd=cwd, env=env, check=True)
+        missing = [p for p in tools.programs if not (out / p).exists()]
+        if missing:
+            raise RuntimeError(f"building {tools.name} produced no {', '.join(missing)}")
+        if tools.bin_dir.exists():  # a concurrent build won the race; keep theirs
+            return tools.bin_dir
+        out.rename(tools.bin_dir)
+    if not quiet:
+        print(f"built {tools.name} {tools.version} in {time.monotonic() - started:.0f}s", flush=True)
+    return tools.bin_dir
+
+
+def tool(program: str) -> Path:
+    """Path of a cached program (building its tool set on first use)."""
+    for tools in TOOLSETS.values():
+        if program in tools.programs:
+            return build(tools) / program
+    raise KeyError(program)
+
+
+def main(argv: list[str]) -> int:
+    names = argv or ["all"]
+    selected = list(TOOLSETS.values()) if names == ["all"] else [TOOLSETS[n] for n in names]
+    for tools in selected:
+        build(tools)
+        print(f"{tools.name} {tools.version}: {tools.bin_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,49 @@
+"""Loopback addresses and free ports for the servers of the local stack.
+
+Every Redis node gets its own 127.0.0.x address, as every Pod gets its own IP in a real cluster; the operator then
+finds nodes by podIP exactly as it will in production. Only loopback addresses are ever used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import socket
+import threading
+
+_lock = threading.Lock()
+# Start at a random offset per process so two test runs on one machine rarely collide; 127.0.0.1 stays for the
+# control plane and S3. Linux routes the whole 127.0.0.0/8 to lo, so binding these needs no set-up.
+_hosts = itertools.cycle(range(2, 255))
+for _ in range(random.Random(os.getpid()).randrange(0, 250)):
+    next(_hosts)
+
+
+def next_host() -> str:
+    """A 127.0.0.x address (x in 2..254) for a new node."""
+    with _lock:
+        return f"127.0.0.{next(_hosts)}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free on `host` right now (bind to 0 and let the kernel pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
+    """Block until a TCP connect to host:port succeeds, or raise TimeoutError."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from None
+            time.sleep(0.05)

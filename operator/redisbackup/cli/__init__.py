@@ -1,0 +1,1 @@
+"""The `redisbackup` command: one module per sub-command, each exposing `register(subparsers)`."""

@@ -1,0 +1,13 @@
+"""The list of sub-command modules, in the order `redisbackup --help` shows them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# One line per sub-command module under redisbackup.cli; add yours here.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def all_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"redisbackup.cli.{name}") for name in COMMAND_MODULES]

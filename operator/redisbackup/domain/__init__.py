@@ -1,0 +1,1 @@
+"""Pure logic: fault types, plans, status transitions, storage layout and manifests. No I/O."""

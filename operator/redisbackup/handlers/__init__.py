@@ -1,0 +1,1 @@
+"""kopf handlers: thin functions that call the workflows and report through the named status functions."""

@@ -1,0 +1,1 @@
+"""Kubernetes access: resolving sources, reading Secrets, status patches, events, webhook configuration."""

@@ -1,0 +1,1 @@
+"""kopf wiring only: settings and the registration of handler modules."""

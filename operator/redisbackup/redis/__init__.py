@@ -1,0 +1,1 @@
+"""Async access to Redis nodes: topology discovery and RDB streaming over the replication protocol."""

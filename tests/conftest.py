@@ -1,0 +1,7 @@
+"""Shared test configuration: the local stack's fixtures come from devstack.fixtures (one plugin per component)."""
+
+pytest_plugins = [
+    "devstack.fixtures.redis",
+    "devstack.fixtures.s3",
+    "devstack.fixtures.kube",
+]
