@@ -138,7 +138,9 @@ def check_unique(
         return []
     where = f'namespace "{namespace}"' if namespace else "this namespace"
     for other in existing:
-        if other.name == this.name or not naming.same_snapshot_name(other.snapshot_name, this.snapshot_name):
+        if (other.name and other.name == this.name) or not naming.same_snapshot_name(
+            other.snapshot_name, this.snapshot_name
+        ):
             continue
         message = (
             f'spec.snapshotName "{this.snapshot_name}" is already used by RedisBackup "{other.name}" in {where} '
