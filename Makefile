@@ -25,6 +25,9 @@ help: ## Show this help: every target with one line
 
 # ----------------------------------------------------------------------------------------------- set-up
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; $(PYTHON) is " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)")'
+	@# Debian's own Python ships venv support separately.
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
