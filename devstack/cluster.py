@@ -21,6 +21,11 @@ from devstack import binaries
 from devstack.kube import write_kubeconfig
 
 
+class KubectlError(subprocess.CalledProcessError):
+    def __str__(self) -> str:
+        return f"`kubectl {' '.join(self.cmd[2:])}` exited with {self.returncode}: {self.stderr.strip()}"
+
+
 @dataclass
 class Cluster:
     kubeconfig: Path
@@ -46,7 +51,7 @@ class Cluster:
         argv = [str(self.kubectl_path()), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
         result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120, check=False)
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, argv, result.stdout, result.stderr)
+            raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
         return result
 
     def create_namespace(self, hint: str = "test", *, timeout: float = 30.0) -> str:
