@@ -12,8 +12,9 @@ What is set, and why:
   controller would report it; that controller is off on the local control plane, so nothing overwrites it.
 - Pod identity labels (``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index``), hostname and
   subdomain as the StatefulSet controller sets them, so a real controller (``external=True``) leaves them alone.
-- With a password or TLS the Secrets a chart would make (``<name>-auth``: ``password`` [+ ``username``];
-  ``<name>-tls``: ``ca.crt``, ``tls.crt``, ``tls.key``), referenced from the container's env.
+- With a password or TLS the Secrets a chart would make, referenced from the container's env: ``<name>-auth``
+  (``password`` and, for an ACL user, ``username``: the node's backup credentials) and ``<name>-tls`` (``ca.crt``,
+  and ``tls.crt``/``tls.key``: the node's client certificate for mutual TLS, else its own).
 - The Pods are never bound to a node (``spec.nodeName`` stays empty): a bound Pod is deleted gracefully, waiting
   for a kubelet to confirm, and none exists, so garbage collection and namespace deletion would hang. On a real
   cluster (``external=True``) they also carry a scheduling gate, so no scheduler or kubelet ever runs or rewrites
@@ -228,7 +229,10 @@ class Mirror:
                 data["username"] = first.username
             mirrored.auth_secret = self._create_secret(namespace, f"{name}-auth", data, labels)
         if first.tls is not None:
-            files = {"ca.crt": first.tls.ca, "tls.crt": first.tls.cert, "tls.key": first.tls.key}
+            # What a client needs: the CA, and for mutual TLS a client certificate (else the server's own pair,
+            # as charts that reuse one certificate for both ends ship it).
+            client_pair: CertFilesLike = getattr(first, "client_tls", None) or first.tls
+            files = {"ca.crt": first.tls.ca, "tls.crt": client_pair.cert, "tls.key": client_pair.key}
             data = {key: path.read_text() for key, path in files.items()}
             mirrored.tls_secret = self._create_secret(namespace, f"{name}-tls", data, labels, kind="kubernetes.io/tls")
         return mirrored

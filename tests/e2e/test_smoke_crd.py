@@ -12,7 +12,7 @@ from kubernetes import client
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def widget_crd(kube_api: client.ApiClient) -> Iterator[tuple[str, str]]:
     """A throwaway namespaced CRD (group unique per run: CRDs are cluster-wide) with a strict schema."""
     group = f"t{secrets.token_hex(3)}.devstack.redisbackup.io"
