@@ -27,6 +27,7 @@ class FaultCode(StrEnum):
     # Ours: the Redis side of a snapshot.
     REDIS_AUTHENTICATION_FAILED = "RedisAuthenticationFailed"
     SYNC_NOT_PERMITTED = "SyncNotPermitted"
+    COMMAND_NOT_PERMITTED = "CommandNotPermitted"
     REDIS_BUSY = "RedisBusy"
     REDIS_UNREACHABLE = "RedisUnreachable"
     CONNECTION_LOST = "ConnectionLost"

@@ -1,0 +1,193 @@
+"""Redis Cluster topology as plain data, and the choice of one node per shard to snapshot.
+
+Input is what the servers say: CLUSTER SHARDS (slots and members of every shard, with role, replication offset
+and health) and each primary's own CLUSTER NODES line, the only place Redis shows slots in the middle of a
+migration (`[slot->-target]` on the source, `[slot-<-source]` on the target). The plan is refused while any slot
+moves or any slot is unserved: an RDB per shard then would miss keys or hold them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from redisbackup.api.faults import FaultCode
+from redisbackup.domain.faults import SourceFault
+from redisbackup.domain.plan import SLOT_COUNT, NodeTarget, SlotRange, SnapshotPlan, format_slots, node_id
+from redisbackup.domain.source import NodeAddress
+
+Health = Literal["online", "failed", "loading"]
+
+
+class ReplicationGroupNotReady(SourceFault):
+    """The cluster cannot be snapshotted consistently right now (resharding, a shard down, unserved slots)."""
+
+    code = FaultCode.INVALID_REPLICATION_GROUP_STATE
+    transient = True
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    node_id: str
+    ip: str
+    port: int | None  # plain-text port; None when the node only listens with TLS
+    tls_port: int | None
+    role: Literal["primary", "replica"]
+    replication_offset: int
+    health: str  # "online", "failed" or "loading" (kept as sent, so a new word from a newer server is visible)
+    hostname: str | None = None
+
+    def address(self, *, tls: bool) -> NodeAddress:
+        port = (self.tls_port or self.port) if tls else (self.port or self.tls_port)
+        if port is None:
+            raise ReplicationGroupNotReady(f"cluster node {self.node_id} at {self.ip} announces no port")
+        return NodeAddress(self.ip, port)
+
+
+@dataclass(frozen=True)
+class ClusterShard:
+    slots: tuple[SlotRange, ...]
+    nodes: tuple[ClusterNode, ...]
+
+    @property
+    def primary(self) -> ClusterNode | None:
+        return next((n for n in self.nodes if n.role == "primary"), None)
+
+    @property
+    def lowest_slot(self) -> int:
+        return min(r.first for r in self.slots)
+
+
+@dataclass(frozen=True)
+class SlotMove:
+    slot: int
+    state: Literal["migrating", "importing"]
+    node_id: str  # the node whose CLUSTER NODES showed it
+    peer_id: str  # the other side of the move
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: Sequence[object]) -> dict[str, object]:
+    """RESP2 sends CLUSTER SHARDS maps as flat [key, value, key, value…] arrays."""
+    if isinstance(flat, Mapping):
+        return {_text(k): v for k, v in flat.items()}
+    return {_text(flat[i]): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(_text(value))
+
+
+def parse_cluster_shards(reply: Sequence[object]) -> tuple[ClusterShard, ...]:
+    """Turn a CLUSTER SHARDS reply (RESP2 arrays or RESP3 maps, bytes or str) into shards."""
+    shards = []
+    for raw_shard in reply:
+        shard = _pairs(raw_shard)  # type: ignore[arg-type]
+        bounds = [int(_text(b)) for b in shard.get("slots", [])]  # type: ignore[attr-defined]
+        slots = tuple(SlotRange(bounds[i], bounds[i + 1]) for i in range(0, len(bounds) - 1, 2))
+        nodes = []
+        for raw_node in shard.get("nodes", []):  # type: ignore[attr-defined]
+            node = _pairs(raw_node)
+            role = _text(node.get("role", ""))
+            nodes.append(
+                ClusterNode(
+                    node_id=_text(node["id"]),
+                    ip=_text(node.get("ip") or node.get("endpoint") or ""),
+                    port=_optional_int(node.get("port")),
+                    tls_port=_optional_int(node.get("tls-port")),
+                    role="primary" if role in ("master", "primary") else "replica",
+                    replication_offset=int(_text(node.get("replication-offset", 0))),
+                    health=_text(node.get("health", "online")),
+                    hostname=_text(node["hostname"]) if node.get("hostname") else None,
+                )
+            )
+        shards.append(ClusterShard(slots=tuple(sorted(slots)), nodes=tuple(nodes)))
+    return tuple(shards)
+
+
+def parse_slot_moves(cluster_nodes: str) -> tuple[SlotMove, ...]:
+    """Slots this node is migrating or importing, from its own ("myself") line of CLUSTER NODES."""
+    moves = []
+    for line in cluster_nodes.splitlines():
+        fields = line.split()
+        if len(fields) < 8 or "myself" not in fields[2].split(","):
+            continue
+        for entry in fields[8:]:
+            if not entry.startswith("["):
+                continue
+            body = entry.strip("[]")
+            if "->-" in body:
+                slot, peer = body.split("->-")
+                moves.append(SlotMove(int(slot), "migrating", fields[0], peer))
+            elif "-<-" in body:
+                slot, peer = body.split("-<-")
+                moves.append(SlotMove(int(slot), "importing", fields[0], peer))
+    return tuple(moves)
+
+
+def _unserved(shards: Sequence[ClusterShard]) -> list[SlotRange]:
+    covered = sorted(r for s in shards for r in s.slots)
+    gaps, expected = [], 0
+    for r in covered:
+        if r.first > expected:
+            gaps.append(SlotRange(expected, r.first - 1))
+        expected = max(expected, r.last + 1)
+    if expected < SLOT_COUNT:
+        gaps.append(SlotRange(expected, SLOT_COUNT - 1))
+    return gaps
+
+
+def choose_node(shard: ClusterShard) -> ClusterNode | None:
+    """An online replica with the highest replication offset (ties: lowest node id), else the online primary.
+
+    Reading from a replica keeps the fork and the transfer off the primary that serves the traffic.
+    """
+    replicas = [n for n in shard.nodes if n.role == "replica" and n.health == "online"]
+    if replicas:
+        return min(replicas, key=lambda n: (-n.replication_offset, n.node_id))
+    primary = shard.primary
+    return primary if primary is not None and primary.health == "online" else None
+
+
+def plan_cluster(
+    source_id: str, shards: Sequence[ClusterShard], moves: Sequence[SlotMove] = (), *, tls: bool = False
+) -> SnapshotPlan:
+    """One target per slot-owning shard, NodeGroupId 0001… in order of the shard's lowest slot."""
+    if moves:
+        listed = ", ".join(f"slot {m.slot} {m.state} on {m.node_id[:8]} (peer {m.peer_id[:8]})" for m in moves[:5])
+        raise ReplicationGroupNotReady(
+            f"replication group {source_id!r} is resharding ({listed}"
+            f"{', …' if len(moves) > 5 else ''}): a snapshot now could miss keys or hold them twice. "
+            "Wait for the migration to finish (or fix it with redis-cli --cluster fix), then take the snapshot."
+        )
+    owning = sorted((s for s in shards if s.slots), key=lambda s: s.lowest_slot)
+    gaps = _unserved(owning)
+    if gaps:
+        raise ReplicationGroupNotReady(
+            f"replication group {source_id!r} does not serve slots {format_slots(tuple(gaps))} "
+            "(cluster_state would be fail): a snapshot would be incomplete. Assign every slot, then try again."
+        )
+    targets = []
+    for index, shard in enumerate(owning, start=1):
+        chosen = choose_node(shard)
+        if chosen is None:
+            states = ", ".join(f"{n.node_id[:8]} {n.role} {n.health}" for n in shard.nodes) or "no nodes"
+            raise ReplicationGroupNotReady(
+                f"shard {node_id(index)} of replication group {source_id!r} (slots {format_slots(shard.slots)}) "
+                f"has no online node ({states}). Wait for a failover or for the node to recover, then try again."
+            )
+        targets.append(
+            NodeTarget(
+                id=node_id(index),
+                address=chosen.address(tls=tls),
+                role=chosen.role,
+                name=chosen.hostname,
+                slots=shard.slots,
+                cluster_node_id=chosen.node_id,
+            )
+        )
+    return SnapshotPlan(kind="replicationGroup", source_id=source_id, nodes=tuple(targets))

@@ -1,0 +1,66 @@
+"""Where a snapshot's objects live inside a storage location.
+
+    <namespace>/<snapshotName>/<uid>/node-0001.rdb     one RDB per node (CacheNodeId) or shard (NodeGroupId)
+    <namespace>/<snapshotName>/<uid>/manifest.json     written last: the commit record
+
+Keys are relative to the location (an S3 bucket + prefix, or a directory), so a location copied elsewhere stays
+valid. The uid (the RedisBackup's metadata.uid) keeps a re-created RedisBackup of the same name from ever mixing
+with the objects of a deleted one. A uid directory without manifest.json is an unfinished upload: garbage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from redisbackup.domain.faults import ValidationFault
+
+MANIFEST_NAME = "manifest.json"
+RDB_PATTERN = re.compile(r"node-(\d{4})\.rdb")
+
+# Kubernetes names (namespace, uid) and snapshot names are far stricter; this only keeps a key component from
+# escaping its directory or confusing a file system.
+_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _check_component(field: str, value: str) -> str:
+    if not _SAFE_COMPONENT.fullmatch(value) or len(value) > 253:
+        raise ValidationFault(
+            f"{field} {value!r} cannot be part of a storage key: use 1-253 ASCII letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            field=field,
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class SnapshotLocation:
+    namespace: str
+    snapshot_name: str
+    uid: str
+
+    def __post_init__(self) -> None:
+        _check_component("namespace", self.namespace)
+        _check_component("snapshotName", self.snapshot_name)
+        _check_component("uid", self.uid)
+
+    @property
+    def directory(self) -> str:
+        """The key prefix every object of this snapshot shares, ending in '/'."""
+        return f"{self.namespace}/{self.snapshot_name}/{self.uid}/"
+
+    @property
+    def snapshot_directory(self) -> str:
+        """The prefix of every upload ever made under this snapshot name (all uids)."""
+        return f"{self.namespace}/{self.snapshot_name}/"
+
+    @property
+    def manifest_key(self) -> str:
+        return self.directory + MANIFEST_NAME
+
+    def node_key(self, node_id: str) -> str:
+        """node_id is the four-digit CacheNodeId/NodeGroupId ("0001")."""
+        key = f"node-{node_id}.rdb"
+        if not RDB_PATTERN.fullmatch(key):
+            raise ValidationFault(f"node id {node_id!r} is not a four-digit id such as 0001", field="nodeId")
+        return self.directory + key

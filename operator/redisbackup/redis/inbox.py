@@ -1,0 +1,179 @@
+"""Receiving from a socket straight into a small pool of reusable buffers, with back-pressure.
+
+`Inbox` is an asyncio BufferedProtocol: the event loop `recv_into`s our buffers directly (no intermediate bytes
+objects, also behind TLS), and when every buffer is full and unread it pauses reading, so the kernel's window
+closes and the server waits. Memory is bounded by `depth x chunk_size` however large the RDB.
+
+`InboxReader` gives the consumer lines (the RESP handshake, keep-alives) and views of the stream (the RDB).
+A view is only valid until the next read: its buffer goes back to the pool then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+DEFAULT_DEPTH = 4
+
+
+class Inbox(asyncio.BufferedProtocol):
+    def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE, depth: int = DEFAULT_DEPTH) -> None:
+        self._chunk_size = chunk_size
+        self._depth = max(2, depth)
+        self._allocated = 0
+        self._free: list[bytearray] = []
+        self._filling: bytearray | None = None
+        self._filled = 0
+        self._ready: deque[tuple[bytearray, int]] = deque()
+        self._lent: bytearray | None = None  # the buffer the reader is looking at
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self.closed = False
+        self.error: BaseException | None = None
+        self.transport: asyncio.BaseTransport | None = None
+
+    # ---------------------------------------------------------------------------------------- protocol side
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self._filling is None:
+            self._filling = self._take_buffer()
+            self._filled = 0
+        return memoryview(self._filling)[self._filled :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        assert self._filling is not None
+        self._filled += nbytes
+        if self._filled == len(self._filling):
+            self._ready.append((self._filling, self._filled))
+            self._filling = None
+            if not self._free and self._allocated >= self._depth:
+                self._pause()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        self._wake()
+        return False  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.error = exc
+        self._wake()
+
+    # ---------------------------------------------------------------------------------------- reader side
+    async def next_chunk(self, idle: float | None) -> memoryview | None:
+        """The next received bytes (a whole buffer when data flows fast), or None once the peer has closed.
+
+        Raises TimeoutError when nothing arrives for `idle` seconds, and the transport's error if it failed.
+        """
+        self._recycle()
+        while True:
+            if self._ready:
+                buffer, size = self._ready.popleft()
+                return self._lend(buffer, size)
+            if self._filling is not None and self._filled:
+                buffer, size, self._filling = self._filling, self._filled, None
+                return self._lend(buffer, size)
+            if self.closed:
+                if self.error is not None:
+                    raise self.error
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._waiter, idle)
+            finally:
+                self._waiter = None
+
+    def _lend(self, buffer: bytearray, size: int) -> memoryview:
+        self._lent = buffer
+        return memoryview(buffer)[:size]
+
+    def _recycle(self) -> None:
+        if self._lent is not None:
+            self._free.append(self._lent)
+            self._lent = None
+            if self._paused and self.transport is not None and not self.closed:
+                self._paused = False
+                self.transport.resume_reading()  # type: ignore[attr-defined]
+
+    def _take_buffer(self) -> bytearray:
+        if self._free:
+            return self._free.pop()
+        # Beyond `depth` only if the transport asks for a buffer while paused (a TLS record already decrypted).
+        self._allocated += 1
+        return bytearray(self._chunk_size)
+
+    def _pause(self) -> None:
+        if not self._paused and self.transport is not None and not self.closed:
+            self._paused = True
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+class InboxReader:
+    """Lines, exact byte counts and stream views on top of an Inbox.
+
+    `idle` is the longest silence tolerated while waiting for more bytes (a stall timeout, renewed by every
+    arrival), not a deadline for the whole call.
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self._inbox = inbox
+        self._view = memoryview(b"")
+        self._pos = 0
+        self.bytes_read = 0
+
+    async def _refill(self, idle: float | None) -> bool:
+        chunk = await self._inbox.next_chunk(idle)
+        if chunk is None:
+            return False
+        self._view, self._pos = chunk, 0
+        return True
+
+    async def readline(self, idle: float | None, limit: int = 1 << 16) -> bytes | None:
+        """One line without its line ending (\\r\\n or a bare \\n), or None when the peer closed first."""
+        line = bytearray()
+        while True:
+            # Search the pool buffer in place: a chunk may be a megabyte, the line a few bytes.
+            owner = self._view.obj
+            assert isinstance(owner, bytes | bytearray)
+            found = owner.find(b"\n", self._pos, len(self._view))
+            end = len(self._view) if found < 0 else found
+            line += self._view[self._pos : end]
+            if found >= 0:
+                self._consume(end + 1 - self._pos)
+                return bytes(line[:-1] if line.endswith(b"\r") else line)
+            self._consume(end - self._pos)
+            if len(line) > limit:
+                raise ValueError(f"a reply line longer than {limit} bytes")
+            if not await self._refill(idle):
+                return None
+
+    async def readexactly(self, size: int, idle: float | None) -> bytes | None:
+        data = bytearray()
+        while len(data) < size:
+            if self._pos == len(self._view) and not await self._refill(idle):
+                return None
+            take = min(size - len(data), len(self._view) - self._pos)
+            data += self._view[self._pos : self._pos + take]
+            self._consume(take)
+        return bytes(data)
+
+    async def read_some(self, limit: int, idle: float | None) -> memoryview | None:
+        """Up to `limit` bytes as a view into the pool (valid until the next read), or None at end of stream."""
+        if self._pos == len(self._view) and not await self._refill(idle):
+            return None
+        take = min(limit, len(self._view) - self._pos)
+        view = self._view[self._pos : self._pos + take]
+        self._consume(take)
+        return view
+
+    def _consume(self, size: int) -> None:
+        self._pos += size
+        self.bytes_read += size

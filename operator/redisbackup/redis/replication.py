@@ -1,0 +1,184 @@
+"""Reading one RDB from a node over the replication protocol, as `redis-cli --rdb` does.
+
+Handshake: AUTH, INFO (engine, version), `REPLCONF capa eof` (we understand diskless framing),
+`REPLCONF rdb-only 1` (Redis ≥ 7.0: send the RDB and no replication stream after it; older servers refuse it,
+which is fine because we close after the RDB anyway), then `SYNC`. The server forks exactly as for BGSAVE and
+answers, after any number of "\\n" keep-alives, with either
+
+    $EOF:<40 random bytes>\\r\\n <RDB> <the same 40 bytes>     diskless (repl-diskless-sync yes)
+    $<length>\\r\\n <RDB of exactly length bytes>              disk-based: the server saved dump.rdb first
+
+Nothing follows the mark until a replica sends REPLCONF ACK, which we never do, so "the last 40 bytes read are
+the mark" is the end (the same test Redis's own replica code uses). The connection is closed the moment the RDB
+is complete: we must never linger as a replica the primary feeds and waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
+from redisbackup.redis.faults import ConnectionLost, RedisBusy, UnexpectedReply, fault_for_error
+from redisbackup.redis.inbox import DEFAULT_CHUNK_SIZE, DEFAULT_DEPTH
+from redisbackup.redis.info import ServerInfo, read_server_info
+
+log = logging.getLogger(__name__)
+
+Transfer = Literal["diskless", "disk"]
+EOF_MARK_SIZE = 40
+
+
+@dataclass
+class RdbStream:
+    """An RDB arriving from `node`. Iterate it for views of the RDB bytes (valid until the next iteration)."""
+
+    node: NodeAddress
+    server: ServerInfo
+    transfer: Transfer
+    size: int | None  # exact for disk-based transfers, unknown (None) for diskless ones
+    rdb_only: bool  # False: a pre-7.0 server that would go on to stream commands if we stayed
+    started_at: dt.datetime  # when SYNC was sent: the moment the snapshot represents (the fork follows it)
+    _connection: RedisConnection = field(repr=False)
+    _mark: bytes = field(default=b"", repr=False)
+    bytes_received: int = 0
+    complete: bool = False
+
+    def __aiter__(self) -> AsyncIterator[memoryview | bytes]:
+        return self._sized() if self.size is not None else self._until_mark()
+
+    async def _read(self) -> memoryview:
+        timeout = self._connection.timeouts.stall
+        try:
+            view = await self._connection.reader.read_some(1 << 30, timeout)
+        except TimeoutError:
+            raise ConnectionLost(
+                f"{self.node} stopped sending the RDB for {timeout:.0f}s after {self.bytes_received} bytes; the "
+                "server may be overloaded or the network stalled. Nothing was stored; the snapshot will be retried."
+            ) from None
+        except OSError as error:
+            raise self._lost(str(error)) from error
+        if view is None:
+            raise self._lost("the server closed the connection")
+        return view
+
+    def _lost(self, why: str) -> ConnectionLost:
+        expected = f" of {self.size}" if self.size is not None else ""
+        return ConnectionLost(
+            f"the connection to {self.node} was lost after {self.bytes_received}{expected} bytes of the RDB ({why}). "
+            "The server may have restarted or dropped the replica link (client-output-buffer-limit replica, "
+            "repl-timeout); nothing was stored and the snapshot will be retried."
+        )
+
+    async def _sized(self) -> AsyncIterator[memoryview | bytes]:
+        assert self.size is not None
+        remaining = self.size
+        while remaining:
+            view = await self._read()
+            if len(view) > remaining:  # a pre-7.0 server streaming commands right after the RDB
+                view = view[:remaining]
+            remaining -= len(view)
+            self.bytes_received += len(view)
+            yield view
+        self._done()
+
+    async def _until_mark(self) -> AsyncIterator[memoryview | bytes]:
+        held = b""  # the last bytes read: they may be (part of) the mark, so not yet passed on
+        while True:
+            view = await self._read()
+            if len(view) >= EOF_MARK_SIZE:
+                body, tail = view[: len(view) - EOF_MARK_SIZE], bytes(view[len(view) - EOF_MARK_SIZE :])
+                if held:
+                    self.bytes_received += len(held)
+                    yield held
+            else:
+                joined = held + bytes(view)
+                body, tail = memoryview(joined)[: len(joined) - EOF_MARK_SIZE], joined[-EOF_MARK_SIZE:]
+            if len(body):
+                self.bytes_received += len(body)
+                yield body
+            if tail == self._mark:
+                self._done()
+                return
+            held = tail
+
+    def _done(self) -> None:
+        self.complete = True
+        self._connection.close()
+
+
+async def _bulk_header(connection: RedisConnection, node: NodeAddress) -> tuple[Transfer, int | None, bytes]:
+    """Wait through keep-alives for the `$` line that starts the RDB."""
+    timeouts = connection.timeouts
+    deadline = _now() + timeouts.first_byte
+    while True:
+        remaining = deadline - _now()
+        if remaining <= 0:
+            raise RedisBusy(
+                f"{node} accepted SYNC but did not start sending the RDB within {timeouts.first_byte:.0f}s (it kept "
+                "the connection alive: it is still forking or saving). Raise the first-byte timeout for very large "
+                "data sets on slow disks, or snapshot a replica."
+            )
+        line = await connection.read_line(min(remaining, timeouts.stall), "SYNC")
+        if line == b"":
+            continue  # keep-alive: the server is preparing the RDB
+        if line.startswith(b"-"):
+            error = line[1:].decode(errors="replace")
+            raise fault_for_error(str(node), "SYNC", error, connection.settings.credentials)
+        if line.startswith(b"$EOF:") and len(line) == 5 + EOF_MARK_SIZE:
+            return "diskless", None, line[5:]
+        if line.startswith(b"$") and line[1:].isdigit():
+            return "disk", int(line[1:]), b""
+        raise UnexpectedReply(
+            f"{node} answered SYNC with {line[:60]!r} instead of an RDB: is it a Redis server (not a proxy)?"
+        )
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+@asynccontextmanager
+async def open_rdb_stream(
+    node: NodeAddress,
+    settings: ConnectionSettings,
+    timeouts: Timeouts | None = None,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    depth: int = DEFAULT_DEPTH,
+) -> AsyncIterator[RdbStream]:
+    """Start a snapshot of `node` and yield the RDB stream; the connection is closed on leaving, always.
+
+    Memory: at most `depth x chunk_size` received bytes are held; the server waits when the consumer is slower.
+    """
+    connection = await RedisConnection.open(node, settings, timeouts, chunk_size=chunk_size, depth=depth)
+    try:
+        server = await read_server_info(connection)
+        if server.loading:
+            raise RedisBusy(f"{node} is loading its data set into memory; the snapshot will be retried", retry_after=10)
+        await connection.call("REPLCONF", "capa", "eof")
+        rdb_only = not isinstance(await connection.command("REPLCONF", "rdb-only", "1"), RespError)
+        if not rdb_only:
+            log.info("%s (%s %s) does not know REPLCONF rdb-only", node, server.engine, server.engine_version)
+        started_at = dt.datetime.now(dt.UTC)
+        connection.send("SYNC")
+        transfer, size, mark = await _bulk_header(connection, node)
+        log.debug("%s: %s transfer of %s bytes", node, transfer, size if size is not None else "unknown")
+        yield RdbStream(
+            node=node,
+            server=server,
+            transfer=transfer,
+            size=size,
+            rdb_only=rdb_only,
+            started_at=started_at,
+            _connection=connection,
+            _mark=mark,
+        )
+    finally:
+        connection.abort()  # a no-op after a complete RDB (already closed); cuts the replica link otherwise

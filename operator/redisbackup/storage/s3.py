@@ -1,0 +1,392 @@
+"""S3Store: snapshots in an S3 bucket (AWS or any S3-compatible server), streamed with multipart uploads.
+
+boto3 is synchronous, so every call runs in the store's own small thread pool and the event loop never blocks.
+A writer copies incoming chunks into a part buffer; a full part is uploaded in a thread while the next one fills,
+and at most `parts_in_flight` uploads run at once — when they are all busy, `write()` waits, which propagates
+back-pressure to the Redis connection. Memory per writer: (parts_in_flight + 1) x part size.
+
+Any failure — a part upload, a CRC mismatch upstream, a cancelled task — aborts the multipart upload, so no
+incomplete upload is left to cost money or confuse a listing. Objects that fit in one part use a single PUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from redisbackup.domain.faults import StorageFault
+from redisbackup.storage.base import (
+    ObjectNotFound,
+    StorageAccessDenied,
+    StorageLocationNotFound,
+    StorageUnavailable,
+    StoredObject,
+    WriterBase,
+    check_key,
+)
+from redisbackup.storage.multipart import DEFAULT_MIN_PART, base_part_size, part_size
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "Forbidden", "403"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where and how to store. Unset credentials/region fall back to boto3's chain (env, profile, IRSA…)."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None  # for S3-compatible servers (MinIO, SeaweedFS, Ceph…)
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    addressing_style: Literal["auto", "path", "virtual"] | None = None  # default: path with endpoint_url
+    verify: bool | str = True  # or a CA bundle path
+    min_part_size: int = DEFAULT_MIN_PART
+    parts_in_flight: int = 2
+    max_threads: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix.strip('/')}".rstrip("/")
+
+
+def make_client(settings: S3Settings) -> S3Client:
+    config = botocore.config.Config(
+        # S3 look-alikes reject or mishandle the CRC32 trailers newer botocore adds by default.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_pool_connections=settings.max_threads + 2,
+        s3={"addressing_style": settings.addressing_style or ("path" if settings.endpoint_url else "auto")},
+    )
+    session = boto3.session.Session(
+        aws_access_key_id=settings.access_key_id,
+        aws_secret_access_key=settings.secret_access_key,
+        aws_session_token=settings.session_token,
+        region_name=settings.region,
+    )
+    return session.client("s3", endpoint_url=settings.endpoint_url, config=config, verify=settings.verify)
+
+
+def storage_fault(error: Exception, action: str, where: str) -> StorageFault:
+    """Map a botocore error onto a fault that says what failed where, and what to check."""
+    if isinstance(error, botocore.exceptions.NoCredentialsError):
+        return StorageAccessDenied(
+            f"no S3 credentials to {action} {where}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the storage "
+            "location's credentials secret, or an IAM role for the service account)"
+        )
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        message = error.response.get("Error", {}).get("Message") or code
+        if code in _DENIED:
+            return StorageAccessDenied(
+                f"S3 denied {action} {where} ({code}: {message}): check the access key, secret and the bucket policy"
+            )
+        if code == "NoSuchBucket":
+            return StorageLocationNotFound(
+                f"cannot {action} {where}: the bucket does not exist. Create it, or fix the storage location"
+            )
+        if code in _MISSING:
+            return ObjectNotFound(f"cannot {action} {where}: no such object")
+        return StorageUnavailable(f"S3 failed to {action} {where} ({code}: {message}); it will be retried")
+    return StorageUnavailable(
+        f"cannot reach S3 to {action} {where}: {error}. Check the endpoint URL and the network; it will be retried"
+    )
+
+
+class S3Store:
+    def __init__(self, settings: S3Settings, *, client: S3Client | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self._prefix = settings.prefix.strip("/")
+        self._executor = ThreadPoolExecutor(max_workers=settings.max_threads, thread_name_prefix="s3")
+
+    @property
+    def url(self) -> str:
+        return self.settings.url
+
+    def full_key(self, key: str) -> str:
+        check_key(key)
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self._prefix) + 1 :] if self._prefix else full_key
+
+    def where(self, key: str) -> str:
+        return f"s3://{self.settings.bucket}/{self.full_key(key)}"
+
+    async def run(self, action: str, where: str, call: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run one boto3 call in the pool; botocore errors become storage faults."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(call, **kwargs))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise storage_fault(error, action, where) from error
+
+    def writer(self, key: str, *, expected_size: int | None = None) -> S3Writer:
+        return S3Writer(self, key, expected_size)
+
+    async def put_bytes(self, key: str, data: bytes) -> StoredObject:
+        await self.run(
+            "write",
+            self.where(key),
+            self.client.put_object,
+            Bucket=self.settings.bucket,
+            Key=self.full_key(key),
+            Body=data,
+        )
+        return StoredObject(key, len(data))
+
+    async def get_bytes(self, key: str) -> bytes:
+        response = await self.run(
+            "read", self.where(key), self.client.get_object, Bucket=self.settings.bucket, Key=self.full_key(key)
+        )
+        body = response["Body"]
+        try:
+            return await self.run("read", self.where(key), body.read)
+        finally:
+            body.close()
+
+    async def read(self, key: str, *, chunk_size: int = 8 << 20) -> AsyncIterator[bytes]:
+        response = await self.run(
+            "read", self.where(key), self.client.get_object, Bucket=self.settings.bucket, Key=self.full_key(key)
+        )
+        body = response["Body"]
+        try:
+            while chunk := await self.run("read", self.where(key), body.read, amt=chunk_size):
+                yield chunk
+        finally:
+            body.close()
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.run(
+                "look up", self.where(key), self.client.head_object, Bucket=self.settings.bucket, Key=self.full_key(key)
+            )
+        except ObjectNotFound:
+            return False
+        return True
+
+    async def list(self, prefix: str) -> list[StoredObject]:
+        full_prefix = self.full_key(prefix) if prefix else (f"{self._prefix}/" if self._prefix else "")
+
+        def list_all() -> list[StoredObject]:
+            found = []
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=full_prefix):
+                for item in page.get("Contents", []):
+                    found.append(StoredObject(self._relative(item["Key"]), item["Size"]))
+            return sorted(found, key=lambda o: o.key)
+
+        return await self.run("list", f"s3://{self.settings.bucket}/{full_prefix}", list_all)
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        full_keys = [self.full_key(k) for k in keys]
+        for start in range(0, len(full_keys), 1000):
+            batch = [{"Key": k} for k in full_keys[start : start + 1000]]
+            response = await self.run(
+                "delete",
+                f"s3://{self.settings.bucket}/{batch[0]['Key']}…",
+                self.client.delete_objects,
+                Bucket=self.settings.bucket,
+                Delete={"Objects": batch, "Quiet": True},
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise StorageUnavailable(
+                    f"S3 did not delete {len(errors)} object(s), e.g. {first.get('Key')}: {first.get('Code')} "
+                    f"{first.get('Message')}; it will be retried"
+                )
+
+    async def delete_prefix(self, prefix: str) -> int:
+        objects = await self.list(prefix)
+        await self.delete(o.key for o in objects)
+        await self.abort_uploads(prefix)
+        return len(objects)
+
+    async def abort_uploads(self, prefix: str) -> int:
+        """Abort unfinished multipart uploads under `prefix` (left by a crashed process); return how many."""
+        full_prefix = self.full_key(prefix)
+
+        def abort_all() -> int:
+            count = 0
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=full_prefix):
+                for upload in page.get("Uploads", []):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.settings.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    count += 1
+            return count
+
+        return await self.run("clean up uploads under", f"s3://{self.settings.bucket}/{full_prefix}", abort_all)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+
+class S3Writer(WriterBase):
+    def __init__(self, store: S3Store, key: str, expected_size: int | None) -> None:
+        self.key = key
+        self._store = store
+        self._bucket = store.settings.bucket
+        self._full_key = store.full_key(key)
+        self._where = store.where(key)
+        self._base = base_part_size(expected_size, minimum=store.settings.min_part_size)
+        self._next_part = 1
+        self._buffer: bytearray | None = None
+        self._fill = 0
+        self._spare: list[bytearray] = []
+        self._upload_id: str | None = None
+        self._in_flight: set[asyncio.Future[dict[str, Any]]] = set()
+        self._parts: list[dict[str, Any]] = []
+        self._written = 0
+        self._closed = False
+
+    @property
+    def bytes_written(self) -> int:
+        return self._written
+
+    @property
+    def part_size(self) -> int:
+        return self._base
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closed:
+            raise RuntimeError(f"write to {self._where} after commit or abort")
+        view = memoryview(data)
+        while len(view):
+            if self._buffer is None:
+                self._buffer = self._take_buffer(part_size(self._next_part, self._base))
+                self._fill = 0
+            take = min(len(view), len(self._buffer) - self._fill)
+            self._buffer[self._fill : self._fill + take] = view[:take]
+            self._fill += take
+            self._written += take
+            view = view[take:]
+            if self._fill == len(self._buffer):
+                await self._ship_part()
+
+    def _take_buffer(self, size: int) -> bytearray:
+        while self._spare:
+            buffer = self._spare.pop()
+            if len(buffer) == size:
+                return buffer
+        return bytearray(size)
+
+    async def _ship_part(self) -> None:
+        """Upload the current buffer as the next part in a thread; wait first if enough parts are in flight."""
+        assert self._buffer is not None
+        if self._upload_id is None:
+            created = await self._store.run(
+                "start uploading",
+                self._where,
+                self._store.client.create_multipart_upload,
+                Bucket=self._bucket,
+                Key=self._full_key,
+            )
+            self._upload_id = created["UploadId"]
+        while len(self._in_flight) >= self._store.settings.parts_in_flight:
+            await self._settle(asyncio.FIRST_COMPLETED)
+        number, buffer, size = self._next_part, self._buffer, self._fill
+        self._buffer, self._fill, self._next_part = None, 0, number + 1
+        upload = asyncio.ensure_future(
+            self._store.run("upload a part of", self._where, self._upload_part, number=number, buffer=buffer, size=size)
+        )
+        self._in_flight.add(upload)
+
+    def _upload_part(self, number: int, buffer: bytearray, size: int) -> dict[str, Any]:
+        # botocore takes a bytearray as it is (its stubs say bytes): no copy of a full part.
+        body = cast(bytes, buffer) if size == len(buffer) else bytes(memoryview(buffer)[:size])
+        response = self._store.client.upload_part(
+            Bucket=self._bucket, Key=self._full_key, UploadId=self._upload_id or "", PartNumber=number, Body=body
+        )
+        if size == len(buffer):
+            self._spare.append(buffer)  # reused for a later part (list.append is atomic under the GIL)
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    async def _settle(self, when: str) -> None:
+        """Wait for uploads in flight (the first, or all) and collect their parts; re-raise the first failure."""
+        done, self._in_flight = await asyncio.wait(self._in_flight, return_when=when)
+        for upload in done:
+            self._parts.append(upload.result())
+
+    async def commit(self) -> StoredObject:
+        if self.committed:
+            return StoredObject(self.key, self._written)
+        if self._upload_id is None:
+            body = bytes(memoryview(self._buffer)[: self._fill]) if self._buffer is not None else b""
+            await self._store.run(
+                "write", self._where, self._store.client.put_object, Bucket=self._bucket, Key=self._full_key, Body=body
+            )
+        else:
+            if self._fill:
+                await self._ship_part()
+            while self._in_flight:
+                await self._settle(asyncio.ALL_COMPLETED)
+            await self._store.run(
+                "complete the upload of",
+                self._where,
+                self._store.client.complete_multipart_upload,
+                Bucket=self._bucket,
+                Key=self._full_key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": sorted(self._parts, key=lambda p: p["PartNumber"])},
+            )
+        self.committed = self._closed = True
+        self._release()
+        return StoredObject(self.key, self._written)
+
+    async def abort(self) -> None:
+        if self.committed:
+            return
+        self._closed = True
+        # Shielded: a second cancellation must not leave an upload behind half-aborted.
+        await asyncio.shield(self._abort())
+
+    async def _abort(self) -> None:
+        if self._in_flight:  # threads cannot be interrupted; let them finish so no part lands after the abort
+            await asyncio.wait(self._in_flight)
+            self._in_flight = set()
+        upload_id, self._upload_id = self._upload_id, None
+        if upload_id is not None:
+            try:
+                await self._store.run(
+                    "abort the upload of",
+                    self._where,
+                    self._store.client.abort_multipart_upload,
+                    Bucket=self._bucket,
+                    Key=self._full_key,
+                    UploadId=upload_id,
+                )
+            except StorageFault as fault:
+                log.warning("could not abort multipart upload %s of %s: %s", upload_id, self._where, fault)
+        self._release()
+
+    def _release(self) -> None:
+        self._buffer = None
+        self._spare.clear()

@@ -1,0 +1,216 @@
+"""Taking a snapshot: stream each planned node's RDB through verification into the store, then commit.
+
+    plan (which nodes) ──► per node, concurrently:  SYNC ─► RdbVerifier ─► store writer ─► commit after CRC ok
+                       └─► when every node is stored: manifest.json (the commit record)
+
+A node's object is committed only after its CRC-64 trailer matched; any failure cancels the other nodes, aborts
+their writes and deletes what was already stored under this snapshot's uid, so a failed snapshot leaves nothing
+behind. The operator and `redisbackup dump` both call `take_snapshot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from redisbackup import __version__
+from redisbackup.domain.layout import SnapshotLocation
+from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord, SourceNode
+from redisbackup.domain.plan import NodeTarget, SnapshotPlan, format_slots
+from redisbackup.domain.rdb import RdbDigest, RdbVerifier
+from redisbackup.domain.source import ConnectionSettings
+from redisbackup.redis.connection import Timeouts
+from redisbackup.redis.info import ServerInfo
+from redisbackup.redis.replication import Transfer, open_rdb_stream
+from redisbackup.storage.base import ObjectNotFound, ObjectStore, StoredObject
+from redisbackup.workflows.progress import Progress, ProgressTracker
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PARALLEL_NODES = 16
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    target: NodeTarget
+    server: ServerInfo
+    transfer: Transfer
+    started_at: dt.datetime
+    digest: RdbDigest
+    stored: StoredObject
+
+
+async def snapshot_node(
+    target: NodeTarget,
+    store: ObjectStore,
+    key: str,
+    connection: ConnectionSettings,
+    *,
+    timeouts: Timeouts | None = None,
+    tracker: ProgressTracker | None = None,
+) -> NodeResult:
+    """Stream one node's RDB into `key`; the object exists only if the whole RDB arrived and verified."""
+    async with open_rdb_stream(target.address, connection, timeouts) as stream:
+        if tracker is not None:
+            tracker.started(target.id, stream.size)
+        verifier = RdbVerifier(target.label)
+        # Exact for disk-based transfers; used_memory for diskless ones (an RDB is usually smaller than that).
+        expected_size = stream.size if stream.size is not None else stream.server.used_memory
+        async with store.writer(key, expected_size=expected_size) as writer:
+            async for chunk in stream:
+                verifier.update(chunk)
+                await writer.write(chunk)
+                if tracker is not None:
+                    tracker.add(target.id, len(chunk))
+            digest = verifier.finish()
+            stored = await writer.commit()
+    log.info(
+        "stored %s bytes of %s (%s RDB %d, %s) as %s",
+        digest.size,
+        target.label,
+        digest.header.engine,
+        digest.header.version,
+        stream.transfer,
+        key,
+    )
+    return NodeResult(target, stream.server, stream.transfer, stream.started_at, digest, stored)
+
+
+async def _run_all(
+    plan: SnapshotPlan,
+    store: ObjectStore,
+    location: SnapshotLocation,
+    connection: ConnectionSettings,
+    timeouts: Timeouts | None,
+    tracker: ProgressTracker,
+    max_parallel: int,
+) -> list[NodeResult]:
+    """Snapshot every node concurrently; on the first failure cancel the rest and raise that failure."""
+    gate = asyncio.Semaphore(max_parallel)
+
+    async def one(target: NodeTarget) -> NodeResult:
+        async with gate:
+            key = location.node_key(target.id)
+            return await snapshot_node(target, store, key, connection, timeouts=timeouts, tracker=tracker)
+
+    tasks = [asyncio.create_task(one(t), name=f"snapshot {t.id} {t.label}") for t in plan.nodes]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+        # Let cancelled nodes run their aborts (writers, connections) before anything else happens.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _record(result: NodeResult, plan: SnapshotPlan) -> NodeSnapshotRecord:
+    target = result.target
+    ids = {"node_group_id": target.id} if plan.is_cluster else {"cache_node_id": target.id}
+    return NodeSnapshotRecord(
+        **ids,
+        slots=format_slots(target.slots) if target.slots else None,
+        cache_size=str(result.digest.size),
+        snapshot_create_time=result.started_at,
+        object_key=result.stored.key,
+        engine=result.digest.header.engine,
+        engine_version=result.server.engine_version,
+        rdb_version=result.digest.header.version,
+        crc64=result.digest.crc64_hex,
+        crc64_verified=result.digest.checksummed,
+        sha256=result.digest.sha256,
+        transfer=result.transfer,
+        source_node=SourceNode(
+            host=target.address.host,
+            port=target.address.port,
+            role=target.role or result.server.role,
+            name=target.name,
+            cluster_node_id=target.cluster_node_id,
+        ),
+    )
+
+
+def build_manifest(
+    plan: SnapshotPlan,
+    location: SnapshotLocation,
+    results: list[NodeResult],
+    *,
+    tags: Mapping[str, str] | None = None,
+    completed_at: dt.datetime | None = None,
+) -> Manifest:
+    first = min(results, key=lambda r: r.started_at)
+    return Manifest(
+        snapshot_name=location.snapshot_name,
+        namespace=location.namespace,
+        uid=location.uid,
+        cache_cluster_id=None if plan.is_cluster else plan.source_id,
+        replication_group_id=plan.source_id if plan.is_cluster else None,
+        engine=first.digest.header.engine,
+        engine_version=first.server.engine_version,
+        num_cache_nodes=None if plan.is_cluster else len(results),
+        num_node_groups=len(results) if plan.is_cluster else None,
+        snapshot_create_time=first.started_at,
+        complete_time=completed_at or dt.datetime.now(dt.UTC),
+        tool_version=__version__,
+        node_snapshots=tuple(_record(r, plan) for r in sorted(results, key=lambda r: r.target.id)),
+        tags=dict(tags or {}),
+    )
+
+
+async def read_manifest(store: ObjectStore, location: SnapshotLocation) -> Manifest | None:
+    """The committed manifest of this snapshot, or None when it was never completed."""
+    try:
+        return Manifest.from_json(await store.get_bytes(location.manifest_key))
+    except ObjectNotFound:
+        return None
+
+
+async def take_snapshot(
+    plan: SnapshotPlan,
+    store: ObjectStore,
+    location: SnapshotLocation,
+    connection: ConnectionSettings,
+    *,
+    progress: Progress | None = None,
+    timeouts: Timeouts | None = None,
+    tags: Mapping[str, str] | None = None,
+    progress_interval: float = 0.5,
+    max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES,
+) -> Manifest:
+    """Snapshot every node of `plan` into `store` under `location`; return the committed manifest.
+
+    Idempotent per location: if this uid already has a manifest it is returned untouched (the snapshot was
+    completed by an earlier attempt); otherwise leftovers of an interrupted attempt are removed first.
+    Raises a RedisBackupError subclass (SnapshotFault, StorageFault…) and leaves nothing stored on failure.
+    """
+    existing = await read_manifest(store, location)
+    if existing is not None:
+        log.info("snapshot %s already committed at %s; not taking it again", location.directory, store.url)
+        return existing
+    removed = await store.delete_prefix(location.directory)
+    if removed:
+        log.info("removed %d objects of an interrupted attempt under %s", removed, location.directory)
+    tracker = ProgressTracker(progress, [t.id for t in plan.nodes], interval=progress_interval)
+    try:
+        results = await _run_all(plan, store, location, connection, timeouts, tracker, max_parallel_nodes)
+        manifest = build_manifest(plan, location, results, tags=tags)
+        await store.put_bytes(location.manifest_key, manifest.to_json())  # last: the commit record
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(store.delete_prefix(location.directory))
+        raise
+    tracker.finished()
+    return manifest
+
+
+async def delete_snapshot(store: ObjectStore, location: SnapshotLocation) -> int:
+    """Delete a snapshot's objects: the manifest first, so a half-deleted snapshot never looks complete."""
+    await store.delete([location.manifest_key])
+    return await store.delete_prefix(location.directory)
