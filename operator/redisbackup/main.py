@@ -34,6 +34,9 @@ class OperatorOptions:
 
 def build_registry(options: OperatorOptions) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    # An explicit registry has none of kopf's implicit login handlers: log in as the kubernetes client does
+    # (the Pod's ServiceAccount in a cluster, else KUBECONFIG), the same credentials redisbackup.k8s uses.
+    kopf.on.login(registry=registry, id="login")(kopf.login_via_client)
     if options.webhook is not None:
         kopf.on.validate(
             GROUP,

@@ -1,12 +1,11 @@
 """The admission webhook's HTTPS endpoint: kopf's WebhookServer, fed with our certificates and our configuration.
 
-kopf's server is used as it is configured (not subclassed): it serves the requests, reloads its certificate
-files when they change (restarting its listener and yielding a fresh client config) and hands each client config
-to kopf. This wrapper around it
+kopf's server is used as it is configured (not subclassed): it serves the requests with an SSL context we give
+it and hands the client config to kopf. This wrapper around it
 
 - makes and rotates the certificates (`webhook_tls`) in a private directory — kopf's own self-signed helper
   needs `certbuilder`/`oscrypto`, which do not work with the OpenSSL 3 here — or uses certificates mounted from
-  a Secret (cert-manager's tls.crt/tls.key/ca.crt), which kopf then reloads as they are renewed;
+  a Secret (cert-manager's tls.crt/tls.key/ca.crt), and loads renewed ones into the live SSL context;
 - turns kopf's URL into the address the apiserver must use: a URL for local runs, a Service in a cluster;
 - writes the ValidatingWebhookConfiguration with that address and CA bundle each time either changes.
 """
@@ -14,10 +13,12 @@ to kopf. This wrapper around it
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import logging
 import shutil
+import ssl
 import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -75,7 +76,6 @@ class WebhookOptions:
     namespaces: tuple[str, ...] = ()
     """Namespaces the operator watches (empty: all); the configuration only sends their RedisBackups."""
     policy: CertificatePolicy = field(default_factory=CertificatePolicy)
-    file_check_interval: float = 10.0
 
     def base_url(self) -> str:
         if self.url:
@@ -104,6 +104,9 @@ class WebhookOptions:
         return config
 
 
+_NEVER = 10.0 * 365 * 24 * 3600  # kopf's file check interval when we reload certificates ourselves
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -116,80 +119,87 @@ class AdmissionServer:
         self.handler_id = handler_id
         self.publish = publish if publish is not None else webhook_configuration.publish
         self._own_dir: Path | None = None
-        self._rotation: asyncio.Task[None] | None = None
-        self.certificates: webhook_tls.WebhookCertificates | None = None
-
-    @property
-    def cert_dir(self) -> Path:
-        directory = self.options.cert_dir or self._own_dir
-        assert directory is not None, "the server is used outside its context"
-        return directory
+        self._refresher: asyncio.Task[None] | None = None
+        self.source: webhook_tls.GeneratedCertificates | webhook_tls.MountedCertificates | None = None
+        self.served: webhook_tls.Served | None = None
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
 
     async def __aenter__(self) -> AdmissionServer:
         if self.options.cert_dir is None:
             self._own_dir = Path(tempfile.mkdtemp(prefix="redisbackup-webhook-"))
-            now = _now()
-            self.certificates = webhook_tls.create(self.options.hosts(), now, self.options.policy)
-            webhook_tls.write(self.certificates, self._own_dir, now)
-            self._rotation = asyncio.create_task(self._keep_rotated(), name="webhook certificate rotation")
+            self.source = webhook_tls.GeneratedCertificates(self._own_dir, self.options.hosts(), self.options.policy)
+        else:
+            self.source = webhook_tls.MountedCertificates(self.options.cert_dir)
+        self.served = self.source.refresh(_now())
+        self.context.load_cert_chain(self.served.certfile, self.served.keyfile)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._rotation is not None:
-            self._rotation.cancel()
+        if self._refresher is not None:
+            self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._rotation
+                await self._refresher
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
 
-    def _kopf_server(self) -> kopf.WebhookServer:
-        if self.options.cert_dir is None:
-            certfile = pkeyfile = self.cert_dir / webhook_tls.SERVING_FILE
-            cafile = self.cert_dir / webhook_tls.BUNDLE_FILE
-        else:
-            certfile, pkeyfile, cafile = (self.cert_dir / name for name in ("tls.crt", "tls.key", "ca.crt"))
-        return kopf.WebhookServer(
+    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+        assert self.served is not None, "the server is used outside its context"
+        # kopf serves with our SSL context, into which we load renewed certificates ourselves: new handshakes use
+        # them at once. kopf's own reload (restart the listener when the files change) would refuse connections
+        # for a moment, and with failurePolicy Fail that rejects API requests, so its file check is disabled.
+        server = kopf.WebhookServer(
             addr=self.options.listen_host,
             port=self.options.listen_port,
-            certfile=certfile,
-            pkeyfile=pkeyfile,
-            cafile=cafile,
-            file_check_interval=self.options.file_check_interval,
+            context=self.context,
+            certfile=self.served.certfile,
+            pkeyfile=self.served.keyfile,
+            cadata=self.served.bundle,
+            file_check_interval=_NEVER,
         )
+        endpoints = server(fn)
+        try:
+            async for served in endpoints:
+                config = await self._publish(self.served.bundle)
+                logger.info("Serving the admission webhook on %s.", served.get("url"))
+                if self._refresher is None:
+                    self._refresher = asyncio.create_task(self._keep_fresh(), name="webhook certificates")
+                yield cast(kopf.WebhookClientConfig, config)
+        finally:
+            await endpoints.aclose()  # stops kopf's listener now, not whenever the generator is collected
 
-    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
-        async for served in self._kopf_server()(fn):
-            # kopf appends the handler id to the URL itself only in its managed mode; we route to it the same way.
-            config = self.options.client_config(self.handler_id, served.get("caBundle"))
-            if self.options.manage_configuration:
-                configuration = webhook_configuration.build_configuration(
-                    self.options.configuration_name,
-                    config,
-                    timeout_seconds=self.options.timeout_seconds,
-                    namespaces=self.options.namespaces,
-                )
-                await self.publish(configuration)
-            logger.info("Serving the admission webhook on %s.", served.get("url"))
-            yield cast(kopf.WebhookClientConfig, config)
+    async def _publish(self, bundle: bytes) -> dict[str, Any]:
+        config = self.options.client_config(self.handler_id, base64.b64encode(bundle).decode() if bundle else None)
+        if self.options.manage_configuration:
+            configuration = webhook_configuration.build_configuration(
+                self.options.configuration_name,
+                config,
+                timeout_seconds=self.options.timeout_seconds,
+                namespaces=self.options.namespaces,
+            )
+            await self.publish(configuration)
+        return config
 
-    async def _keep_rotated(self) -> None:
-        policy = self.options.policy
-        interval = max(1.0, min(3600.0, policy.renew_before.total_seconds() / 4))
+    async def refresh(self) -> None:
+        """Renew what is due: publish a changed CA bundle first, then serve a changed certificate."""
+        assert self.source is not None
+        assert self.served is not None
+        served = self.source.refresh(_now())
+        if served.bundle != self.served.bundle:
+            await self._publish(served.bundle)
+            logger.info("Published the webhook's new CA bundle (%d certificates).", served.bundle.count(b"BEGIN"))
+        if served.fingerprint != self.served.fingerprint:
+            self.context.load_cert_chain(served.certfile, served.keyfile)
+            logger.info("Serving a renewed webhook certificate.")
+        self.served = served
+
+    async def _keep_fresh(self) -> None:
+        assert self.source is not None
         while True:
-            await asyncio.sleep(interval)
-            assert self.certificates is not None
-            now = _now()
+            await asyncio.sleep(self.source.check_interval)
             try:
-                rotated = webhook_tls.rotate(self.certificates, self.options.hosts(), now, policy)
-                # Written on every tick, not only for a new certificate: an expired CA must leave the bundle too.
-                webhook_tls.write(rotated, self.cert_dir, now)
-            except Exception:  # keep serving the current certificate and try again on the next tick
-                logger.exception("Could not rotate the webhook certificates in %s.", self.cert_dir)
-                continue
-            if rotated.serving_cert is not self.certificates.serving_cert:
-                logger.info(
-                    "Rotated the webhook certificate (valid until %s).", rotated.serving_cert.not_valid_after_utc
-                )
-            self.certificates = rotated
+                await self.refresh()
+            except Exception:  # keep serving what we have; the next tick tries again
+                logger.exception("Could not renew the webhook certificates; retrying.")

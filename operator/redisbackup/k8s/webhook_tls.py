@@ -18,6 +18,7 @@ so the server can never load a key that does not belong to the certificate).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import tempfile
@@ -156,7 +157,9 @@ def rotate(
 ) -> WebhookCertificates:
     """The certificates to use from `now` on; `state` itself when nothing needs to change."""
     current = state.current_ca.cert
-    if state.next_ca is None and now >= current.not_valid_before_utc + policy.ca_validity / 2:
+    # Measured from the intended start, not from not_valid_before (which is back-dated for clock skew).
+    issued = current.not_valid_after_utc - policy.ca_validity
+    if state.next_ca is None and now >= issued + policy.ca_validity / 2:
         state = replace(state, next_ca=_new_ca(now, policy))
     if current.not_valid_after_utc < now + policy.cert_validity:
         successor = state.next_ca or _new_ca(now, policy)
@@ -194,3 +197,54 @@ def write(state: WebhookCertificates, directory: Path, now: dt.datetime) -> None
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _write_atomically(directory / BUNDLE_FILE, state.bundle_pem(now), 0o644)
     _write_atomically(directory / SERVING_FILE, state.serving_pem(), 0o600)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the webhook should present and publish right now."""
+
+    certfile: Path
+    keyfile: Path
+    bundle: bytes
+    fingerprint: bytes
+    """Changes whenever the certificate or key files change (to know when to reload them)."""
+
+
+class GeneratedCertificates:
+    """Our own CA and serving certificate, in a private directory, rotated by `rotate`."""
+
+    def __init__(self, directory: Path, hosts: Sequence[str], policy: CertificatePolicy) -> None:
+        self.directory = directory
+        self.hosts = tuple(hosts)
+        self.policy = policy
+        self.state: WebhookCertificates | None = None
+
+    @property
+    def check_interval(self) -> float:
+        return max(0.5, min(60.0, self.policy.renew_before.total_seconds() / 4))
+
+    def refresh(self, now: dt.datetime) -> Served:
+        if self.state is None:
+            self.state = create(self.hosts, now, self.policy)
+        else:
+            self.state = rotate(self.state, self.hosts, now, self.policy)
+        write(self.state, self.directory, now)  # every time: an expired CA must leave the bundle too
+        serving = self.directory / SERVING_FILE
+        return Served(
+            serving, serving, self.state.bundle_pem(now), self.state.serving_cert.fingerprint(hashes.SHA256())
+        )
+
+
+class MountedCertificates:
+    """Certificates someone else renews (cert-manager, a Secret mounted as tls.crt, tls.key and ca.crt)."""
+
+    check_interval = 10.0
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def refresh(self, now: dt.datetime) -> Served:
+        cert, key, ca = (self.directory / name for name in ("tls.crt", "tls.key", "ca.crt"))
+        bundle = ca.read_bytes() if ca.exists() else b""
+        # Only a digest is kept: the key itself need not stay in memory longer than a reload takes.
+        return Served(cert, key, bundle, hashlib.sha256(cert.read_bytes() + key.read_bytes()).digest())
