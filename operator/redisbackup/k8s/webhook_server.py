@@ -21,7 +21,7 @@ import shutil
 import ssl
 import tempfile
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -159,7 +159,8 @@ class AdmissionServer:
             cadata=self.served.bundle,
             file_check_interval=_NEVER,
         )
-        endpoints = server(fn)
+        # kopf declares an AsyncIterator; it is an async generator, which we close explicitly.
+        endpoints = cast(AsyncGenerator[kopf.WebhookClientConfig, None], server(fn))
         try:
             async for served in endpoints:
                 config = await self._publish(self.served.bundle)
