@@ -21,7 +21,7 @@ import shutil
 import ssl
 import tempfile
 import urllib.parse
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -145,7 +145,7 @@ class AdmissionServer:
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
 
-    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+    async def __call__(self, fn: kopf.WebhookFn) -> AsyncGenerator[kopf.WebhookClientConfig, None]:
         assert self.served is not None, "the server is used outside its context"
         # kopf serves with our SSL context, into which we load renewed certificates ourselves: new handshakes use
         # them at once. kopf's own reload (restart the listener when the files change) would refuse connections

@@ -60,7 +60,7 @@ async def test_the_apiserver_reaches_the_handler_over_tls_and_renewals_need_no_r
     )
     options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port(), policy=policy)
     async with AdmissionServer(options, handler_id=HANDLER, publish=publish) as server:
-        endpoints = server(answer)
+        endpoints = server(answer)  # type: ignore[arg-type]  # kopf's protocol names kopf's own types
         client_config = await endpoints.__anext__()
         url = client_config["url"]
         assert url == f"https://127.0.0.1:{options.listen_port}/{HANDLER}"
