@@ -128,25 +128,28 @@ class ControlPlane:
             except StartupError as failure:
                 self._stop_processes()
                 if attempt == START_ATTEMPTS or "address already in use" not in str(failure):
-                    self.stop()
+                    self._teardown()
                     raise
                 self.endpoints = Endpoints.pick()
                 self._write_kubeconfigs()
             except BaseException:  # Ctrl-C during start-up must not leave servers behind
-                self.stop()
+                self._teardown()
                 raise
         self.startup_seconds = time.monotonic() - began
         return self
 
     def stop(self) -> None:
         """Stop every process (controller-manager first, etcd last) and check that the ports are free again."""
+        if busy := self._teardown():
+            raise RuntimeError(f"control plane stopped but ports {busy} on {HOST} still accept connections")
+
+    def _teardown(self) -> list[int]:
+        """Stop the processes, drop the cluster's data; return the ports that still accept connections."""
         self._stop_processes()
-        busy = [p for p in self.endpoints.ports() if _listening(HOST, p)]
         if self.workdir is not None:
             # The cluster's state never outlives it (start() begins with an empty etcd); logs and pki stay.
             shutil.rmtree(self.workdir if self._own_workdir else self.workdir / "etcd", ignore_errors=True)
-        if busy:
-            raise RuntimeError(f"control plane stopped but ports {busy} on {HOST} still accept connections")
+        return [p for p in self.endpoints.ports() if _listening(HOST, p)]
 
     def is_ready(self) -> bool:
         return self._get("/readyz") == 200

@@ -102,18 +102,6 @@ class Mirror:
         self.external = external
 
     # ------------------------------------------------------------------------------------------- public API
-    def __call__(
-        self,
-        topology: TopologyLike,
-        namespace: str,
-        name: str | None = None,
-        *,
-        replication_group: str | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> Mirrored:
-        """A StatefulSet `name` (default: the topology's name) whose pods `name-0…` are the topology's nodes."""
-        return self.statefulset(topology, namespace, name, replication_group=replication_group, labels=labels)
-
     def statefulset(
         self,
         topology: TopologyLike,
@@ -123,10 +111,14 @@ class Mirror:
         replication_group: str | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> Mirrored:
+        """A StatefulSet `name` (default: the topology's name) whose pods `name-0…` are the topology's nodes.
+
+        `replication_group` adds the label ``redisbackup.io/replication-group=<id>`` to the set and its pods.
+        """
         name = name or topology.name
         nodes = list(topology.nodes)
-        mirrored = self._prepare(nodes, namespace, name, [f"{name}-{i}" for i in range(len(nodes))], replication_group)
-        mirrored.labels.update(labels or {})
+        pod_names = [f"{name}-{i}" for i in range(len(nodes))]
+        mirrored = self._prepare(nodes, namespace, name, pod_names, replication_group, labels)
         mirrored.statefulset = name
         template = self._pod_template(mirrored, nodes[0])
         revision = f"{name}-{hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]}"
@@ -165,6 +157,8 @@ class Mirror:
         self._write_statefulset_status(mirrored, scaled.metadata.generation, revision)
         return mirrored
 
+    __call__ = statefulset
+
     def pods(
         self,
         topology: TopologyLike,
@@ -178,16 +172,14 @@ class Mirror:
         name = name or topology.name
         nodes = list(topology.nodes)
         pod_names = [f"{name}-{i + 1:03d}" for i in range(len(nodes))]
-        mirrored = self._prepare(nodes, namespace, name, pod_names, replication_group)
-        mirrored.labels.update(labels or {})
+        mirrored = self._prepare(nodes, namespace, name, pod_names, replication_group, labels)
         for pod, node in mirrored.nodes.items():
             self._create_pod(mirrored, pod, node)
         return mirrored
 
     def pod(self, node: RedisNodeLike, namespace: str, name: str, *, labels: Mapping[str, str] | None = None) -> str:
         """One plain Pod `name` for one node; returns the Pod name."""
-        mirrored = self._prepare([node], namespace, name, [name], None)
-        mirrored.labels.update(labels or {})
+        mirrored = self._prepare([node], namespace, name, [name], None, labels)
         self._create_pod(mirrored, name, node)
         return name
 
@@ -214,14 +206,13 @@ class Mirror:
         name: str,
         pod_names: list[str],
         replication_group: str | None,
+        extra_labels: Mapping[str, str] | None,
     ) -> Mirrored:
-        labels = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": name}
+        labels = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": name, **(extra_labels or {})}
         if replication_group:
             labels[REPLICATION_GROUP_LABEL] = replication_group
-        mirrored = Mirrored(
-            namespace=namespace, name=name, pods=pod_names, nodes=dict(zip(pod_names, nodes, strict=True))
-        )
-        mirrored.labels = labels
+        nodes_by_pod = dict(zip(pod_names, nodes, strict=True))
+        mirrored = Mirrored(namespace=namespace, name=name, pods=pod_names, nodes=nodes_by_pod, labels=labels)
         first = nodes[0]
         if first.password:
             data = {"password": first.password}
