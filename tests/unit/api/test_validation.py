@@ -93,6 +93,11 @@ def test_a_spec_elasticache_would_accept_has_no_violations(good: dict[str, Any])
             [(FaultCode.TAG_QUOTA_PER_RESOURCE_EXCEEDED, "spec.tags", "has 51 tags; a snapshot may have at most 50")],
         ),
         (spec(tags={"": "v"}), [(IPV, "spec.tags", "a key that is empty or longer than 128")]),
+        (spec(tags={"team": "x" * 257}), [(IPV, "spec.tags.team", "spec.tags.team is longer than 256 characters")]),
+        (
+            spec(auth={"secretRef": {"name": "", "key": "password"}}),
+            [(IPV, "spec.auth.secretRef.name", "spec.auth.secretRef.name is empty: give it a value")],
+        ),
         (None, [(IPV, "spec", "spec is missing")]),
         ("snapshot", [(IPV, "spec", "spec is not a mapping of fields")]),
     ],
