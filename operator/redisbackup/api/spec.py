@@ -7,7 +7,7 @@ carry the CEL rules. The spec is immutable once created, except `deletionPolicy`
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -116,6 +116,18 @@ def tag_key_message() -> str:
     return f"spec.tags has a key that is empty or longer than {MAX_TAG_KEY_LENGTH} characters: shorten or remove it"
 
 
+def _name_field(kind: naming.NameKind, description: str, *, required: bool = False) -> Any:
+    """A field following the naming rules: OpenAPI pattern and lengths, plus one CEL rule per naming rule."""
+    return Field(
+        default=... if required else None,
+        description=description,
+        min_length=1,
+        max_length=kind.max_length,
+        pattern=naming.NAME_PATTERN,
+        json_schema_extra=validations(*kind.cel_rules()),
+    )
+
+
 class RedisBackupSpec(SpecModel):
     """A manual backup (snapshot) of a Redis node or a Redis Cluster, as ElastiCache's CreateSnapshot.
 
@@ -123,35 +135,25 @@ class RedisBackupSpec(SpecModel):
     creation, except deletionPolicy.
     """
 
-    snapshot_name: str = Field(
-        description=f"Name of the snapshot, as ElastiCache's SnapshotName: 1 to {naming.SNAPSHOT_NAME_MAX_LENGTH} "
-        "ASCII letters, digits or hyphens; begins with a letter; no two consecutive hyphens; does not end with "
-        "a hyphen. Unique (ignoring case) among the RedisBackups of the namespace.",
-        min_length=1,
-        max_length=naming.SNAPSHOT_NAME_MAX_LENGTH,
-        pattern=naming.NAME_PATTERN,
-        json_schema_extra=validations(*naming.SNAPSHOT_NAME.cel_rules()),
+    snapshot_name: str = _name_field(
+        naming.SNAPSHOT_NAME,
+        f"Name of the snapshot, as ElastiCache's SnapshotName: 1 to {naming.SNAPSHOT_NAME_MAX_LENGTH} ASCII "
+        "letters, digits or hyphens; begins with a letter; no two consecutive hyphens; does not end with a hyphen. "
+        "Unique (ignoring case) among the RedisBackups of the namespace.",
+        required=True,
     )
-    cache_cluster_id: str | None = Field(
-        default=None,
-        description="A single Redis node to back up (Redis cluster mode disabled): the name of a Pod, or of a "
-        "StatefulSet with one Pod. For a primary with replicas, name the node to read from, e.g. mycluster-1. "
-        "Case-insensitive (resolved in lower case), like ElastiCache's CacheClusterId. The node need not exist "
-        "yet when the RedisBackup is created.",
-        min_length=1,
-        max_length=naming.IDENTIFIER_MAX_LENGTH,
-        pattern=naming.NAME_PATTERN,
-        json_schema_extra=validations(*naming.CACHE_CLUSTER_ID.cel_rules()),
+    cache_cluster_id: str | None = _name_field(
+        naming.CACHE_CLUSTER_ID,
+        "A single Redis node to back up (Redis cluster mode disabled): the name of a Pod, or of a StatefulSet with "
+        "one Pod. For a primary with replicas, name the node to read from, e.g. mycluster-1. Case-insensitive "
+        "(resolved in lower case), like ElastiCache's CacheClusterId. The node need not exist yet when the "
+        "RedisBackup is created.",
     )
-    replication_group_id: str | None = Field(
-        default=None,
-        description="A Redis Cluster to back up (cluster mode enabled), one RDB per shard: the name of its "
-        "StatefulSet, or the value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, "
-        "like ElastiCache's ReplicationGroupId.",
-        min_length=1,
-        max_length=naming.IDENTIFIER_MAX_LENGTH,
-        pattern=naming.NAME_PATTERN,
-        json_schema_extra=validations(*naming.REPLICATION_GROUP_ID.cel_rules()),
+    replication_group_id: str | None = _name_field(
+        naming.REPLICATION_GROUP_ID,
+        "A Redis Cluster to back up (cluster mode enabled), one RDB per shard: the name of its StatefulSet, or the "
+        "value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, like ElastiCache's "
+        "ReplicationGroupId.",
     )
     auth: RedisAuth | None = Field(default=None, description="Credentials for the Redis nodes, if they need any.")
     tls: RedisTLS | None = Field(default=None, description="TLS settings for the Redis nodes, if they use TLS.")

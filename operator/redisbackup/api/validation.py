@@ -162,6 +162,20 @@ def check_create(
     return violations
 
 
+def check_admitted(
+    body: Mapping[str, Any], others: Iterable[ExistingBackup], *, namespace: str | None = None
+) -> list[Violation]:
+    """The reconciler's re-check of a RedisBackup already stored: every rule of a create, counting for uniqueness
+    only the RedisBackups created before it.
+
+    Two creates racing each other can both pass the webhook; this way the later one fails with
+    SnapshotAlreadyExistsFault and the earlier one is left alone, whichever the reconciler sees first.
+    """
+    this = ExistingBackup.from_body(body)
+    earlier = [other for other in others if this is None or other.created_before(this)]
+    return check_create(body, earlier, namespace=namespace)
+
+
 def check_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Violation]:
     """Violations of an update: a changed immutable field, or a bad value in a field that changed.
 

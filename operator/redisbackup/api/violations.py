@@ -40,7 +40,9 @@ def field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
 
 
 def _explain(field: str) -> str:
-    return f"see `kubectl explain redisbackup.{field}`"
+    # Map keys (tag names) are not fields kubectl can explain: point at the map itself.
+    documented = "spec.tags" if field.startswith("spec.tags.") else field
+    return f"see `kubectl explain redisbackup.{documented}`"
 
 
 def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
@@ -80,6 +82,12 @@ def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
         return FaultCode.INVALID_PARAMETER_VALUE, (
             f"{field} must be the name of a storage location: 1 to 63 lower-case letters, digits or hyphens, "
             "beginning and ending with a letter or digit"
+        )
+    if kind == "string_too_short":
+        return FaultCode.INVALID_PARAMETER_VALUE, f"{field} is empty: give it a value"
+    if kind == "string_too_long":
+        return FaultCode.INVALID_PARAMETER_VALUE, (
+            f"{field} is longer than {ctx.get('max_length')} characters: shorten it"
         )
     detail = error["msg"][0].lower() + error["msg"][1:]
     return FaultCode.INVALID_PARAMETER_VALUE, f"{field}: {detail}: correct the value ({_explain(field)})"

@@ -207,6 +207,13 @@ def options_from(args: argparse.Namespace) -> OperatorOptions:
         )
         if webhook.service is None:
             webhook.base_url()  # raises now for a listen address the apiserver cannot call
+        if args.peering and webhook.cert_dir is None and webhook.manage_configuration:
+            # Every replica serves the webhook behind the Service; each would publish its own generated CA.
+            print(
+                "redisbackup operator: warning: with --peering, several replicas serve the webhook: give them "
+                "shared certificates with --webhook-cert-dir (e.g. a cert-manager Secret)",
+                file=sys.stderr,
+            )
     return OperatorOptions(
         namespaces=namespaces,
         peering=args.peering,

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.api.validation import ExistingBackup, check_create, check_spec, check_unique, check_update, warnings
+from redisbackup.api.validation import (
+    ExistingBackup,
+    check_admitted,
+    check_create,
+    check_spec,
+    check_unique,
+    check_update,
+    warnings,
+)
 
 IPV = FaultCode.INVALID_PARAMETER_VALUE
 IPC = FaultCode.INVALID_PARAMETER_COMBINATION
@@ -85,6 +93,11 @@ def test_a_spec_elasticache_would_accept_has_no_violations(good: dict[str, Any])
             [(FaultCode.TAG_QUOTA_PER_RESOURCE_EXCEEDED, "spec.tags", "has 51 tags; a snapshot may have at most 50")],
         ),
         (spec(tags={"": "v"}), [(IPV, "spec.tags", "a key that is empty or longer than 128")]),
+        (spec(tags={"team": "x" * 257}), [(IPV, "spec.tags.team", "spec.tags.team is longer than 256 characters")]),
+        (
+            spec(auth={"secretRef": {"name": "", "key": "password"}}),
+            [(IPV, "spec.auth.secretRef.name", "spec.auth.secretRef.name is empty: give it a value")],
+        ),
         (None, [(IPV, "spec", "spec is missing")]),
         ("snapshot", [(IPV, "spec", "spec is not a mapping of fields")]),
     ],
@@ -200,3 +213,28 @@ def test_mixed_case_identifiers_get_a_warning_not_a_rejection() -> None:
         'for "mynonclusteredredis-001"'
     ]
     assert warnings(spec()) == []
+
+
+def test_of_two_racing_creates_the_reconciler_fails_only_the_later_one() -> None:
+    def stored(name: str, created: str) -> dict[str, Any]:
+        backup = body(name=name)
+        backup["metadata"].update(creationTimestamp=created, uid=name)
+        return backup
+
+    first, second = stored("first", "2026-01-01T00:00:00Z"), stored("second", "2026-01-01T00:00:01Z")
+    everyone = [b for b in map(ExistingBackup.from_body, (first, second)) if b is not None]
+    assert check_admitted(first, everyone) == []
+    assert faults(check_admitted(second, everyone)) == [("SnapshotAlreadyExistsFault", "spec.snapshotName")]
+
+
+def test_the_reconciler_gets_one_typed_fault_with_every_message() -> None:
+    from redisbackup.domain.admission import fault_for
+    from redisbackup.domain.faults import ValidationFault
+
+    assert fault_for([]) is None
+    fault = fault_for(check_spec(spec(snapshotName="a--", cacheClusterId=...)))
+    assert isinstance(fault, ValidationFault)
+    assert fault.code == IPV
+    assert fault.field == "spec.snapshotName"
+    violations = check_spec(spec(snapshotName="a--", cacheClusterId=...))
+    assert str(fault) == "; ".join(str(v) for v in violations)
