@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 
 # One line per sub-command module under redisbackup.cli; add yours here.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("dump",)
 
 
 def all_modules() -> list[ModuleType]:
