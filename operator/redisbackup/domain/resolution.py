@@ -215,8 +215,10 @@ def single_node(
     replicas = (statefulset.get("spec") or {}).get("replicas")
     count = max(len(owned), int(replicas) if isinstance(replicas, int) else 1)
     if count > 1:
-        names = [str(p["metadata"]["name"]) for p in owned] or [f"{name}-{i}" for i in range(count)]
-        example = names[1] if len(names) > 1 else names[0]
+        names = [str(p["metadata"]["name"]) for p in owned]
+        if len(names) < count:  # pods not created yet: a StatefulSet names them <sts>-<ordinal>
+            names = [f"{name}-{i}" for i in range(count)]
+        example = names[1]
         raise SourceAmbiguous(
             f'{field} "{source_id}" names StatefulSet {name}, which runs {count} Redis pods: the cluster has '
             f"replicas, so name a node, e.g. {example} (one of {', '.join(names)}). As in ElastiCache, a snapshot "
