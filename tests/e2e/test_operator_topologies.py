@@ -102,9 +102,7 @@ def test_a_redis_cluster_is_snapshotted_one_rdb_per_shard_with_its_slots(
     assert [s["nodeGroupId"] for s in shards] == ["0001", "0002", "0003"]
     assert [s["slots"] for s in shards] == [f"{first}-{last}" for first, last in redis_nodes.slot_ranges(3)]
     assert sum(int(s["cacheSize"]) for s in shards) == status["totalBytes"]
-    pods = {
-        pod: node for pod, node in zip([f"myclusteredredis-{i}" for i in range(6)], redis_cluster.nodes, strict=True)
-    }
+    pods = dict(zip([f"myclusteredredis-{i}" for i in range(6)], redis_cluster.nodes, strict=True))
     for shard, topology_shard in zip(shards, redis_cluster.shards, strict=True):
         assert pods[shard["sourcePod"]] in topology_shard.replicas, "each shard is read from its replica"
         rdb = fetch_object(s3, shard["objectKey"], tmp_path / f"shard-{shard['nodeGroupId']}.rdb")
