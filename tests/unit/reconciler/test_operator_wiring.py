@@ -26,7 +26,7 @@ def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_relea
     assert daemon.cancellation_backoff is None
     (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
     assert deletion.requires_finalizer
-    assert [h.id for h in built._indexing.get_all_handlers()] == [handlers.INDEX_ID]
+    assert [h.id for h in built._indexing.get_all_handlers()] == [handlers.INDEX_ID, handlers.COUNT_INDEX_ID]
     for status, spawned in [
         ({}, True),
         ({"phase": "creating"}, True),
