@@ -66,4 +66,5 @@ async def peers_of(
             )
             break
         await asyncio.sleep(0.05)
+    log.debug("%s: the index knows %s of %d RedisBackups", where, peers.indexed(), expected)
     return peers.same_name()
