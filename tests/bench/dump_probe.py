@@ -13,6 +13,7 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from redisbackup.domain.layout import SnapshotLocation
@@ -24,7 +25,7 @@ from redisbackup.workflows.snapshot import take_snapshot
 
 
 def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
+    with Path("/proc/self/status").open() as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
