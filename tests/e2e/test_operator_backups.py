@@ -89,6 +89,11 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
 
     reasons = [reason for reason, _ in events_of(kube_api, namespace, "bkup-20150515")]
     assert reasons == ["Creating", "Available"]
+    metrics = operator.metrics()
+    assert metrics['redisbackup_backups_total{result="available"}'] == 1
+    assert metrics["redisbackup_backup_bytes_total"] == status["totalBytes"]
+    assert metrics["redisbackup_backup_duration_seconds_count"] == 1
+    assert metrics["redisbackup_backups_in_flight"] == 0
     snapshot = snapshot_document_from_body(body)["Snapshot"]
     assert (snapshot["SnapshotName"], snapshot["SnapshotStatus"], snapshot["CacheClusterId"]) == (
         "bkup-20150515",

@@ -46,6 +46,7 @@ def test_kopf_keeps_its_finalizer_and_annotations_under_redisbackup_io() -> None
     assert isinstance(diffbase, kopf.AnnotationsDiffBaseStorage)
     assert diffbase.prefix == "redisbackup.io"
     assert settings.posting.loggers is False
+    assert settings.queueing.worker_limit == 64  # limits.eventWorkers: a burst of objects queues
 
 
 def test_webhook_only_operators_reconcile_nothing() -> None:
