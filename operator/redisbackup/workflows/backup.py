@@ -42,7 +42,7 @@ from redisbackup.workflows.concurrency import Running, SourceGate
 from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
-from redisbackup.workflows.uniqueness import KnownPeers, Peers, peers_of
+from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class Backups:
         self.clock = clock
         self.gate = SourceGate()
         self.running = Running()
+        self.index = BackupIndex()
         self._slots = asyncio.Semaphore(self.limits.max_concurrent_snapshots)
         self._writers: dict[str, StatusWriter] = {}
         self._failures: dict[str, int] = {}
