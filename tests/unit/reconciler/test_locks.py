@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from redisbackup.domain.resolution import Workload
+from redisbackup.domain.pods import Workload
 from redisbackup.k8s.locks import ANNOTATION, UID_ANNOTATION, Holder, LockConflict, SnapshotLocks
 
 STS = Workload("StatefulSet", "cache")
