@@ -48,3 +48,20 @@ def test_dump_is_a_registered_command() -> None:
     args = build_parser().parse_args(["dump", "--redis", "redis://h:1", "--to", "file:///tmp/x", "--cluster"])
     assert args.handler.__module__ == "redisbackup.cli.dump"
     assert args.cluster is True
+
+
+def test_the_progress_line_shows_bytes_total_and_rate() -> None:
+    import io
+
+    from redisbackup.cli.dump import ProgressLine
+
+    out = io.StringIO()
+    line = ProgressLine(out)
+    line(3 << 20, 12 << 20)
+    line(12 << 20, 12 << 20)
+    line.close()
+    text = out.getvalue()
+    assert text.startswith("\r  3.0 MiB of 12.0 MiB")
+    assert "\r  12.0 MiB of 12.0 MiB" in text
+    assert "MiB/s" in text
+    assert text.endswith("\n")
