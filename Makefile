@@ -8,16 +8,26 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
+# pytest exits 5 when it collected no tests: for us that is a broken suite (a bad path, marker or import), not a
+# pass, so it fails with a message instead of silently succeeding or failing without saying why.
+define run_pytest
+	@status=0; $(PYTEST) $(1) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo 'pytest collected no tests: the suite is broken (a wrong path, marker or import)' >&2; fi; \
+	exit $$status
+endef
 STAMP  := $(VENV)/.installed
 REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
 help: ## Show this help: every target with one line
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ----------------------------------------------------------------------------------------------- set-up
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; $(PYTHON) is " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)")'
+	@# Debian's own Python ships venv support separately.
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -30,8 +40,9 @@ venv: $(STAMP) ## Create .venv with the package (editable) and the dev extras
 redis: ## Install redis-server and redis-tools from Debian when missing
 ifeq ($(REDIS_SERVER),)
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools
-	-$(SUDO) systemctl disable --now redis-server 2>/dev/null || true
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
+	@# The package starts a system redis on 6379; the tests start their own on free ports and need none.
+	-$(SUDO) systemctl disable --now redis-server >/dev/null 2>&1 || $(SUDO) service redis-server stop >/dev/null 2>&1 || true
 endif
 
 .PHONY: controlplane
@@ -64,15 +75,15 @@ manifests: $(STAMP) controlplane ## Render manifests/install.yaml from the Helm 
 
 .PHONY: unit
 unit: $(STAMP) ## Unit tests only (no servers)
-	$(PYTEST) tests/unit
+	$(call run_pytest,tests/unit)
 
 .PHONY: e2e
-e2e: install ## End-to-end tests on the real local stack
-	$(PYTEST) tests/e2e
+e2e: install ## End-to-end tests on the real local stack (or REDISBACKUP_E2E_KUBECONFIG=<path>: that cluster)
+	$(call run_pytest,tests/e2e)
 
 .PHONY: test
 test: install ## Unit + e2e + the smoke subset of the fault suite (what CI runs)
-	$(PYTEST) tests/unit tests/e2e tests/fault -m "smoke or not slow"
+	$(call run_pytest,tests/unit tests/e2e tests/fault -m "smoke or not slow" --durations=10)
 
 .PHONY: faults
 faults: install ## The whole fault-injection suite; prints a table of outcomes
@@ -86,6 +97,10 @@ bench: install ## Benchmarks (not timed tests): prints ratios against baselines 
 .PHONY: demo
 demo: install ## Start the local stack and the operator, apply a sample RedisBackup, show it reach available
 	$(PY) -m devstack demo
+
+.PHONY: status
+status: $(STAMP) ## Is the local stack of `make demo` running? (kubeconfig, endpoints, readiness)
+	@$(PY) -m devstack status
 
 .PHONY: demo-down
 demo-down: ## Stop everything `make demo` started

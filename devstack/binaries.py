@@ -9,12 +9,15 @@ directory first and are renamed into place, so an interrupted build never leaves
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,12 +106,36 @@ def _go_env() -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _build_lock(tools: ToolSet, quiet: bool) -> Iterator[None]:
+    """One build per tool set at a time, machine-wide: a second `make` waits for the first instead of
+    compiling the same thing again on the same (few) cores."""
+    lock_path = tools.bin_dir.parent.parent / f".{tools.name}-{tools.version}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not quiet:
+                print(f"waiting for another build of {tools.name} {tools.version} to finish …", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build(tools: ToolSet, *, quiet: bool = False) -> Path:
     """Build `tools` into the cache unless already there; return its bin directory."""
     if tools.is_built():
         return tools.bin_dir
     if shutil.which("go") is None:
         raise RuntimeError("Go is required to build the local stack (https://go.dev/dl), and `go` is not on PATH")
+    with _build_lock(tools, quiet):
+        if tools.is_built():  # built by whoever held the lock before us
+            return tools.bin_dir
+        _compile(tools, quiet)
+    return tools.bin_dir
+
+
+def _compile(tools: ToolSet, quiet: bool) -> None:
     tools.bin_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     if not quiet:
@@ -128,12 +155,11 @@ def build(tools: ToolSet, *, quiet: bool = False) -> Path:
         missing = [p for p in tools.programs if not (out / p).exists()]
         if missing:
             raise RuntimeError(f"building {tools.name} produced no {', '.join(missing)}")
-        if tools.bin_dir.exists():  # a concurrent build won the race; keep theirs
-            return tools.bin_dir
+        if tools.bin_dir.exists():  # an empty or partial directory left by hand; the fresh build wins
+            shutil.rmtree(tools.bin_dir)
         out.rename(tools.bin_dir)
     if not quiet:
         print(f"built {tools.name} {tools.version} in {time.monotonic() - started:.0f}s", flush=True)
-    return tools.bin_dir
 
 
 def tool(program: str) -> Path:

@@ -4,4 +4,5 @@ pytest_plugins = [
     "devstack.fixtures.redis",
     "devstack.fixtures.s3",
     "devstack.fixtures.kube",
+    "devstack.fixtures.operator",
 ]

@@ -6,7 +6,11 @@ import importlib
 from types import ModuleType
 
 # One line per sub-command module under redisbackup.cli; add yours here.
-COMMAND_MODULES: tuple[str, ...] = ("dump",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "dump",
+    "run_operator",  # redisbackup operator
+    "validate",
+)
 
 
 def all_modules() -> list[ModuleType]:

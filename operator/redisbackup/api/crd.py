@@ -1,0 +1,141 @@
+"""The RedisBackup CustomResourceDefinition, generated from the pydantic models.
+
+    python -m redisbackup.api.crd            # print the CRD YAML
+    python -m redisbackup.api.crd --write    # write crds/redisbackups.redisbackup.io.yaml (what `make crds` runs)
+    python -m redisbackup.api.crd --check    # exit 1 when the committed file differs from the models
+
+The output is deterministic (field order from the models, fixed key order), so a unit test can compare the
+committed file byte for byte and fail on drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from redisbackup import GROUP, VERSION
+from redisbackup.api import resource
+from redisbackup.api.schema import Schema, describe, structural_schema
+from redisbackup.api.spec import RedisBackupSpec, immutability_rules
+from redisbackup.api.status import RedisBackupStatus
+
+CRD_PATH = Path("crds") / f"{resource.CRD_NAME}.yaml"
+HEADER = "# Generated from the pydantic models in redisbackup.api by `make crds`; do not edit by hand.\n"
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Snapshot", "type": "string", "jsonPath": ".spec.snapshotName", "description": "spec.snapshotName"},
+    {
+        "name": "Source",
+        "type": "string",
+        "jsonPath": ".status.source",
+        "description": "The cacheClusterId or replicationGroupId backed up",
+    },
+    {"name": "Status", "type": "string", "jsonPath": ".status.phase", "description": "ElastiCache's SnapshotStatus"},
+    {"name": "Size", "type": "string", "jsonPath": ".status.size", "description": "Total size of the snapshot"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {
+        "name": "Location",
+        "type": "string",
+        "jsonPath": ".status.location",
+        "description": "Where the snapshot is stored",
+        "priority": 1,
+    },
+]
+
+
+def spec_schema() -> Schema:
+    schema = structural_schema(RedisBackupSpec)
+    schema["x-kubernetes-validations"] = schema.get("x-kubernetes-validations", []) + immutability_rules()
+    return schema
+
+
+def openapi_schema() -> Schema:
+    return {
+        "type": "object",
+        "description": describe(resource.RedisBackup),
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {
+                "type": "string",
+                "description": "APIVersion defines the versioned schema of this representation of an object.",
+            },
+            "kind": {"type": "string", "description": "Kind is a string value representing the REST resource."},
+            "metadata": {"type": "object"},
+            "spec": spec_schema(),
+            "status": structural_schema(RedisBackupStatus, keep_defaults=False),
+        },
+    }
+
+
+def build_crd() -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": resource.CRD_NAME,
+            "labels": {"app.kubernetes.io/name": "redisbackup", "app.kubernetes.io/part-of": "redisbackup"},
+        },
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": resource.KIND,
+                "listKind": f"{resource.KIND}List",
+                "plural": resource.PLURAL,
+                "singular": resource.SINGULAR,
+                "shortNames": list(resource.SHORT_NAMES),
+                "categories": list(resource.CATEGORIES),
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {"openAPIV3Schema": openapi_schema()},
+                }
+            ],
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    # Shared sub-schemas (two SecretKeySelectors) would otherwise become YAML anchors, which some tools reject.
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render_crd() -> str:
+    body = yaml.dump(build_crd(), Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+    return HEADER + body
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m redisbackup.api.crd", description="Generate the RedisBackup CRD.")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help=f"write {CRD_PATH} (relative to --root)")
+    action.add_argument("--check", action="store_true", help=f"exit 1 when {CRD_PATH} is out of date")
+    parser.add_argument("--root", type=Path, default=Path(), help="repository root (default: current directory)")
+    args = parser.parse_args(argv)
+    text = render_crd()
+    path = args.root / CRD_PATH
+    if args.write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
+    elif args.check:
+        if not path.exists() or path.read_text() != text:
+            print(f"{path} is out of date with redisbackup.api: run `make crds` and commit it", file=sys.stderr)
+            return 1
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""RedisBackup.spec: what to snapshot and how to reach it — the shape of ElastiCache's CreateSnapshot request.
+
+These models are the single source of truth for the CRD's spec schema (`redisbackup.api.crd`): field
+descriptions become `kubectl explain` text, constraints become OpenAPI keywords, and `x-kubernetes-validations`
+carry the CEL rules. The spec is immutable once created, except `deletionPolicy`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from redisbackup.api import naming
+from redisbackup.api.cel import cel_rule, validations
+from redisbackup.api.faults import FaultCode
+
+MAX_TAGS = 50  # ElastiCache's limit per resource (TagQuotaPerResourceExceeded)
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId")
+MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy"})
+
+
+class SpecModel(BaseModel):
+    # strict: the apiserver does not coerce "6379" into an integer, so offline validation must not either.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True, use_attribute_docstrings=True
+    )
+
+
+KubernetesName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+
+
+class SecretKeySelector(SpecModel):
+    """A key of a Secret in the RedisBackup's namespace."""
+
+    name: KubernetesName = Field(description="Name of the Secret, in the same namespace as the RedisBackup.")
+    key: KubernetesName = Field(description="Key within the Secret whose value is used.")
+
+
+class SecretReference(SpecModel):
+    """A Secret in the RedisBackup's namespace."""
+
+    name: KubernetesName = Field(description="Name of the Secret, in the same namespace as the RedisBackup.")
+
+
+class RedisAuth(SpecModel):
+    """How to authenticate to the Redis nodes (AUTH / ACL)."""
+
+    secret_ref: SecretKeySelector = Field(
+        description="Secret key holding the password (requirepass, or the ACL user's password)."
+    )
+    username: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
+        default=None,
+        description="ACL user name; when absent the password authenticates the default user. The user needs the "
+        "SYNC and REPLCONF commands (and INFO, CLUSTER SHARDS for discovery).",
+    )
+
+
+class RedisTLS(SpecModel):
+    """TLS towards the Redis nodes."""
+
+    enabled: bool = Field(default=True, description="Connect to Redis with TLS.")
+    ca_secret_ref: SecretKeySelector | None = Field(
+        default=None,
+        description="Secret key holding the CA bundle (PEM) that signed the Redis server certificates; when "
+        "absent the system trust store is used.",
+    )
+    cert_secret_ref: SecretReference | None = Field(
+        default=None,
+        description="A kubernetes.io/tls Secret (tls.crt, tls.key) presented as the client certificate, for "
+        "servers that require one (tls-auth-clients yes).",
+    )
+    server_name: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = Field(
+        default=None,
+        description="Server name to verify in the Redis certificates (SNI); defaults to the node's address.",
+    )
+
+
+# A Literal, not an Enum: strict validation of a plain dict (what YAML and the apiserver give) accepts only
+# Enum instances for Enum fields.
+DeletionPolicy = Literal["Delete", "Retain"]
+
+
+def _immutable_rule(field: str) -> dict[str, str]:
+    # A transition rule on the spec object, not `self == oldSelf` on each field: a rule on an optional field only
+    # runs when both the old and the new object have it, so adding or removing the field would slip through.
+    rule = f"has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})"
+    return cel_rule(rule, FaultCode.INVALID_PARAMETER_VALUE, immutable_message(field), field_path=f".{field}")
+
+
+def immutable_message(field: str) -> str:
+    return (
+        f"spec.{field} cannot be changed after the RedisBackup is created (only spec.deletionPolicy can): "
+        "create a new RedisBackup instead"
+    )
+
+
+def both_sources_message() -> str:
+    return (
+        "spec.cacheClusterId and spec.replicationGroupId are both set: set only one, cacheClusterId for a single "
+        "Redis node or replicationGroupId for a Redis Cluster"
+    )
+
+
+def no_source_message() -> str:
+    return (
+        "neither spec.cacheClusterId nor spec.replicationGroupId is set: set cacheClusterId to back up a single "
+        "Redis node, or replicationGroupId to back up a Redis Cluster"
+    )
+
+
+def tag_key_message() -> str:
+    return f"spec.tags has a key that is empty or longer than {MAX_TAG_KEY_LENGTH} characters: shorten or remove it"
+
+
+def _name_field(kind: naming.NameKind, description: str, *, required: bool = False) -> Any:
+    """A field following the naming rules: OpenAPI pattern and lengths, plus one CEL rule per naming rule."""
+    return Field(
+        default=... if required else None,
+        description=description,
+        min_length=1,
+        max_length=kind.max_length,
+        pattern=naming.NAME_PATTERN,
+        json_schema_extra=validations(*kind.cel_rules()),
+    )
+
+
+class RedisBackupSpec(SpecModel):
+    """A manual backup (snapshot) of a Redis node or a Redis Cluster, as ElastiCache's CreateSnapshot.
+
+    Set snapshotName and exactly one source: cacheClusterId or replicationGroupId. The spec cannot change after
+    creation, except deletionPolicy.
+    """
+
+    snapshot_name: str = _name_field(
+        naming.SNAPSHOT_NAME,
+        f"Name of the snapshot, as ElastiCache's SnapshotName: 1 to {naming.SNAPSHOT_NAME_MAX_LENGTH} ASCII "
+        "letters, digits or hyphens; begins with a letter; no two consecutive hyphens; does not end with a hyphen. "
+        "Unique (ignoring case) among the RedisBackups of the namespace.",
+        required=True,
+    )
+    cache_cluster_id: str | None = _name_field(
+        naming.CACHE_CLUSTER_ID,
+        "A single Redis node to back up (Redis cluster mode disabled): the name of a Pod, or of a StatefulSet with "
+        "one Pod. For a primary with replicas, name the node to read from, e.g. mycluster-1. Case-insensitive "
+        "(resolved in lower case), like ElastiCache's CacheClusterId. The node need not exist yet when the "
+        "RedisBackup is created.",
+    )
+    replication_group_id: str | None = _name_field(
+        naming.REPLICATION_GROUP_ID,
+        "A Redis Cluster to back up (cluster mode enabled), one RDB per shard: the name of its StatefulSet, or the "
+        "value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, like ElastiCache's "
+        "ReplicationGroupId.",
+    )
+    auth: RedisAuth | None = Field(default=None, description="Credentials for the Redis nodes, if they need any.")
+    tls: RedisTLS | None = Field(default=None, description="TLS settings for the Redis nodes, if they use TLS.")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Redis port; defaults to the container port named redis or tcp-redis, else 6379.",
+    )
+    storage: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Name of a storage location from the operator's configuration; defaults to its default location.",
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default="Delete",
+        description="What happens to the stored snapshot when the RedisBackup is deleted: Delete removes the "
+        "data, Retain keeps it. The only field that can be changed after creation.",
+    )
+    tags: dict[str, Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)]] | None = Field(
+        default=None,
+        max_length=MAX_TAGS,
+        description=f"Tags copied to the stored objects' metadata, as ElastiCache's Tags (at most {MAX_TAGS}).",
+        json_schema_extra=validations(
+            cel_rule(
+                f"self.all(k, size(k) >= 1 && size(k) <= {MAX_TAG_KEY_LENGTH})",
+                FaultCode.INVALID_PARAMETER_VALUE,
+                tag_key_message(),
+            )
+        ),
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel_rule(
+                "!(has(self.cacheClusterId) && has(self.replicationGroupId))",
+                FaultCode.INVALID_PARAMETER_COMBINATION,
+                both_sources_message(),
+            ),
+            cel_rule(
+                "has(self.cacheClusterId) || has(self.replicationGroupId)",
+                FaultCode.INVALID_PARAMETER_COMBINATION,
+                no_source_message(),
+            ),
+        )
+    )
+
+
+def immutable_fields() -> list[str]:
+    """The spec fields (as users write them) that cannot change after creation."""
+    names = [field.alias or name for name, field in RedisBackupSpec.model_fields.items()]
+    return [name for name in names if name not in MUTABLE_SPEC_FIELDS]
+
+
+def immutability_rules() -> list[dict[str, str]]:
+    return [_immutable_rule(field) for field in immutable_fields()]

@@ -1,0 +1,210 @@
+"""`redisbackup operator`: run the operator (kopf) with our settings: scope, peering, the admission webhook.
+
+Every flag has an environment variable (the Helm chart sets those); a flag wins over its variable.
+"""
+
+# Not named `operator.py`: a module of that name could shadow the standard library's `operator`.
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
+from redisbackup.k8s.webhook_tls import CertificatePolicy
+
+# main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
+# (the one exception in the import-linter contract).
+from redisbackup.main import OperatorOptions, run
+
+ENV_PREFIX = "REDISBACKUP_"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = _env(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _service(text: str) -> ServiceRef:
+    try:
+        return ServiceRef.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "operator",
+        help="run the operator (reconciliation and the admission webhook)",
+        description=__doc__,
+    )
+    scope = parser.add_argument_group("scope")
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        default=None,
+        help="serve only this namespace (repeatable; env REDISBACKUP_NAMESPACES=a,b); default: all namespaces",
+    )
+    scope.add_argument(
+        "--peering",
+        default=_env("PEERING"),
+        help="kopf peering name, for several replicas of which one is active (env REDISBACKUP_PEERING); "
+        "default: standalone",
+    )
+    scope.add_argument(
+        "--priority", type=int, default=_env("PRIORITY", "0"), help="peering priority (env REDISBACKUP_PRIORITY)"
+    )
+    scope.add_argument(
+        "--liveness", default=_env("LIVENESS"), help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz"
+    )
+
+    hook = parser.add_argument_group("admission webhook")
+    hook.add_argument(
+        "--no-webhook",
+        dest="webhook",
+        action="store_false",
+        default=_env_flag("WEBHOOK", True),
+        help="do not serve the admission webhook (env REDISBACKUP_WEBHOOK=false)",
+    )
+    hook.add_argument(
+        "--webhook-listen",
+        type=_listen,
+        default=_env("WEBHOOK_LISTEN", "127.0.0.1:9443"),  # argparse applies `type` to string defaults
+        metavar="HOST:PORT",
+        help="where the webhook listens (env REDISBACKUP_WEBHOOK_LISTEN); default 127.0.0.1:9443",
+    )
+    where = hook.add_mutually_exclusive_group()
+    where.add_argument(
+        "--webhook-url",
+        default=_env("WEBHOOK_URL"),
+        help="URL the apiserver calls (env REDISBACKUP_WEBHOOK_URL); default https://HOST:PORT of --webhook-listen",
+    )
+    where.add_argument(
+        "--webhook-service",
+        type=_service,
+        default=_env("WEBHOOK_SERVICE"),
+        metavar="NAMESPACE/NAME[:PORT]",
+        help="Service the apiserver calls, in a cluster (env REDISBACKUP_WEBHOOK_SERVICE)",
+    )
+    hook.add_argument(
+        "--webhook-cert-dir",
+        type=Path,
+        default=_env("WEBHOOK_CERT_DIR"),
+        help="directory with tls.crt, tls.key and ca.crt (e.g. a cert-manager Secret), reloaded when they change "
+        "(env REDISBACKUP_WEBHOOK_CERT_DIR); default: make a CA and certificate in memory and rotate them",
+    )
+    hook.add_argument(
+        "--webhook-host",
+        dest="webhook_hosts",
+        action="append",
+        default=None,
+        help="extra DNS name or IP for the generated certificate (repeatable; env REDISBACKUP_WEBHOOK_HOSTS)",
+    )
+    hook.add_argument(
+        "--webhook-configuration",
+        default=_env("WEBHOOK_CONFIGURATION", "redisbackup-validating-webhook"),
+        help="name of the ValidatingWebhookConfiguration to write (env REDISBACKUP_WEBHOOK_CONFIGURATION); "
+        "default redisbackup-validating-webhook",
+    )
+    hook.add_argument(
+        "--no-webhook-configuration",
+        dest="manage_configuration",
+        action="store_false",
+        default=_env_flag("WEBHOOK_MANAGE_CONFIGURATION", True),
+        help="leave the ValidatingWebhookConfiguration to someone else, e.g. the chart "
+        "(env REDISBACKUP_WEBHOOK_MANAGE_CONFIGURATION=false)",
+    )
+    hook.add_argument(
+        "--webhook-timeout",
+        type=int,
+        choices=range(1, 31),
+        default=_env("WEBHOOK_TIMEOUT", "5"),
+        metavar="SECONDS",
+        help="apiserver's timeout for one admission call, 1-30 (env REDISBACKUP_WEBHOOK_TIMEOUT); default 5",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--debug", action="store_true", help="log everything, including kopf's internals")
+    parser.set_defaults(handler=handle)
+
+
+def certificate_policy() -> CertificatePolicy:
+    """Lifetimes of the generated certificates; the variables exist for tests and for strict security policies."""
+    defaults = CertificatePolicy()
+
+    def seconds(name: str, default: dt.timedelta) -> dt.timedelta:
+        value = _env(name)
+        return dt.timedelta(seconds=float(value)) if value else default
+
+    return CertificatePolicy(
+        ca_validity=seconds("WEBHOOK_CA_VALIDITY_SECONDS", defaults.ca_validity),
+        cert_validity=seconds("WEBHOOK_CERT_VALIDITY_SECONDS", defaults.cert_validity),
+        renew_before=seconds("WEBHOOK_CERT_RENEW_BEFORE_SECONDS", defaults.renew_before),
+    )
+
+
+def options_from(args: argparse.Namespace) -> OperatorOptions:
+    namespaces = tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES")))
+    webhook = None
+    if args.webhook:
+        host, port = args.webhook_listen
+        webhook = WebhookOptions(
+            listen_host=host,
+            listen_port=port,
+            url=args.webhook_url,
+            service=args.webhook_service,
+            cert_dir=args.webhook_cert_dir,
+            extra_hosts=tuple(args.webhook_hosts or _env_list("WEBHOOK_HOSTS")),
+            configuration_name=args.webhook_configuration,
+            manage_configuration=args.manage_configuration,
+            timeout_seconds=args.webhook_timeout,
+            namespaces=namespaces,
+            policy=certificate_policy(),
+        )
+        if webhook.service is None:
+            webhook.base_url()  # raises now for a listen address the apiserver cannot call
+        if args.peering and webhook.cert_dir is None and webhook.manage_configuration:
+            # Every replica serves the webhook behind the Service; each would publish its own generated CA.
+            print(
+                "redisbackup operator: warning: with --peering, several replicas serve the webhook: give them "
+                "shared certificates with --webhook-cert-dir (e.g. a cert-manager Secret)",
+                file=sys.stderr,
+            )
+    return OperatorOptions(
+        namespaces=namespaces,
+        peering=args.peering,
+        priority=args.priority,
+        liveness_endpoint=args.liveness,
+        webhook=webhook,
+        verbose=args.verbose,
+        debug=args.debug,
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        options = options_from(args)
+    except ValueError as error:
+        print(f"redisbackup operator: {error}", file=sys.stderr)
+        return 2
+    run(options)
+    return 0

@@ -1,0 +1,206 @@
+"""The admission webhook's HTTPS endpoint: kopf's WebhookServer, fed with our certificates and our configuration.
+
+kopf's server is used as it is configured (not subclassed): it serves the requests with an SSL context we give
+it and hands the client config to kopf. This wrapper around it
+
+- makes and rotates the certificates (`webhook_tls`) in a private directory — kopf's own self-signed helper
+  needs `certbuilder`/`oscrypto`, which do not work with the OpenSSL 3 here — or uses certificates mounted from
+  a Secret (cert-manager's tls.crt/tls.key/ca.crt), and loads renewed ones into the live SSL context;
+- turns kopf's URL into the address the apiserver must use: a URL for local runs, a Service in a cluster;
+- writes the ValidatingWebhookConfiguration with that address and CA bundle each time either changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import logging
+import shutil
+import ssl
+import tempfile
+import urllib.parse
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+import kopf
+
+from redisbackup.k8s import webhook_configuration, webhook_tls
+from redisbackup.k8s.webhook_tls import CertificatePolicy
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """The Service in front of the operator's Pods (in-cluster runs)."""
+
+    namespace: str
+    name: str
+    port: int = 443
+
+    @classmethod
+    def parse(cls, text: str) -> ServiceRef:
+        """NAMESPACE/NAME or NAMESPACE/NAME:PORT."""
+        namespace, _, rest = text.partition("/")
+        name, _, port = rest.partition(":")
+        if not namespace or not name:
+            raise ValueError(f"webhook service {text!r} is not NAMESPACE/NAME[:PORT]")
+        return cls(namespace, name, int(port) if port else 443)
+
+    def hosts(self) -> tuple[str, ...]:
+        base = f"{self.name}.{self.namespace}"
+        return (f"{base}.svc", self.name, base, f"{base}.svc.cluster.local")
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9443
+    url: str | None = None
+    """How the apiserver reaches the webhook (local runs); default https://LISTEN_HOST:LISTEN_PORT."""
+    service: ServiceRef | None = None
+    """How the apiserver reaches the webhook in a cluster; takes precedence over `url`."""
+    cert_dir: Path | None = None
+    """A directory with tls.crt, tls.key and ca.crt (a mounted Secret); None: make and rotate our own."""
+    extra_hosts: tuple[str, ...] = ()
+    configuration_name: str = "redisbackup-validating-webhook"
+    manage_configuration: bool = True
+    timeout_seconds: int = 5
+    namespaces: tuple[str, ...] = ()
+    """Namespaces the operator watches (empty: all); the configuration only sends their RedisBackups."""
+    policy: CertificatePolicy = field(default_factory=CertificatePolicy)
+
+    def base_url(self) -> str:
+        if self.url:
+            return self.url.rstrip("/")
+        if self.listen_host in {"0.0.0.0", "::", ""}:
+            raise ValueError("listening on all interfaces: give the URL the apiserver should use (--webhook-url)")
+        host = f"[{self.listen_host}]" if ":" in self.listen_host else self.listen_host
+        return f"https://{host}:{self.listen_port}"
+
+    def hosts(self) -> tuple[str, ...]:
+        """Names and addresses the serving certificate must be valid for."""
+        own = self.service.hosts() if self.service else (urllib.parse.urlsplit(self.base_url()).hostname or "",)
+        return tuple(dict.fromkeys(host for host in (*own, *self.extra_hosts) if host))
+
+    def client_config(self, handler_id: str, ca_bundle: str | None) -> dict[str, Any]:
+        config: dict[str, Any]
+        if self.service:
+            service = self.service
+            path = f"/{handler_id}"
+            config = {"service": {"namespace": service.namespace, "name": service.name, "port": service.port}}
+            config["service"]["path"] = path
+        else:
+            config = {"url": f"{self.base_url()}/{handler_id}"}
+        if ca_bundle:
+            config["caBundle"] = ca_bundle
+        return config
+
+
+_NEVER = 10.0 * 365 * 24 * 3600  # kopf's file check interval when we reload certificates ourselves
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class AdmissionServer:
+    """`settings.admission.server` for kopf: serves the webhook and keeps its certificates and configuration current."""
+
+    def __init__(self, options: WebhookOptions, *, handler_id: str, publish: Publish | None = None) -> None:
+        self.options = options
+        self.handler_id = handler_id
+        self.publish = publish if publish is not None else webhook_configuration.publish
+        self._own_dir: Path | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self.source: webhook_tls.GeneratedCertificates | webhook_tls.MountedCertificates | None = None
+        self.served: webhook_tls.Served | None = None
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    async def __aenter__(self) -> AdmissionServer:
+        if self.options.cert_dir is None:
+            self._own_dir = Path(tempfile.mkdtemp(prefix="redisbackup-webhook-"))
+            self.source = webhook_tls.GeneratedCertificates(self._own_dir, self.options.hosts(), self.options.policy)
+        else:
+            self.source = webhook_tls.MountedCertificates(self.options.cert_dir)
+        self.served = self.source.refresh(_now())
+        self.context.load_cert_chain(self.served.certfile, self.served.keyfile)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+
+    async def __call__(self, fn: kopf.WebhookFn) -> AsyncGenerator[kopf.WebhookClientConfig, None]:
+        assert self.served is not None, "the server is used outside its context"
+        # kopf serves with our SSL context, into which we load renewed certificates ourselves: new handshakes use
+        # them at once. kopf's own reload (restart the listener when the files change) would refuse connections
+        # for a moment, and with failurePolicy Fail that rejects API requests, so its file check is disabled.
+        server = kopf.WebhookServer(
+            addr=self.options.listen_host,
+            port=self.options.listen_port,
+            context=self.context,
+            certfile=self.served.certfile,
+            pkeyfile=self.served.keyfile,
+            cadata=self.served.bundle,
+            file_check_interval=_NEVER,
+        )
+        # kopf declares an AsyncIterator; it is an async generator, which we close explicitly.
+        endpoints = cast(AsyncGenerator[kopf.WebhookClientConfig, None], server(fn))
+        try:
+            async for served in endpoints:
+                config = await self._publish(self.served.bundle)
+                logger.info("Serving the admission webhook on %s.", served.get("url"))
+                if self._refresher is None:
+                    self._refresher = asyncio.create_task(self._keep_fresh(), name="webhook certificates")
+                yield cast(kopf.WebhookClientConfig, config)
+        finally:
+            await endpoints.aclose()  # stops kopf's listener now, not whenever the generator is collected
+
+    async def _publish(self, bundle: bytes) -> dict[str, Any]:
+        config = self.options.client_config(self.handler_id, base64.b64encode(bundle).decode() if bundle else None)
+        if self.options.manage_configuration:
+            configuration = webhook_configuration.build_configuration(
+                self.options.configuration_name,
+                config,
+                timeout_seconds=self.options.timeout_seconds,
+                namespaces=self.options.namespaces,
+            )
+            await self.publish(configuration)
+        return config
+
+    async def refresh(self) -> None:
+        """Renew what is due: publish a changed CA bundle first, then serve a changed certificate."""
+        assert self.source is not None
+        assert self.served is not None
+        served = self.source.refresh(_now())
+        if served.bundle != self.served.bundle:
+            await self._publish(served.bundle)
+            logger.info("Published the webhook's new CA bundle (%d certificates).", served.bundle.count(b"BEGIN"))
+        if served.fingerprint != self.served.fingerprint:
+            self.context.load_cert_chain(served.certfile, served.keyfile)
+            logger.info("Serving a renewed webhook certificate.")
+        self.served = served
+
+    async def _keep_fresh(self) -> None:
+        assert self.source is not None
+        while True:
+            await asyncio.sleep(self.source.check_interval)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving what we have; the next tick tries again
+                logger.exception("Could not renew the webhook certificates; retrying.")

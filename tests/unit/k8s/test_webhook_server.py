@@ -1,0 +1,102 @@
+"""The webhook endpoint in-process: real TLS on loopback, the published CA bundle, renewal without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import ssl
+import urllib.parse
+from typing import Any
+
+import aiohttp
+import pytest
+from cryptography import x509
+
+from devstack.net import free_port
+from redisbackup.k8s.webhook_server import AdmissionServer, ServiceRef, WebhookOptions
+from redisbackup.k8s.webhook_tls import CertificatePolicy
+
+HANDLER = "validate-redisbackup"
+
+
+async def answer(request: dict[str, Any], *, webhook: str | None = None, **_: Any) -> dict[str, Any]:
+    uid = request["request"]["uid"]
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {"uid": uid, "allowed": True, "warnings": [f"handled by {webhook}"]},
+    }
+
+
+def trust(configuration: dict[str, Any]) -> ssl.SSLContext:
+    bundle = base64.b64decode(configuration["webhooks"][0]["clientConfig"]["caBundle"]).decode()
+    return ssl.create_default_context(cadata=bundle)
+
+
+async def call(url: str, context: ssl.SSLContext) -> tuple[dict[str, Any], x509.Certificate]:
+    """POST an AdmissionReview as the apiserver would, trusting only `context`; return the reply and the cert."""
+    parsed = urllib.parse.urlsplit(url)
+    _, writer = await asyncio.open_connection(parsed.hostname, parsed.port, ssl=context)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    await writer.wait_closed()
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "42"}}
+    connector = aiohttp.TCPConnector(ssl=context)
+    async with aiohttp.ClientSession(connector=connector) as session, session.post(url, json=review) as response:
+        return await response.json(), x509.load_der_x509_certificate(der)
+
+
+async def test_the_apiserver_reaches_the_handler_over_tls_and_renewals_need_no_restart() -> None:
+    published: list[dict[str, Any]] = []
+
+    async def publish(configuration: dict[str, Any]) -> None:
+        published.append(configuration)
+
+    policy = CertificatePolicy(
+        ca_validity=dt.timedelta(seconds=20),
+        cert_validity=dt.timedelta(seconds=4),
+        renew_before=dt.timedelta(seconds=2),
+    )
+    options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port(), policy=policy)
+    async with AdmissionServer(options, handler_id=HANDLER, publish=publish) as server:
+        endpoints = server(answer)  # type: ignore[arg-type]  # kopf's protocol names kopf's own types
+        client_config = await endpoints.__anext__()
+        url = client_config["url"]
+        assert url == f"https://127.0.0.1:{options.listen_port}/{HANDLER}"
+        (configuration,) = published
+        assert configuration["webhooks"][0]["clientConfig"]["url"] == url
+
+        reply, first = await call(url, trust(configuration))
+        assert reply["response"] == {"uid": "42", "allowed": True, "warnings": [f"handled by {HANDLER}"]}
+
+        await asyncio.sleep(2.5)  # the serving certificate is now within renew_before of its end
+        await server.refresh()
+        reply, second = await call(url, trust(published[-1]))
+        assert second.serial_number != first.serial_number
+        assert reply["response"]["allowed"] is True
+        # The old bundle still verifies the new certificate: no window in which the apiserver would refuse it.
+        await call(url, trust(configuration))
+        await endpoints.aclose()
+
+
+def test_in_a_cluster_the_apiserver_calls_a_service_and_the_certificate_names_it() -> None:
+    options = WebhookOptions(listen_host="0.0.0.0", service=ServiceRef.parse("redisbackup-system/redisbackup-webhook"))
+    config = options.client_config(HANDLER, "Q0E=")
+    assert config == {
+        "service": {
+            "namespace": "redisbackup-system",
+            "name": "redisbackup-webhook",
+            "port": 443,
+            "path": f"/{HANDLER}",
+        },
+        "caBundle": "Q0E=",
+    }
+    assert "redisbackup-webhook.redisbackup-system.svc" in options.hosts()
+
+
+def test_a_url_is_needed_when_listening_on_all_interfaces() -> None:
+    options = WebhookOptions(listen_host="0.0.0.0", listen_port=9443)
+    with pytest.raises(ValueError, match="--webhook-url"):
+        options.base_url()
+    assert WebhookOptions(listen_host="0.0.0.0", url="https://10.0.0.5:9443/").base_url() == "https://10.0.0.5:9443"

@@ -1,0 +1,95 @@
+"""Webhook certificates: what is served is always signed by a CA the apiserver trusts, through every rotation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from redisbackup.k8s import webhook_tls
+from redisbackup.k8s.webhook_tls import CertificatePolicy, WebhookCertificates
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+HOSTS = ("127.0.0.1",)
+
+
+def trusted(cert: x509.Certificate, bundle: list[x509.Certificate], at: dt.datetime) -> bool:
+    if not cert.not_valid_before_utc <= at < cert.not_valid_after_utc:
+        return False
+    for ca in bundle:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except Exception:  # InvalidSignature, or a different key type
+            continue
+        if ca.not_valid_before_utc <= at < ca.not_valid_after_utc:
+            return True
+    return False
+
+
+def test_three_years_of_daily_rotation_never_serve_a_certificate_the_apiserver_cannot_verify() -> None:
+    policy = CertificatePolicy()
+    state = webhook_tls.create(HOSTS, T0, policy)
+    published = state.bundle(T0)
+    issuers, serials = {state.current_ca.cert.subject}, {state.serving_cert.serial_number}
+    for day in range(1, 3 * 366):
+        now = T0 + dt.timedelta(days=day)
+        previous = state
+        state = webhook_tls.rotate(state, HOSTS, now, policy)
+        bundle = state.bundle(now)
+        # Either side may pick up the change first: old or new certificate against old or new bundle.
+        assert trusted(state.serving_cert, bundle, now), f"day {day}"
+        assert trusted(state.serving_cert, published, now), f"day {day}: new certificate, old bundle"
+        assert trusted(previous.serving_cert, bundle, now), f"day {day}: old certificate, new bundle"
+        assert state.serving_cert.not_valid_after_utc - now >= policy.renew_before, f"day {day}"
+        published = bundle
+        issuers.add(state.current_ca.cert.subject)
+        serials.add(state.serving_cert.serial_number)
+    assert len(issuers) >= 3, "the CA itself must have been replaced, more than once"
+    assert len(serials) >= 3 * 365 // 20, "the serving certificate is renewed every ~20 days"
+
+
+def test_a_fresh_set_is_a_ca_and_a_server_certificate_for_the_hosts() -> None:
+    state = webhook_tls.create(("127.0.0.1", "redisbackup.system.svc"), T0, CertificatePolicy())
+    ca, cert = state.current_ca.cert, state.serving_cert
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    assert sans.get_values_for_type(x509.DNSName) == ["redisbackup.system.svc"]
+    cert.verify_directly_issued_by(ca)
+
+
+def test_nothing_changes_between_renewals() -> None:
+    policy = CertificatePolicy()
+    state = webhook_tls.create(HOSTS, T0, policy)
+    assert webhook_tls.rotate(state, HOSTS, T0 + dt.timedelta(days=1), policy) is state
+
+
+def test_new_host_names_get_a_new_certificate_at_once() -> None:
+    policy = CertificatePolicy()
+    state = webhook_tls.create(HOSTS, T0, policy)
+    rotated = webhook_tls.rotate(state, ("127.0.0.2",), T0 + dt.timedelta(hours=1), policy)
+    assert rotated.serving_cert is not state.serving_cert
+    sans = rotated.serving_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.2")]
+
+
+def test_the_lifetimes_must_leave_room_for_an_overlapping_ca() -> None:
+    with pytest.raises(ValueError, match="overlapping CA rotation"):
+        CertificatePolicy(ca_validity=dt.timedelta(days=40), cert_validity=dt.timedelta(days=30))
+
+
+def test_files_hold_the_bundle_and_one_pem_with_key_and_certificate(tmp_path: Path) -> None:
+    state: WebhookCertificates = webhook_tls.create(HOSTS, T0, CertificatePolicy())
+    webhook_tls.write(state, tmp_path, T0)
+    bundle = x509.load_pem_x509_certificates((tmp_path / "ca.crt").read_bytes())
+    assert bundle == [state.current_ca.cert]
+    pem = tmp_path / "tls.pem"
+    assert pem.stat().st_mode & 0o777 == 0o600
+    key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+    assert key.public_key() == state.serving_cert.public_key()
+    assert x509.load_pem_x509_certificate(pem.read_bytes()) == state.serving_cert
