@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ class Sample:
     seconds: list[float] = field(default_factory=list)
     size: int = 0
     rss_growth: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the client side (not of Redis or S3)
 
     @property
     def best(self) -> float:
@@ -56,10 +58,16 @@ class Sample:
         return self.size / self.best / MIB
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = action()
-    return time.perf_counter() - started, result
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(action: Callable[[], Any], who: int = resource.RUSAGE_CHILDREN) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (of the finished children, or of this process) of `action`."""
+    cpu, started = cpu_seconds(who), time.perf_counter()
+    action()
+    return time.perf_counter() - started, cpu_seconds(who) - cpu
 
 
 def probe(options: dict[str, Any]) -> dict[str, Any]:
@@ -104,19 +112,18 @@ class Bench:
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
 
-    def redis_cli(self, node: RedisNode) -> tuple[float, Path]:
+    def redis_cli(self, node: RedisNode) -> tuple[float, float, Path]:
         target = self.work / "redis-cli.rdb"
         argv = ["redis-cli", "-h", node.host, "-p", str(node.port), "--rdb", str(target)]
-        seconds, _ = timed(lambda: subprocess.run(argv, check=True, capture_output=True))
-        return seconds, target
+        seconds, cpu = timed(lambda: subprocess.run(argv, check=True, capture_output=True))
+        return seconds, cpu, target
 
-    def upload(self, path: Path) -> float:
-        seconds, _ = timed(
-            lambda: self.client.upload_file(
-                str(path), self.bucket, "baseline/dump.rdb", Config=boto3.s3.transfer.TransferConfig()
-            )
+    def upload(self, path: Path) -> tuple[float, float]:
+        transfer = boto3.s3.transfer.TransferConfig()
+        return timed(
+            lambda: self.client.upload_file(str(path), self.bucket, "baseline/dump.rdb", Config=transfer),
+            resource.RUSAGE_SELF,
         )
-        return seconds
 
     def ours(self, node: RedisNode, to: str, *, cluster: bool = False) -> dict[str, Any]:
         options: dict[str, Any] = {"redis": f"{node.host}:{node.port}", "to": to, "cluster": cluster}
@@ -130,15 +137,19 @@ class Bench:
     def single_node(self, node: RedisNode) -> dict[str, Sample]:
         samples = {k: Sample() for k in "abcd"}
         for _ in range(REPEAT):
-            a, rdb = self.redis_cli(node)
+            a, a_cpu, rdb = self.redis_cli(node)
             samples["a"].seconds.append(a)
+            samples["a"].cpu.append(a_cpu)
             samples["a"].size = samples["b"].size = rdb.stat().st_size
-            samples["b"].seconds.append(a + self.upload(rdb))
+            upload, upload_cpu = self.upload(rdb)
+            samples["b"].seconds.append(a + upload)
+            samples["b"].cpu.append(a_cpu + upload_cpu)
             rdb.unlink()
             self.clean_bucket()
             for key, to in (("c", f"file://{self.work}/store"), ("d", f"s3://{self.bucket}/ours")):
                 result = self.ours(node, to)
                 samples[key].seconds.append(result["seconds"])
+                samples[key].cpu.append(result["cpu_seconds"])
                 samples[key].size = result["bytes"]
                 samples[key].rss_growth.append((result["peak_rss_kib"] - result["rss_before_kib"]) * 1024)
         return samples
@@ -149,12 +160,14 @@ class Bench:
         for _ in range(REPEAT):
             result = self.ours(seed, to, cluster=True)
             whole.seconds.append(result["seconds"])
+            whole.cpu.append(result["cpu_seconds"])
             whole.size = result["bytes"]
             # The shard with the most data, read from the node the cluster dump chose for it.
             sizes = {n["host"]: n for n in result["nodes"]}
             node = max(topology.nodes, key=lambda n: n.info("memory")["used_memory"] if n.host in sizes else -1)
             alone = self.ours(node, to)
             largest.seconds.append(alone["seconds"])
+            largest.cpu.append(alone["cpu_seconds"])
             largest.size = alone["bytes"]
         return whole, largest
 
@@ -168,7 +181,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Benc
 def row(dataset: str, label: str, sample: Sample | None, ratio: str = "", target: str = "", note: str = "") -> str:
     seconds = f"{sample.best:8.2f}" if sample else " " * 8
     rate = f"{sample.rate:8.1f}" if sample and sample.size else " " * 8
-    return f"{dataset:<26} {label:<44} {seconds} {rate}  {ratio:<14} {target:<8} {note}"
+    cpu = f"{min(sample.cpu):7.2f}" if sample and sample.cpu else " " * 7
+    return f"{dataset:<26} {label:<44} {seconds} {rate} {cpu}  {ratio:<14} {target:<9} {note}"
 
 
 def verdict(ok: bool) -> str:
@@ -238,7 +252,8 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
                 ]
 
     lines.append(f"machine after:  {machine_state()}")
+    lines.append("cpu s: CPU seconds of the client process(es) only: redis-cli (+ boto3), or redisbackup")
     measurement = f"measurement (best of {REPEAT})"
-    header = f"{'data set':<26} {measurement:<44} {'seconds':>8} {'MiB/s':>8}  {'ratio':<14} {'target':<8}"
+    header = f"{'data set':<26} {measurement:<44} {'seconds':>8} {'MiB/s':>8} {'cpu s':>7}  {'ratio':<14} {'target':<9}"
     print("\n\n" + "\n".join([header, "-" * len(header), *table, "", *lines]) + "\n")
     assert table, "set REDISBACKUP_BENCH_VALUES_MB or REDISBACKUP_BENCH_SMALL_KEYS"
