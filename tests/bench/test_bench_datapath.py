@@ -154,22 +154,50 @@ class Bench:
                 samples[key].rss_growth.append((result["peak_rss_kib"] - result["rss_before_kib"]) * 1024)
         return samples
 
+    def chosen_nodes(self, topology: Topology) -> tuple[list[RedisNode], RedisNode]:
+        """The nodes a cluster dump reads (one per shard), and the one holding the most data."""
+        result = self.ours(topology.primary, f"file://{self.work}/store", cluster=True)
+        hosts = {n["host"] for n in result["nodes"]}
+        chosen = [n for n in topology.nodes if n.host in hosts]
+        return chosen, max(chosen, key=lambda n: n.info("memory")["used_memory"])
+
     def cluster(self, topology: Topology, to: str) -> tuple[Sample, Sample]:
         whole, largest = Sample(), Sample()
-        seed = topology.primary
+        _, biggest = self.chosen_nodes(topology)
         for _ in range(REPEAT):
-            result = self.ours(seed, to, cluster=True)
+            result = self.ours(topology.primary, to, cluster=True)
             whole.seconds.append(result["seconds"])
             whole.cpu.append(result["cpu_seconds"])
             whole.size = result["bytes"]
-            # The shard with the most data, read from the node the cluster dump chose for it.
-            sizes = {n["host"]: n for n in result["nodes"]}
-            node = max(topology.nodes, key=lambda n: n.info("memory")["used_memory"] if n.host in sizes else -1)
-            alone = self.ours(node, to)
+            alone = self.ours(biggest, to)
             largest.seconds.append(alone["seconds"])
             largest.cpu.append(alone["cpu_seconds"])
             largest.size = alone["bytes"]
         return whole, largest
+
+    def redis_cli_scaling(self, topology: Topology) -> tuple[Sample, Sample]:
+        """The machine's own parallel scaling: redis-cli --rdb of every chosen node at once vs the largest alone."""
+        chosen, biggest = self.chosen_nodes(topology)
+        together, alone = Sample(), Sample()
+        for _ in range(REPEAT):
+
+            def all_at_once() -> None:
+                argv = [["redis-cli", "-h", n.host, "-p", str(n.port), "--rdb", str(self.work / f"{n.name}.rdb")]
+                        for n in chosen]  # fmt: skip
+                processes = [subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for a in argv]
+                assert all(p.wait() == 0 for p in processes)
+
+            seconds, cpu = timed(all_at_once)
+            together.seconds.append(seconds)
+            together.cpu.append(cpu)
+            together.size = sum((self.work / f"{n.name}.rdb").stat().st_size for n in chosen)
+            seconds, cpu, rdb = self.redis_cli(biggest)
+            alone.seconds.append(seconds)
+            alone.cpu.append(cpu)
+            alone.size = rdb.stat().st_size
+            for path in self.work.glob("*.rdb"):
+                path.unlink()
+        return together, alone
 
 
 @pytest.fixture(scope="module")
@@ -236,11 +264,17 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
             with cluster.cluster_client() as client:
                 write_random(client, megabytes=VALUES_MB)  # type: ignore[arg-type]
             redis_nodes.wait_cluster_gossip(cluster)
+            together, alone = bench.redis_cli_scaling(cluster)
+            machine = together.best / alone.best
+            table += [
+                row("3-shard cluster", "    redis-cli --rdb of the 3 shards at once", together),
+                row("", "    redis-cli --rdb of the largest shard", alone, f"{machine:.2f}x", "", "(the machine)"),
+            ]
             for to, where in ((f"file://{bench.work}/store", "directory"), (f"s3://{bench.bucket}/ours", "S3")):
                 whole, largest = bench.cluster(cluster, to)
                 ratio = whole.best / largest.best
                 table += [
-                    row("3-shard cluster" if where == "directory" else "", f"(f) cluster dump -> {where}", whole),
+                    row("", f"(f) cluster dump -> {where}", whole),
                     row(
                         "",
                         f"    largest shard alone -> {where}",
