@@ -54,3 +54,21 @@ async def test_trickled_bytes_arrive_whole_and_in_order_however_the_reader_gathe
         await producer
         assert bytes(received) == data, f"seed {seed}"
         assert inbox.buffers_allocated <= 4
+
+
+async def test_napping_between_small_reads_loses_nothing_and_always_resumes() -> None:
+    for seed in range(10):
+        rng = random.Random(seed)
+        data = rng.randbytes(rng.randrange(1, 300_000))
+        inbox = Inbox(chunk_size=64 << 10, depth=3)
+        inbox.nap = 0.001
+        transport = FakeTransport()
+        inbox.connection_made(transport)
+        reader = InboxReader(inbox)
+        producer = asyncio.create_task(feed(inbox, transport, data, rng))
+        received = bytearray()
+        while (view := await reader.read_some(1 << 20, 5.0, gather=48 << 10)) is not None:
+            received += view
+        await producer
+        assert bytes(received) == data, f"seed {seed}"
+        assert transport.reading or inbox.closed
