@@ -77,6 +77,15 @@ def test_an_operator_killed_mid_snapshot_restarts_it_cleanly_and_leaves_no_orpha
 
     # Part of the RDB is already in S3, as an unfinished multipart upload, when the operator dies.
     wait_until(s3.uploads, timeout=60, what="the first part of the RDB reaching S3")
+    streaming = wait_for(
+        kube_api,
+        namespace,
+        "interrupted",
+        lambda body: (body["status"].get("progress") or {}).get("bytesDone", 0) > 0,
+        what="reported its progress",
+        operator=operator,
+    )
+    assert streaming["status"]["progress"]["bytesDone"] <= 24 << 20
     assert annotations_of(kube_api, namespace, "cache-001")["redisbackup.io/snapshotting"] == "interrupted"
     operator.kill()
     assert s3.uploads(), "the crash left an unfinished upload behind"
