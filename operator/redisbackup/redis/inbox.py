@@ -71,7 +71,7 @@ class Inbox(asyncio.BufferedProtocol):
 
         Redis forwards a diskless RDB 16 KiB at a time; reading each piece as it comes costs an event-loop turn
         per 16 KiB, several CPU-seconds per GB in Python. The socket buffer holds the data meanwhile, so the
-        server is not slowed down; `nap` (a millisecond) bounds the added latency.
+        server is not slowed down; `nap` (a few milliseconds) bounds the added latency.
         """
         if self._napping or self._paused or self.closed or self.transport is None:
             return
@@ -176,8 +176,8 @@ class InboxReader:
         self._pos = 0
         self.bytes_read = 0
 
-    async def _refill(self, idle: float | None, gather: int = 1) -> bool:
-        chunk = await self._inbox.next_chunk(idle, gather=gather)
+    async def _refill(self, idle: float | None, gather: int = 1, linger: float = 0.002) -> bool:
+        chunk = await self._inbox.next_chunk(idle, gather=gather, linger=linger)
         if chunk is None:
             return False
         self._view, self._pos = chunk, 0
@@ -212,12 +212,14 @@ class InboxReader:
             self._consume(take)
         return bytes(data)
 
-    async def read_some(self, limit: int, idle: float | None, *, gather: int = 1) -> memoryview | None:
+    async def read_some(
+        self, limit: int, idle: float | None, *, gather: int = 1, linger: float = 0.002
+    ) -> memoryview | None:
         """Up to `limit` bytes as a view into the pool (valid until the next read), or None at end of stream.
 
-        `gather`: prefer waiting (briefly) for at least this many bytes over returning a small view.
+        `gather`: prefer waiting (up to `linger` seconds) for at least this many bytes over returning a small view.
         """
-        if self._pos == len(self._view) and not await self._refill(idle, gather):
+        if self._pos == len(self._view) and not await self._refill(idle, gather, linger):
             return None
         take = min(limit, len(self._view) - self._pos)
         view = self._view[self._pos : self._pos + take]

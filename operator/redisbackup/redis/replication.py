@@ -33,9 +33,11 @@ log = logging.getLogger(__name__)
 
 Transfer = Literal["diskless", "disk"]
 EOF_MARK_SIZE = 40
-# While the RDB flows, read at most about once a millisecond (see Inbox.nap): a quarter of the event-loop turns,
-# measured about a third less CPU per GB, no measurable change in throughput.
-BULK_READ_NAP = 0.001
+# While the RDB flows, pause 4 ms after each small read (see Inbox.nap) and hand the consumer ~512 KiB at a time
+# (or whatever came within 20 ms). Measured against reading every packet: about half the CPU per GB, the same
+# throughput. The kernel's socket buffer (autotuned to MBs) holds the data meanwhile; a large read never naps.
+BULK_READ_NAP = 0.004
+BULK_GATHER_LINGER = 0.02
 
 
 @dataclass
@@ -60,7 +62,9 @@ class RdbStream:
     async def _read(self) -> memoryview:
         timeout = self._connection.timeouts.stall
         try:
-            view = await self._connection.reader.read_some(1 << 30, timeout, gather=self._gather)
+            view = await self._connection.reader.read_some(
+                1 << 30, timeout, gather=self._gather, linger=BULK_GATHER_LINGER
+            )
         except TimeoutError:
             raise ConnectionLost(
                 f"{self.node} stopped sending the RDB for {timeout:g}s after {self.bytes_received} bytes; the "
