@@ -10,6 +10,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dump",
     "run_operator",  # redisbackup operator
     "validate",
+    "dump",
 )
 
 
