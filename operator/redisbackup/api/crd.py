@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(text)
             print(f"wrote {path}")
     elif args.check:
-        stale = [args.root / p for p in CRD_PATHS if not (args.root / p).exists() or (args.root / p).read_text() != text]
+        stale = [
+            args.root / p for p in CRD_PATHS if not (args.root / p).exists() or (args.root / p).read_text() != text
+        ]
         for path in stale:
             print(f"{path} is out of date with redisbackup.api: run `make crds` and commit it", file=sys.stderr)
         return 1 if stale else 0
