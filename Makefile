@@ -54,11 +54,12 @@ install: venv redis controlplane ## Everything the tests and the demo need: .ven
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint
-lint: $(STAMP) ## ruff, mypy --strict and the import-linter layer contracts
+lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contracts and hadolint on the Dockerfile
 	$(VENV)/bin/ruff check operator tests devstack
 	$(VENV)/bin/ruff format --check operator tests devstack
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format and autofix with ruff
