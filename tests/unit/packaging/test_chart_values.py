@@ -66,7 +66,8 @@ LEAVES = list(leaves(VALUES, SCHEMA))
 @pytest.mark.parametrize("path", LEAVES, ids=[".".join(p) for p in LEAVES])
 def test_every_value_has_a_helm_docs_comment(path: tuple[str, ...]) -> None:
     block = comment_above(key_lines()[path])
-    assert block and block[0].startswith("# -- "), f"{'.'.join(path)} needs a `# -- ` comment right above it"
+    assert block, f"{'.'.join(path)} needs a `# -- ` comment right above it"
+    assert block[0].startswith("# -- "), f"{'.'.join(path)}: its comment must start with `# -- ` (helm-docs)"
 
 
 def _objects(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -60,8 +60,10 @@ def test_the_image_runs_redisbackup_operator_as_a_numeric_non_root_user() -> Non
     image = image_config()
     assert image.argv({}) == ["redisbackup", "operator"]
     user, _, group = image.user.partition(":")
-    assert user.isdigit() and int(user) != 0, "runAsNonRoot can only be verified for a numeric USER"
-    assert group.isdigit() and int(group) != 0
+    assert user.isdigit(), "runAsNonRoot can only be verified for a numeric USER"
+    assert int(user) != 0
+    assert group.isdigit()
+    assert int(group) != 0
     assert "useradd --system --uid 65532" in runs(stages()[-1]), "getpass/kopf find a name for the uid"
     assert image.env["PATH"].startswith("/opt/redisbackup/bin")
     assert image.env["PYTHONDONTWRITEBYTECODE"] == "1", "nothing is written next to the code (read-only root)"
