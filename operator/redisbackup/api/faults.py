@@ -41,3 +41,4 @@ class FaultCode(StrEnum):
     STORAGE_LOCATION_NOT_FOUND = "StorageLocationNotFound"
     STORED_OBJECT_CORRUPT = "StoredObjectCorrupt"
     SECRET_NOT_FOUND = "SecretNotFound"
+    SOURCE_NAMESPACE_NOT_SHARED = "SourceNamespaceNotShared"

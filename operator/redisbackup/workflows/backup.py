@@ -251,7 +251,7 @@ class Backups:
             await self._finish(request, writer, manifest, store, storage, source, None, started=None)
             return
         source = await self.kubernetes.resolve(request.namespace, request.spec)
-        keys = [(request.namespace, workload) for workload in source.workloads]
+        keys = [(source.namespace, workload) for workload in source.workloads]
         if (holder := self.gate.holder(keys)) is not None:
             busy = SourceBusy(
                 f'{request.source_field} "{request.source_id}" is being snapshotted by RedisBackup "{holder}"; this '
@@ -271,16 +271,16 @@ class Backups:
     async def _snapshot(
         self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
     ) -> None:
-        me = Holder(request.name, request.uid)
+        me = Holder(request.name, request.uid, request.namespace)
         marked = []
         try:
             for workload in source.workloads:
-                other = await self.kubernetes.mark(request.namespace, workload, me)
+                other = await self.kubernetes.mark(source.namespace, workload, me)
                 if other is not None:
+                    by = other.annotation(source.namespace)
                     raise SourceBusy(
                         f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
-                        f'RedisBackup "{other.name}" (annotation redisbackup.io/snapshotting); this snapshot waits '
-                        "its turn"
+                        f'RedisBackup "{by}" (annotation redisbackup.io/snapshotting); this snapshot waits its turn'
                     )
                 marked.append(workload)
             async with self.kubernetes.connection(request.namespace, request.spec) as connection:
@@ -308,7 +308,7 @@ class Backups:
             for workload in reversed(marked):
                 # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.kubernetes.unmark(request.namespace, workload, me))
+                    await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
 
     async def _finish(

@@ -43,7 +43,7 @@ def body(
 
 def single_pod(port: int, name: str = "cache-0") -> ResolvedSource:
     pod = SourcePod(name, "127.0.0.1", port, True, CREATED, Workload("StatefulSet", "cache"))
-    return ResolvedSource("cacheCluster", name, (pod,), (pod.workload,))
+    return ResolvedSource("cacheCluster", name, (pod,), (pod.workload,), namespace="team")
 
 
 @dataclass

@@ -33,7 +33,7 @@ async def test_a_new_backup_is_created_marked_streamed_unmarked_and_available_in
     assert store.objects["team/nightly/uid-1/node-0001.rdb"] == REAL_RDB
     assert len(kubernetes.patches) == 2  # creating, available: a small snapshot writes no progress
     assert kubernetes.reasons() == ["Creating", "Available"]
-    holder = Holder("nightly", "uid-1")
+    holder = Holder("nightly", "uid-1", "team")
     workload = Workload("StatefulSet", "cache")
     assert kubernetes.marks == [("mark", workload, holder), ("unmark", workload, holder)]
     assert workflow.metrics.backups.labels(result="available")._value.get() == 1

@@ -145,3 +145,30 @@ def test_a_label_selector_object_becomes_the_query_string() -> None:
         ],
     }
     assert label_selector(selector) == "app=redis,tier in (cache,db),!legacy"
+
+
+def test_another_namespace_is_read_only_when_it_lets_this_namespace_back_it_up() -> None:
+    def namespace(allowed: str | None) -> dict[str, object]:
+        annotations = {} if allowed is None else {"redisbackup.io/allow-backups-from": allowed}
+        return {"metadata": {"name": "shop", "annotations": annotations}}
+
+    resolution.check_shared("shop", namespace("ops, backups"), "backups")
+    resolution.check_shared("shop", namespace("*"), "anyone")
+    with pytest.raises(SourceNotFound, match=r'spec\.sourceNamespace "shop" does not exist'):
+        resolution.check_shared("shop", None, "backups")
+    for refusing in (namespace(None), namespace("ops"), namespace("")):
+        with pytest.raises(resolution.SourceNotShared) as refused:
+            resolution.check_shared("shop", refusing, "backups")
+        assert refused.value.code == FaultCode.SOURCE_NAMESPACE_NOT_SHARED
+        assert refused.value.transient
+        assert "kubectl annotate namespace shop redisbackup.io/allow-backups-from=backups" in refused.value.message
+
+
+def test_a_holder_of_another_namespace_is_written_with_its_namespace() -> None:
+    from redisbackup.k8s.locks import Holder
+
+    mine, theirs = Holder("nightly", "u1", "shop"), Holder("nightly", "u2", "backups")
+    assert (mine.annotation("shop"), theirs.annotation("shop")) == ("nightly", "backups/nightly")
+    assert Holder.parse("backups/nightly", "u2", "shop") == theirs
+    assert Holder.parse("nightly", "u1", "shop").same(mine, "shop")
+    assert not Holder.parse("nightly", "u1", "shop").same(theirs, "shop")
