@@ -10,7 +10,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dump",
     "run_operator",  # redisbackup operator
     "validate",
-    "dump",
 )
 
 
