@@ -67,11 +67,12 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix operator tests devstack
 
 .PHONY: crds
-crds: $(STAMP) ## Regenerate crds/ from the pydantic models (the chart copy too)
+crds: $(STAMP) ## Regenerate crds/ from the pydantic models (the chart copy and manifests/install.yaml too)
 	$(PY) -m redisbackup.api.crd --write
+	$(PY) -m devstack.manifests --write
 
 .PHONY: manifests
-manifests: $(STAMP) controlplane ## Render manifests/install.yaml from the Helm chart
+manifests: $(STAMP) ## Render manifests/install.yaml from the Helm chart (builds helm once if missing)
 	$(PY) -m devstack.manifests --write
 
 .PHONY: unit
