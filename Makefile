@@ -72,8 +72,9 @@ crds: $(STAMP) ## Regenerate crds/ from the pydantic models (the chart copy and 
 	$(PY) -m devstack.manifests --write
 
 .PHONY: manifests
-manifests: $(STAMP) ## Render manifests/install.yaml from the Helm chart (builds helm once if missing)
+manifests: $(STAMP) ## Render manifests/install.yaml and the chart README's values table (builds helm once if missing)
 	$(PY) -m devstack.manifests --write
+	$(PY) -m devstack.chartdocs --write
 
 .PHONY: unit
 unit: $(STAMP) ## Unit tests only (no servers)

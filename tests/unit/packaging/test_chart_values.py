@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from devstack import chartdocs
+from devstack.chartdocs import comment_above, key_lines, leaves
 from redisbackup.api import crd
 from redisbackup.api.config import Limits
 
@@ -22,50 +24,13 @@ VALUES: dict[str, Any] = yaml.safe_load(VALUES_TEXT)
 SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
 
 
-def leaves(values: dict[str, Any], schema: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Key paths the schema describes as one value (no nested `properties`): what helm-docs documents."""
-    for key, value in values.items():
-        child = schema.get("properties", {}).get(key)
-        assert child is not None, f"values.yaml has {'.'.join((*path, key))}, which values.schema.json lacks"
-        if "properties" in child and isinstance(value, dict):
-            yield from leaves(value, child, (*path, key))
-        else:
-            yield (*path, key)
-
-
-def key_lines() -> dict[tuple[str, ...], int]:
-    """The line index of every mapping key in values.yaml, by its path (indentation tells the nesting)."""
-    found: dict[tuple[str, ...], int] = {}
-    stack: list[tuple[int, str]] = []
-    for index, line in enumerate(VALUES_TEXT.splitlines()):
-        stripped = line.lstrip()
-        if not stripped or stripped.startswith(("#", "-")) or ":" not in stripped:
-            continue
-        indent = len(line) - len(stripped)
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        key = stripped.split(":", 1)[0]
-        stack.append((indent, key))
-        found[tuple(k for _, k in stack)] = index
-    return found
-
-
-def comment_above(line: int) -> list[str]:
-    lines = VALUES_TEXT.splitlines()
-    block: list[str] = []
-    index = line - 1
-    while index >= 0 and lines[index].lstrip().startswith("#"):
-        block.insert(0, lines[index].strip())
-        index -= 1
-    return block
-
-
 LEAVES = list(leaves(VALUES, SCHEMA))
+LINES = key_lines(VALUES_TEXT)
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=[".".join(p) for p in LEAVES])
 def test_every_value_has_a_helm_docs_comment(path: tuple[str, ...]) -> None:
-    block = comment_above(key_lines()[path])
+    block = comment_above(VALUES_TEXT, LINES[path])
     assert block, f"{'.'.join(path)} needs a `# -- ` comment right above it"
     assert block[0].startswith("# -- "), f"{'.'.join(path)}: its comment must start with `# -- ` (helm-docs)"
 
@@ -129,3 +94,7 @@ def test_the_check_mode_notices_a_stale_chart_copy(tmp_path: Path) -> None:
     assert crd.main(["--write", "--root", str(tmp_path)]) == 0
     (tmp_path / crd.CHART_CRD_PATH).write_text("stale")
     assert crd.main(["--check", "--root", str(tmp_path)]) == 1
+
+
+def test_the_charts_readme_lists_every_value_as_values_yaml_documents_it() -> None:
+    assert chartdocs.main(["--check"]) == 0, "run `make manifests` and commit charts/redisbackup/README.md"
