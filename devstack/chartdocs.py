@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from devstack.manifests import write_or_check
+
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "charts" / "redisbackup"
 README = CHART / "README.md"
@@ -108,14 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--write", action="store_true")
     action.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        README.write_text(text)
-        print(f"wrote {README.relative_to(REPO)}")
-    elif README.read_text() != text:
-        print(f"{README.relative_to(REPO)} is out of date with values.yaml: run `make manifests`", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(README, render(), write=args.write, how="make manifests")
 
 
 if __name__ == "__main__":

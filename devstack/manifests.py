@@ -70,21 +70,26 @@ def render() -> str:
     return HEADER + body.lstrip("-\n").join(("---\n", ""))
 
 
+def write_or_check(path: Path, text: str, *, write: bool, how: str) -> int:
+    """Write a generated file, or check it is up to date (exit status 1 and how to fix it when not)."""
+    if write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(REPO)}")
+        return 0
+    if not path.exists() or path.read_text() != text:
+        print(f"{path.relative_to(REPO)} is out of date: run `{how}` and commit it", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.manifests", description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help=f"write {INSTALL.relative_to(REPO)}")
     action.add_argument("--check", action="store_true", help="exit 1 when it is out of date with the chart")
     args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        INSTALL.parent.mkdir(parents=True, exist_ok=True)
-        INSTALL.write_text(text)
-        print(f"wrote {INSTALL.relative_to(REPO)}")
-    elif INSTALL.read_text() != text:
-        print(f"{INSTALL.relative_to(REPO)} is out of date with the chart: run `make manifests`", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(INSTALL, render(), write=args.write, how="make manifests")
 
 
 if __name__ == "__main__":

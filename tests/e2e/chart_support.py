@@ -13,20 +13,11 @@ from kubernetes import client
 
 from devstack import binaries
 from devstack.cluster import Cluster
-from devstack.fixtures.operator import RunningOperator
+from devstack.fixtures.operator import TEST_LIMITS, RunningOperator
 from devstack.localpod import LocalPod
 from devstack.manifests import CHART, helm_template
 
 RELEASE = "rb"
-# Fast retries, as for the operator fixture: production backoffs would only make tests slow.
-TEST_LIMITS: dict[str, Any] = {
-    "retryInitialDelaySeconds": 0.5,
-    "retryMaxDelaySeconds": 3,
-    "sourceMissingDeadlineSeconds": 120,
-    "progressIntervalSeconds": 1,
-    "connectTimeoutSeconds": 5,
-    "stallTimeoutSeconds": 20,
-}
 
 
 def helm(kube: Cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
