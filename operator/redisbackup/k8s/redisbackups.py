@@ -10,6 +10,7 @@ import kubernetes
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
 from redisbackup.api.validation import ExistingBackup
+from redisbackup.k8s import rest
 from redisbackup.k8s.client import api_client
 
 
@@ -23,6 +24,19 @@ def list_existing_backups(namespace: str, client: kubernetes.client.ApiClient | 
     listing: dict[str, Any] = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)  # type: ignore[assignment]
     found = (ExistingBackup.from_body(item) for item in listing.get("items", []))
     return [backup for backup in found if backup is not None]
+
+
+def _count(namespace: str, client: kubernetes.client.ApiClient | None) -> int:
+    api = kubernetes.client.CustomObjectsApi(client or api_client())
+    # A list of one item without a resourceVersion is a consistent read; the apiserver counts the rest for us.
+    listing = rest.fetch(api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, limit=1)
+    remaining = int((listing.get("metadata") or {}).get("remainingItemCount") or 0)
+    return len(listing.get("items") or []) + remaining
+
+
+async def count_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> int:
+    """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all."""
+    return await rest.run(_count, namespace, client)
 
 
 async def existing_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> list[ExistingBackup]:
