@@ -13,7 +13,7 @@ from kubernetes import client
 
 from devstack import binaries
 from devstack.cluster import Cluster
-from devstack.fixtures.operator import TEST_LIMITS, RunningOperator
+from devstack.operator import TEST_LIMITS, RunningOperator
 from devstack.localpod import LocalPod
 from devstack.manifests import CHART, helm_template
 
