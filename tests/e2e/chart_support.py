@@ -13,9 +13,9 @@ from kubernetes import client
 
 from devstack import binaries
 from devstack.cluster import Cluster
-from devstack.operator import TEST_LIMITS, RunningOperator
 from devstack.localpod import LocalPod
 from devstack.manifests import CHART, helm_template
+from devstack.operator import TEST_LIMITS, RunningOperator
 
 RELEASE = "rb"
 
