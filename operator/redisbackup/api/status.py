@@ -34,14 +34,19 @@ class ConditionType(StrEnum):
     PROGRESSING = "Progressing"
     FAILED = "Failed"
     DELETION_BLOCKED = "DeletionBlocked"
+    # kstatus' "abnormal-true" pair, which Flux (and kpt, cli-utils) read before anything else: Reconciling=True is
+    # InProgress, Stalled=True is Failed. Without Stalled a failed backup would look InProgress to Flux forever.
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
 
 
 class Condition(StatusModel):
     """One aspect of the RedisBackup's state, in the Kubernetes condition convention."""
 
     type: str = Field(
-        description="Ready (the snapshot is available), Progressing (being taken), Failed, or DeletionBlocked "
-        "(the stored data could not be deleted yet).",
+        description="Ready (the snapshot is available), Progressing (being taken), Failed, DeletionBlocked "
+        "(the stored data could not be deleted yet), and kstatus' Reconciling (being taken or deleted) and Stalled "
+        "(failed for good).",
         min_length=1,
         max_length=316,
     )

@@ -23,12 +23,14 @@ from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.status import is_terminal
 from redisbackup.workflows.backup import Backups
 from redisbackup.workflows.deletion import release_backup
+from redisbackup.workflows.observation import observe_generation
 
 log = logging.getLogger(__name__)
 
 INDEX_ID = "index-redisbackups"
 DAEMON_ID = "take-snapshot"
 DELETE_ID = "release-snapshot-data"
+OBSERVE_ID = "observe-deletion-policy"
 
 
 def needs_snapshot(status: kopf.Status, **_: Any) -> bool:
@@ -68,6 +70,10 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         except Exception as error:  # the apiserver, a bug: log it fully and try again later
             log.exception("%s/%s: unexpected error while taking the snapshot", namespace, body["metadata"]["name"])
             raise _retry(backups, error, retry) from error
+
+    @kopf.on.update(GROUP, VERSION, PLURAL, id=OBSERVE_ID, field="spec.deletionPolicy", registry=registry)
+    async def observe_deletion_policy(body: kopf.Body, **_: Any) -> None:
+        await observe_generation(backups, dict(body))
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id=DELETE_ID, registry=registry)
     async def release_snapshot_data(body: kopf.Body, retry: int, **_: Any) -> None:
