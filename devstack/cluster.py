@@ -18,7 +18,7 @@ import yaml
 from kubernetes import client, config
 
 from devstack import binaries
-from devstack.kube import write_kubeconfig
+from devstack.kube import ControlPlane, write_kubeconfig
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -30,6 +30,7 @@ class KubectlError(subprocess.CalledProcessError):
 class Cluster:
     kubeconfig: Path
     external: bool = False  # True: not our local control plane (a kubelet and a scheduler may run there)
+    plane: ControlPlane | None = None  # the local control plane, for fault tests that restart its apiserver
 
     def api_client(self) -> client.ApiClient:
         """A new admin ApiClient (each caller gets its own: they are not thread-safe to share and close)."""

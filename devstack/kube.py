@@ -154,6 +154,19 @@ class ControlPlane:
     def is_ready(self) -> bool:
         return self._get("/readyz") == 200
 
+    def restart_apiserver(self, *, down_seconds: float = 0.0) -> None:
+        """Stop kube-apiserver (SIGTERM, as a rolling upgrade does), keep etcd and every port, start it again.
+
+        Clients see their watches end and their requests refused for `down_seconds` plus the start-up; the
+        cluster's state (etcd) and the kubeconfig stay valid, so a client that reconnects finds everything as it was.
+        """
+        index = next(i for i, p in enumerate(self._processes) if p.name.startswith("kube-apiserver"))
+        self._processes[index].stop()
+        time.sleep(down_seconds)
+        restarted = Process(f"kube-apiserver-{time.monotonic_ns()}", self._processes[index].argv, log_dir=self.log_dir)
+        self._processes[index] = restarted
+        restarted.wait_ready(self.is_ready, self.timeout, "ready again (/readyz)")
+
     @property
     def processes(self) -> list[Process]:
         """The running servers, in start order (etcd, kube-apiserver, kube-controller-manager)."""
