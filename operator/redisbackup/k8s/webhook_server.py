@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import kopf
 
-from redisbackup.k8s import webhook_configuration, webhook_tls
+from redisbackup.k8s import admission_review, webhook_configuration, webhook_tls
 from redisbackup.k8s.webhook_tls import CertificatePolicy
 
 logger = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class AdmissionServer:
             file_check_interval=_NEVER,
         )
         # kopf declares an AsyncIterator; it is an async generator, which we close explicitly.
-        endpoints = cast(AsyncGenerator[kopf.WebhookClientConfig, None], server(fn))
+        endpoints = cast(AsyncGenerator[kopf.WebhookClientConfig, None], server(admission_review.checked(fn)))
         try:
             async for served in endpoints:
                 config = await self._publish(self.served.bundle)

@@ -1,0 +1,53 @@
+"""The shape of an AdmissionReview, checked before kopf sees it: malformed reviews get a 400, not a 500.
+
+kopf assumes a well-formed review (`request` a mapping, `object` a mapping …) and answers anything else with a
+traceback and a 500. The apiserver never sends such a review, but the webhook's port is reachable from inside the
+cluster, so whatever reaches it must get a clear client error and leave no traceback in the operator's log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from aiohttp import web
+
+_MAPPINGS = ("kind", "resource", "userInfo")
+_OBJECTS = ("object", "oldObject")
+
+
+def review_problem(review: Any) -> str | None:
+    """Why `review` is not an AdmissionReview request kopf can serve, or None when it is one."""
+    if not isinstance(review, Mapping):
+        return f"the body is a JSON {type(review).__name__}, not an AdmissionReview object"
+    request = review.get("request")
+    if not isinstance(request, Mapping):
+        return "request is missing or not an object"
+    for name in _MAPPINGS:
+        if not isinstance(request.get(name), Mapping):
+            return f"request.{name} is missing or not an object"
+    for name in _OBJECTS:
+        if request.get(name) is not None and not isinstance(request.get(name), Mapping):
+            return f"request.{name} is not an object"
+    if request.get("object") is None and request.get("oldObject") is None:
+        return "request has neither object nor oldObject"
+    for name in ("uid", "operation"):
+        if not isinstance(request.get(name), str):
+            return f"request.{name} is missing or not a string"
+    metadata = [(request.get(name) or {}).get("metadata") for name in _OBJECTS]
+    if any(m is not None and not isinstance(m, Mapping) for m in metadata):
+        return "the object's metadata is not an object"
+    return None
+
+
+def checked(fn: kopf.WebhookFn) -> kopf.WebhookFn:
+    """`fn` (kopf's admission entry point) behind the shape check: a malformed review is a 400 Bad Request."""
+
+    async def serve(review: Any, **kwargs: Any) -> Any:
+        problem = review_problem(review)
+        if problem is not None:
+            raise web.HTTPBadRequest(text=f"not an admission.k8s.io/v1 AdmissionReview request: {problem}")
+        return await fn(review, **kwargs)
+
+    return serve  # type: ignore[return-value]
