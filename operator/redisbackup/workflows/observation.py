@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from redisbackup.domain import status as transitions
-from redisbackup.workflows.backup import BackupRequest, Backups
+from redisbackup.workflows.backup import Backups
+from redisbackup.workflows.request import BackupRequest
 
 
 async def observe_generation(backups: Backups, body: Mapping[str, Any]) -> None:
