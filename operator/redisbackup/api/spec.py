@@ -30,20 +30,25 @@ class SpecModel(BaseModel):
     )
 
 
-KubernetesName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+# A Secret's name is a DNS-1123 subdomain: no "/" (nothing can name another namespace's Secret), no "..".
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A key of a Secret's data, as the apiserver allows it.
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+SecretName = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=SECRET_NAME_PATTERN)]
+SecretKey = Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=SECRET_KEY_PATTERN)]
 
 
 class SecretKeySelector(SpecModel):
     """A key of a Secret in the RedisBackup's namespace."""
 
-    name: KubernetesName = Field(description="Name of the Secret, in the same namespace as the RedisBackup.")
-    key: KubernetesName = Field(description="Key within the Secret whose value is used.")
+    name: SecretName = Field(description="Name of the Secret, in the same namespace as the RedisBackup.")
+    key: SecretKey = Field(description="Key within the Secret whose value is used.")
 
 
 class SecretReference(SpecModel):
     """A Secret in the RedisBackup's namespace."""
 
-    name: KubernetesName = Field(description="Name of the Secret, in the same namespace as the RedisBackup.")
+    name: SecretName = Field(description="Name of the Secret, in the same namespace as the RedisBackup.")
 
 
 class RedisAuth(SpecModel):

@@ -88,6 +88,16 @@ def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
             f"{field} must be the name of a namespace: 1 to 63 lower-case letters, digits or hyphens, beginning and "
             "ending with a letter or digit"
         )
+    if kind == "string_pattern_mismatch" and field.lower().endswith("secretref.name"):
+        return FaultCode.INVALID_PARAMETER_VALUE, (
+            f"{field} must be the name of a Secret in the RedisBackup's own namespace: lower-case letters, digits, "
+            "'-' and '.', beginning and ending with a letter or digit (no namespace/ prefix: Secrets are only read "
+            "from the RedisBackup's namespace)"
+        )
+    if kind == "string_pattern_mismatch" and field.lower().endswith("secretref.key"):
+        return FaultCode.INVALID_PARAMETER_VALUE, (
+            f"{field} must be a key of the Secret's data: letters, digits, '-', '_' and '.' only"
+        )
     if kind == "string_too_short":
         return FaultCode.INVALID_PARAMETER_VALUE, f"{field} is empty: give it a value"
     if kind == "string_too_long":

@@ -238,3 +238,20 @@ def test_the_reconciler_gets_one_typed_fault_with_every_message() -> None:
     assert fault.field == "spec.snapshotName"
     violations = check_spec(spec(snapshotName="a--", cacheClusterId=...))
     assert str(fault) == "; ".join(str(v) for v in violations)
+
+
+@pytest.mark.parametrize(
+    ("auth_or_tls", "field"),
+    [
+        ({"auth": {"secretRef": {"name": "other-team/redis", "key": "password"}}}, "spec.auth.secretRef.name"),
+        ({"auth": {"secretRef": {"name": "../secrets/redis", "key": "password"}}}, "spec.auth.secretRef.name"),
+        ({"auth": {"secretRef": {"name": "redis", "key": "pass/word"}}}, "spec.auth.secretRef.key"),
+        ({"tls": {"certSecretRef": {"name": "Other/TLS"}}}, "spec.tls.certSecretRef.name"),
+    ],
+)
+def test_a_secret_name_that_could_point_into_another_namespace_is_refused(
+    auth_or_tls: dict[str, Any], field: str
+) -> None:
+    (violation,) = check_spec(spec(**auth_or_tls))
+    assert (violation.code, violation.field) == (IPV, field)
+    assert "RedisBackup's own namespace" in violation.message or "key of the Secret" in violation.message
