@@ -37,6 +37,19 @@ def review_problem(review: Any) -> str | None:
     return None
 
 
+class WebhookServer(kopf.WebhookServer):
+    """kopf's server, refusing a body that is not UTF-8 with a 400 (kopf decodes it unguarded: a 500)."""
+
+    @staticmethod
+    async def _serve(fn: kopf.WebhookFn, request: web.Request) -> web.Response:
+        try:
+            (await request.read()).decode("utf-8")  # read() caches the body for kopf's own request.text()
+        except UnicodeDecodeError as error:
+            raise web.HTTPBadRequest(text=f"not an AdmissionReview: the body is not UTF-8 JSON ({error})") from error
+        response: web.Response = await kopf.WebhookServer._serve(fn, request)
+        return response
+
+
 def checked(fn: kopf.WebhookFn) -> kopf.WebhookFn:
     """`fn` (kopf's admission entry point) behind the shape check: a malformed review is a 400 Bad Request."""
 

@@ -150,7 +150,7 @@ class AdmissionServer:
         # kopf serves with our SSL context, into which we load renewed certificates ourselves: new handshakes use
         # them at once. kopf's own reload (restart the listener when the files change) would refuse connections
         # for a moment, and with failurePolicy Fail that rejects API requests, so its file check is disabled.
-        server = kopf.WebhookServer(
+        server = admission_review.WebhookServer(
             addr=self.options.listen_host,
             port=self.options.listen_port,
             context=self.context,

@@ -100,3 +100,29 @@ def test_a_url_is_needed_when_listening_on_all_interfaces() -> None:
     with pytest.raises(ValueError, match="--webhook-url"):
         options.base_url()
     assert WebhookOptions(listen_host="0.0.0.0", url="https://10.0.0.5:9443/").base_url() == "https://10.0.0.5:9443"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"\xff\xfe" * 100, "not UTF-8 JSON"),
+        (b"[]", "the body is a JSON list"),
+        (b'{"request": 5}', "request is missing or not an object"),
+        (b'{"request": {"uid": "1", "object": []}}', "request.object is not an object"),
+    ],
+)
+async def test_garbage_posted_to_the_webhook_gets_a_400_saying_why_not_a_500(body: bytes, says: str) -> None:
+    options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port())
+
+    async def publish(configuration: dict[str, Any]) -> None:
+        published.append(configuration)
+
+    published: list[dict[str, Any]] = []
+    async with AdmissionServer(options, handler_id=HANDLER, publish=publish) as server:
+        endpoints = server(answer)  # type: ignore[arg-type]
+        url = (await endpoints.__anext__())["url"]
+        connector = aiohttp.TCPConnector(ssl=trust(published[-1]))
+        async with aiohttp.ClientSession(connector=connector) as session, session.post(url, data=body) as response:
+            assert response.status == 400
+            assert says in await response.text()
+        await endpoints.aclose()
