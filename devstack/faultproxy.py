@@ -114,6 +114,7 @@ class Rule:
 
     match: Callable[[SeenRequest], bool] = lambda _request: True
     delay: float = 0.0
+    delay_response: float = 0.0  # forward the request at once, hold the server's answer this long
     status: int | None = None
     reset: bool = False
     count: int | None = None
@@ -247,7 +248,7 @@ class HttpFaultProxy:
                 await incoming.read()  # a real server reads the body before it answers
                 return _s3_error(rule.status)
         self._record(request, "forwarded")
-        return await self._forward(incoming)
+        return await self._forward(incoming, hold=rule.delay_response if rule is not None else 0.0)
 
     @staticmethod
     def _reset(incoming: web.Request) -> web.StreamResponse:
@@ -255,13 +256,14 @@ class HttpFaultProxy:
             incoming.transport.abort()
         raise ConnectionResetError("fault proxy: connection reset on purpose")
 
-    async def _forward(self, incoming: web.Request) -> web.StreamResponse:
+    async def _forward(self, incoming: web.Request, *, hold: float = 0.0) -> web.StreamResponse:
         headers = {k: v for k, v in incoming.headers.items() if k.lower() not in _HOP_BY_HOP}
         url = f"{self.target_url}{incoming.rel_url}"
         body = incoming.content if incoming.can_read_body else None
         async with self._session.request(
             incoming.method, url, headers=headers, data=body, allow_redirects=False, skip_auto_headers={"Content-Type"}
         ) as upstream:
+            await asyncio.sleep(hold)  # the server has done the work; its answer is late
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for key, value in upstream.headers.items():
                 if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":

@@ -21,7 +21,7 @@ from devstack.mirror import Mirror
 from devstack.wait import wait_until
 from tests.e2e.operator_support import delete, get, wait_for, wait_gone
 from tests.fault.audit import audit
-from tests.fault.support import assert_clean, create, fill, slow_source, wait_settled
+from tests.fault.support import assert_clean, create, fill, full_syncs, slow_source, wait_settled
 from tests.fault.table import Row, record
 
 pytestmark = pytest.mark.e2e
@@ -202,3 +202,71 @@ def test_slow_or_failing_s3_ends_available_or_failed_with_a_typed_reason_and_lea
     assert seen["weather"] == expect
     if expect == "failed":
         assert result.reasons == {"StorageUnavailable": 1}
+
+
+@pytest.mark.smoke
+def test_an_operator_killed_after_the_manifest_is_committed_writes_the_status_without_snapshotting_again(
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    mirror: Mirror,
+    s3: S3Bucket,
+    proxy: HttpFaultProxy,
+    redis_factory: RedisFactory,
+) -> None:
+    source = slow_source(redis_factory, megabytes=1, key_delay_us=0)
+    mirror.pods(source, namespace, "cache")
+    operator = operator_through(start_operator, namespace, s3, proxy)
+    # S3 stores the manifest (the commit record) but its answer is late: the operator dies before writing status.
+    proxy.add(Rule(match=lambda r: r.method == "PUT" and r.path.endswith("/manifest.json"), delay_response=5, count=1))
+    create(kube_api, namespace, "committed", cacheClusterId="cache-001")
+    wait_until(lambda: [k for k in s3.keys() if k.endswith("/manifest.json")], timeout=60, what="the manifest stored")
+    operator.kill()  # type: ignore[attr-defined]
+    assert (get(kube_api, namespace, "committed") or {})["status"]["phase"] == "creating"
+    operator.restart()  # type: ignore[attr-defined]
+    row, _ = settle_and_audit(
+        kube_api, namespace, s3, ["committed"], "operator killed right after the commit", operator
+    )
+    syncs = full_syncs([source.primary])
+    row.duplicates += syncs - 1
+    row.notes = f"{syncs} full SYNC; " + row.notes
+    assert row.available_ok == 1
+    assert syncs == 1, "the committed snapshot was not taken again"
+
+
+def test_a_backup_deleted_while_s3_is_down_mid_upload_is_cleaned_up_once_s3_is_back(
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    mirror: Mirror,
+    s3: S3Bucket,
+    proxy: HttpFaultProxy,
+    redis_factory: RedisFactory,
+) -> None:
+    source = slow_source(redis_factory, megabytes=12, key_delay_us=1500)
+    mirror.pods(source, namespace, "cache")
+    operator = operator_through(start_operator, namespace, s3, proxy)
+    proxy.add(Rule(match=lambda r: r.is_part_upload and "partNumber=2" in r.query, count=1, then_down=True))
+    create(kube_api, namespace, "abandoned", cacheClusterId="cache-001")
+    wait_until(lambda: proxy.requests(lambda r: r.action == "refused"), timeout=90, what="S3 going down mid-upload")
+    delete(kube_api, namespace, "abandoned")
+    blocked = wait_for(
+        kube_api,
+        namespace,
+        "abandoned",
+        lambda body: any(
+            c["type"] == "DeletionBlocked" and c["status"] == "True"
+            for c in (body.get("status") or {}).get("conditions") or []
+        ),
+        what="reported DeletionBlocked",
+        timeout=180,
+        operator=operator,  # type: ignore[arg-type]
+    )
+    assert blocked["metadata"]["deletionTimestamp"]
+    proxy.up()
+    wait_gone(kube_api, namespace, "abandoned", timeout=180)
+    result = audit(kube_api, s3, [namespace])
+    row = fill(record(Row("deleted while S3 is down mid-upload")), result, runs=1)
+    assert_clean(row, result)
+    assert s3.keys() == []
+    assert s3.uploads() == [], "the upload cut short by the outage was aborted"
