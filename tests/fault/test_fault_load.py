@@ -79,7 +79,7 @@ class Sampler(threading.Thread):
 @pytest.mark.parametrize(
     ("backups", "sources"),
     [
-        pytest.param(40, 10, marks=pytest.mark.smoke, id="smoke-40"),
+        pytest.param(40, 10, id="small-40"),
         pytest.param(200, 10, marks=pytest.mark.slow, id="full-200"),
     ],
 )

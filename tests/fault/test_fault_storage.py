@@ -220,7 +220,7 @@ def test_an_operator_killed_after_the_manifest_is_committed_writes_the_status_wi
     # S3 stores the manifest (the commit record) but its answer is late: the operator dies before writing status.
     proxy.add(Rule(match=lambda r: r.method == "PUT" and r.path.endswith("/manifest.json"), delay_response=5, count=1))
     create(kube_api, namespace, "committed", cacheClusterId="cache-001")
-    wait_until(lambda: [k for k in s3.keys() if k.endswith("/manifest.json")], timeout=60, what="the manifest stored")
+    wait_until(lambda: [k for k in s3.keys("") if k.endswith("/manifest.json")], timeout=60, what="the manifest stored")
     operator.kill()  # type: ignore[attr-defined]
     assert (get(kube_api, namespace, "committed") or {})["status"]["phase"] == "creating"
     operator.restart()  # type: ignore[attr-defined]
