@@ -284,7 +284,7 @@ def test_passwords_never_appear_in_logs_events_or_status(
     objects = json.dumps(list_backups(kube_api, namespace))
     leaks = [
         f"{secret} in {where}"
-        for secret in (password, wrong)
+        for secret in (password, wrong, s3.secret_key)
         for where, text in (("the operator log", log), ("Events", events), ("RedisBackups", objects))
         if secret in text
     ]
