@@ -77,6 +77,16 @@ def wait_phase_or_gone(api: client.ApiClient, namespace: str, name: str, timeout
     return phase(get(api, namespace, name))
 
 
+def condition_of(body: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    """The condition `kind` of a RedisBackup's status, or {} when it has none."""
+    found = [c for c in ((body or {}).get("status") or {}).get("conditions") or [] if c["type"] == kind]
+    return found[0] if found else {}
+
+
+def deletion_blocked(body: dict[str, Any]) -> bool:
+    return condition_of(body, "DeletionBlocked").get("status") == "True"
+
+
 def full_syncs(nodes: Sequence[RedisNode]) -> int:
     """Full SYNCs the nodes served (each snapshot is one): INFO stats sync_full, summed."""
     return sum(int(node.info("stats")["sync_full"]) for node in nodes)

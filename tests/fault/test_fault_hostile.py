@@ -29,7 +29,7 @@ from devstack.redis_nodes import Topology
 from tests.e2e.operator_support import GROUP, PLURAL, VERSION, get, wait_for
 from tests.fault.audit import audit, list_backups
 from tests.fault.hostile import hostile_body, hostile_spec, junk
-from tests.fault.support import assert_clean, create, fill, wait_settled
+from tests.fault.support import assert_clean, condition_of, create, fill, wait_settled
 from tests.fault.table import Row, record
 
 pytestmark = pytest.mark.e2e
@@ -171,8 +171,7 @@ def test_the_webhook_answers_fuzzed_admission_reviews_and_garbage_without_a_5xx(
 
 
 def reason(body: dict[str, Any] | None, kind: str) -> str | None:
-    found = [c for c in ((body or {}).get("status") or {}).get("conditions") or [] if c["type"] == kind]
-    return found[0]["reason"] if found else None
+    return condition_of(body, kind).get("reason")
 
 
 def test_secrets_are_only_read_from_the_backups_own_namespace(

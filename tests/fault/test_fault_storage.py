@@ -8,7 +8,6 @@ open connection: from the operator's side exactly what a stopped S3 server looks
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from kubernetes import client
@@ -21,38 +20,19 @@ from devstack.mirror import Mirror
 from devstack.wait import wait_until
 from tests.e2e.operator_support import delete, get, wait_for, wait_gone
 from tests.fault.audit import audit
-from tests.fault.support import assert_clean, create, fill, full_syncs, slow_source, wait_settled
+from tests.fault.support import (
+    assert_clean,
+    condition_of,
+    create,
+    deletion_blocked,
+    fill,
+    full_syncs,
+    slow_source,
+    wait_settled,
+)
 from tests.fault.table import Row, record
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class ProxiedBucket:
-    """The test bucket as the operator sees it: through the fault proxy."""
-
-    bucket: S3Bucket
-    proxy: HttpFaultProxy
-
-    @property
-    def endpoint_url(self) -> str:
-        return self.proxy.url
-
-    @property
-    def access_key(self) -> str:
-        return self.bucket.access_key
-
-    @property
-    def secret_key(self) -> str:
-        return self.bucket.secret_key
-
-    @property
-    def region(self) -> str:
-        return self.bucket.region
-
-    @property
-    def name(self) -> str:
-        return self.bucket.bucket
 
 
 @pytest.fixture
@@ -62,9 +42,8 @@ def proxy(s3: S3Bucket) -> Iterator[HttpFaultProxy]:
 
 
 def operator_through(start_operator: StartOperator, namespace: str, s3: S3Bucket, proxy: HttpFaultProxy) -> object:
-    proxied = ProxiedBucket(s3, proxy)
-    storage = s3_storage(proxied)  # type: ignore[arg-type]
-    storage.config["locations"]["s3"]["s3"]["bucket"] = s3.bucket
+    storage = s3_storage(s3)
+    storage.config["locations"]["s3"]["s3"]["endpoint"] = proxy.url  # the operator reaches S3 through the proxy
     return start_operator(namespaces=[namespace], storage=storage, limits={"snapshotAttempts": 3})
 
 
@@ -101,10 +80,7 @@ def test_s3_stopped_mid_upload_comes_back_and_the_snapshot_is_retaken_whole(
         kube_api,
         namespace,
         "outage",
-        lambda body: any(
-            c["type"] == "Progressing" and c["reason"] == "StorageUnavailable"
-            for c in (body.get("status") or {}).get("conditions") or []
-        ),
+        lambda body: condition_of(body, "Progressing").get("reason") == "StorageUnavailable",
         what="said it waits for the storage",
         operator=operator,  # type: ignore[arg-type]
     )
@@ -134,17 +110,14 @@ def test_s3_stopped_mid_delete_blocks_the_finalizer_with_a_reason_then_deletes_e
         kube_api,
         namespace,
         "doomed",
-        lambda body: any(
-            c["type"] == "DeletionBlocked" and c["status"] == "True"
-            for c in (body.get("status") or {}).get("conditions") or []
-        ),
+        deletion_blocked,
         what="reported DeletionBlocked",
         timeout=120,
         operator=operator,  # type: ignore[arg-type]
     )
     during = audit(kube_api, s3, [namespace])
     assert not during.defects, during.summary()  # a finalizer held, and the condition says why
-    reason = next(c for c in blocked["status"]["conditions"] if c["type"] == "DeletionBlocked")
+    reason = condition_of(blocked, "DeletionBlocked")
     proxy.up()
     wait_gone(kube_api, namespace, "doomed", timeout=120)
     result = audit(kube_api, s3, [namespace])
@@ -254,10 +227,7 @@ def test_a_backup_deleted_while_s3_is_down_mid_upload_is_cleaned_up_once_s3_is_b
         kube_api,
         namespace,
         "abandoned",
-        lambda body: any(
-            c["type"] == "DeletionBlocked" and c["status"] == "True"
-            for c in (body.get("status") or {}).get("conditions") or []
-        ),
+        deletion_blocked,
         what="reported DeletionBlocked",
         timeout=180,
         operator=operator,  # type: ignore[arg-type]
