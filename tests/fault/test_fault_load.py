@@ -80,7 +80,7 @@ class Sampler(threading.Thread):
     ("backups", "sources"),
     [
         pytest.param(40, 10, id="small-40"),
-        pytest.param(200, 10, marks=pytest.mark.slow, id="full-200"),
+        pytest.param(200, 10, marks=[pytest.mark.slow, pytest.mark.timeout(1500)], id="full-200"),
     ],
 )
 def test_a_burst_of_backups_completes_within_the_concurrency_limit_and_the_memory_limit(

@@ -32,7 +32,7 @@ SEED = int(os.environ.get("REDISBACKUP_FAULT_SEED", "20251109"))
     ("backups", "sources", "max_kills"),
     [
         pytest.param(6, 2, 3, marks=pytest.mark.smoke, id="smoke-6"),
-        pytest.param(50, 5, 30, marks=pytest.mark.slow, id="full-50"),
+        pytest.param(50, 5, 30, marks=[pytest.mark.slow, pytest.mark.timeout(1800)], id="full-50"),
     ],
 )
 def test_an_operator_killed_at_random_points_loses_nothing_and_snapshots_nothing_twice(
