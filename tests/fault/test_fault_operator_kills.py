@@ -15,6 +15,7 @@ import time
 import pytest
 from kubernetes import client
 
+from devstack import redis_nodes
 from devstack.fixtures.operator import StartOperator, s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
@@ -101,3 +102,39 @@ def test_an_operator_killed_at_random_points_loses_nothing_and_snapshots_nothing
     assert retaken == 0, f"{retaken} finished backups were snapshotted again after a clean restart"
     assert get(kube_api, namespace, "after") is not None
     assert operator.process.alive()
+
+
+def test_an_operator_killed_while_it_snapshots_a_cluster_leaves_whole_snapshots_or_nothing(
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    mirror: Mirror,
+    s3: S3Bucket,
+    redis_factory: RedisFactory,
+) -> None:
+    rng = random.Random(SEED)
+    topology = redis_factory.cluster(shards=3, replicas=1, extra={"rdb-key-save-delay": "1000"})
+    with topology.cluster_client() as redis:
+        for index in range(1500):
+            redis.set(f"key-{index}", os.urandom(2000))
+    redis_nodes.wait_replicas_in_sync(topology)
+    redis_nodes.wait_cluster_gossip(topology)
+    mirror.statefulset(topology, namespace, "shop")
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), limits={"snapshotAttempts": 10})
+    names = [f"shard-kill-{index}" for index in range(8)]
+    for name in names:
+        create(kube_api, namespace, name, replicationGroupId="shop")
+    kills = 0
+    while kills < 10:
+        time.sleep(rng.uniform(0.5, 2.5))
+        operator.kill()
+        kills += 1
+        operator.restart()
+        if all(p in ("available", "failed") for p in wait_settled(kube_api, namespace, names, timeout=0).values()):
+            break
+    wait_settled(kube_api, namespace, names, timeout=240, operator=operator)
+    result = audit(kube_api, s3, [namespace])
+    row = fill(record(Row(f"operator SIGKILL x{kills} (8 cluster backups, 3 shards)")), result, runs=len(names))
+    row.notes = f"{full_syncs(topology.nodes)} full SYNCs over 6 nodes; " + row.notes
+    assert_clean(row, result)
+    assert row.available_ok == len(names)
