@@ -63,7 +63,8 @@ def up(directory: Path) -> int:
         return 0
     if state:
         down(directory, quiet=True)  # a supervisor that died: clear what it left
-    binaries.build(binaries.KUBERNETES)  # in the foreground, so a first-run build shows its progress
+    for tools in (binaries.KUBERNETES, binaries.SEAWEEDFS):
+        binaries.build(tools)  # in the foreground, so a first-run build shows its progress
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "logs").mkdir(exist_ok=True)
     log = (directory / "logs" / "supervisor.log").open("ab")
@@ -139,6 +140,7 @@ def demo(directory: Path) -> int:
         f"  source {directory / 'env'}\n"
         "  kubectl get namespaces\n"
         "  kubectl api-resources | head\n"
+        '  python -c \'import boto3; print(boto3.client("s3").list_buckets()["Buckets"])\'   # in .venv\n'
         "Stop it with `make demo-down`."
     )
     return 0
@@ -150,7 +152,7 @@ def _print_access(state: dict[str, Any]) -> None:
     print(f"  apiserver:    {state['server']}")
     if s3 := state.get("s3"):
         print(f"  S3 endpoint:  {s3['endpoint_url']} (bucket {s3.get('bucket', '-')}, region {s3.get('region', '-')})")
-    print(f"  environment:  source {state['env_file']}  (KUBECONFIG, PATH with kubectl and helm)")
+    print(f"  environment:  source {state['env_file']}  (KUBECONFIG, PATH with kubectl and helm, AWS_* for S3)")
 
 
 def _still_ours(child: dict[str, Any]) -> bool:

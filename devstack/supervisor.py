@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -20,6 +21,10 @@ from typing import Any
 
 from devstack import binaries
 from devstack.kube import ControlPlane
+from devstack.processes import Process
+from devstack.s3 import S3Server, start_seaweedfs
+
+DEMO_BUCKET = "redisbackup"
 
 
 class _Stop(Exception):
@@ -36,7 +41,7 @@ def _write_json(path: Path, content: dict[str, Any]) -> None:
     temporary.replace(path)  # atomic: `up` never reads half a file
 
 
-def _write_env(directory: Path, kubeconfig: Path) -> Path:
+def _write_env(directory: Path, kubeconfig: Path, s3: S3Server) -> Path:
     bin_dir = directory / "bin"
     bin_dir.mkdir(exist_ok=True)
     for tools, program in ((binaries.KUBERNETES, "kubectl"), (binaries.HELM, "helm")):
@@ -45,7 +50,10 @@ def _write_env(directory: Path, kubeconfig: Path) -> Path:
         if tools.is_built():  # helm comes with `make install`; the stack itself does not need it
             link.symlink_to(tools.path(program))
     env_file = directory / "env"
-    env_file.write_text(f'export KUBECONFIG="{kubeconfig}"\nexport PATH="{bin_dir}:$PATH"\n')
+    lines = [f'export KUBECONFIG="{kubeconfig}"', f'export PATH="{bin_dir}:$PATH"']
+    lines += [f'export {name}="{value}"' for name, value in s3.env().items()]  # aws CLI, boto3, redisbackup
+    env_file.write_text("\n".join(lines) + "\n")
+    env_file.chmod(0o600)
     return env_file
 
 
@@ -54,29 +62,42 @@ def run(directory: Path) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGHUP, _raise_stop)
+    began = time.monotonic()
     state_file = directory / "state.json"
     plane = ControlPlane(workdir=directory)
+    s3: S3Server | None = None
     try:
         plane.start()
         print(f"control plane ready in {plane.startup_seconds:.1f}s at {plane.server}", flush=True)
-        children = [{"pid": p.pid, "argv0": p.argv[0]} for p in plane.processes]
+        shutil.rmtree(directory / "seaweedfs", ignore_errors=True)  # a fresh stack each time, like etcd
+        s3 = start_seaweedfs(directory)
+        s3.create_bucket(DEMO_BUCKET)
+        print(f"S3 ready at {s3.endpoint_url} (bucket {DEMO_BUCKET})", flush=True)
+        processes: list[Process] = [*plane.processes, s3.process]
         state = {
             "pid": os.getpid(),
             "ready": True,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "startup_seconds": plane.startup_seconds,
+            "startup_seconds": time.monotonic() - began,
             "kubeconfig": str(plane.kubeconfig),
             "server": plane.server,
-            "env_file": str(_write_env(directory, plane.kubeconfig)),
+            "s3": {
+                "endpoint_url": s3.endpoint_url,
+                "region": s3.region,
+                "bucket": DEMO_BUCKET,
+                "access_key": s3.access_key,
+                "secret_key": s3.secret_key,
+            },
+            "env_file": str(_write_env(directory, plane.kubeconfig, s3)),
             "logs": str(plane.log_dir),
-            "children": children,
-            "ports": plane.endpoints.ports(),
+            "children": [{"pid": p.pid, "argv0": p.argv[0]} for p in processes],
+            "ports": [*plane.endpoints.ports(), int(s3.endpoint_url.rsplit(":", 1)[1])],
         }
         _write_json(state_file, state)
-        while all(p.alive() for p in plane.processes):
+        state_file.chmod(0o600)  # it holds the S3 secret key
+        while all(p.alive() for p in processes):
             time.sleep(1.0)
-        dead = [p for p in plane.processes if not p.alive()]
-        for process in dead:
+        for process in (p for p in processes if not p.alive()):
             print(
                 f"{process.name} exited with {process.popen.returncode}; last lines:\n{process.log_tail()}", flush=True
             )
@@ -88,6 +109,8 @@ def run(directory: Path) -> int:
         # Ignore further signals while stopping: a second Ctrl-C must not leave servers half-stopped.
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
+        if s3 is not None:
+            s3.stop()
         plane.stop()
         if state_file.exists() and json.loads(state_file.read_text()).get("pid") == os.getpid():
             state_file.unlink()

@@ -85,5 +85,7 @@ def test_a_password_protected_node_is_mirrored_with_its_credentials_secret(
     node = redis_password.nodes[0]
     with redis.Redis(host=pod.status.pod_ip, port=node.port, password=password) as found:
         assert found.ping() is True
-    with redis.Redis(host=pod.status.pod_ip, port=node.port) as anonymous, pytest.raises(redis.AuthenticationError):
+    # retry=None: redis-py 8 otherwise retries an authentication failure with backoff for seconds.
+    anonymous = redis.Redis(host=pod.status.pod_ip, port=node.port, retry=None)
+    with anonymous, pytest.raises(redis.AuthenticationError):
         anonymous.ping()

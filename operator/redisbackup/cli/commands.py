@@ -9,6 +9,7 @@ from types import ModuleType
 COMMAND_MODULES: tuple[str, ...] = (
     "run_operator",  # redisbackup operator
     "validate",
+    "dump",
 )
 
 

@@ -170,7 +170,7 @@ class RedisConnection:
             line = await self.reader.readline(idle)
         except TimeoutError:
             raise ConnectionLost(
-                f"{self.node} did not answer {during} within {idle:.0f}s; it may be overloaded or paused"
+                f"{self.node} did not answer {during} within {idle:g}s; it may be overloaded or paused"
             ) from None
         except ValueError as error:
             raise UnexpectedReply(f"{self.node} sent {error} to {during}: is it a Redis server?") from None

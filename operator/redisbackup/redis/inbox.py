@@ -33,6 +33,11 @@ class Inbox(asyncio.BufferedProtocol):
         self.error: BaseException | None = None
         self.transport: asyncio.BaseTransport | None = None
 
+    @property
+    def buffers_allocated(self) -> int:
+        """How many receive buffers exist (the memory bound is this x chunk_size)."""
+        return self._allocated
+
     # ---------------------------------------------------------------------------------------- protocol side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport

@@ -59,7 +59,7 @@ class RdbStream:
             view = await self._connection.reader.read_some(1 << 30, timeout)
         except TimeoutError:
             raise ConnectionLost(
-                f"{self.node} stopped sending the RDB for {timeout:.0f}s after {self.bytes_received} bytes; the "
+                f"{self.node} stopped sending the RDB for {timeout:g}s after {self.bytes_received} bytes; the "
                 "server may be overloaded or the network stalled. Nothing was stored; the snapshot will be retried."
             ) from None
         except OSError as error:
@@ -99,7 +99,8 @@ class RdbStream:
                     yield held
             else:
                 joined = held + bytes(view)
-                body, tail = memoryview(joined)[: len(joined) - EOF_MARK_SIZE], joined[-EOF_MARK_SIZE:]
+                cut = max(0, len(joined) - EOF_MARK_SIZE)
+                body, tail = memoryview(joined)[:cut], joined[cut:]
             if len(body):
                 self.bytes_received += len(body)
                 yield body
@@ -118,14 +119,19 @@ async def _bulk_header(connection: RedisConnection, node: NodeAddress) -> tuple[
     timeouts = connection.timeouts
     deadline = _now() + timeouts.first_byte
     while True:
-        remaining = deadline - _now()
-        if remaining <= 0:
+        try:
+            remaining = deadline - _now()
+            if remaining <= 0:
+                raise TimeoutError
+            line = await connection.read_line(min(remaining, timeouts.stall), "SYNC")
+        except (TimeoutError, ConnectionLost):
+            if _now() < deadline:
+                raise
             raise RedisBusy(
-                f"{node} accepted SYNC but did not start sending the RDB within {timeouts.first_byte:.0f}s (it kept "
+                f"{node} accepted SYNC but did not start sending the RDB within {timeouts.first_byte:g}s (it kept "
                 "the connection alive: it is still forking or saving). Raise the first-byte timeout for very large "
                 "data sets on slow disks, or snapshot a replica."
-            )
-        line = await connection.read_line(min(remaining, timeouts.stall), "SYNC")
+            ) from None
         if line == b"":
             continue  # keep-alive: the server is preparing the RDB
         if line.startswith(b"-"):

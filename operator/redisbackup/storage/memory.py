@@ -15,6 +15,7 @@ class MemoryStore:
     def __init__(self, *, fail_after_bytes: int | None = None) -> None:
         self.objects: dict[str, bytes] = {}
         self.open_writers: set[str] = set()  # keys being written: a test asserts this is empty afterwards
+        self.history: list[str] = []  # keys in the order they became visible
         self.fail_after_bytes = fail_after_bytes
 
     @property
@@ -26,6 +27,7 @@ class MemoryStore:
 
     async def put_bytes(self, key: str, data: bytes) -> StoredObject:
         self.objects[check_key(key)] = bytes(data)
+        self.history.append(key)
         return StoredObject(key, len(data))
 
     async def get_bytes(self, key: str) -> bytes:
@@ -80,6 +82,7 @@ class MemoryWriter(WriterBase):
 
     async def commit(self) -> StoredObject:
         self._store.objects[self.key] = bytes(self._data)
+        self._store.history.append(self.key)
         self._store.open_writers.discard(self.key)
         self.committed = True
         return StoredObject(self.key, len(self._data))

@@ -1,0 +1,84 @@
+"""FileStore: nothing is visible before commit, nothing is left after abort, keys cannot escape the root."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from redisbackup.storage.base import ObjectNotFound, StorageAccessDenied
+from redisbackup.storage.file import FileStore
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+async def test_an_object_appears_only_on_commit_with_every_byte(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    data = os.urandom(9 << 20)  # more than one staging buffer
+    async with store.writer("ns/snap/uid/node-0001.rdb") as writer:
+        for start in range(0, len(data), 1 << 16):
+            await writer.write(memoryview(data)[start : start + (1 << 16)])
+        assert not await store.exists("ns/snap/uid/node-0001.rdb")
+        stored = await writer.commit()
+    assert (stored.key, stored.size) == ("ns/snap/uid/node-0001.rdb", len(data))
+    assert (tmp_path / "ns/snap/uid/node-0001.rdb").read_bytes() == data
+    assert files_under(tmp_path) == ["ns/snap/uid/node-0001.rdb"]
+
+
+async def test_leaving_without_commit_removes_the_temporary_file(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+
+    async def write_then_fail() -> None:
+        async with store.writer("ns/snap/uid/node-0001.rdb") as writer:
+            await writer.write(os.urandom(5 << 20))
+            raise RuntimeError("checksum mismatch upstream")
+
+    with pytest.raises(RuntimeError, match="checksum"):
+        await write_then_fail()
+    assert files_under(tmp_path) == []
+
+
+async def test_reading_streams_what_was_written(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    data = os.urandom(3 << 20)
+    await store.put_bytes("a/b.rdb", data)
+    chunks = [chunk async for chunk in store.read("a/b.rdb", chunk_size=1 << 20)]
+    assert [len(c) for c in chunks] == [1 << 20] * 3
+    assert b"".join(chunks) == data
+    assert await store.get_bytes("a/b.rdb") == data
+
+
+async def test_missing_objects_are_object_not_found(tmp_path: Path) -> None:
+    with pytest.raises(ObjectNotFound):
+        await FileStore(tmp_path).get_bytes("nope/manifest.json")
+
+
+async def test_listing_and_deleting_a_prefix_cleans_up_empty_directories(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    for key in ("ns/a/u1/node-0001.rdb", "ns/a/u1/manifest.json", "ns/a/u2/node-0001.rdb", "ns/b/u3/x"):
+        await store.put_bytes(key, b"x")
+    (tmp_path / "ns/a/u1/.node-0002.rdb.1234abcd.part").write_bytes(b"crashed mid-upload")
+    assert [o.key for o in await store.list("ns/a/u1/")] == ["ns/a/u1/manifest.json", "ns/a/u1/node-0001.rdb"]
+    assert await store.delete_prefix("ns/a/u1/") == 2
+    assert not (tmp_path / "ns/a/u1").exists()
+    assert files_under(tmp_path) == ["ns/a/u2/node-0001.rdb", "ns/b/u3/x"]
+
+
+@pytest.mark.parametrize("key", ["../escape", "/etc/passwd", "a/../../b", "a//b", ""])
+def test_keys_cannot_escape_the_root(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match="invalid object key"):
+        FileStore(tmp_path).writer(key)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_an_unwritable_directory_is_access_denied(tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(StorageAccessDenied, match="permission denied"):
+            asyncio.run(FileStore(tmp_path).put_bytes("a/b", b"x"))
+    finally:
+        tmp_path.chmod(0o700)
