@@ -41,3 +41,12 @@ class FaultCode(StrEnum):
     STORAGE_LOCATION_NOT_FOUND = "StorageLocationNotFound"
     STORED_OBJECT_CORRUPT = "StoredObjectCorrupt"
     SECRET_NOT_FOUND = "SecretNotFound"
+
+    # Ours: restoring and verifying a snapshot.
+    RDB_CHECK_FAILED = "RdbCheckFailed"
+    RDB_LOAD_FAILED = "RdbLoadFailed"
+    KEYS_OUTSIDE_SLOTS = "KeysOutsideSlots"
+    RESTORE_TARGET_NOT_EMPTY = "RestoreTargetNotEmpty"
+    RESTORE_TARGET_IN_CLUSTER = "RestoreTargetInCluster"
+    RESTORE_TARGET_NOT_CLUSTERED = "RestoreTargetNotClustered"
+    RESTORE_FAILED = "RestoreFailed"
