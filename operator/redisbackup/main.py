@@ -1,21 +1,34 @@
 """kopf wiring only: which function handles what, and the operator's settings. No logic lives here.
 
-`redisbackup operator` (redisbackup.cli.run_operator) builds `OperatorOptions` from flags and environment and
-calls `run`. Reconciliation handlers are added to `build_registry` next to the webhook, one line each.
+`redisbackup operator` (redisbackup.cli.run_operator) builds `OperatorOptions` from flags, environment and the
+configuration file (REDISBACKUP_CONFIG) and calls `run`.
+
+kopf keeps its own bookkeeping under our domain, never kopf.zalando.org: the finalizer is `redisbackup.io/data`
+(the stored snapshot outlives nothing it should not), handler progress and the last-handled spec are annotations
+`redisbackup.io/…`. kopf's own log lines are not posted as Kubernetes Events: the operator posts one Event per
+status transition itself, which keeps API writes per backup low.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import kopf
 
 from redisbackup import GROUP, VERSION
+from redisbackup.api.config import OperatorConfig
 from redisbackup.api.resource import PLURAL
-from redisbackup.handlers import admission
+from redisbackup.handlers import admission, backups
 from redisbackup.k8s.webhook_server import AdmissionServer, WebhookOptions
+from redisbackup.storage.pool import StorePool
+from redisbackup.workflows.backup import Backups
+from redisbackup.workflows.metrics import Metrics
+
+DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
+FINALIZER = f"{DOMAIN}/data"
 
 
 @dataclass(frozen=True)
@@ -30,9 +43,17 @@ class OperatorOptions:
     """None: no admission webhook (the CRD's schema and CEL rules still apply)."""
     verbose: bool = False
     debug: bool = False
+    config: OperatorConfig = field(default_factory=OperatorConfig)
+    """Storage locations, limits, ports (the configuration file)."""
+    reconcile: bool = True
+    """Take and delete snapshots; False serves the webhook only."""
 
 
-def build_registry(options: OperatorOptions) -> kopf.OperatorRegistry:
+def build_backups(options: OperatorOptions, metrics: Metrics | None = None) -> Backups:
+    return Backups(options.config, StorePool(dict(options.config.storage.locations)), metrics or Metrics())
+
+
+def build_registry(options: OperatorOptions, workflows: Backups | None = None) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     # An explicit registry has none of kopf's implicit login handlers: log in as the kubernetes client does
     # (the Pod's ServiceAccount in a cluster, else KUBECONFIG), the same credentials redisbackup.k8s uses.
@@ -49,10 +70,38 @@ def build_registry(options: OperatorOptions) -> kopf.OperatorRegistry:
             ignore_failures=False,
             registry=registry,
         )(admission.validate_redisbackup)
+    if options.reconcile:
+        served = workflows or build_backups(options)
+        backups.register(registry, served)
+        kopf.on.startup(registry=registry, id="metrics")(_serve_metrics(served, options))
+        kopf.on.cleanup(registry=registry, id="close-stores")(_close_stores(served))
     return registry
 
 
+def _serve_metrics(served: Backups, options: OperatorOptions) -> Any:
+    async def serve_metrics(**_: Any) -> None:
+        endpoint = options.config.metrics
+        served.metrics.serve(endpoint.host, endpoint.port)
+
+    return serve_metrics
+
+
+def _close_stores(served: Backups) -> Any:
+    async def close_stores(**_: Any) -> None:
+        await served.stores.close()
+
+    return close_stores
+
+
 def configure(settings: kopf.OperatorSettings, options: OperatorOptions) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=DOMAIN)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=DOMAIN, key="last-handled-configuration"
+    )
+    settings.posting.loggers = False  # our Events are posted per transition (k8s.status), not per log line
+    settings.watching.server_timeout = 300  # re-list now and then: a watch can silently stall behind proxies
+    settings.watching.client_timeout = 330
     if options.webhook is not None:
         settings.admission.server = AdmissionServer(options.webhook, handler_id=admission.HANDLER_ID)
         settings.admission.managed = None  # we write the ValidatingWebhookConfiguration ourselves (see k8s/)

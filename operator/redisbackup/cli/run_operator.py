@@ -1,6 +1,7 @@
 """`redisbackup operator`: run the operator (kopf) with our settings: scope, peering, the admission webhook.
 
-Every flag has an environment variable (the Helm chart sets those); a flag wins over its variable.
+Every flag has an environment variable (the Helm chart sets those); a flag wins over its variable, and both win
+over the configuration file (`--config`, env REDISBACKUP_CONFIG; see redisbackup.api.config for its format).
 """
 
 # Not named `operator.py`: a module of that name could shadow the standard library's `operator`.
@@ -13,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from redisbackup.api.config import CONFIG_ENV, ConfigError, OperatorConfig, parse_config
 from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
 from redisbackup.k8s.webhook_tls import CertificatePolicy
 
@@ -55,6 +57,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "operator",
         help="run the operator (reconciliation and the admission webhook)",
         description=__doc__,
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get(CONFIG_ENV),
+        metavar="FILE",
+        help=f"the configuration file: storage locations, limits, ports (env {CONFIG_ENV}); default: one embedded "
+        "file location in REDISBACKUP_DATA_DIR or /var/lib/redisbackup",
     )
     scope = parser.add_argument_group("scope")
     scope.add_argument(
@@ -162,8 +172,23 @@ def certificate_policy() -> CertificatePolicy:
     )
 
 
+def load_config(path: Path | None) -> OperatorConfig:
+    """The configuration file's settings (defaults when no file is given); ConfigError says what is wrong."""
+    if path is None:
+        return OperatorConfig()
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror or error}") from None
+    return parse_config(text, source=str(path))
+
+
 def options_from(args: argparse.Namespace) -> OperatorOptions:
-    namespaces = tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES")))
+    config = load_config(args.config)
+    namespaces = tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES") or config.namespaces))
+    liveness = args.liveness
+    if liveness is None and config.health.port:
+        liveness = f"http://{config.health.host}:{config.health.port}/healthz"
     webhook = None
     if args.webhook:
         host, port = args.webhook_listen
@@ -193,10 +218,11 @@ def options_from(args: argparse.Namespace) -> OperatorOptions:
         namespaces=namespaces,
         peering=args.peering,
         priority=args.priority,
-        liveness_endpoint=args.liveness,
+        liveness_endpoint=liveness,
         webhook=webhook,
         verbose=args.verbose,
         debug=args.debug,
+        config=config,
     )
 
 

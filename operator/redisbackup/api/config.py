@@ -1,0 +1,269 @@
+"""The operator's configuration: storage locations, limits, scope and ports (one YAML file, rendered by the chart).
+
+    REDISBACKUP_CONFIG=/etc/redisbackup/config.yaml redisbackup operator
+
+Where snapshots go is decided here by the cluster's administrator, not in each RedisBackup: a RedisBackup may
+only name a location (`spec.storage`), and gets the default one otherwise. Keys are camelCase as in Helm values;
+every key is checked, and an unknown or misspelt one is refused with its full path and the keys allowed there,
+so a typo in a values file never silently falls back to a default.
+
+    storage:
+      defaultLocation: embedded
+      locations:
+        embedded:
+          file: {path: /var/lib/redisbackup}
+        archive:
+          s3:
+            bucket: redis-snapshots
+            prefix: prod
+            region: eu-west-1
+            endpoint: https://s3.example.com      # S3-compatible servers; omit for AWS
+            addressingStyle: path                 # auto | path | virtual
+            credentials:                          # omit: the AWS credential chain (env, IRSA, profile)
+              directory: /etc/redisbackup/s3/archive  # a mounted Secret with AWS_ACCESS_KEY_ID, …
+    limits:
+      sourceMissingDeadlineSeconds: 600
+      maxConcurrentSnapshots: 4
+      progressIntervalSeconds: 5
+    namespaces: []                                # empty: every namespace
+    metrics: {host: 0.0.0.0, port: 8080}
+    health: {host: 0.0.0.0, port: 8081}
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_ENV = "REDISBACKUP_CONFIG"
+DATA_DIR_ENV = "REDISBACKUP_DATA_DIR"
+DEFAULT_LOCATION = "embedded"
+DEFAULT_DATA_DIR = "/var/lib/redisbackup"
+
+# A storage location's name is what `spec.storage` holds: the same DNS-label rule as the CRD applies there.
+LocationName = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or breaks a rule; the message names the key and what to do."""
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="forbid", frozen=True, use_attribute_docstrings=True, validate_by_name=True
+    )
+
+
+class FileLocation(ConfigModel):
+    """Snapshots as files under a directory (a PersistentVolume in a cluster): the embedded default."""
+
+    path: Annotated[str, StringConstraints(min_length=1, pattern=r"^/")]
+    """Absolute path of the directory; created when missing."""
+
+
+class S3Credentials(ConfigModel):
+    """Access keys read from files, as a mounted Secret (the chart's `existingSecret`) provides them."""
+
+    directory: Annotated[str, StringConstraints(min_length=1, pattern=r"^/")]
+    """Directory holding one file per key (a Secret mounted as a volume); re-read when the files change."""
+    access_key_id_key: str = "AWS_ACCESS_KEY_ID"
+    """File (Secret key) with the access key id."""
+    secret_access_key_key: str = "AWS_SECRET_ACCESS_KEY"
+    """File (Secret key) with the secret access key."""
+    session_token_key: str = "AWS_SESSION_TOKEN"
+    """File (Secret key) with a session token; used when present."""
+
+
+class S3Location(ConfigModel):
+    """An S3 bucket (AWS, or any S3-compatible server such as MinIO, Ceph or SeaweedFS)."""
+
+    bucket: Annotated[str, StringConstraints(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")]
+    """The bucket; it must exist (the operator never creates buckets)."""
+    prefix: str = ""
+    """Key prefix under which every snapshot is stored, e.g. redis/prod."""
+    endpoint: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
+    """Endpoint URL of an S3-compatible server; omit for AWS."""
+    region: str | None = None
+    """Region; omit to take it from the AWS configuration (AWS_REGION, profile)."""
+    addressing_style: Literal["auto", "path", "virtual"] | None = None
+    """How the bucket is addressed; default: path with a custom endpoint, else auto."""
+    credentials: S3Credentials | None = None
+    """Keys from files; omit to use the AWS credential chain (AWS_ACCESS_KEY_ID/…, web identity, profile)."""
+    ca_bundle: str | None = None
+    """A PEM file of CAs to trust for the endpoint, for servers with a private CA."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _clean_prefix(cls, prefix: str) -> str:
+        parts = prefix.strip("/").split("/")
+        if prefix.strip("/") and any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"prefix {prefix!r} has an empty, '.' or '..' part: write it as a/b/c")
+        return prefix.strip("/")
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+class StorageLocation(ConfigModel):
+    """Exactly one of `file` or `s3`."""
+
+    file: FileLocation | None = None
+    s3: S3Location | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> StorageLocation:
+        if (self.file is None) == (self.s3 is None):
+            raise ValueError("a storage location has exactly one of file or s3: keep one")
+        return self
+
+    @property
+    def kind(self) -> Literal["file", "s3"]:
+        return "file" if self.file is not None else "s3"
+
+    @property
+    def url(self) -> str:
+        if self.file is not None:
+            return f"file://{self.file.path}"
+        assert self.s3 is not None
+        return self.s3.url
+
+
+def _embedded() -> dict[str, StorageLocation]:
+    path = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    return {DEFAULT_LOCATION: StorageLocation(file=FileLocation(path=path))}
+
+
+class Storage(ConfigModel):
+    default_location: LocationName = DEFAULT_LOCATION
+    """The location of RedisBackups that name none in spec.storage."""
+    locations: dict[LocationName, StorageLocation] = Field(default_factory=_embedded, min_length=1)
+    """Named locations; a RedisBackup's spec.storage picks one by name."""
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> Storage:
+        if self.default_location not in self.locations:
+            known = ", ".join(sorted(self.locations))
+            raise ValueError(
+                f"defaultLocation {self.default_location!r} is not one of the locations ({known}): "
+                "name one of them, or add it under storage.locations"
+            )
+        return self
+
+
+class Limits(ConfigModel):
+    source_missing_deadline_seconds: float = Field(default=600.0, ge=0)
+    """How long a RedisBackup waits for its source (and its Secret) to appear before it fails; GitOps tools
+    often create the Redis workload a moment after the backup."""
+    max_concurrent_snapshots: int = Field(default=4, ge=1, le=1000)
+    """Snapshots streamed at the same time by this operator; the others wait their turn."""
+    progress_interval_seconds: float = Field(default=5.0, ge=0.5)
+    """Least time between two progress updates of a RedisBackup's status while it streams."""
+    snapshot_attempts: int = Field(default=5, ge=1)
+    """Attempts at a snapshot that keeps failing with a transient fault (connection lost, …) before it fails."""
+    retry_initial_delay_seconds: float = Field(default=2.0, gt=0)
+    """First delay before a retry; it doubles with each retry."""
+    retry_max_delay_seconds: float = Field(default=60.0, gt=0)
+    """Longest delay between retries (also how soon a force-delete annotation is noticed while deletion is
+    blocked)."""
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Connecting (and TLS handshake) to a Redis node."""
+    first_byte_timeout_seconds: float = Field(default=600.0, gt=0)
+    """From SYNC until the RDB starts to arrive (the server forks, and for disk-based replication, saves)."""
+    stall_timeout_seconds: float = Field(default=60.0, gt=0)
+    """Silence in the middle of an RDB transfer before the attempt is abandoned."""
+
+    def retry_delay(self, retry: int) -> float:
+        """Exponential backoff: initial, 2x, 4x … capped at the maximum."""
+        delay: float = min(self.retry_initial_delay_seconds * 2.0 ** min(retry, 30), self.retry_max_delay_seconds)
+        return delay
+
+
+class Endpoint(ConfigModel):
+    host: str = "0.0.0.0"
+    """Address to listen on."""
+    port: int = Field(ge=0, le=65535)
+    """Port to listen on; 0 turns the endpoint off."""
+
+
+class OperatorConfig(ConfigModel):
+    """Everything the operator is told by its administrator (the chart renders it from Helm values)."""
+
+    storage: Storage = Field(default_factory=Storage)
+    limits: Limits = Field(default_factory=Limits)
+    namespaces: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(default_factory=list)
+    """Namespaces whose RedisBackups this operator serves; empty: all of them."""
+    metrics: Endpoint = Field(default_factory=lambda: Endpoint(port=8080))
+    """Prometheus metrics at http://HOST:PORT/metrics."""
+    health: Endpoint = Field(default_factory=lambda: Endpoint(port=8081))
+    """Liveness probe at http://HOST:PORT/healthz."""
+
+    def location(self, name: str | None) -> tuple[str, StorageLocation]:
+        """The location named in a RedisBackup (or the default), with its name; KeyError when unknown."""
+        chosen = name or self.storage.default_location
+        return chosen, self.storage.locations[chosen]
+
+
+def parse_config(text: str, *, source: str = CONFIG_ENV) -> OperatorConfig:
+    """The configuration in YAML `text`; `source` (a path) is named in errors."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source} is not valid YAML: {error}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source} must be a mapping of settings (storage, limits, …), not {type(document).__name__}")
+    try:
+        return OperatorConfig.model_validate(document)
+    except ValidationError as error:
+        problems = [_describe(detail) for detail in error.errors(include_url=False)]
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise ConfigError(f"{source} has {len(problems)} problem(s):\n{listed}") from None
+
+
+def _describe(detail: Any) -> str:
+    path = ".".join(str(part) for part in detail["loc"]) or "(top level)"
+    if detail["type"] == "extra_forbidden":
+        parent = detail["loc"][:-1]
+        allowed = _allowed_keys(parent)
+        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+        return f"{path} is not a known setting: remove it or correct its spelling{hint}"
+    message = detail["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return f"{path}: {message}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys of the model at `loc` (walking models, dict values and optional fields by name)."""
+    model: Any = OperatorConfig
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is None:
+            return []
+        field = next((f for name, f in fields.items() if part in (name, f.alias)), None)
+        if field is None:  # a dict key (a location name): the dict's value type follows
+            continue
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    fields = getattr(model, "model_fields", {})
+    return [f.alias or name for name, f in fields.items()]
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside `X | None` or `dict[str, X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None

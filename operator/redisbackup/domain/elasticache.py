@@ -1,0 +1,117 @@
+"""A RedisBackup (or a stored manifest) as ElastiCache prints a snapshot: `{"Snapshot": {...}}`.
+
+This is what `aws elasticache describe-snapshots` / `create-snapshot` show, field for field, with the fields that
+have a Kubernetes meaning filled in and the others left out (no VpcId, no maintenance window …) rather than
+invented. `make demo` prints it, and the `redisbackup` CLI commands reuse it:
+
+    snapshot_document(RedisBackup.model_validate(body))     # from the API object
+    snapshot_document_from_manifest(manifest)               # from storage, after the RedisBackup is gone
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from redisbackup.api.resource import RedisBackup
+from redisbackup.api.status import NodeSnapshot, Phase, RedisBackupStatus
+from redisbackup.domain.manifest import Manifest
+
+
+def elasticache_time(value: dt.datetime | None) -> str | None:
+    """ElastiCache's timestamp shape: 2017-01-12T18:59:48.048Z (UTC, milliseconds)."""
+    if value is None:
+        return None
+    utc = value.astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _without_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.items() if value is not None}
+
+
+def _node(node: NodeSnapshot, clustered: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        # In a replication group, ElastiCache names the member cluster a node belongs to; ours is the Pod.
+        "CacheClusterId": node.source_pod if clustered else None,
+        "NodeGroupId": node.node_group_id,
+        "CacheNodeId": node.cache_node_id or ("0001" if clustered else None),
+        "NodeGroupConfiguration": _without_none({"NodeGroupId": node.node_group_id, "Slots": node.slots})
+        if clustered
+        else None,
+        "CacheSize": node.cache_size if node.cache_size is not None else "",
+        "CacheNodeCreateTime": elasticache_time(node.cache_node_create_time),
+        "SnapshotCreateTime": elasticache_time(node.snapshot_create_time),
+    }
+    return _without_none(entry)
+
+
+def snapshot_fields(snapshot_name: str, status: RedisBackupStatus) -> dict[str, Any]:
+    """The Snapshot object's fields (without the outer {"Snapshot": …})."""
+    clustered = status.replication_group_id is not None
+    fields = {
+        "SnapshotName": snapshot_name,
+        "ReplicationGroupId": status.replication_group_id,
+        "CacheClusterId": status.cache_cluster_id,
+        "SnapshotStatus": (status.phase or Phase.CREATING).value,
+        "SnapshotSource": status.snapshot_source or "manual",
+        "CacheNodeType": status.cache_node_type,
+        "Engine": status.engine,
+        "EngineVersion": status.engine_version,
+        "NumCacheNodes": status.num_cache_nodes,
+        "Port": status.port,
+        "NumNodeGroups": status.num_node_groups,
+        "AutomaticFailover": status.automatic_failover,
+        "SnapshotCreateTime": elasticache_time(status.snapshot_create_time),
+        "NodeSnapshots": [_node(node, clustered) for node in status.node_snapshots or []] or None,
+    }
+    return _without_none(fields)
+
+
+def snapshot_document(backup: RedisBackup) -> dict[str, Any]:
+    """`{"Snapshot": {...}}` for a RedisBackup; before the operator has seen it, just name, source and creating."""
+    status = backup.status or RedisBackupStatus()
+    if status.cache_cluster_id is None and status.replication_group_id is None:
+        spec = backup.spec
+        status = status.model_copy(
+            update={"cache_cluster_id": spec.cache_cluster_id, "replication_group_id": spec.replication_group_id}
+        )
+    return {"Snapshot": snapshot_fields(backup.spec.snapshot_name, status)}
+
+
+def snapshot_document_from_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The same from a raw API body; status fields this version does not know are ignored."""
+    known = set(RedisBackupStatus.model_fields) | {f.alias for f in RedisBackupStatus.model_fields.values()}
+    status = {key: value for key, value in (body.get("status") or {}).items() if key in known}
+    backup = RedisBackup.model_validate({**body, "status": status or None})
+    return snapshot_document(backup)
+
+
+def snapshot_document_from_manifest(manifest: Manifest) -> dict[str, Any]:
+    """A stored snapshot described from its manifest alone (the RedisBackup may be long gone)."""
+    clustered = manifest.replication_group_id is not None
+    status = RedisBackupStatus(
+        phase=Phase.AVAILABLE,
+        snapshot_source="manual",
+        cache_cluster_id=manifest.cache_cluster_id,
+        replication_group_id=manifest.replication_group_id,
+        engine=manifest.engine,
+        engine_version=manifest.engine_version,
+        port=manifest.node_snapshots[0].source_node.port,
+        num_cache_nodes=manifest.num_cache_nodes,
+        num_node_groups=manifest.num_node_groups,
+        snapshot_create_time=manifest.snapshot_create_time,
+        node_snapshots=[
+            NodeSnapshot(
+                cache_node_id=record.cache_node_id,
+                node_group_id=record.node_group_id,
+                cache_size=record.cache_size,
+                snapshot_create_time=record.snapshot_create_time,
+                source_pod=record.source_node.name if clustered else None,
+                slots=record.slots,
+            )
+            for record in manifest.node_snapshots
+        ],
+    )
+    return {"Snapshot": snapshot_fields(manifest.snapshot_name, status)}

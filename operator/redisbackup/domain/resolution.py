@@ -1,0 +1,313 @@
+"""Which Pod(s) a RedisBackup reads from, decided from the Pods and StatefulSets the k8s layer fetched.
+
+The rules follow ElastiCache's CreateSnapshot (DESIGN.md §3):
+
+- `cacheClusterId` names one node: a Pod of that name, or a StatefulSet with a single Pod. A StatefulSet with more
+  Pods is a cluster with replicas, and ElastiCache then wants the node named (`mycluster-002`): so do we.
+- `replicationGroupId` names a Redis Cluster: a StatefulSet of that name, or the Pods labelled
+  `redisbackup.io/replication-group=<id>`; every Ready Pod is a seed for CLUSTER SHARDS.
+- Identifiers are case-insensitive (ElastiCache stores them in lower case; Kubernetes names are lower case).
+- A Pod that is not Ready (or has no IP, or is terminating) is never read from.
+
+Everything here works on plain dicts, the shape the API returns, so the rules are tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redisbackup.api.faults import FaultCode
+from redisbackup.api.naming import resolved_identifier
+from redisbackup.domain.faults import SourceFault
+from redisbackup.domain.plan import SourceKind
+
+REPLICATION_GROUP_LABEL = "redisbackup.io/replication-group"
+REDIS_PORT_NAMES = ("redis", "tcp-redis")
+DEFAULT_REDIS_PORT = 6379
+
+Body = Mapping[str, Any]
+
+
+class AwaitingSource(SourceFault):
+    """Something the snapshot needs is not there yet; it may appear (GitOps), so it is retried until a deadline."""
+
+    transient = True
+
+
+class SourceNotFound(AwaitingSource):
+    code = FaultCode.CACHE_CLUSTER_NOT_FOUND
+
+
+class SourceNotReady(AwaitingSource):
+    code = FaultCode.INVALID_CACHE_CLUSTER_STATE
+
+
+class SecretNotFound(AwaitingSource):
+    code = FaultCode.SECRET_NOT_FOUND
+
+
+class SourceAmbiguous(SourceFault):
+    """The identifier names more than one node where one is needed; the user must name the node."""
+
+    code = FaultCode.INVALID_PARAMETER_COMBINATION
+    transient = False
+
+
+class SourceBusy(SourceFault):
+    """Another snapshot of the same source is running: this one waits its turn (ElastiCache: snapshotting)."""
+
+    code = FaultCode.INVALID_CACHE_CLUSTER_STATE
+    transient = True
+
+
+@dataclass(frozen=True, order=True)
+class Workload:
+    """The object that carries the `redisbackup.io/snapshotting` annotation while a snapshot runs."""
+
+    kind: Literal["Pod", "StatefulSet"]
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class SourcePod:
+    name: str
+    ip: str | None
+    port: int
+    ready: bool
+    created: dt.datetime | None
+    workload: Workload
+    node_type: str | None = None  # the container's resources, ElastiCache's CacheNodeType
+
+    @property
+    def label(self) -> str:
+        return f"pod {self.name} ({self.ip}:{self.port})" if self.ip else f"pod {self.name}"
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    kind: SourceKind
+    source_id: str  # as the user wrote it
+    pods: tuple[SourcePod, ...]  # a single node: one; a cluster: every Ready Pod (the seeds)
+    workloads: tuple[Workload, ...]  # sorted: locks are always taken in this order
+    unready: tuple[SourcePod, ...] = ()  # a cluster's Pods that are not Ready: their nodes are never read
+
+    def pod_at(self, host: str) -> SourcePod | None:
+        return next((pod for pod in self.pods if pod.ip == host), None)
+
+
+def field_of(kind: SourceKind) -> str:
+    return "spec.cacheClusterId" if kind == "cacheCluster" else "spec.replicationGroupId"
+
+
+# ------------------------------------------------------------------------------------------------ Pod facts
+def _parse_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def is_ready(pod: Body) -> bool:
+    """Ready=True, an IP, and not terminating: what a Service would send traffic to."""
+    status = pod.get("status") or {}
+    if pod.get("metadata", {}).get("deletionTimestamp") or not status.get("podIP"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def redis_port(pod: Body, spec_port: int | None) -> int:
+    """spec.port when given; else the container port named redis or tcp-redis (Bitnami's name); else 6379."""
+    if spec_port is not None:
+        return spec_port
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") in REDIS_PORT_NAMES and port.get("containerPort"):
+                return int(port["containerPort"])
+    return DEFAULT_REDIS_PORT
+
+
+def node_type(pod: Body) -> str | None:
+    """The Redis container's requests (else limits), e.g. `cpu=500m,memory=1Gi`: the Pod's CacheNodeType."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    redis = next((c for c in containers if c.get("name") in ("redis", *REDIS_PORT_NAMES)), None)
+    chosen = redis or (containers[0] if containers else {})
+    resources = chosen.get("resources") or {}
+    amounts = resources.get("requests") or resources.get("limits") or {}
+    parts = [f"{name}={amounts[name]}" for name in ("cpu", "memory") if name in amounts]
+    return ",".join(parts) or None
+
+
+def controller_of(pod: Body) -> tuple[str, str] | None:
+    """(kind, name) of the Pod's controller, from its ownerReferences."""
+    for owner in pod.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("controller"):
+            return str(owner.get("kind")), str(owner.get("name"))
+    return None
+
+
+def workload_of(pod: Body) -> Workload:
+    """The StatefulSet that runs the Pod, else the Pod itself (other controllers cannot be annotated by us)."""
+    controller = controller_of(pod)
+    if controller is not None and controller[0] == "StatefulSet":
+        return Workload("StatefulSet", controller[1])
+    return Workload("Pod", str(pod["metadata"]["name"]))
+
+
+def source_pod(pod: Body, spec_port: int | None) -> SourcePod:
+    metadata = pod.get("metadata") or {}
+    return SourcePod(
+        name=str(metadata.get("name")),
+        ip=(pod.get("status") or {}).get("podIP"),
+        port=redis_port(pod, spec_port),
+        ready=is_ready(pod),
+        created=_parse_time(metadata.get("creationTimestamp")),
+        workload=workload_of(pod),
+        node_type=node_type(pod),
+    )
+
+
+def pods_of(statefulset: Body, pods: Sequence[Body]) -> list[Body]:
+    """The Pods a StatefulSet controls (by ownerReference uid), in ordinal order."""
+    uid = statefulset.get("metadata", {}).get("uid")
+    owned = [
+        pod
+        for pod in pods
+        if any(
+            o.get("uid") == uid and o.get("controller") for o in pod.get("metadata", {}).get("ownerReferences") or []
+        )
+    ]
+    return sorted(owned, key=lambda pod: _ordinal(str(pod["metadata"]["name"])))
+
+
+def _ordinal(name: str) -> tuple[int, str]:
+    tail = name.rsplit("-", 1)[-1]
+    return (int(tail), name) if tail.isdigit() else (1 << 30, name)
+
+
+# ------------------------------------------------------------------------------------------------ the rules
+def single_node(
+    source_id: str,
+    namespace: str,
+    *,
+    pod: Body | None,
+    statefulset: Body | None,
+    statefulset_pods: Sequence[Body] = (),
+    spec_port: int | None = None,
+) -> ResolvedSource:
+    """The one node `cacheClusterId` names: the Pod, or the only Pod of the StatefulSet."""
+    name = resolved_identifier(source_id)
+    field = "spec.cacheClusterId"
+    if pod is not None:
+        return _ready_single(source_id, namespace, source_pod(pod, spec_port), f"pod {name}")
+    if statefulset is None:
+        raise SourceNotFound(
+            f'{field} "{source_id}": no Pod or StatefulSet named {name} in namespace {namespace}. Create the Redis '
+            "workload, or correct the name (for a primary with replicas, name one node, e.g. mycluster-1); the "
+            "operator keeps looking until the source deadline passes",
+            field=field,
+        )
+    owned = pods_of(statefulset, statefulset_pods)
+    replicas = (statefulset.get("spec") or {}).get("replicas")
+    count = max(len(owned), int(replicas) if isinstance(replicas, int) else 1)
+    if count > 1:
+        names = [str(p["metadata"]["name"]) for p in owned] or [f"{name}-{i}" for i in range(count)]
+        example = names[1] if len(names) > 1 else names[0]
+        raise SourceAmbiguous(
+            f'{field} "{source_id}" names StatefulSet {name}, which runs {count} Redis pods: the cluster has '
+            f"replicas, so name a node, e.g. {example} (one of {', '.join(names)}). As in ElastiCache, a snapshot "
+            "of a cluster with replicas is taken from the node you name; naming a replica keeps the fork off the "
+            "primary. Create a new RedisBackup with that cacheClusterId.",
+            field=field,
+        )
+    if not owned:
+        raise SourceNotReady(
+            f'{field} "{source_id}": StatefulSet {name} has no pod yet; the snapshot waits for pod {name}-0 to be '
+            "Ready",
+            field=field,
+        )
+    return _ready_single(source_id, namespace, source_pod(owned[0], spec_port), f"StatefulSet {name}")
+
+
+def _ready_single(source_id: str, namespace: str, pod: SourcePod, what: str) -> ResolvedSource:
+    if not pod.ready:
+        raise SourceNotReady(
+            f'spec.cacheClusterId "{source_id}": {what} in namespace {namespace} is not Ready ({pod.label}); the '
+            "snapshot waits until it is (a snapshot is never read from a pod that is starting or terminating)",
+            field="spec.cacheClusterId",
+        )
+    return ResolvedSource("cacheCluster", source_id, (pod,), (pod.workload,))
+
+
+def replication_group(
+    source_id: str,
+    namespace: str,
+    *,
+    statefulset: Body | None,
+    pods: Sequence[Body],
+    spec_port: int | None = None,
+) -> ResolvedSource:
+    """The Pods of the Redis Cluster `replicationGroupId` names; only Ready ones are returned (as seeds).
+
+    `pods` are the StatefulSet's Pods when there is a StatefulSet of that name, else the labelled ones.
+    """
+    name = resolved_identifier(source_id)
+    field = "spec.replicationGroupId"
+    members = pods_of(statefulset, pods) if statefulset is not None else sorted(pods, key=_pod_name)
+    if not members:
+        if statefulset is not None:
+            raise SourceNotReady(
+                f'{field} "{source_id}": StatefulSet {name} has no pods yet; the snapshot waits for them',
+                code=FaultCode.INVALID_REPLICATION_GROUP_STATE,
+                field=field,
+            )
+        raise SourceNotFound(
+            f'{field} "{source_id}": no StatefulSet named {name} and no pods labelled '
+            f"{REPLICATION_GROUP_LABEL}={name} in namespace {namespace}. Create the Redis Cluster, label its pods, "
+            "or correct the name; the operator keeps looking until the source deadline passes",
+            code=FaultCode.REPLICATION_GROUP_NOT_FOUND,
+            field=field,
+        )
+    candidates = [source_pod(pod, spec_port) for pod in members]
+    ready = tuple(pod for pod in candidates if pod.ready)
+    if not ready:
+        raise SourceNotReady(
+            f'{field} "{source_id}": none of its {len(candidates)} pods is Ready '
+            f"({', '.join(p.name for p in candidates)}); the snapshot waits until they are",
+            code=FaultCode.INVALID_REPLICATION_GROUP_STATE,
+            field=field,
+        )
+    workloads = tuple(sorted({pod.workload for pod in candidates}))
+    unready = tuple(pod for pod in candidates if not pod.ready)
+    return ResolvedSource("replicationGroup", source_id, ready, workloads, unready)
+
+
+def _pod_name(pod: Body) -> str:
+    return str(pod.get("metadata", {}).get("name"))
+
+
+def cluster_node_named(source: ResolvedSource, namespace: str) -> SourceAmbiguous:
+    """The fault for a cacheClusterId that turns out to be a Redis Cluster node (cluster mode enabled)."""
+    pod = source.pods[0]
+    group = pod.workload.name if pod.workload.kind == "StatefulSet" else "its StatefulSet"
+    return SourceAmbiguous(
+        f'spec.cacheClusterId "{source.source_id}": {pod.label} in namespace {namespace} is a Redis Cluster node '
+        f"(cluster mode enabled), and a snapshot of one shard alone cannot be restored as a cluster. As in "
+        f"ElastiCache, back up the whole cluster: create a RedisBackup with spec.replicationGroupId: {group}",
+        field="spec.cacheClusterId",
+    )
+
+
+def not_a_cluster(source: ResolvedSource, namespace: str) -> SourceAmbiguous:
+    """The fault for a replicationGroupId whose nodes run with cluster mode disabled."""
+    return SourceAmbiguous(
+        f'spec.replicationGroupId "{source.source_id}" in namespace {namespace} is not a Redis Cluster (its nodes '
+        "run with cluster-enabled no). As in ElastiCache, snapshot a non-clustered Redis by naming one node: "
+        "create a RedisBackup with spec.cacheClusterId set to a pod, e.g. "
+        f"{source.pods[min(1, len(source.pods) - 1)].name}",
+        field="spec.replicationGroupId",
+    )

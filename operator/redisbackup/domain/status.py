@@ -1,0 +1,308 @@
+"""The named transitions of a RedisBackup's status: the only way the operator changes it.
+
+    (new) ─mark_creating─► creating ─mark_available─► available
+                              │  ▲ mark_waiting / mark_progress
+                              └──────mark_failed──► failed
+    any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
+
+Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: a JSON
+merge patch for the status subresource and the Kubernetes Event that reports it. Conditions follow the Kubernetes
+convention (as `meta.SetStatusCondition` does): `lastTransitionTime` only moves when a condition's status flips,
+and every condition carries the generation it was computed from. `available` and `failed` are terminal: the
+operator never takes such a snapshot again (CloudNativePG treats its completed and failed backups the same way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from redisbackup.api.faults import FaultCode
+from redisbackup.api.status import Condition, ConditionType, Phase
+from redisbackup.domain.faults import RedisBackupError
+
+FORCE_DELETE_ANNOTATION = "redisbackup.io/force-delete"
+TERMINAL_PHASES = frozenset({Phase.AVAILABLE, Phase.FAILED})
+
+# Reasons of our own, for states that are not faults (faults use their code as the reason).
+CREATING = "Creating"
+AVAILABLE = "Available"
+DELETING = "Deleting"
+
+Status = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A Kubernetes Event to post about the RedisBackup."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    patch: dict[str, Any] = field(default_factory=dict)
+    """JSON merge patch of `.status` (a None value removes the field)."""
+    notice: Notice | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.patch and self.notice is None
+
+
+def phase_of(status: Status | None) -> Phase | None:
+    value = (status or {}).get("phase")
+    return Phase(value) if isinstance(value, str) and value in Phase._value2member_map_ else None
+
+
+def is_terminal(status: Status | None) -> bool:
+    return phase_of(status) in TERMINAL_PHASES
+
+
+def _time(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _condition(
+    previous: Status | None,
+    kind: ConditionType,
+    status: Literal["True", "False", "Unknown"],
+    reason: str,
+    message: str,
+    generation: int | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    old = _find(previous, kind)
+    since = _time(now)
+    if old is not None and old.get("status") == status and old.get("lastTransitionTime"):
+        since = str(old["lastTransitionTime"])
+    condition = Condition.model_validate(
+        {
+            "type": str(kind),
+            "status": status,
+            "reason": reason,
+            "message": message[:32768],
+            "observedGeneration": generation,
+            "lastTransitionTime": since,
+        }
+    )
+    dumped: dict[str, Any] = condition.model_dump(by_alias=True, exclude_none=True, mode="json")
+    dumped["lastTransitionTime"] = since  # keep the API's own second-precision text
+    return dumped
+
+
+ConditionValue = Literal["True", "False", "Unknown"]
+
+
+def _conditions(
+    status: Status | None,
+    generation: int | None,
+    now: dt.datetime,
+    *wanted: tuple[ConditionType, ConditionValue, str, str],
+) -> list[dict[str, Any]]:
+    """The full condition list: `wanted` (type, status, reason, message) replace theirs, the rest stay."""
+    kinds = {kind for kind, *_ in wanted}
+    kept = [dict(c) for c in (status or {}).get("conditions") or [] if c.get("type") not in kinds]
+    made = [
+        _condition(status, kind, value, reason, message, generation, now) for kind, value, reason, message in wanted
+    ]
+    order = list(ConditionType)
+    return sorted(kept + made, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
+
+
+def _change(status: Status | None, patch: dict[str, Any], notice: Notice | None) -> StatusChange:
+    """Drop what is already so; no patch and no notice when nothing changes."""
+    current = status or {}
+    effective = {key: value for key, value in patch.items() if current.get(key) != value}
+    if not effective:
+        return StatusChange()
+    return StatusChange(effective, notice)
+
+
+def _source(source_field: str, source_id: str) -> dict[str, Any]:
+    cluster = source_field.endswith("replicationGroupId")
+    return {
+        "source": source_id,
+        "cacheClusterId": None if cluster else source_id,
+        "replicationGroupId": source_id if cluster else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- creating
+def mark_creating(
+    status: Status | None,
+    *,
+    snapshot_name: str,
+    source_field: str,
+    source_id: str,
+    storage: str,
+    generation: int | None,
+    now: dt.datetime,
+) -> StatusChange:
+    """A new snapshot is accepted: phase creating (ElastiCache's first SnapshotStatus)."""
+    message = f'taking snapshot "{snapshot_name}" of {source_field} "{source_id}" into storage location "{storage}"'
+    patch = {
+        "phase": Phase.CREATING.value,
+        "snapshotSource": "manual",
+        "observedGeneration": generation,
+        **_source(source_field, source_id),
+        "storage": storage,
+        "conditions": _conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "False", CREATING, "the snapshot is being taken"),
+            (ConditionType.PROGRESSING, "True", CREATING, message),
+            (ConditionType.FAILED, "False", CREATING, "no failure"),
+        ),
+    }
+    return _change(status, patch, Notice("Normal", CREATING, message[0].upper() + message[1:]))
+
+
+def mark_waiting(
+    status: Status | None, fault: RedisBackupError, *, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """Still creating, but held up (source missing or busy, Redis unreachable …): the fault says why."""
+    patch = {
+        "conditions": _conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "False", str(fault.code), "the snapshot is not taken yet"),
+            (ConditionType.PROGRESSING, "True", str(fault.code), fault.message),
+        )
+    }
+    return _change(status, patch, Notice("Warning", str(fault.code), fault.message))
+
+
+def mark_progress(
+    status: Status | None, *, bytes_done: int, bytes_total: int | None, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """Bytes streamed so far; a Progressing condition left by a wait goes back to Creating."""
+    patch: dict[str, Any] = {"progress": {"bytesDone": bytes_done, "bytesTotal": bytes_total}}
+    progressing = _find(status, ConditionType.PROGRESSING)
+    if progressing is not None and progressing.get("reason") != CREATING:
+        patch["conditions"] = _conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "False", CREATING, "the snapshot is being taken"),
+            (ConditionType.PROGRESSING, "True", CREATING, "streaming the RDB to storage"),
+        )
+    return _change(status, patch, None)
+
+
+def _find(status: Status | None, kind: ConditionType) -> Mapping[str, Any] | None:
+    return next((c for c in (status or {}).get("conditions") or [] if c.get("type") == kind), None)
+
+
+def mark_available(
+    status: Status | None, fields: Mapping[str, Any], *, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """The manifest is committed: phase available, Ready=True, and the ElastiCache-shaped `fields`."""
+    size = fields.get("size") or "?"
+    nodes = fields.get("numNodeGroups") or fields.get("numCacheNodes") or 0
+    what = "shard" if fields.get("numNodeGroups") else "node"
+    message = f"snapshot is available: {nodes} {what}{'s' if nodes != 1 else ''}, {size}, at {fields.get('location')}"
+    patch = {
+        **fields,
+        "phase": Phase.AVAILABLE.value,
+        "observedGeneration": generation,
+        "progress": None,
+        "conditions": _conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "True", AVAILABLE, message),
+            (ConditionType.PROGRESSING, "False", AVAILABLE, "the snapshot is complete"),
+            (ConditionType.FAILED, "False", AVAILABLE, "no failure"),
+        ),
+    }
+    return _change(status, patch, Notice("Normal", AVAILABLE, message[0].upper() + message[1:]))
+
+
+def mark_failed(
+    status: Status | None, fault: RedisBackupError, *, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """Terminal failure: the fault code is the reason of Failed, Ready and Progressing."""
+    code = str(fault.code)
+    patch = {
+        "phase": Phase.FAILED.value,
+        "observedGeneration": generation,
+        "progress": None,
+        "conditions": _conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "False", code, "the snapshot failed"),
+            (ConditionType.PROGRESSING, "False", code, "the snapshot will not be retried"),
+            (ConditionType.FAILED, "True", code, fault.message),
+        ),
+    }
+    return _change(status, patch, Notice("Warning", code, f"Snapshot failed: {fault.message}"))
+
+
+# ---------------------------------------------------------------------------------------------- deletion
+def mark_deleting(
+    status: Status | None, *, deletion_policy: str, location: str | None, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    where = f" at {location}" if location else ""
+    if deletion_policy == "Retain":
+        message = f"the RedisBackup is being deleted; deletionPolicy Retain keeps the stored snapshot{where}"
+    else:
+        message = f"the RedisBackup is being deleted; deletionPolicy Delete removes the stored snapshot{where}"
+    patch = {
+        "phase": Phase.DELETING.value,
+        "conditions": _conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "False", DELETING, message),
+            (ConditionType.PROGRESSING, "True", DELETING, message),
+        ),
+    }
+    return _change(status, patch, Notice("Normal", DELETING, message[0].upper() + message[1:]))
+
+
+def mark_deletion_blocked(
+    status: Status | None, fault: RedisBackupError, *, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """Storage refuses to delete: keep the finalizer, say why, and how to give up on the data."""
+    message = (
+        f"{fault.message}. The stored snapshot must be deleted before the RedisBackup can go; it is retried with "
+        f'backoff. To give up on the stored data, annotate the RedisBackup {FORCE_DELETE_ANNOTATION}="true"'
+    )
+    patch = {
+        "phase": Phase.DELETING.value,
+        "conditions": _conditions(
+            status, generation, now, (ConditionType.DELETION_BLOCKED, "True", str(fault.code), message)
+        ),
+    }
+    return _change(status, patch, Notice("Warning", "DeletionBlocked", message))
+
+
+def deletion_notice(deletion_policy: str, *, removed: int, location: str | None, forced: bool) -> Notice:
+    """The last word on a RedisBackup about to disappear (there is no status left to write)."""
+    where = location or "its storage location"
+    if forced:
+        return Notice(
+            "Warning",
+            "ForceDeleted",
+            f"{FORCE_DELETE_ANNOTATION} is set: the RedisBackup is released without deleting the stored snapshot "
+            f"at {where}; remove those objects by hand if they remain",
+        )
+    if deletion_policy == "Retain":
+        return Notice("Normal", "Retained", f"deletionPolicy Retain: the stored snapshot stays at {where}")
+    return Notice("Normal", "Deleted", f"deleted {removed} stored object(s) of the snapshot at {where}")
+
+
+def failure_reason(status: Status | None) -> FaultCode | None:
+    failed = _find(status, ConditionType.FAILED)
+    if failed is None or failed.get("status") != "True":
+        return None
+    reason = failed.get("reason")
+    return FaultCode(reason) if isinstance(reason, str) and reason in FaultCode._value2member_map_ else None

@@ -1,0 +1,91 @@
+"""How to reach the Redis nodes of a RedisBackup: the password and TLS material from the Secrets its spec names.
+
+Only the Secrets the spec references are read, each with a `get` (the operator never lists Secrets). A missing
+Secret or key is awaited like a missing source (GitOps may create it a moment later). A client certificate is
+written to a private temporary directory for the duration of the snapshot: Python's ssl module loads a
+certificate chain from files only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+
+from redisbackup.domain.resolution import SecretNotFound
+from redisbackup.domain.source import ConnectionSettings, RedisCredentials, TlsSettings
+from redisbackup.k8s import rest
+from redisbackup.k8s.client import api_client
+
+
+def _read_secret(namespace: str, name: str, client: kubernetes.client.ApiClient | None) -> dict[str, Any] | None:
+    core = kubernetes.client.CoreV1Api(client or api_client())
+    return rest.fetch_or_none(core.read_namespaced_secret, name, namespace)
+
+
+async def secret_data(
+    namespace: str, name: str, keys: tuple[str, ...], *, field: str, client: kubernetes.client.ApiClient | None = None
+) -> dict[str, str]:
+    """The decoded values of `keys` in Secret `name`; SecretNotFound names the field that refers to it."""
+    secret = await rest.run(_read_secret, namespace, name, client)
+    if secret is None:
+        raise SecretNotFound(
+            f'{field}: Secret "{name}" does not exist in namespace {namespace}. Create it (or correct the name); '
+            "the snapshot waits for it until the source deadline passes",
+            field=field,
+        )
+    data = secret.get("data") or {}
+    missing = [key for key in keys if key not in data]
+    if missing:
+        present = ", ".join(sorted(data)) or "none"
+        raise SecretNotFound(
+            f'{field}: Secret "{name}" in namespace {namespace} has no key {", ".join(missing)} (its keys: '
+            f"{present}). Add the key or correct {field}; the snapshot waits until the source deadline passes",
+            field=field,
+        )
+    return {key: base64.b64decode(data[key]).decode() for key in keys}
+
+
+@contextlib.asynccontextmanager
+async def redis_connection(
+    namespace: str, spec: Mapping[str, Any], client: kubernetes.client.ApiClient | None = None
+) -> AsyncIterator[ConnectionSettings]:
+    """ConnectionSettings for spec.auth and spec.tls, valid inside the block (client certificate files)."""
+    credentials = RedisCredentials()
+    auth = spec.get("auth")
+    if auth:
+        ref = auth["secretRef"]
+        values = await secret_data(namespace, ref["name"], (ref["key"],), field="spec.auth.secretRef", client=client)
+        credentials = RedisCredentials(username=auth.get("username"), password=values[ref["key"]])
+    tls_spec = spec.get("tls")
+    if not tls_spec or not tls_spec.get("enabled", True):
+        yield ConnectionSettings(credentials=credentials)
+        return
+    ca_data = None
+    if ca_ref := tls_spec.get("caSecretRef"):
+        field = "spec.tls.caSecretRef"
+        ca_data = (await secret_data(namespace, ca_ref["name"], (ca_ref["key"],), field=field, client=client))[
+            ca_ref["key"]
+        ]
+    with tempfile.TemporaryDirectory(prefix="redisbackup-tls-") as directory:
+        cert_file = key_file = None
+        if cert_ref := tls_spec.get("certSecretRef"):
+            pair = await secret_data(
+                namespace, cert_ref["name"], ("tls.crt", "tls.key"), field="spec.tls.certSecretRef", client=client
+            )
+            cert_file, key_file = Path(directory, "tls.crt"), Path(directory, "tls.key")
+            for path, key in ((cert_file, "tls.crt"), (key_file, "tls.key")):
+                path.touch(mode=0o600)
+                path.write_text(pair[key])
+        tls = TlsSettings(
+            ca_data=ca_data,
+            cert_file=str(cert_file) if cert_file else None,
+            key_file=str(key_file) if key_file else None,
+            server_name=tls_spec.get("serverName"),
+        )
+        yield ConnectionSettings(credentials=credentials, tls=tls)

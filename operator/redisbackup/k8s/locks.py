@@ -1,0 +1,139 @@
+"""The `redisbackup.io/snapshotting` annotation: the source shows it is being snapshotted, and by which backup.
+
+ElastiCache shows a cluster as "snapshotting" while a snapshot runs and takes one snapshot of it at a time; this
+annotation is the same thing on the Redis workload (a StatefulSet, or a bare Pod), visible with kubectl and
+shared by every operator instance. It is written with the object's resourceVersion as a precondition, so two
+writers can never both believe they hold it.
+
+An annotation can outlive its holder (an operator killed mid-snapshot, a RedisBackup deleted meanwhile), so it is
+taken over when the holder named in it is gone, was re-created (another uid), is being deleted, or has already
+finished (available or failed). A holder that is still creating keeps it: the operator resumes that snapshot
+itself, and it releases the annotation when done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from redisbackup import GROUP, VERSION
+from redisbackup.api.resource import PLURAL
+from redisbackup.domain.resolution import Workload
+from redisbackup.domain.status import is_terminal
+from redisbackup.k8s import rest
+from redisbackup.k8s.client import api_client
+
+log = logging.getLogger(__name__)
+
+ANNOTATION = "redisbackup.io/snapshotting"
+UID_ANNOTATION = "redisbackup.io/snapshotting-uid"
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Holder:
+    name: str  # the RedisBackup's name (same namespace as the workload)
+    uid: str
+
+
+class LockConflict(Exception):
+    """The workload kept changing under us; the caller retries later."""
+
+
+class SnapshotLocks:
+    """Acquire/release the annotation on workloads of one namespace (synchronous; run them through `rest.run`)."""
+
+    def __init__(self, client: kubernetes.client.ApiClient | None = None) -> None:
+        self._client = client
+
+    def _api(self) -> tuple[kubernetes.client.CoreV1Api, kubernetes.client.AppsV1Api]:
+        client = self._client or api_client()
+        return kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client)
+
+    def _read(self, namespace: str, workload: Workload) -> dict[str, Any] | None:
+        core, apps = self._api()
+        if workload.kind == "Pod":
+            return rest.fetch_or_none(core.read_namespaced_pod, workload.name, namespace)
+        return rest.fetch_or_none(apps.read_namespaced_stateful_set, workload.name, namespace)
+
+    def _patch(self, namespace: str, workload: Workload, patch: dict[str, Any]) -> None:
+        core, apps = self._api()
+        call = core.patch_namespaced_pod if workload.kind == "Pod" else apps.patch_namespaced_stateful_set
+        rest.fetch(call, workload.name, namespace, patch, _content_type=rest.MERGE_PATCH)
+
+    def _holder_is_live(self, namespace: str, holder: Holder) -> bool:
+        """Whether the RedisBackup named in an annotation may still be snapshotting."""
+        api = kubernetes.client.CustomObjectsApi(self._client or api_client())
+        body = rest.fetch_or_none(api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, holder.name)
+        if body is None:
+            return False
+        metadata = body.get("metadata") or {}
+        if (holder.uid and metadata.get("uid") != holder.uid) or metadata.get("deletionTimestamp"):
+            return False
+        return not is_terminal(body.get("status"))
+
+    def acquire(self, namespace: str, workload: Workload, me: Holder) -> Holder | None:
+        """Take the annotation; None on success (or when the workload is gone), else the live holder."""
+        for _attempt in range(ATTEMPTS):
+            body = self._read(namespace, workload)
+            if body is None:
+                return None  # nothing to mark; resolution will notice the source has gone
+            metadata = body.get("metadata") or {}
+            annotations = metadata.get("annotations") or {}
+            current = annotations.get(ANNOTATION)
+            if current is not None:
+                holder = Holder(current, annotations.get(UID_ANNOTATION, ""))
+                if holder == me:
+                    return None
+                if self._holder_is_live(namespace, holder):
+                    return holder
+                log.info(
+                    "taking over %s from %s in %s: that snapshot is no longer running", workload, holder, namespace
+                )
+            patch = {
+                "metadata": {
+                    "resourceVersion": metadata.get("resourceVersion"),
+                    "annotations": {ANNOTATION: me.name, UID_ANNOTATION: me.uid},
+                }
+            }
+            try:
+                self._patch(namespace, workload, patch)
+            except ApiException as error:
+                if rest.is_conflict(error):
+                    continue  # changed since we read it: look again
+                if rest.is_not_found(error):
+                    return None
+                raise
+            return None
+        raise LockConflict(f"{workload} in {namespace} kept changing while marking it as snapshotting")
+
+    def release(self, namespace: str, workload: Workload, me: Holder) -> None:
+        """Remove the annotation if (and only if) it is still ours."""
+        for _attempt in range(ATTEMPTS):
+            body = self._read(namespace, workload)
+            if body is None:
+                return
+            metadata = body.get("metadata") or {}
+            annotations = metadata.get("annotations") or {}
+            if Holder(annotations.get(ANNOTATION, ""), annotations.get(UID_ANNOTATION, "")) != me:
+                return
+            patch = {
+                "metadata": {
+                    "resourceVersion": metadata.get("resourceVersion"),
+                    "annotations": {ANNOTATION: None, UID_ANNOTATION: None},
+                }
+            }
+            try:
+                self._patch(namespace, workload, patch)
+            except ApiException as error:
+                if rest.is_conflict(error):
+                    continue
+                if rest.is_not_found(error):
+                    return
+                raise
+            return
+        log.warning("could not remove %s from %s in %s: it kept changing", ANNOTATION, workload, namespace)

@@ -1,0 +1,97 @@
+"""Reading the source of a RedisBackup from the API: the Pod or StatefulSet it names, or the Pods of a group.
+
+Only `get` on the named objects and a `list` of the Pods a StatefulSet selects (or that carry the replication-group
+label) in the RedisBackup's own namespace; the rules that turn them into a `ResolvedSource` live in
+`redisbackup.domain.resolution`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+
+from redisbackup.api.naming import resolved_identifier
+from redisbackup.domain import resolution
+from redisbackup.domain.resolution import REPLICATION_GROUP_LABEL, ResolvedSource
+from redisbackup.k8s import rest
+from redisbackup.k8s.client import api_client
+
+
+def label_selector(selector: Mapping[str, Any]) -> str:
+    """A LabelSelector object (matchLabels, matchExpressions) as the `labelSelector` query string."""
+    terms = [f"{key}={value}" for key, value in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if operator == "In":
+            terms.append(f"{key} in ({','.join(values)})")
+        elif operator == "NotIn":
+            terms.append(f"{key} notin ({','.join(values)})")
+        elif operator == "Exists":
+            terms.append(key)
+        elif operator == "DoesNotExist":
+            terms.append(f"!{key}")
+    return ",".join(terms)
+
+
+class SourceReader:
+    """Synchronous reads for one namespace; `resolve` runs them in the k8s thread pool."""
+
+    def __init__(self, client: kubernetes.client.ApiClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def core(self) -> kubernetes.client.CoreV1Api:
+        return kubernetes.client.CoreV1Api(self._client or api_client())
+
+    @property
+    def apps(self) -> kubernetes.client.AppsV1Api:
+        return kubernetes.client.AppsV1Api(self._client or api_client())
+
+    def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return rest.fetch_or_none(self.core.read_namespaced_pod, name, namespace)
+
+    def statefulset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return rest.fetch_or_none(self.apps.read_namespaced_stateful_set, name, namespace)
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        listing = rest.fetch(self.core.list_namespaced_pod, namespace, label_selector=selector)
+        items: list[dict[str, Any]] = listing.get("items") or []
+        return items
+
+    def statefulset_pods(self, namespace: str, statefulset: Mapping[str, Any]) -> list[dict[str, Any]]:
+        selector = label_selector((statefulset.get("spec") or {}).get("selector") or {})
+        return self.pods(namespace, selector) if selector else []
+
+    def single_node(self, namespace: str, source_id: str, spec_port: int | None) -> ResolvedSource:
+        name = resolved_identifier(source_id)
+        pod = self.pod(namespace, name)
+        statefulset = self.statefulset(namespace, name) if pod is None else None
+        owned = self.statefulset_pods(namespace, statefulset) if statefulset is not None else []
+        return resolution.single_node(
+            source_id, namespace, pod=pod, statefulset=statefulset, statefulset_pods=owned, spec_port=spec_port
+        )
+
+    def replication_group(self, namespace: str, source_id: str, spec_port: int | None) -> ResolvedSource:
+        name = resolved_identifier(source_id)
+        statefulset = self.statefulset(namespace, name)
+        if statefulset is not None:
+            pods = self.statefulset_pods(namespace, statefulset)
+        else:
+            values = sorted({name, source_id})  # a label keeps the case it was written in
+            pods = self.pods(namespace, f"{REPLICATION_GROUP_LABEL} in ({','.join(values)})")
+        return resolution.replication_group(
+            source_id, namespace, statefulset=statefulset, pods=pods, spec_port=spec_port
+        )
+
+
+async def resolve_source(
+    namespace: str, spec: Mapping[str, Any], client: kubernetes.client.ApiClient | None = None
+) -> ResolvedSource:
+    """The Pod(s) `spec` names, as decided by `redisbackup.domain.resolution` (raises its faults)."""
+    reader = SourceReader(client)
+    port = spec.get("port")
+    if spec.get("replicationGroupId"):
+        return await rest.run(reader.replication_group, namespace, str(spec["replicationGroupId"]), port)
+    return await rest.run(reader.single_node, namespace, str(spec["cacheClusterId"]), port)

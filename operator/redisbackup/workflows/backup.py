@@ -1,0 +1,347 @@
+"""The backup use case: one RedisBackup, from accepted to available (or failed).
+
+    check the spec again ─► creating ─► resolve the source ─► wait for the source's turn ─► mark the workload
+    ─► plan (INFO / CLUSTER SHARDS) ─► wait for a snapshot slot ─► take_snapshot ─► unmark ─► available
+
+`Backups.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and raises the
+fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not there yet
+(until `sourceMissingDeadlineSeconds` after creation), a source busy with another snapshot (always), a lost
+connection (up to `snapshotAttempts` times). A terminal RedisBackup is never snapshotted again, and an attempt
+that finds this uid's manifest already committed (an earlier attempt died just before writing the status) only
+writes the status. Nothing waits on the apiserver while it queues: the order is kept in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redisbackup.api import validation
+from redisbackup.api.config import OperatorConfig
+from redisbackup.api.status import Phase
+from redisbackup.api.validation import ExistingBackup
+from redisbackup.domain import status as transitions
+from redisbackup.domain.describe import status_fields
+from redisbackup.domain.faults import RedisBackupError, ValidationFault
+from redisbackup.domain.layout import SnapshotLocation
+from redisbackup.domain.manifest import Manifest
+from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy, field_of
+from redisbackup.k8s.credentials import redis_connection
+from redisbackup.k8s.locks import Holder, SnapshotLocks
+from redisbackup.k8s.rest import run as in_thread
+from redisbackup.k8s.sources import resolve_source
+from redisbackup.k8s.status import StatusWriter
+from redisbackup.redis.connection import Timeouts
+from redisbackup.storage.base import ObjectStore
+from redisbackup.storage.pool import StorePool
+from redisbackup.workflows.concurrency import Running, SourceGate
+from redisbackup.workflows.metrics import Metrics
+from redisbackup.workflows.planning import plan_snapshot
+from redisbackup.workflows.snapshot import read_manifest, take_snapshot
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class BackupRequest:
+    """What one attempt needs to know about the RedisBackup (from its body)."""
+
+    body: Mapping[str, Any]
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self.body.get("metadata") or {}
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        return self.body.get("spec") or {}
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace"))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name"))
+
+    @property
+    def uid(self) -> str:
+        return str(self.metadata.get("uid"))
+
+    @property
+    def generation(self) -> int | None:
+        value = self.metadata.get("generation")
+        return int(value) if value is not None else None
+
+    @property
+    def created(self) -> dt.datetime | None:
+        value = self.metadata.get("creationTimestamp")
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+
+    @property
+    def snapshot_name(self) -> str:
+        return str(self.spec.get("snapshotName"))
+
+    @property
+    def source_field(self) -> str:
+        return field_of("replicationGroup" if self.spec.get("replicationGroupId") else "cacheCluster")
+
+    @property
+    def source_id(self) -> str:
+        return str(self.spec.get("replicationGroupId") or self.spec.get("cacheClusterId"))
+
+    @property
+    def location(self) -> SnapshotLocation:
+        return SnapshotLocation(namespace=self.namespace, snapshot_name=self.snapshot_name, uid=self.uid)
+
+
+def earlier_backups(request: BackupRequest, others: Sequence[ExistingBackup]) -> list[ExistingBackup]:
+    """The namespace's RedisBackups created before this one: of two racing creates, the later one fails."""
+    me = ExistingBackup.from_body(request.body)
+    return [other for other in others if me is not None and other.uid != me.uid and other.created_before(me)]
+
+
+class ProgressReporter:
+    """take_snapshot's progress callback: a status patch at most every `interval` seconds, none for short ones."""
+
+    def __init__(self, writer: StatusWriter, request: BackupRequest, interval: float, clock: Clock) -> None:
+        self._writer, self._request, self._interval, self._clock = writer, request, interval, clock
+        self._last = time.monotonic()  # nothing in the first interval: short snapshots cost no progress write
+        self._pending: asyncio.Task[bool] | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval or (self._pending is not None and not self._pending.done()):
+            return
+        self._last = now
+        change = transitions.mark_progress(
+            self._writer.status,
+            bytes_done=done,
+            bytes_total=total,
+            generation=self._request.generation,
+            now=self._clock(),
+        )
+        self._pending = asyncio.create_task(self._writer.apply(change), name=f"progress of {self._request.name}")
+
+    async def close(self) -> None:
+        """Let the last progress patch land before the final status (it must not overwrite it)."""
+        if self._pending is not None:
+            with contextlib.suppress(Exception):
+                await self._pending
+
+
+class Backups:
+    """Every RedisBackup this operator snapshots: limits, queues, stores and status writers."""
+
+    def __init__(
+        self,
+        config: OperatorConfig,
+        stores: StorePool,
+        metrics: Metrics,
+        *,
+        locks: SnapshotLocks | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.stores = stores
+        self.metrics = metrics
+        self.locks = locks or SnapshotLocks()
+        self.clock = clock
+        self.gate = SourceGate()
+        self.running = Running()
+        self._slots = asyncio.Semaphore(self.limits.max_concurrent_snapshots)
+        self._writers: dict[str, StatusWriter] = {}
+        self._failures: dict[str, int] = {}
+        self.timeouts = Timeouts(
+            connect=self.limits.connect_timeout_seconds,
+            first_byte=self.limits.first_byte_timeout_seconds,
+            stall=self.limits.stall_timeout_seconds,
+        )
+
+    def retry_delay(self, retry: int, fault: RedisBackupError | None = None) -> float:
+        if fault is not None and fault.retry_after:
+            return fault.retry_after
+        return self.limits.retry_delay(retry)
+
+    def writer(self, body: Mapping[str, Any]) -> StatusWriter:
+        """The status writer of this RedisBackup for as long as it is being created (kept across attempts)."""
+        uid = str((body.get("metadata") or {}).get("uid"))
+        writer = self._writers.get(uid)
+        if writer is None:
+            writer = self._writers[uid] = StatusWriter(body)
+        return writer
+
+    def forget(self, uid: str) -> None:
+        self._writers.pop(uid, None)
+        self._failures.pop(uid, None)
+
+    # ------------------------------------------------------------------------------------------ one attempt
+    async def run(self, body: Mapping[str, Any], existing: Sequence[ExistingBackup] = ()) -> None:
+        request = BackupRequest(body)
+        writer = self.writer(body)
+        if transitions.is_terminal(writer.status):
+            self.forget(request.uid)
+            return  # never again: a finished snapshot is not re-taken, a failed one not retried
+        with self.running.track(request.uid):
+            try:
+                await self._attempt(request, writer, existing)
+            except RedisBackupError as fault:
+                if fault.transient and not self._give_up(request, fault):
+                    await writer.apply(transitions.mark_waiting(writer.status, fault, **self._stamp(request)))
+                    raise
+                await self._fail(request, writer, fault)
+
+    def _stamp(self, request: BackupRequest) -> dict[str, Any]:
+        return {"generation": request.generation, "now": self.clock()}
+
+    def _give_up(self, request: BackupRequest, fault: RedisBackupError) -> bool:
+        if isinstance(fault, SourceBusy):
+            return False  # waiting for another snapshot of the source is never a reason to fail
+        if isinstance(fault, AwaitingSource):
+            deadline = self.limits.source_missing_deadline_seconds
+            waited = (self.clock() - request.created).total_seconds() if request.created else 0.0
+            if waited >= deadline:
+                fault.message += (
+                    f" (gave up after waiting {waited:.0f}s; limits.sourceMissingDeadlineSeconds is {deadline:g})"
+                )
+                return True
+            return False
+        self._failures[request.uid] = failures = self._failures.get(request.uid, 0) + 1
+        if failures >= self.limits.snapshot_attempts:
+            fault.message += (
+                f" (gave up after {failures} attempts; limits.snapshotAttempts is {self.limits.snapshot_attempts})"
+            )
+            return True
+        return False
+
+    async def _fail(self, request: BackupRequest, writer: StatusWriter, fault: RedisBackupError) -> None:
+        self.metrics.backups.labels(result="failed").inc()
+        self.forget(request.uid)
+        await writer.apply(transitions.mark_failed(writer.status, fault, **self._stamp(request)))
+
+    async def _attempt(self, request: BackupRequest, writer: StatusWriter, existing: Sequence[ExistingBackup]) -> None:
+        violations = validation.check_create(
+            request.body, earlier_backups(request, existing), namespace=request.namespace
+        )
+        if violations:
+            first = violations[0]
+            message = "; ".join(str(v) for v in violations)
+            raise ValidationFault(message, code=first.code, field=first.field)
+        storage = writer.status.get("storage") or request.spec.get("storage") or self.config.storage.default_location
+        store = self.stores.get(storage)  # an unknown location fails the backup: the spec names it
+        resumed = transitions.phase_of(writer.status) == Phase.CREATING
+        if not resumed:  # a retry keeps the reason of its wait until streaming starts (no write per retry)
+            await writer.apply(
+                transitions.mark_creating(
+                    writer.status,
+                    snapshot_name=request.snapshot_name,
+                    source_field=request.source_field,
+                    source_id=request.source_id,
+                    storage=storage,
+                    **self._stamp(request),
+                )
+            )
+        if resumed and (manifest := await read_manifest(store, request.location)) is not None:
+            # Committed by an attempt that died before it wrote the status: describe it, never take it again.
+            log.info("%s/%s: snapshot already committed; writing its status", request.namespace, request.name)
+            source = await self._resolve_quietly(request)
+            await self._finish(request, writer, manifest, store, storage, source, None, started=None)
+            return
+        source = await resolve_source(request.namespace, request.spec)
+        keys = [(request.namespace, workload) for workload in source.workloads]
+        if (holder := self.gate.holder(keys)) is not None:
+            busy = SourceBusy(
+                f'{request.source_field} "{request.source_id}" is being snapshotted by RedisBackup "{holder}"; this '
+                "snapshot waits its turn (one snapshot per source at a time)"
+            )
+            await writer.apply(transitions.mark_waiting(writer.status, busy, **self._stamp(request)))
+        async with self.gate.hold(keys, request.name):
+            if holder is not None:  # the pods may have moved while we waited
+                source = await resolve_source(request.namespace, request.spec)
+            await self._snapshot(request, writer, source, store, storage)
+
+    async def _resolve_quietly(self, request: BackupRequest) -> ResolvedSource | None:
+        with contextlib.suppress(RedisBackupError):
+            return await resolve_source(request.namespace, request.spec)
+        return None
+
+    async def _snapshot(
+        self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
+    ) -> None:
+        me = Holder(request.name, request.uid)
+        marked = []
+        try:
+            for workload in source.workloads:
+                other = await in_thread(self.locks.acquire, request.namespace, workload, me)
+                if other is not None:
+                    raise SourceBusy(
+                        f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
+                        f'RedisBackup "{other.name}" (annotation redisbackup.io/snapshotting); this snapshot waits '
+                        "its turn"
+                    )
+                marked.append(workload)
+            async with redis_connection(request.namespace, request.spec) as connection:
+                planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
+                async with self._slots:
+                    started = time.monotonic()
+                    progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
+                    self.metrics.in_flight.inc()
+                    self.metrics.snapshots_started.inc()
+                    try:
+                        manifest = await take_snapshot(
+                            planned.plan,
+                            store,
+                            request.location,
+                            connection,
+                            progress=progress,
+                            timeouts=self.timeouts,
+                            tags=request.spec.get("tags") or {},
+                            progress_interval=self.limits.progress_interval_seconds,
+                        )
+                    finally:
+                        self.metrics.in_flight.dec()
+                        await progress.close()
+        finally:
+            for workload in reversed(marked):
+                # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(in_thread(self.locks.release, request.namespace, workload, me))
+        await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
+
+    async def _finish(
+        self,
+        request: BackupRequest,
+        writer: StatusWriter,
+        manifest: Manifest,
+        store: ObjectStore,
+        storage: str,
+        source: ResolvedSource | None,
+        automatic_failover: str | None,
+        started: float | None,
+    ) -> None:
+        fields = status_fields(
+            manifest,
+            storage=storage,
+            location=f"{store.url}/{request.location.directory}",
+            pods={pod.name: pod for pod in source.pods} if source else {},
+            automatic_failover=automatic_failover,
+        )
+        self.metrics.backups.labels(result="available").inc()
+        self.metrics.bytes.inc(manifest.total_size)
+        if started is not None:
+            self.metrics.duration.observe(time.monotonic() - started)
+        self.forget(request.uid)
+        await writer.apply(transitions.mark_available(writer.status, fields, **self._stamp(request)))

@@ -1,0 +1,70 @@
+"""Deleting a RedisBackup: what happens to its stored snapshot before the finalizer `redisbackup.io/data` goes.
+
+    deleting ─► deletionPolicy Delete: remove every object under <namespace>/<snapshotName>/<uid>/
+            └─► deletionPolicy Retain: keep them (the manifest describes them for a later restore)
+    storage refuses ─► DeletionBlocked (reason = fault code), retried with backoff until it works, or until the
+                       user annotates redisbackup.io/force-delete: "true" to give up on the data
+
+Only the RedisBackup's own uid directory is touched: a re-created RedisBackup of the same snapshotName (another
+uid) and a Retained snapshot never lose objects. A snapshot still streaming for this RedisBackup is cancelled
+first and cleans up after itself, so nothing is uploaded behind the deletion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from redisbackup.domain import status as transitions
+from redisbackup.domain.faults import StorageFault
+from redisbackup.domain.status import FORCE_DELETE_ANNOTATION
+from redisbackup.workflows.backup import BackupRequest, Backups
+from redisbackup.workflows.snapshot import delete_snapshot
+
+log = logging.getLogger(__name__)
+
+CANCEL_TIMEOUT = 60.0  # how long a cancelled snapshot may take to abort its uploads
+
+
+def force_delete_requested(body: Mapping[str, Any]) -> bool:
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(FORCE_DELETE_ANNOTATION, "")).strip().lower() == "true"
+
+
+async def release_backup(backups: Backups, body: Mapping[str, Any]) -> None:
+    """Handle the stored data of a RedisBackup being deleted; raise a StorageFault to be retried."""
+    request = BackupRequest(body)
+    if not await backups.running.wait_stopped(request.uid, CANCEL_TIMEOUT):
+        log.warning("%s/%s: the cancelled snapshot is still cleaning up", request.namespace, request.name)
+    backups.forget(request.uid)
+    writer = backups.writer(body)
+    policy = str(request.spec.get("deletionPolicy") or "Delete")
+    storage = writer.status.get("storage")
+    location = writer.status.get("location")
+    generation, now = request.generation, backups.clock()
+    try:
+        await writer.apply(
+            transitions.mark_deleting(
+                writer.status, deletion_policy=policy, location=location, generation=generation, now=now
+            )
+        )
+        if force_delete_requested(body):
+            writer.notify(transitions.deletion_notice(policy, removed=0, location=location, forced=True))
+            backups.metrics.deletions.labels(result="force_deleted").inc()
+            return
+        if policy == "Retain" or not storage:
+            # Retain keeps the data; without a recorded storage location nothing was ever stored.
+            writer.notify(transitions.deletion_notice(policy, removed=0, location=location, forced=False))
+            backups.metrics.deletions.labels(result="retained" if policy == "Retain" else "deleted").inc()
+            return
+        try:
+            store = backups.stores.get(storage)
+            removed = await delete_snapshot(store, request.location)
+        except StorageFault as fault:
+            await writer.apply(transitions.mark_deletion_blocked(writer.status, fault, generation=generation, now=now))
+            raise
+        writer.notify(transitions.deletion_notice(policy, removed=removed, location=location, forced=False))
+        backups.metrics.deletions.labels(result="deleted").inc()
+    finally:
+        backups.forget(request.uid)

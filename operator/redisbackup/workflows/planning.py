@@ -1,0 +1,98 @@
+"""From resolved Pods to a snapshot plan: ask the nodes what they are, then choose what to read.
+
+A single node is asked INFO first: a Redis Cluster node named as cacheClusterId is refused (ElastiCache wants the
+replicationGroupId for cluster mode enabled). A cluster is asked CLUSTER SHARDS through its Ready Pods; nodes
+whose Pod is not Ready are never chosen, and every chosen node is named after its Pod in status and manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+from redisbackup.domain.cluster import ClusterShard, plan_cluster
+from redisbackup.domain.plan import SnapshotPlan, plan_single_node
+from redisbackup.domain.resolution import ResolvedSource, cluster_node_named, not_a_cluster
+from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.redis.connection import Timeouts
+from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
+from redisbackup.redis.info import describe_node
+from redisbackup.redis.topology import ClusterTopology, NotAClusterNode, discover_cluster
+
+POD_NOT_READY = "pod-not-ready"
+
+
+@dataclass(frozen=True)
+class PlannedSnapshot:
+    plan: SnapshotPlan
+    automatic_failover: Literal["enabled", "disabled"] | None = None
+
+
+async def plan_snapshot(
+    source: ResolvedSource, namespace: str, connection: ConnectionSettings, timeouts: Timeouts
+) -> PlannedSnapshot:
+    if source.kind == "cacheCluster":
+        return await _plan_single(source, namespace, connection, timeouts)
+    return await _plan_cluster(source, namespace, connection, timeouts)
+
+
+async def _plan_single(
+    source: ResolvedSource, namespace: str, connection: ConnectionSettings, timeouts: Timeouts
+) -> PlannedSnapshot:
+    pod = source.pods[0]
+    assert pod.ip is not None, "resolution only returns Ready pods, which have an IP"
+    address = NodeAddress(pod.ip, pod.port)
+    server = await describe_node(address, connection, timeouts)
+    if server.cluster_enabled:
+        raise cluster_node_named(source, namespace)
+    return PlannedSnapshot(plan_single_node(source.source_id, address, name=pod.name))
+
+
+async def _discover(
+    source: ResolvedSource, namespace: str, connection: ConnectionSettings, timeouts: Timeouts
+) -> ClusterTopology:
+    last_error: RedisUnreachable | ConnectionLost | None = None
+    for pod in source.pods:
+        assert pod.ip is not None
+        try:
+            return await discover_cluster(NodeAddress(pod.ip, pod.port), connection, timeouts)
+        except NotAClusterNode:
+            raise not_a_cluster(source, namespace) from None
+        except (RedisUnreachable, ConnectionLost) as error:
+            last_error = error  # ask the next pod
+    assert last_error is not None
+    raise last_error
+
+
+def _without_unready(shards: tuple[ClusterShard, ...], source: ResolvedSource) -> tuple[ClusterShard, ...]:
+    """Mark the nodes of Pods that are not Ready, so the plan never picks them."""
+    unready = {pod.ip for pod in source.unready if pod.ip}
+    if not unready:
+        return shards
+    return tuple(
+        dataclasses.replace(
+            shard,
+            nodes=tuple(
+                dataclasses.replace(node, health=POD_NOT_READY) if node.ip in unready else node for node in shard.nodes
+            ),
+        )
+        for shard in shards
+    )
+
+
+async def _plan_cluster(
+    source: ResolvedSource, namespace: str, connection: ConnectionSettings, timeouts: Timeouts
+) -> PlannedSnapshot:
+    topology = await _discover(source, namespace, connection, timeouts)
+    shards = _without_unready(topology.shards, source)
+    plan = plan_cluster(source.source_id, shards, topology.moves, tls=connection.tls is not None)
+    named = tuple(
+        dataclasses.replace(target, name=pod.name) if (pod := source.pod_at(target.address.host)) else target
+        for target in plan.nodes
+    )
+    owning = [shard for shard in shards if shard.slots]
+    failover: Literal["enabled", "disabled"] = (
+        "enabled" if owning and all(len(shard.nodes) > 1 for shard in owning) else "disabled"
+    )
+    return PlannedSnapshot(dataclasses.replace(plan, nodes=named), failover)
