@@ -42,6 +42,11 @@ class FaultCode(StrEnum):
     STORED_OBJECT_CORRUPT = "StoredObjectCorrupt"
     SECRET_NOT_FOUND = "SecretNotFound"
 
+    # Ours: reaching Kubernetes (the CLI).
+    ACCESS_DENIED = "AccessDenied"
+    KUBERNETES_CONFIGURATION_INVALID = "KubernetesConfigurationInvalid"
+    KUBERNETES_UNAVAILABLE = "KubernetesUnavailable"
+
     # Ours: restoring and verifying a snapshot.
     RDB_CHECK_FAILED = "RdbCheckFailed"
     RDB_LOAD_FAILED = "RdbLoadFailed"

@@ -2,7 +2,7 @@
 
 These models are the single source of truth for the CRD's spec schema (`redisbackup.api.crd`): field
 descriptions become `kubectl explain` text, constraints become OpenAPI keywords, and `x-kubernetes-validations`
-carry the CEL rules. The spec is immutable once created, except `deletionPolicy`.
+carry the CEL rules. The spec is immutable once created, except `deletionPolicy` and `verify`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ MAX_TAGS = 50  # ElastiCache's limit per resource (TagQuotaPerResourceExceeded)
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
 SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId")
-MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy"})
+MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy", "verify"})
 
 
 class SpecModel(BaseModel):
@@ -93,7 +93,8 @@ def _immutable_rule(field: str) -> dict[str, str]:
 
 def immutable_message(field: str) -> str:
     return (
-        f"spec.{field} cannot be changed after the RedisBackup is created (only spec.deletionPolicy can): "
+        f"spec.{field} cannot be changed after the RedisBackup is created (only spec.deletionPolicy and spec.verify "
+        "can): "
         "create a new RedisBackup instead"
     )
 
@@ -132,7 +133,7 @@ class RedisBackupSpec(SpecModel):
     """A manual backup (snapshot) of a Redis node or a Redis Cluster, as ElastiCache's CreateSnapshot.
 
     Set snapshotName and exactly one source: cacheClusterId or replicationGroupId. The spec cannot change after
-    creation, except deletionPolicy.
+    creation, except deletionPolicy and verify.
     """
 
     snapshot_name: str = _name_field(
@@ -174,6 +175,12 @@ class RedisBackupSpec(SpecModel):
         default="Delete",
         description="What happens to the stored snapshot when the RedisBackup is deleted: Delete removes the "
         "data, Retain keeps it. The only field that can be changed after creation.",
+    )
+    verify: bool = Field(
+        default=False,
+        description="Verify the stored snapshot once it is available: each RDB is read back and checked against "
+        "the manifest (size, CRC-64, SHA-256), by redis-check-rdb, and by loading it into a throwaway "
+        "redis-server. The result is in status.verification and the Verified condition. Can be turned on later.",
     )
     tags: dict[str, Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)]] | None = Field(
         default=None,

@@ -34,14 +34,16 @@ class ConditionType(StrEnum):
     PROGRESSING = "Progressing"
     FAILED = "Failed"
     DELETION_BLOCKED = "DeletionBlocked"
+    VERIFIED = "Verified"
 
 
 class Condition(StatusModel):
     """One aspect of the RedisBackup's state, in the Kubernetes condition convention."""
 
     type: str = Field(
-        description="Ready (the snapshot is available), Progressing (being taken), Failed, or DeletionBlocked "
-        "(the stored data could not be deleted yet).",
+        description="Ready (the snapshot is available), Progressing (being taken), Failed, DeletionBlocked "
+        "(the stored data could not be deleted yet), or Verified (the stored snapshot was restored into a "
+        "throwaway redis-server: True when it passed, False with the fault as reason when it did not).",
         min_length=1,
         max_length=316,
     )
@@ -100,6 +102,35 @@ class Progress(StatusModel):
     )
 
 
+VerificationResult = Literal["Passed", "Failed"]
+
+
+class NodeVerification(StatusModel):
+    """What the verification found in one node's (or shard's) stored RDB."""
+
+    cache_node_id: str | None = Field(default=None, description="The node's CacheNodeId (single-node snapshots).")
+    node_group_id: str | None = Field(default=None, description="The shard's NodeGroupId (Redis Cluster).")
+    result: VerificationResult = Field(description="Passed or Failed.")
+    keys: int | None = Field(default=None, ge=0, description="Keys loaded from the RDB, over all databases.")
+    expires: int | None = Field(default=None, ge=0, description="Of those, keys with a time to live.")
+    reason: str | None = Field(default=None, description="The fault code, when it failed.")
+    message: str | None = Field(default=None, max_length=4096, description="What failed, when it failed.")
+
+
+class Verification(StatusModel):
+    """The last verification of the stored snapshot (spec.verify, or `redisbackup verify`)."""
+
+    result: VerificationResult = Field(description="Passed when every node passed every check.")
+    verify_time: datetime = Field(description="When the verification finished.")
+    keys: int | None = Field(default=None, ge=0, description="Keys loaded, over all nodes.")
+    loader: str | None = Field(
+        default=None, description="The redis-server version that loaded the RDBs, e.g. redis 7.0.15."
+    )
+    reason: str | None = Field(default=None, description="The first fault code, when it failed.")
+    message: str | None = Field(default=None, max_length=4096, description="What failed, when it failed.")
+    nodes: list[NodeVerification] | None = Field(default=None, description="One entry per node or shard.")
+
+
 class RedisBackupStatus(StatusModel):
     """The observed state of the snapshot; written by the operator only."""
 
@@ -143,3 +174,8 @@ class RedisBackupStatus(StatusModel):
     size: str | None = Field(default=None, description="Total size of the snapshot, human-readable (e.g. 1.5 MiB).")
     total_bytes: int | None = Field(default=None, ge=0, description="Total size of the snapshot in bytes.")
     progress: Progress | None = Field(default=None, description="Streaming progress while creating.")
+    verification: Verification | None = Field(
+        default=None,
+        description="The last verification: each stored RDB checked against the manifest, by redis-check-rdb and "
+        "by loading it into a throwaway redis-server.",
+    )

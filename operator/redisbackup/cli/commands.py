@@ -10,6 +10,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run_operator",  # redisbackup operator
     "validate",
     "dump",
+    "restore",
+    "verify",
 )
 
 

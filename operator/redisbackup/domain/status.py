@@ -306,3 +306,34 @@ def failure_reason(status: Status | None) -> FaultCode | None:
         return None
     reason = failed.get("reason")
     return FaultCode(reason) if isinstance(reason, str) and reason in FaultCode._value2member_map_ else None
+
+
+# ---------------------------------------------------------------------------------------------- verification
+VERIFIED = "Verified"
+
+
+def mark_verified(
+    status: Status | None,
+    verification: Mapping[str, Any],
+    *,
+    passed: bool,
+    reason: str | None,
+    message: str,
+    generation: int | None,
+    now: dt.datetime,
+) -> StatusChange:
+    """A verification finished: status.verification, and the Verified condition (False with the fault's code as
+    reason when it failed: never silent). The phase stays available: the snapshot exists, the condition says
+    whether it can be trusted."""
+    verdict: Literal["True", "False"] = "True" if passed else "False"
+    cause = VERIFIED if passed else (reason or "VerificationFailed")
+    patch = {
+        "verification": dict(verification),
+        "conditions": _conditions(status, generation, now, (ConditionType.VERIFIED, verdict, cause, message)),
+    }
+    notice = (
+        Notice("Normal", VERIFIED, message[0].upper() + message[1:])
+        if passed
+        else Notice("Warning", reason or "VerificationFailed", message[0].upper() + message[1:])
+    )
+    return _change(status, patch, notice)

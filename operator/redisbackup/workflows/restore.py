@@ -22,7 +22,7 @@ from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import RestoreFault, SnapshotFault, StorageFault, ValidationFault
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
-from redisbackup.domain.rdb import RdbDigest, RdbVerifier
+from redisbackup.domain.rdb import ChecksumMismatch, RdbDigest, RdbVerifier, UnsupportedRdbVersion
 from redisbackup.storage.base import ObjectNotFound, ObjectStore
 from redisbackup.storage.file import TEMP_SUFFIX, FileStore
 from redisbackup.workflows.progress import Progress, ProgressTracker
@@ -85,6 +85,14 @@ def select_node(manifest: Manifest, node_id: str | None) -> NodeSnapshotRecord:
     )
 
 
+def _damage(fault: SnapshotFault) -> str:
+    if isinstance(fault, ChecksumMismatch):
+        return "its bytes do not hash to its own CRC-64 trailer"
+    if isinstance(fault, UnsupportedRdbVersion):
+        return "its header names an RDB version the snapshot did not have"
+    return "it is not a complete RDB (a wrong signature, or cut short)"
+
+
 def _compare(digest: RdbDigest, record: NodeSnapshotRecord, where: str) -> None:
     problems = []
     if digest.size != record.size:
@@ -136,7 +144,10 @@ async def fetch_rdb(
                 "Nothing was restored; use another snapshot."
             ) from None
         except SnapshotFault as fault:  # not an RDB, or its own CRC-64 trailer does not match
-            raise StoredObjectCorrupt(f"{fault.message.rstrip('.')} (stored object {where})") from fault
+            raise StoredObjectCorrupt(
+                f"{where} is damaged: {_damage(fault)}. It no longer matches the snapshot's manifest (SHA-256 "
+                f"{record.sha256[:16]}…). Nothing was restored; use another snapshot."
+            ) from fault
         _compare(digest, record, where)
         await writer.commit()
     tracker.finished()

@@ -15,27 +15,33 @@ application expects, nor that the shards of a cluster snapshot were taken at the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from redisbackup.api.faults import FaultCode
+from redisbackup.domain import status as transitions
 from redisbackup.domain.faults import RedisBackupError, SnapshotFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
+from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, VerificationReport, verification_status
+from redisbackup.k8s.events import post_event
+from redisbackup.k8s.faults import UpdateConflict
+from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
 from redisbackup.redis.check_rdb import check_rdb
 from redisbackup.redis.connection import RedisConnection
-from redisbackup.redis.keyspace import DatabaseKeys, keyspace, scan_keys
+from redisbackup.redis.keyspace import keyspace, scan_keys
 from redisbackup.redis.scratch import RDB_NAME, scratch_server
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import fetch_rdb
 
 log = logging.getLogger(__name__)
 
-PASSED, FAILED = "Passed", "Failed"
 EXAMPLES = 3
 
 
@@ -44,41 +50,6 @@ class KeysOutsideSlots(SnapshotFault):
 
     code = FaultCode.KEYS_OUTSIDE_SLOTS
     transient = False
-
-
-@dataclass(frozen=True)
-class NodeVerification:
-    id: str
-    result: str  # Passed | Failed
-    keys: int = 0  # loaded into the throwaway server, over all databases
-    expires: int = 0  # of those, keys with a TTL
-    databases: dict[int, DatabaseKeys] = field(default_factory=dict)
-    written_by: str | None = None  # the Redis version recorded in the RDB
-    fault: RedisBackupError | None = None
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    snapshot_name: str
-    verified_at: dt.datetime
-    loader_version: str  # the redis-server that loaded the RDBs
-    nodes: tuple[NodeVerification, ...]
-
-    @property
-    def passed(self) -> bool:
-        return all(node.result == PASSED for node in self.nodes)
-
-    @property
-    def result(self) -> str:
-        return PASSED if self.passed else FAILED
-
-    @property
-    def fault(self) -> RedisBackupError | None:
-        return next((node.fault for node in self.nodes if node.fault is not None), None)
-
-    @property
-    def keys(self) -> int:
-        return sum(node.keys for node in self.nodes)
 
 
 async def check_slots(connection: RedisConnection, record: NodeSnapshotRecord, what: str) -> None:
@@ -109,7 +80,7 @@ async def _verify_node(
     directory: Path,
     redis_server: str | None,
     redis_check_rdb: str | None,
-) -> tuple[NodeVerification, str]:
+) -> tuple[NodeCheck, str]:
     kind = "node group" if record.node_group_id else "node"
     what = f'{kind} {record.id} of snapshot "{manifest.snapshot_name}"'
     rdb = directory / RDB_NAME
@@ -125,15 +96,16 @@ async def _verify_node(
                 await check_slots(connection, record, what)
         finally:
             connection.close()
-    verified = NodeVerification(
+    verified = NodeCheck(
         id=record.id,
+        clustered=record.node_group_id is not None,
         result=PASSED,
         keys=sum(db.keys for db in databases.values()),
         expires=sum(db.expires for db in databases.values()),
-        databases=databases,
+        keys_per_database={number: db.keys for number, db in databases.items()},
         written_by=checked.written_by,
     )
-    return verified, server.version
+    return verified, f"{server.info.engine if server.info else 'redis'} {server.version}"
 
 
 async def verify_snapshot(
@@ -150,7 +122,7 @@ async def verify_snapshot(
     is raised (the verification could not be done, which is not the same as a snapshot that failed it).
     """
     nodes = []
-    loader = "unknown"
+    loader = "no RDB loaded"
     for record in manifest.node_snapshots:
         with tempfile.TemporaryDirectory(prefix="redisbackup-verify-", dir=work_dir) as directory:
             try:
@@ -160,8 +132,9 @@ async def verify_snapshot(
             except RedisBackupError as fault:
                 if fault.code not in VERDICTS:
                     raise
-                log.warning("verification of %s node %s failed: %s", manifest.snapshot_name, record.id, fault)
-                verified = NodeVerification(id=record.id, result=FAILED, fault=fault)
+                log.info("verification of %s node %s failed: %s", manifest.snapshot_name, record.id, fault)
+                clustered = record.node_group_id is not None
+                verified = NodeCheck(id=record.id, clustered=clustered, result=FAILED, fault=fault)
         nodes.append(verified)
     return VerificationReport(manifest.snapshot_name, dt.datetime.now(dt.UTC), loader, tuple(nodes))
 
@@ -176,3 +149,41 @@ VERDICTS = frozenset(
         FaultCode.KEYS_OUTSIDE_SLOTS,
     }
 )
+
+
+async def record_verification(
+    body: Mapping[str, Any], report: VerificationReport, *, attempts: int = 5
+) -> dict[str, Any]:
+    """Write `report` into the RedisBackup's status (status.verification, the Verified condition) and post an
+    Event; re-reads and retries when the object changed meanwhile. Returns the updated object."""
+    metadata = body.get("metadata") or {}
+    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+    current: Mapping[str, Any] = body
+    fault = report.fault
+    for attempt in range(attempts):
+        change = transitions.mark_verified(
+            current.get("status"),
+            verification_status(report),
+            passed=report.passed,
+            reason=str(fault.code) if fault else None,
+            message=report.summary,
+            generation=(current.get("metadata") or {}).get("generation"),
+            now=dt.datetime.now(dt.UTC),
+        )
+        version = (current.get("metadata") or {}).get("resourceVersion")
+        try:
+            updated = await asyncio.to_thread(
+                patch_backup_status, namespace, name, change.patch, resource_version=version
+            )
+        except UpdateConflict:
+            if attempt == attempts - 1:
+                raise
+            fresh = await asyncio.to_thread(get_backup, namespace, name)
+            if fresh is None:
+                raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
+            current = fresh
+            continue
+        if change.notice is not None:
+            await asyncio.to_thread(post_event, updated, change.notice)
+        return updated
+    raise AssertionError("unreachable")
