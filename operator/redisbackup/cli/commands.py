@@ -11,6 +11,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "dump",
     "restore",
+    "restore_cluster",
     "verify",
 )
 
