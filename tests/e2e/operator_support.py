@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anycrc
 import yaml
 from kubernetes import client
 
@@ -120,3 +122,20 @@ def assert_restores(rdb: Path, source: Any, factory: RedisFactory) -> dict[bytes
     with restored.client() as fresh:
         assert redis_nodes.dataset(fresh) == expected
     return expected
+
+
+def fetch_object(bucket: Any, key: str, destination: Path) -> Path:
+    """Download `key` from the test bucket (devstack.fixtures.s3.S3Bucket) to a file."""
+    response = bucket.client().get_object(Bucket=bucket.bucket, Key=key)
+    destination.write_bytes(response["Body"].read())
+    return destination
+
+
+def assert_stored_rdb(path: Path, node: dict[str, Any]) -> None:
+    """The stored bytes are what the status says: size, SHA-256, and a CRC-64 trailer that matches the data."""
+    data = path.read_bytes()
+    assert str(len(data)) == node["cacheSize"]
+    assert hashlib.sha256(data).hexdigest() == node["sha256"]
+    assert data[-8:][::-1].hex() == node["crc64"], "the status CRC is the RDB's own trailer"
+    assert anycrc.Model("CRC64-REDIS").calc(data[:-8]) == int(node["crc64"], 16), "the trailer matches the data"
+    assert data[:5] == b"REDIS"

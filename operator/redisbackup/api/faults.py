@@ -41,6 +41,7 @@ class FaultCode(StrEnum):
     STORAGE_LOCATION_NOT_FOUND = "StorageLocationNotFound"
     STORED_OBJECT_CORRUPT = "StoredObjectCorrupt"
     SECRET_NOT_FOUND = "SecretNotFound"
+    SOURCE_NAMESPACE_NOT_SHARED = "SourceNamespaceNotShared"
 
     # Ours: reaching Kubernetes (the CLI).
     ACCESS_DENIED = "AccessDenied"

@@ -156,6 +156,16 @@ class RedisBackupSpec(SpecModel):
         "value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, like ElastiCache's "
         "ReplicationGroupId.",
     )
+    source_namespace: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Namespace of the source when it is not the RedisBackup's own, so that the backup outlives "
+        "the workload's whole namespace, as an ElastiCache snapshot outlives its cluster. That namespace must "
+        "agree: its annotation redisbackup.io/allow-backups-from lists this RedisBackup's namespace (comma-"
+        "separated, or *). The Secrets of auth and tls are always read from the RedisBackup's own namespace.",
+    )
     auth: RedisAuth | None = Field(default=None, description="Credentials for the Redis nodes, if they need any.")
     tls: RedisTLS | None = Field(default=None, description="TLS settings for the Redis nodes, if they use TLS.")
     port: int | None = Field(

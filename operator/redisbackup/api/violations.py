@@ -83,6 +83,11 @@ def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
             f"{field} must be the name of a storage location: 1 to 63 lower-case letters, digits or hyphens, "
             "beginning and ending with a letter or digit"
         )
+    if kind in {"string_too_short", "string_too_long", "string_pattern_mismatch"} and field == "spec.sourceNamespace":
+        return FaultCode.INVALID_PARAMETER_VALUE, (
+            f"{field} must be the name of a namespace: 1 to 63 lower-case letters, digits or hyphens, beginning and "
+            "ending with a letter or digit"
+        )
     if kind == "string_too_short":
         return FaultCode.INVALID_PARAMETER_VALUE, f"{field} is empty: give it a value"
     if kind == "string_too_long":

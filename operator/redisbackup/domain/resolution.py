@@ -25,6 +25,7 @@ from redisbackup.domain.faults import SourceFault
 from redisbackup.domain.plan import SourceKind
 
 REPLICATION_GROUP_LABEL = "redisbackup.io/replication-group"
+ALLOW_BACKUPS_FROM_ANNOTATION = "redisbackup.io/allow-backups-from"
 REDIS_PORT_NAMES = ("redis", "tcp-redis")
 DEFAULT_REDIS_PORT = 6379
 
@@ -47,6 +48,12 @@ class SourceNotReady(AwaitingSource):
 
 class SecretNotFound(AwaitingSource):
     code = FaultCode.SECRET_NOT_FOUND
+
+
+class SourceNotShared(AwaitingSource):
+    """spec.sourceNamespace names a namespace that does not let this RedisBackup's namespace back it up."""
+
+    code = FaultCode.SOURCE_NAMESPACE_NOT_SHARED
 
 
 class SourceAmbiguous(SourceFault):
@@ -96,6 +103,7 @@ class ResolvedSource:
     pods: tuple[SourcePod, ...]  # a single node: one; a cluster: every Ready Pod (the seeds)
     workloads: tuple[Workload, ...]  # sorted: locks are always taken in this order
     unready: tuple[SourcePod, ...] = ()  # a cluster's Pods that are not Ready: their nodes are never read
+    namespace: str = ""  # where the Pods are (spec.sourceNamespace, else the RedisBackup's namespace)
 
     def pod_at(self, host: str) -> SourcePod | None:
         return next((pod for pod in self.pods if pod.ip == host), None)
@@ -215,8 +223,10 @@ def single_node(
     replicas = (statefulset.get("spec") or {}).get("replicas")
     count = max(len(owned), int(replicas) if isinstance(replicas, int) else 1)
     if count > 1:
-        names = [str(p["metadata"]["name"]) for p in owned] or [f"{name}-{i}" for i in range(count)]
-        example = names[1] if len(names) > 1 else names[0]
+        names = [str(p["metadata"]["name"]) for p in owned]
+        if len(names) < count:  # pods not created yet: a StatefulSet names them <sts>-<ordinal>
+            names = [f"{name}-{i}" for i in range(count)]
+        example = names[1]
         raise SourceAmbiguous(
             f'{field} "{source_id}" names StatefulSet {name}, which runs {count} Redis pods: the cluster has '
             f"replicas, so name a node, e.g. {example} (one of {', '.join(names)}). As in ElastiCache, a snapshot "
@@ -240,7 +250,7 @@ def _ready_single(source_id: str, namespace: str, pod: SourcePod, what: str) -> 
             "snapshot waits until it is (a snapshot is never read from a pod that is starting or terminating)",
             field="spec.cacheClusterId",
         )
-    return ResolvedSource("cacheCluster", source_id, (pod,), (pod.workload,))
+    return ResolvedSource("cacheCluster", source_id, (pod,), (pod.workload,), namespace=namespace)
 
 
 def replication_group(
@@ -283,11 +293,36 @@ def replication_group(
         )
     workloads = tuple(sorted({pod.workload for pod in candidates}))
     unready = tuple(pod for pod in candidates if not pod.ready)
-    return ResolvedSource("replicationGroup", source_id, ready, workloads, unready)
+    return ResolvedSource("replicationGroup", source_id, ready, workloads, unready, namespace=namespace)
 
 
 def _pod_name(pod: Body) -> str:
     return str(pod.get("metadata", {}).get("name"))
+
+
+def check_shared(source_namespace: str, namespace: Body | None, backup_namespace: str) -> None:
+    """A RedisBackup may read another namespace's Redis only if that namespace says so (ReferenceGrant-style).
+
+    Without the consent of the source namespace, anyone who may create a RedisBackup could copy any Redis in
+    the cluster into a backup of their own and restore it: the operator must not be that deputy.
+    """
+    if namespace is None:
+        raise SourceNotFound(
+            f'spec.sourceNamespace "{source_namespace}" does not exist. Create it (or correct the name); the '
+            "operator keeps looking until the source deadline passes",
+            field="spec.sourceNamespace",
+        )
+    annotations = (namespace.get("metadata") or {}).get("annotations") or {}
+    allowed = {item.strip() for item in str(annotations.get(ALLOW_BACKUPS_FROM_ANNOTATION, "")).split(",")}
+    if backup_namespace in allowed or "*" in allowed:
+        return
+    raise SourceNotShared(
+        f'spec.sourceNamespace "{source_namespace}" does not let namespace {backup_namespace} back up its Redis: '
+        f"its owner must annotate it, e.g. kubectl annotate namespace {source_namespace} "
+        f"{ALLOW_BACKUPS_FROM_ANNOTATION}={backup_namespace} (a comma-separated list of namespaces, or *). The "
+        "snapshot waits for that until the source deadline passes",
+        field="spec.sourceNamespace",
+    )
 
 
 def cluster_node_named(source: ResolvedSource, namespace: str) -> SourceAmbiguous:

@@ -36,8 +36,26 @@ ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Holder:
-    name: str  # the RedisBackup's name (same namespace as the workload)
+    """The RedisBackup snapshotting a workload."""
+
+    name: str
     uid: str
+    namespace: str = ""  # the RedisBackup's; empty: the workload's own
+
+    def annotation(self, workload_namespace: str) -> str:
+        """`name`, or `namespace/name` for a RedisBackup of another namespace (spec.sourceNamespace)."""
+        return self.name if self.namespace in ("", workload_namespace) else f"{self.namespace}/{self.name}"
+
+    @classmethod
+    def parse(cls, value: str, uid: str, workload_namespace: str) -> Holder:
+        namespace, _, name = value.rpartition("/")
+        return cls(name, uid, namespace or workload_namespace)
+
+    def same(self, other: Holder, workload_namespace: str) -> bool:
+        def key(holder: Holder) -> tuple[str, str, str]:
+            return holder.namespace or workload_namespace, holder.name, holder.uid
+
+        return key(self) == key(other)
 
 
 class LockConflict(Exception):
@@ -65,10 +83,12 @@ class SnapshotLocks:
         call = core.patch_namespaced_pod if workload.kind == "Pod" else apps.patch_namespaced_stateful_set
         rest.fetch(call, workload.name, namespace, patch, _content_type=rest.MERGE_PATCH)
 
-    def _holder_is_live(self, namespace: str, holder: Holder) -> bool:
+    def _holder_is_live(self, holder: Holder) -> bool:
         """Whether the RedisBackup named in an annotation may still be snapshotting."""
         api = kubernetes.client.CustomObjectsApi(self._client or api_client())
-        body = rest.fetch_or_none(api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, holder.name)
+        body = rest.fetch_or_none(
+            api.get_namespaced_custom_object, GROUP, VERSION, holder.namespace, PLURAL, holder.name
+        )
         if body is None:
             return False
         metadata = body.get("metadata") or {}
@@ -86,10 +106,10 @@ class SnapshotLocks:
             annotations = metadata.get("annotations") or {}
             current = annotations.get(ANNOTATION)
             if current is not None:
-                holder = Holder(current, annotations.get(UID_ANNOTATION, ""))
-                if holder == me:
+                holder = Holder.parse(current, annotations.get(UID_ANNOTATION, ""), namespace)
+                if holder.same(me, namespace):
                     return None
-                if self._holder_is_live(namespace, holder):
+                if self._holder_is_live(holder):
                     return holder
                 log.info(
                     "taking over %s from %s in %s: that snapshot is no longer running", workload, holder, namespace
@@ -97,7 +117,7 @@ class SnapshotLocks:
             patch = {
                 "metadata": {
                     "resourceVersion": metadata.get("resourceVersion"),
-                    "annotations": {ANNOTATION: me.name, UID_ANNOTATION: me.uid},
+                    "annotations": {ANNOTATION: me.annotation(namespace), UID_ANNOTATION: me.uid},
                 }
             }
             try:
@@ -119,7 +139,8 @@ class SnapshotLocks:
                 return
             metadata = body.get("metadata") or {}
             annotations = metadata.get("annotations") or {}
-            if Holder(annotations.get(ANNOTATION, ""), annotations.get(UID_ANNOTATION, "")) != me:
+            current = Holder.parse(annotations.get(ANNOTATION, ""), annotations.get(UID_ANNOTATION, ""), namespace)
+            if not current.same(me, namespace):
                 return
             patch = {
                 "metadata": {

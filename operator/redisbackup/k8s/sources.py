@@ -49,6 +49,9 @@ class SourceReader:
     def apps(self) -> kubernetes.client.AppsV1Api:
         return kubernetes.client.AppsV1Api(self._client or api_client())
 
+    def namespace(self, name: str) -> dict[str, Any] | None:
+        return rest.fetch_or_none(self.core.read_namespace, name)
+
     def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         return rest.fetch_or_none(self.core.read_namespaced_pod, name, namespace)
 
@@ -89,9 +92,16 @@ class SourceReader:
 async def resolve_source(
     namespace: str, spec: Mapping[str, Any], client: kubernetes.client.ApiClient | None = None
 ) -> ResolvedSource:
-    """The Pod(s) `spec` names, as decided by `redisbackup.domain.resolution` (raises its faults)."""
+    """The Pod(s) `spec` names, as decided by `redisbackup.domain.resolution` (raises its faults).
+
+    `namespace` is the RedisBackup's; the Pods are looked for in spec.sourceNamespace when it names another one
+    that agrees to it.
+    """
     reader = SourceReader(client)
     port = spec.get("port")
+    source_namespace = str(spec.get("sourceNamespace") or namespace)
+    if source_namespace != namespace:
+        resolution.check_shared(source_namespace, await rest.run(reader.namespace, source_namespace), namespace)
     if spec.get("replicationGroupId"):
-        return await rest.run(reader.replication_group, namespace, str(spec["replicationGroupId"]), port)
-    return await rest.run(reader.single_node, namespace, str(spec["cacheClusterId"]), port)
+        return await rest.run(reader.replication_group, source_namespace, str(spec["replicationGroupId"]), port)
+    return await rest.run(reader.single_node, source_namespace, str(spec["cacheClusterId"]), port)

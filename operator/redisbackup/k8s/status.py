@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -25,6 +25,7 @@ from redisbackup.k8s.client import api_client
 log = logging.getLogger(__name__)
 
 PostEvent = Callable[[Mapping[str, Any], Notice], None]
+PatchStatus = Callable[[str, str, Mapping[str, Any]], Awaitable[object]]
 
 
 def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
@@ -45,8 +46,8 @@ def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     return target
 
 
-def _patch_status(namespace: str, name: str, patch: Mapping[str, Any], client: Any) -> dict[str, Any]:
-    api = kubernetes.client.CustomObjectsApi(client or api_client())
+def _patch_status(namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+    api = kubernetes.client.CustomObjectsApi(api_client())
     return rest.fetch(
         api.patch_namespaced_custom_object_status,
         GROUP,
@@ -59,6 +60,11 @@ def _patch_status(namespace: str, name: str, patch: Mapping[str, Any], client: A
     )
 
 
+async def patch_status(namespace: str, name: str, patch: Mapping[str, Any]) -> object:
+    """Merge-patch the status subresource of RedisBackup `namespace/name`."""
+    return await rest.run(_patch_status, namespace, name, patch)
+
+
 class StatusWriter:
     """The status of one RedisBackup, written through transitions (`apply`)."""
 
@@ -67,7 +73,7 @@ class StatusWriter:
         body: Mapping[str, Any],
         *,
         post_event: PostEvent = post_with_kopf,
-        client: kubernetes.client.ApiClient | None = None,
+        patch: PatchStatus = patch_status,
     ) -> None:
         metadata = body.get("metadata") or {}
         self.namespace = str(metadata.get("namespace"))
@@ -80,14 +86,14 @@ class StatusWriter:
         }
         self.status: dict[str, Any] = copy.deepcopy(dict(body.get("status") or {}))
         self._post_event = post_event
-        self._client = client
+        self._patch = patch
         self.writes = 0
 
     async def apply(self, change: StatusChange) -> bool:
         """Write the change (if it changes anything) and post its Event; True when the status was patched."""
         patched = False
         if change.patch:
-            await rest.run(_patch_status, self.namespace, self.name, change.patch, self._client)
+            await self._patch(self.namespace, self.name, change.patch)
             merge(self.status, change.patch)
             self.writes += 1
             patched = True

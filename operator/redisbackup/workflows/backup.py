@@ -27,19 +27,18 @@ from redisbackup.api.config import OperatorConfig
 from redisbackup.api.status import Phase
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain import status as transitions
+from redisbackup.domain.admission import fault_for
 from redisbackup.domain.describe import status_fields
-from redisbackup.domain.faults import RedisBackupError, ValidationFault
+from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy, field_of
-from redisbackup.k8s.credentials import redis_connection
-from redisbackup.k8s.locks import Holder, SnapshotLocks
-from redisbackup.k8s.rest import run as in_thread
-from redisbackup.k8s.sources import resolve_source
+from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
 from redisbackup.redis.connection import Timeouts
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
+from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
 from redisbackup.workflows.concurrency import Running, SourceGate
 from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import plan_snapshot
@@ -107,12 +106,6 @@ class BackupRequest:
         return SnapshotLocation(namespace=self.namespace, snapshot_name=self.snapshot_name, uid=self.uid)
 
 
-def earlier_backups(request: BackupRequest, others: Sequence[ExistingBackup]) -> list[ExistingBackup]:
-    """The namespace's RedisBackups created before this one: of two racing creates, the later one fails."""
-    me = ExistingBackup.from_body(request.body)
-    return [other for other in others if me is not None and other.uid != me.uid and other.created_before(me)]
-
-
 class ProgressReporter:
     """take_snapshot's progress callback: a status patch at most every `interval` seconds, none for short ones."""
 
@@ -151,14 +144,14 @@ class Backups:
         stores: StorePool,
         metrics: Metrics,
         *,
-        locks: SnapshotLocks | None = None,
+        kubernetes: KubernetesAccess | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.config = config
         self.limits = config.limits
         self.stores = stores
         self.metrics = metrics
-        self.locks = locks or SnapshotLocks()
+        self.kubernetes = kubernetes or LiveKubernetes()
         self.clock = clock
         self.gate = SourceGate()
         self.running = Running()
@@ -181,7 +174,7 @@ class Backups:
         uid = str((body.get("metadata") or {}).get("uid"))
         writer = self._writers.get(uid)
         if writer is None:
-            writer = self._writers[uid] = StatusWriter(body)
+            writer = self._writers[uid] = self.kubernetes.status_writer(body)
         return writer
 
     def forget(self, uid: str) -> None:
@@ -233,13 +226,10 @@ class Backups:
         await writer.apply(transitions.mark_failed(writer.status, fault, **self._stamp(request)))
 
     async def _attempt(self, request: BackupRequest, writer: StatusWriter, existing: Sequence[ExistingBackup]) -> None:
-        violations = validation.check_create(
-            request.body, earlier_backups(request, existing), namespace=request.namespace
-        )
-        if violations:
-            first = violations[0]
-            message = "; ".join(str(v) for v in violations)
-            raise ValidationFault(message, code=first.code, field=first.field)
+        # The webhook's rules again: it may have been down, and two racing creates can both pass it.
+        invalid = fault_for(validation.check_admitted(request.body, existing, namespace=request.namespace))
+        if invalid is not None:
+            raise invalid
         storage = writer.status.get("storage") or request.spec.get("storage") or self.config.storage.default_location
         store = self.stores.get(storage)  # an unknown location fails the backup: the spec names it
         resumed = transitions.phase_of(writer.status) == Phase.CREATING
@@ -260,8 +250,8 @@ class Backups:
             source = await self._resolve_quietly(request)
             await self._finish(request, writer, manifest, store, storage, source, None, started=None)
             return
-        source = await resolve_source(request.namespace, request.spec)
-        keys = [(request.namespace, workload) for workload in source.workloads]
+        source = await self.kubernetes.resolve(request.namespace, request.spec)
+        keys = [(source.namespace, workload) for workload in source.workloads]
         if (holder := self.gate.holder(keys)) is not None:
             busy = SourceBusy(
                 f'{request.source_field} "{request.source_id}" is being snapshotted by RedisBackup "{holder}"; this '
@@ -270,30 +260,30 @@ class Backups:
             await writer.apply(transitions.mark_waiting(writer.status, busy, **self._stamp(request)))
         async with self.gate.hold(keys, request.name):
             if holder is not None:  # the pods may have moved while we waited
-                source = await resolve_source(request.namespace, request.spec)
+                source = await self.kubernetes.resolve(request.namespace, request.spec)
             await self._snapshot(request, writer, source, store, storage)
 
     async def _resolve_quietly(self, request: BackupRequest) -> ResolvedSource | None:
         with contextlib.suppress(RedisBackupError):
-            return await resolve_source(request.namespace, request.spec)
+            return await self.kubernetes.resolve(request.namespace, request.spec)
         return None
 
     async def _snapshot(
         self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
     ) -> None:
-        me = Holder(request.name, request.uid)
+        me = Holder(request.name, request.uid, request.namespace)
         marked = []
         try:
             for workload in source.workloads:
-                other = await in_thread(self.locks.acquire, request.namespace, workload, me)
+                other = await self.kubernetes.mark(source.namespace, workload, me)
                 if other is not None:
+                    by = other.annotation(source.namespace)
                     raise SourceBusy(
                         f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
-                        f'RedisBackup "{other.name}" (annotation redisbackup.io/snapshotting); this snapshot waits '
-                        "its turn"
+                        f'RedisBackup "{by}" (annotation redisbackup.io/snapshotting); this snapshot waits its turn'
                     )
                 marked.append(workload)
-            async with redis_connection(request.namespace, request.spec) as connection:
+            async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                 planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
                 async with self._slots:
                     started = time.monotonic()
@@ -318,7 +308,7 @@ class Backups:
             for workload in reversed(marked):
                 # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(in_thread(self.locks.release, request.namespace, workload, me))
+                    await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
 
     async def _finish(

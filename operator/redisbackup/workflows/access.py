@@ -1,0 +1,55 @@
+"""What the workflows need from Kubernetes, as one small interface (the real one, or a fake in unit tests)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from redisbackup.domain.resolution import ResolvedSource, Workload
+from redisbackup.domain.source import ConnectionSettings
+from redisbackup.k8s import credentials, sources
+from redisbackup.k8s.locks import Holder, SnapshotLocks
+from redisbackup.k8s.rest import run as in_thread
+from redisbackup.k8s.status import StatusWriter
+
+
+class KubernetesAccess(Protocol):
+    async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
+        """The Pod(s) the spec names (raises the resolution faults)."""
+
+    def connection(
+        self, namespace: str, spec: Mapping[str, Any]
+    ) -> contextlib.AbstractAsyncContextManager[ConnectionSettings]:
+        """Credentials and TLS from the Secrets the spec names, valid inside the block."""
+
+    def status_writer(self, body: Mapping[str, Any]) -> StatusWriter: ...
+
+    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
+        """Annotate the workload as being snapshotted; the other live holder when it is taken."""
+
+    async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None: ...
+
+
+class LiveKubernetes:
+    """The apiserver, through redisbackup.k8s."""
+
+    def __init__(self) -> None:
+        self.locks = SnapshotLocks()
+
+    async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
+        return await sources.resolve_source(namespace, spec)
+
+    def connection(
+        self, namespace: str, spec: Mapping[str, Any]
+    ) -> contextlib.AbstractAsyncContextManager[ConnectionSettings]:
+        return credentials.redis_connection(namespace, spec)
+
+    def status_writer(self, body: Mapping[str, Any]) -> StatusWriter:
+        return StatusWriter(body)
+
+    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
+        return await in_thread(self.locks.acquire, namespace, workload, holder)
+
+    async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:
+        await in_thread(self.locks.release, namespace, workload, holder)

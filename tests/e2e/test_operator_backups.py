@@ -1,0 +1,167 @@
+"""The operator end to end: `kubectl apply` a RedisBackup, the real operator snapshots real redis-server nodes
+(mirrored as Pods) into a real S3 server, and the status reads like ElastiCache's DescribeSnapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from devstack import redis_nodes
+from devstack.cluster import Cluster
+from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.redis import RedisFactory
+from devstack.fixtures.s3 import S3Bucket
+from devstack.mirror import Mirror
+from devstack.redis_nodes import Topology
+from redisbackup.domain.elasticache import snapshot_document_from_body
+from tests.e2e.operator_support import (
+    apply,
+    assert_restores,
+    assert_stored_rdb,
+    condition,
+    events_of,
+    fetch_object,
+    wait_phase,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
+
+
+def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+    redis_factory: RedisFactory,
+    tmp_path: Path,
+) -> None:
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3, prefix="backups"))
+    source = redis_standalone.primary
+    with source.client() as redis:
+        redis_nodes.fill_mixed(redis, count=500)
+    mirror.pods(redis_standalone, namespace, "myNonClusteredRedis".lower())
+
+    # ElastiCache's example 1, verbatim: the identifier is case-insensitive.
+    apply(kube, namespace, "bkup-20150515", snapshotName="bkup-20150515", cacheClusterId="myNonClusteredRedis-001")
+    waited = kube.kubectl(
+        "wait", "-n", namespace, "--for=condition=Ready", "--timeout=90s", "redisbackup/bkup-20150515", check=False
+    )
+    assert waited.returncode == 0, f"{waited.stderr}\n{operator.log_tail()}"
+    body = wait_phase(kube_api, namespace, "bkup-20150515", "available", operator=operator)
+
+    status = body["status"]
+    uid = body["metadata"]["uid"]
+    directory = f"backups/{namespace}/bkup-20150515/{uid}/"
+    assert status["location"] == f"s3://{s3.bucket}/{directory}"
+    assert (status["cacheClusterId"], status["numCacheNodes"], status["engine"], status["engineVersion"]) == (
+        "myNonClusteredRedis-001",
+        1,
+        "redis",
+        "7.0.15",
+    )
+    assert (status["port"], status["snapshotSource"], status["storage"]) == (source.port, "manual", "s3")
+    (node,) = status["nodeSnapshots"]
+    assert (node["cacheNodeId"], node["sourcePod"], node["rdbVersion"]) == ("0001", "mynonclusteredredis-001", 10)
+    assert node["objectKey"] == f"{namespace}/bkup-20150515/{uid}/node-0001.rdb"
+    assert status["totalBytes"] == int(node["cacheSize"])
+    ready = condition(body, "Ready")
+    assert (ready["status"], ready["reason"], ready["observedGeneration"]) == ("True", "Available", 1)
+    assert condition(body, "Progressing")["status"] == "False"
+    assert "finalizers" in body["metadata"]
+    assert body["metadata"]["finalizers"] == ["redisbackup.io/data"]
+    assert not [key for key in body["metadata"].get("annotations", {}) if key.startswith("kopf.zalando.org")]
+    assert "ownerReferences" not in body["metadata"]
+
+    assert s3.keys(directory) == [f"{directory}manifest.json", f"{directory}node-0001.rdb"]
+    assert s3.uploads() == []
+    rdb = fetch_object(s3, f"{directory}node-0001.rdb", tmp_path / "node-0001.rdb")
+    assert_stored_rdb(rdb, node)
+    with source.client() as redis:
+        assert_restores(rdb, redis, redis_factory)
+    manifest = json.loads(s3.client().get_object(Bucket=s3.bucket, Key=f"{directory}manifest.json")["Body"].read())
+    assert manifest["nodeSnapshots"][0]["sha256"] == node["sha256"]
+
+    reasons = [reason for reason, _ in events_of(kube_api, namespace, "bkup-20150515")]
+    assert reasons == ["Creating", "Available"]
+    snapshot = snapshot_document_from_body(body)["Snapshot"]
+    assert (snapshot["SnapshotName"], snapshot["SnapshotStatus"], snapshot["CacheClusterId"]) == (
+        "bkup-20150515",
+        "available",
+        "myNonClusteredRedis-001",
+    )
+    workload = client.CoreV1Api(kube_api).read_namespaced_pod("mynonclusteredredis-001", namespace)
+    assert "redisbackup.io/snapshotting" not in (workload.metadata.annotations or {}), "the source is released"
+
+
+def test_kubectl_get_rb_shows_the_printer_columns(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    tmp_path: Path,
+) -> None:
+    operator = start_operator(namespaces=[namespace])
+    mirror.statefulset(redis_standalone, namespace, "cache")
+    apply(kube, namespace, "daily", snapshotName="daily-1", cacheClusterId="cache")
+    wait_phase(kube_api, namespace, "daily", "available", operator=operator)
+
+    table = kube.kubectl("get", "rb", "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "SNAPSHOT", "SOURCE", "STATUS", "SIZE", "AGE"]
+    row = table[1].split()
+    assert row[:4] == ["daily", "daily-1", "cache", "available"]
+    assert row[5] in ("B", "KiB")  # e.g. "92 B" / "1.2 KiB": the size with its unit
+    wide = kube.kubectl("get", "redisbackups", "-n", namespace, "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[-1] == "LOCATION"
+    assert wide[1].split()[-1].startswith("file:///")
+
+
+def test_a_single_pod_statefulset_is_read_through_its_pod_with_a_password_from_its_secret(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_password: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+    tmp_path: Path,
+    redis_factory: RedisFactory,
+) -> None:
+    # S3 keys from files, as the chart mounts an existingSecret.
+    storage = s3_storage(s3, credentials_dir=tmp_path / "s3-credentials")
+    operator = start_operator(namespaces=[namespace], storage=storage)
+    source = redis_password.primary
+    with source.client() as redis:
+        redis_nodes.fill_mixed(redis, count=100)
+    mirrored = mirror.statefulset(redis_password, namespace, "sessions")
+    assert mirrored.auth_secret is not None
+
+    apply(
+        kube,
+        namespace,
+        "sessions-backup",
+        snapshotName="sessions",
+        cacheClusterId="sessions",
+        auth={"secretRef": {"name": mirrored.auth_secret, "key": "password"}},
+        tags={"team": "payments"},
+    )
+    body = wait_phase(kube_api, namespace, "sessions-backup", "available", operator=operator)
+
+    (node,) = body["status"]["nodeSnapshots"]
+    assert node["sourcePod"] == "sessions-0"
+    directory = f"{namespace}/sessions/{body['metadata']['uid']}/"
+    rdb = fetch_object(s3, f"{directory}node-0001.rdb", tmp_path / "sessions.rdb")
+    assert_stored_rdb(rdb, node)
+    with source.client() as redis:
+        assert_restores(rdb, redis, redis_factory)
+    apps = client.AppsV1Api(kube_api)
+    assert "redisbackup.io/snapshotting" not in (
+        apps.read_namespaced_stateful_set("sessions", namespace).metadata.annotations or {}
+    )

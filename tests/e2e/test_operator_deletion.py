@@ -1,0 +1,219 @@
+"""Backups outlive their source; deleting a RedisBackup deletes its data (Delete) or keeps it (Retain), and waits
+for storage that is down (DeletionBlocked) unless the user gives the data up."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from devstack.cluster import Cluster
+from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.s3 import S3Bucket
+from devstack.mirror import Mirror
+from devstack.processes import Process
+from devstack.redis_nodes import Topology, fill_mixed
+from devstack.s3 import S3Server, start_seaweedfs
+from devstack.wait import wait_until
+from tests.e2e.operator_support import apply, condition, delete, get, wait_for, wait_gone, wait_phase
+
+pytestmark = pytest.mark.e2e
+
+
+def directory_of(body: dict[str, object], prefix: str = "") -> str:
+    metadata, spec = body["metadata"], body["spec"]
+    assert isinstance(metadata, dict)
+    assert isinstance(spec, dict)
+    return f"{prefix}{metadata['namespace']}/{spec['snapshotName']}/{metadata['uid']}/"
+
+
+@pytest.mark.smoke
+def test_deleting_a_backup_deletes_its_objects_and_retain_keeps_them(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+) -> None:
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3))
+    with redis_standalone.primary.client() as redis:
+        fill_mixed(redis, count=50)
+    mirror.pods(redis_standalone, namespace, "cache")
+    for name in ("dropped", "kept"):
+        apply(kube, namespace, name, snapshotName=name, cacheClusterId="cache-001")
+    dropped = wait_phase(kube_api, namespace, "dropped", "available", operator=operator)
+    kept = wait_phase(kube_api, namespace, "kept", "available", operator=operator)
+    assert len(s3.keys(directory_of(dropped))) == len(s3.keys(directory_of(kept))) == 2
+
+    # deletionPolicy is the one field that may change after creation.
+    kube.kubectl("patch", "rb", "kept", "-n", namespace, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}')
+    kube.kubectl("delete", "rb", "dropped", "kept", "-n", namespace, "--timeout=60s")
+
+    assert get(kube_api, namespace, "dropped") is None
+    assert get(kube_api, namespace, "kept") is None
+    assert s3.keys(directory_of(dropped)) == []
+    assert s3.keys(directory_of(kept)) == [f"{directory_of(kept)}manifest.json", f"{directory_of(kept)}node-0001.rdb"]
+    assert s3.uploads() == []
+
+
+@pytest.mark.smoke
+def test_a_backup_outlives_its_statefulset_and_the_whole_namespace_of_its_source(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+) -> None:
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3))
+    source_namespace = kube.create_namespace("shop")
+    core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
+    with redis_standalone.primary.client() as redis:
+        fill_mixed(redis, count=50)
+    mirror.statefulset(redis_standalone, source_namespace, "cache")
+
+    # Another namespace's Redis is read only when that namespace agrees.
+    apply(
+        kube, namespace, "baseline", snapshotName="baseline", cacheClusterId="cache", sourceNamespace=source_namespace
+    )
+    waiting = wait_for(
+        kube_api,
+        namespace,
+        "baseline",
+        lambda body: any(
+            c.get("reason") == "SourceNamespaceNotShared" for c in body.get("status", {}).get("conditions", [])
+        ),
+        what="waited for the source namespace's consent",
+        operator=operator,
+    )
+    assert waiting["status"]["phase"] == "creating"
+    kube.kubectl("annotate", "namespace", source_namespace, f"redisbackup.io/allow-backups-from={namespace}")
+    available = wait_phase(kube_api, namespace, "baseline", "available", operator=operator)
+    stored = s3.keys(directory_of(available))
+    assert len(stored) == 2
+
+    apps.delete_namespaced_stateful_set("cache", source_namespace)
+    wait_until(lambda: not core.list_namespaced_pod(source_namespace).items, timeout=60, what="GC of the source's pods")
+    kube.delete_namespace(source_namespace)
+
+    def namespace_gone() -> bool:
+        try:
+            core.read_namespace(source_namespace)
+        except client.ApiException as error:
+            return error.status == 404
+        return False
+
+    wait_until(namespace_gone, timeout=90, what=f"deletion of namespace {source_namespace}")
+    after = get(kube_api, namespace, "baseline")
+    assert after is not None
+    assert after["status"] == available["status"], "nothing about the backup changed"
+    assert condition(after, "Ready")["status"] == "True"
+    assert s3.keys(directory_of(available)) == stored
+
+
+@dataclass
+class OwnS3:
+    """An S3 server of the test's own, which it can stop and start again on the same address."""
+
+    server: S3Server
+    bucket: str
+    log_dir: Path
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.endpoint_url
+
+    @property
+    def access_key(self) -> str:
+        return self.server.access_key
+
+    @property
+    def secret_key(self) -> str:
+        return self.server.secret_key
+
+    @property
+    def region(self) -> str:
+        return self.server.region
+
+    def keys(self, prefix: str = "") -> list[str]:
+        listing = self.server.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(item["Key"] for item in listing.get("Contents", []))
+
+    def stop(self) -> None:
+        self.server.process.stop()
+
+    def start(self) -> None:
+        old = self.server.process
+        self.server.process = Process(f"{old.name}-again", old.argv, log_dir=self.log_dir, cwd=self.server.data_dir)
+
+        def serves() -> bool:
+            self.keys()
+            return True
+
+        self.server.process.wait_ready(serves, timeout=60, what="serving S3 again")
+
+
+@pytest.fixture
+def own_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnS3]:
+    base = tmp_path_factory.mktemp("own-s3")
+    server = start_seaweedfs(base)
+    bucket = f"test-{secrets.token_hex(4)}"
+    server.create_bucket(bucket)
+    yield OwnS3(server, bucket, base / "logs")
+    with contextlib.suppress(Exception):
+        server.stop()
+
+
+def test_deletion_is_blocked_while_s3_is_down_and_completes_when_it_returns_unless_forced(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    own_s3: OwnS3,
+) -> None:
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(own_s3))
+    mirror.pods(redis_standalone, namespace, "cache")
+    for name in ("patient", "forced"):
+        apply(kube, namespace, name, snapshotName=name, cacheClusterId="cache-001")
+    patient = wait_phase(kube_api, namespace, "patient", "available", operator=operator)
+    forced = wait_phase(kube_api, namespace, "forced", "available", operator=operator)
+
+    own_s3.stop()
+    delete(kube_api, namespace, "patient")
+    delete(kube_api, namespace, "forced")
+    for name in ("patient", "forced"):
+        blocked = wait_for(
+            kube_api,
+            namespace,
+            name,
+            lambda body: any(
+                c["type"] == "DeletionBlocked" and c["status"] == "True" for c in body["status"].get("conditions", [])
+            ),
+            what="showed DeletionBlocked",
+            operator=operator,
+        )
+        assert blocked["status"]["phase"] == "deleting"
+        reason = condition(blocked, "DeletionBlocked")
+        assert reason["reason"] == "StorageUnavailable"
+        assert 'redisbackup.io/force-delete="true"' in reason["message"]
+        assert blocked["metadata"]["finalizers"] == ["redisbackup.io/data"]
+
+    kube.kubectl("annotate", "rb", "forced", "-n", namespace, "redisbackup.io/force-delete=true")
+    wait_gone(kube_api, namespace, "forced")
+    assert get(kube_api, namespace, "patient") is not None, "without the annotation the data is waited for"
+
+    own_s3.start()
+    wait_gone(kube_api, namespace, "patient", timeout=90)
+    assert own_s3.keys(directory_of(patient)) == []
+    kept = own_s3.keys(directory_of(forced))
+    assert kept, "the force-deleted backup's data was given up on, not deleted"

@@ -1,0 +1,110 @@
+"""A Kubernetes of plain Python objects for the workflow tests: resolution answers, status patches and events."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from redisbackup.api.config import OperatorConfig, parse_config
+from redisbackup.domain.resolution import ResolvedSource, SourcePod, Workload
+from redisbackup.domain.source import ConnectionSettings
+from redisbackup.domain.status import Notice
+from redisbackup.k8s.locks import Holder
+from redisbackup.k8s.status import StatusWriter, merge
+from redisbackup.storage.base import ObjectStore
+from redisbackup.storage.memory import MemoryStore
+from redisbackup.storage.pool import StorePool
+from redisbackup.workflows.backup import Backups
+from redisbackup.workflows.metrics import Metrics
+
+CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+
+def body(
+    name: str = "nightly", *, uid: str = "uid-1", status: Mapping[str, Any] | None = None, **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "redisbackup.io/v1alpha1",
+        "kind": "RedisBackup",
+        "metadata": {
+            "name": name,
+            "namespace": "team",
+            "uid": uid,
+            "generation": 1,
+            "creationTimestamp": CREATED.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "spec": {"snapshotName": name, "cacheClusterId": "cache-0", **spec},
+        "status": dict(status or {}),
+    }
+
+
+def single_pod(port: int, name: str = "cache-0") -> ResolvedSource:
+    pod = SourcePod(name, "127.0.0.1", port, True, CREATED, Workload("StatefulSet", "cache"))
+    return ResolvedSource("cacheCluster", name, (pod,), (pod.workload,), namespace="team")
+
+
+@dataclass
+class FakeKubernetes:
+    source: Callable[[], ResolvedSource]
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name: the status as the API holds it
+    patches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[str, Notice]] = field(default_factory=list)
+    marks: list[tuple[str, Workload, Holder]] = field(default_factory=list)
+    holder: Holder | None = None  # someone else's annotation on the workload
+    resolutions: int = 0
+
+    async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
+        self.resolutions += 1
+        return self.source()
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[ConnectionSettings]:
+        yield ConnectionSettings()
+
+    def connection(
+        self, namespace: str, spec: Mapping[str, Any]
+    ) -> contextlib.AbstractAsyncContextManager[ConnectionSettings]:
+        return self._connection()
+
+    def status_writer(self, body: Mapping[str, Any]) -> StatusWriter:
+        async def patch(namespace: str, name: str, change: Mapping[str, Any]) -> None:
+            self.patches.append((name, dict(change)))
+            merge(self.statuses.setdefault(name, {}), change)
+
+        def post(reference: Mapping[str, Any], notice: Notice) -> None:
+            self.events.append((reference["metadata"]["name"], notice))
+
+        return StatusWriter(body, post_event=post, patch=patch)
+
+    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
+        if self.holder is not None:
+            return self.holder
+        self.marks.append(("mark", workload, holder))
+        return None
+
+    async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:
+        self.marks.append(("unmark", workload, holder))
+
+    def reasons(self, name: str = "nightly") -> list[str]:
+        return [notice.reason for who, notice in self.events if who == name]
+
+
+class MemoryPool(StorePool):
+    def __init__(self, config: OperatorConfig, store: MemoryStore) -> None:
+        super().__init__(dict(config.storage.locations))
+        self.store = store
+
+    def get(self, name: str) -> ObjectStore:
+        super().get(name)  # unknown names fail as they would in the operator
+        return self.store
+
+
+def backups(
+    kubernetes: FakeKubernetes, store: MemoryStore, *, limits: str = "", now: dt.datetime | None = None
+) -> Backups:
+    config = parse_config(f"limits: {{{limits}}}" if limits else "")
+    clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
+    return Backups(config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock)

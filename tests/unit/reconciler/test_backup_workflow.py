@@ -1,0 +1,152 @@
+"""The backup use case with a scripted Redis, a memory store and a Kubernetes of plain objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from redisbackup.api.validation import ExistingBackup
+from redisbackup.domain.resolution import SourceAmbiguous, SourceNotFound, Workload
+from redisbackup.domain.status import is_terminal
+from redisbackup.k8s.locks import Holder
+from redisbackup.redis.faults import ConnectionLost
+from redisbackup.storage.memory import MemoryStore
+from tests.unit.datapath.fake_redis import FakeRedis
+from tests.unit.datapath.test_rdb_verifier import REAL_RDB
+from tests.unit.reconciler.fakes import CREATED, FakeKubernetes, backups, body, single_pod
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_a_new_backup_is_created_marked_streamed_unmarked_and_available_in_two_status_writes() -> None:
+    store = MemoryStore()
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port))
+        workflow = backups(kubernetes, store)
+        await workflow.run(body())
+    status = kubernetes.statuses["nightly"]
+    assert status["phase"] == "available"
+    assert status["nodeSnapshots"][0]["cacheSize"] == str(len(REAL_RDB))
+    assert status["nodeSnapshots"][0]["sourcePod"] == "cache-0"
+    assert status["location"] == "memory:///team/nightly/uid-1/"
+    assert store.objects["team/nightly/uid-1/node-0001.rdb"] == REAL_RDB
+    assert len(kubernetes.patches) == 2  # creating, available: a small snapshot writes no progress
+    assert kubernetes.reasons() == ["Creating", "Available"]
+    holder = Holder("nightly", "uid-1", "team")
+    workload = Workload("StatefulSet", "cache")
+    assert kubernetes.marks == [("mark", workload, holder), ("unmark", workload, holder)]
+    assert workflow.metrics.backups.labels(result="available")._value.get() == 1
+    assert workflow.metrics.snapshots_started._value.get() == 1
+
+
+async def test_a_terminal_backup_is_never_snapshotted_again() -> None:
+    kubernetes = FakeKubernetes(lambda: pytest.fail("a terminal backup must not even be resolved"))
+    workflow = backups(kubernetes, MemoryStore())
+    for phase in ("available", "failed"):
+        await workflow.run(body(status={"phase": phase}))
+    assert kubernetes.patches == []
+    assert kubernetes.events == []
+
+
+async def test_a_resumed_backup_whose_manifest_is_committed_only_writes_its_status() -> None:
+    store = MemoryStore()
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port))
+        await backups(kubernetes, store).run(body())  # the first operator commits …
+        committed = dict(store.objects)
+        commands_before = len(server.commands)
+        restarted = FakeKubernetes(lambda: single_pod(server.port))  # … and dies before its status write
+        await backups(restarted, store).run(body(status={"phase": "creating", "storage": "embedded"}))
+    assert restarted.statuses["nightly"]["phase"] == "available"
+    assert len(server.commands) == commands_before, "Redis was asked again for a committed snapshot"
+    assert store.objects == committed
+    assert restarted.marks == []
+
+
+async def test_a_missing_source_is_awaited_until_the_deadline_then_fails() -> None:
+    def missing() -> None:
+        raise SourceNotFound("no Pod or StatefulSet named cache-0 in namespace team")
+
+    kubernetes = FakeKubernetes(missing)  # type: ignore[arg-type]
+    early = backups(kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60")
+    with pytest.raises(SourceNotFound):
+        await early.run(body())
+    assert kubernetes.statuses["nightly"]["phase"] == "creating"
+    assert kubernetes.reasons() == ["Creating", "CacheClusterNotFound"]
+    with pytest.raises(SourceNotFound):
+        await early.run(body(status=kubernetes.statuses["nightly"]))
+    assert kubernetes.reasons() == ["Creating", "CacheClusterNotFound"], "a retry with no news writes nothing"
+
+    late = backups(
+        kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60", now=CREATED + dt.timedelta(seconds=61)
+    )
+    await late.run(body(status=kubernetes.statuses["nightly"]))
+    status = kubernetes.statuses["nightly"]
+    assert status["phase"] == "failed"
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "CacheClusterNotFound"
+    assert "gave up after waiting 61s; limits.sourceMissingDeadlineSeconds is 60" in failed["message"]
+
+
+async def test_a_permanent_fault_fails_at_once_with_its_code() -> None:
+    def ambiguous() -> None:
+        raise SourceAmbiguous("the cluster has replicas, so name a node, e.g. mycluster-1")
+
+    kubernetes = FakeKubernetes(ambiguous)  # type: ignore[arg-type]
+    await backups(kubernetes, MemoryStore()).run(body())
+    status = kubernetes.statuses["nightly"]
+    assert status["phase"] == "failed"
+    assert is_terminal(status)
+    assert kubernetes.reasons() == ["Creating", "InvalidParameterCombination"]
+
+
+async def test_a_connection_that_keeps_breaking_fails_after_the_configured_attempts() -> None:
+    store = MemoryStore()
+    async with FakeRedis(rdb=REAL_RDB, cut_after=100) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port))
+        workflow = backups(kubernetes, store, limits="snapshotAttempts: 2")
+        with pytest.raises(ConnectionLost):
+            await workflow.run(body())
+        await workflow.run(body(status=kubernetes.statuses["nightly"]))
+    assert kubernetes.statuses["nightly"]["phase"] == "failed"
+    assert store.objects == {}, "a failed attempt leaves nothing stored"
+    assert [m[0] for m in kubernetes.marks] == ["mark", "unmark", "mark", "unmark"]
+
+
+async def test_a_source_marked_by_another_live_backup_waits_its_turn_and_never_fails() -> None:
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port), holder=Holder("earlier", "uid-0"))
+        workflow = backups(kubernetes, MemoryStore(), limits="snapshotAttempts: 1")
+        for _ in range(3):
+            with pytest.raises(Exception, match="InvalidCacheClusterState"):
+                await workflow.run(body(status=kubernetes.statuses.get("nightly")))
+        assert kubernetes.statuses["nightly"]["phase"] == "creating"
+        assert server.commands == []
+        kubernetes.holder = None  # the other snapshot is done
+        await workflow.run(body(status=kubernetes.statuses["nightly"]))
+    assert kubernetes.statuses["nightly"]["phase"] == "available"
+
+
+async def test_of_two_backups_with_one_snapshot_name_the_later_fails_and_the_earlier_is_untouched() -> None:
+    earlier = ExistingBackup(name="first", snapshot_name="Nightly", created="2026-05-01T11:00:00Z", uid="uid-0")
+    kubernetes = FakeKubernetes(lambda: pytest.fail("a duplicate must not be resolved"))
+    await backups(kubernetes, MemoryStore()).run(body(), existing=[earlier])
+    failed = next(c for c in kubernetes.statuses["nightly"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "SnapshotAlreadyExistsFault"
+    assert 'already used by RedisBackup "first"' in failed["message"]
+
+    later = ExistingBackup(name="second", snapshot_name="nightly", created="2026-05-01T13:00:00Z", uid="uid-9")
+    store = MemoryStore()
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        other = FakeKubernetes(lambda: single_pod(server.port))
+        await backups(other, store).run(body(), existing=[later])
+    assert other.statuses["nightly"]["phase"] == "available"
+
+
+async def test_an_unknown_storage_location_fails_the_backup_naming_the_known_ones() -> None:
+    kubernetes = FakeKubernetes(lambda: pytest.fail("not resolved"))
+    await backups(kubernetes, MemoryStore()).run(body(storage="archive"))
+    failed = next(c for c in kubernetes.statuses["nightly"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "StorageLocationNotFound"
+    assert 'storage location "archive" is not in the operator\'s configuration (known: embedded)' in failed["message"]

@@ -1,0 +1,90 @@
+"""main.py wires the snapshot daemon, the deletion handler and kopf's bookkeeping under redisbackup.io."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import kopf
+import pytest
+
+from redisbackup import main
+from redisbackup.cli import run_operator
+from redisbackup.handlers import backups as handlers
+from redisbackup.handlers.backups import index_snapshot_names, needs_snapshot
+
+
+def registry() -> kopf.OperatorRegistry:
+    return main.build_registry(main.OperatorOptions(webhook=None))
+
+
+def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_releases_the_data() -> None:
+    built = registry()
+    (daemon,) = built._spawning.get_all_handlers()
+    assert daemon.id == handlers.DAEMON_ID
+    assert daemon.cancellation_timeout
+    assert daemon.cancellation_backoff is None
+    (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
+    assert deletion.requires_finalizer
+    assert [h.id for h in built._indexing.get_all_handlers()] == [handlers.INDEX_ID]
+    for status, spawned in [
+        ({}, True),
+        ({"phase": "creating"}, True),
+        ({"phase": "available"}, False),
+        ({"phase": "failed"}, False),
+    ]:
+        assert needs_snapshot(status) is spawned  # type: ignore[arg-type]
+
+
+def test_kopf_keeps_its_finalizer_and_annotations_under_redisbackup_io() -> None:
+    settings = kopf.OperatorSettings()
+    main.configure(settings, main.OperatorOptions(webhook=None))
+    assert settings.persistence.finalizer == "redisbackup.io/data"
+    progress, diffbase = settings.persistence.progress_storage, settings.persistence.diffbase_storage
+    assert isinstance(progress, kopf.AnnotationsProgressStorage)
+    assert progress.prefix == "redisbackup.io"
+    assert isinstance(diffbase, kopf.AnnotationsDiffBaseStorage)
+    assert diffbase.prefix == "redisbackup.io"
+    assert settings.posting.loggers is False
+
+
+def test_webhook_only_operators_reconcile_nothing() -> None:
+    built = main.build_registry(main.OperatorOptions(webhook=None, reconcile=False))
+    assert built._spawning.get_all_handlers() == []
+    assert built._changing.get_all_handlers() == []
+
+
+def test_the_index_keys_snapshot_names_per_namespace_ignoring_case() -> None:
+    body = kopf.Body({"metadata": {"name": "a", "uid": "u"}, "spec": {"snapshotName": "Nightly"}})  # type: ignore[typeddict-item]
+    (key,) = index_snapshot_names(body=body, namespace="team")  # type: ignore[union-attr]
+    assert key == ("team", "nightly")
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    run_operator.register(parser.add_subparsers())
+    return parser.parse_args(["operator", "--no-webhook", *argv])
+
+
+def test_the_config_file_gives_locations_namespaces_and_the_liveness_endpoint(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "namespaces: [a, b]\nhealth: {host: 127.0.0.1, port: 8181}\nlimits: {maxConcurrentSnapshots: 2}\n"
+    )
+    options = run_operator.options_from(parse("--config", str(config)))
+    assert options.namespaces == ("a", "b")
+    assert options.liveness_endpoint == "http://127.0.0.1:8181/healthz"
+    assert options.config.limits.max_concurrent_snapshots == 2
+    flagged = run_operator.options_from(parse("--config", str(config), "-n", "c", "--liveness", "http://x:1/h"))
+    assert (flagged.namespaces, flagged.liveness_endpoint) == (("c",), "http://x:1/h")
+
+
+def test_a_broken_config_file_stops_the_operator_with_the_key_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("limits: {maxConcurentSnapshots: 2}\n")
+    assert run_operator.handle(parse("--config", str(config))) == 2
+    assert "limits.maxConcurentSnapshots is not a known setting" in capsys.readouterr().err
+    assert run_operator.handle(parse("--config", str(tmp_path / "missing.yaml"))) == 2
+    assert "cannot read the configuration file" in capsys.readouterr().err
