@@ -196,6 +196,11 @@ def mark_progress(
     return _change(status, patch, None)
 
 
+def mark_planned(status: Status | None, fields: Mapping[str, Any]) -> StatusChange:
+    """Still creating; the nodes to read are chosen: engine, port and node snapshots (without sizes yet)."""
+    return _change(status, {key: value for key, value in fields.items() if value is not None}, None)
+
+
 def _find(status: Status | None, kind: ConditionType) -> Mapping[str, Any] | None:
     return next((c for c in (status or {}).get("conditions") or [] if c.get("type") == kind), None)
 

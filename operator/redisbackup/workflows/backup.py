@@ -28,7 +28,7 @@ from redisbackup.api.status import Phase
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain import status as transitions
 from redisbackup.domain.admission import fault_for
-from redisbackup.domain.describe import status_fields
+from redisbackup.domain.describe import planned_fields, status_fields
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest
@@ -41,7 +41,7 @@ from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
 from redisbackup.workflows.concurrency import Running, SourceGate
 from redisbackup.workflows.metrics import Metrics
-from redisbackup.workflows.planning import plan_snapshot
+from redisbackup.workflows.planning import PlannedSnapshot, plan_snapshot
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
 
 log = logging.getLogger(__name__)
@@ -285,6 +285,7 @@ class Backups:
                 marked.append(workload)
             async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                 planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
+                await writer.apply(transitions.mark_planned(writer.status, self._planned_fields(planned, source)))
                 async with self._slots:
                     started = time.monotonic()
                     progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
@@ -310,6 +311,17 @@ class Backups:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
+
+    @staticmethod
+    def _planned_fields(planned: PlannedSnapshot, source: ResolvedSource) -> dict[str, Any]:
+        server = planned.server
+        return planned_fields(
+            planned.plan,
+            engine=server.engine if server else None,
+            engine_version=server.engine_version if server else None,
+            pods={pod.name: pod for pod in source.pods},
+            automatic_failover=planned.automatic_failover,
+        )
 
     async def _finish(
         self,

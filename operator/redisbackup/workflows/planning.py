@@ -17,7 +17,7 @@ from redisbackup.domain.resolution import ResolvedSource, cluster_node_named, no
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
-from redisbackup.redis.info import describe_node
+from redisbackup.redis.info import ServerInfo, describe_node
 from redisbackup.redis.topology import ClusterTopology, NotAClusterNode, discover_cluster
 
 POD_NOT_READY = "pod-not-ready"
@@ -27,6 +27,7 @@ POD_NOT_READY = "pod-not-ready"
 class PlannedSnapshot:
     plan: SnapshotPlan
     automatic_failover: Literal["enabled", "disabled"] | None = None
+    server: ServerInfo | None = None  # INFO of a node to be read: engine and version, shown while creating
 
 
 async def plan_snapshot(
@@ -46,7 +47,7 @@ async def _plan_single(
     server = await describe_node(address, connection, timeouts)
     if server.cluster_enabled:
         raise cluster_node_named(source, namespace)
-    return PlannedSnapshot(plan_single_node(source.source_id, address, name=pod.name))
+    return PlannedSnapshot(plan_single_node(source.source_id, address, name=pod.name), server=server)
 
 
 async def _discover(
@@ -95,4 +96,5 @@ async def _plan_cluster(
     failover: Literal["enabled", "disabled"] = (
         "enabled" if owning and all(len(shard.nodes) > 1 for shard in owning) else "disabled"
     )
-    return PlannedSnapshot(dataclasses.replace(plan, nodes=named), failover)
+    server = await describe_node(plan.nodes[0].address, connection, timeouts) if plan.nodes else None
+    return PlannedSnapshot(dataclasses.replace(plan, nodes=named), failover, server)
