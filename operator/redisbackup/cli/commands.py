@@ -13,6 +13,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "restore",
     "restore_cluster",
     "verify",
+    "create_snapshot",
+    "describe_snapshots",
+    "delete_snapshot",
 )
 
 

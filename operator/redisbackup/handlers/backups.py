@@ -6,6 +6,8 @@
   created, and for each one still creating when the operator starts — and cancels when the RedisBackup is
   deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available, failed) get no
   daemon at all: an operator restart never re-takes a finished snapshot and costs nothing for them.
+- spec.verify: a second daemon, for available RedisBackups that ask for verification and have none recorded yet,
+  verifies the stored snapshot once (workflows.verification) and ends.
 - Faults map onto kopf's retry policy in one place: transient → TemporaryError with backoff; permanent ones were
   already written as `failed` by the workflow.
 """
@@ -25,12 +27,14 @@ from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.status import is_terminal
 from redisbackup.workflows.backup import Backups
 from redisbackup.workflows.deletion import release_backup
+from redisbackup.workflows.verification import Verifications, needs_verification
 
 log = logging.getLogger(__name__)
 
 INDEX_ID = "snapshot_names"
 DAEMON_ID = "take-snapshot"
 DELETE_ID = "release-snapshot-data"
+VERIFY_ID = "verify-snapshot"
 
 
 def snapshot_name_key(namespace: str, snapshot_name: str) -> tuple[str, str]:
@@ -48,6 +52,10 @@ def index_snapshot_names(
 
 def needs_snapshot(status: kopf.Status, **_: Any) -> bool:
     return not is_terminal(status)
+
+
+def wants_verification(body: kopf.Body, **_: Any) -> bool:
+    return needs_verification(body)
 
 
 def _retry(backups: Backups, error: Exception, retry: int) -> kopf.TemporaryError:
@@ -85,6 +93,26 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         except Exception as error:  # the apiserver, a bug: log it fully and try again later
             log.exception("%s/%s: unexpected error while taking the snapshot", namespace, body["metadata"]["name"])
             raise _retry(backups, error, retry) from error
+
+    verifications = Verifications(
+        backups.stores.get, backups.kubernetes, concurrency=backups.limits.max_concurrent_verifications
+    )
+
+    @kopf.daemon(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id=VERIFY_ID,
+        when=wants_verification,
+        backoff=backups.limits.retry_max_delay_seconds,
+        cancellation_timeout=10.0,
+        registry=registry,
+    )
+    async def verify_snapshot(body: kopf.Body, retry: int, **_: Any) -> None:
+        try:
+            await verifications.run(dict(body))
+        except RedisBackupError as fault:
+            raise _retry(backups, fault, retry) from fault
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id=DELETE_ID, registry=registry)
     async def release_snapshot_data(body: kopf.Body, retry: int, **_: Any) -> None:

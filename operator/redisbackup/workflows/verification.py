@@ -1,0 +1,90 @@
+"""spec.verify: the operator verifies each available RedisBackup that asks for it, once, a few at a time.
+
+    available, spec.verify, no status.verification ─► load the manifest ─► verify_snapshot (workflows.verify)
+    ─► status.verification + condition Verified (True, or False with the fault's code) + an Event
+
+A fault that says the snapshot itself is bad is the verdict (Verified=False). A fault that only says the
+verification could not be done yet (storage unreachable) is raised to be retried; one that will not go away by
+retrying (no redis-server in the operator's image) is recorded too, so that it is never silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from redisbackup.domain import status as transitions
+from redisbackup.domain.faults import RedisBackupError
+from redisbackup.domain.verification import FAILED, NodeCheck, VerificationReport, verification_status
+from redisbackup.storage.base import ObjectStore
+from redisbackup.workflows.access import KubernetesAccess
+from redisbackup.workflows.locate import backup_location
+from redisbackup.workflows.restore import load_manifest
+from redisbackup.workflows.verify import VERDICTS, verify_snapshot
+
+log = logging.getLogger(__name__)
+
+
+def needs_verification(body: Mapping[str, Any]) -> bool:
+    status = body.get("status") or {}
+    return (
+        bool((body.get("spec") or {}).get("verify"))
+        and status.get("phase") == "available"
+        and not status.get("verification")
+        and not (body.get("metadata") or {}).get("deletionTimestamp")
+    )
+
+
+class Verifications:
+    def __init__(
+        self,
+        stores: Callable[[str], ObjectStore],
+        kubernetes: KubernetesAccess,
+        *,
+        concurrency: int = 1,
+        work_dir: Path | None = None,
+    ) -> None:
+        self.stores = stores
+        self.kubernetes = kubernetes
+        self.work_dir = work_dir
+        self._gate = asyncio.Semaphore(concurrency)
+
+    async def run(self, body: Mapping[str, Any]) -> VerificationReport | None:
+        """Verify and record; raise a transient fault to be retried. None when there was nothing to do."""
+        if not needs_verification(body):
+            return None
+        metadata, status = body.get("metadata") or {}, body.get("status") or {}
+        name = (body.get("spec") or {}).get("snapshotName", metadata.get("name"))
+        async with self._gate:
+            try:
+                store = self.stores(str(status.get("storage")))
+                manifest = await load_manifest(store, backup_location(body))
+                report = await verify_snapshot(store, manifest, work_dir=self.work_dir)
+            except RedisBackupError as problem:
+                if problem.transient and problem.code not in VERDICTS:
+                    raise
+                report = VerificationReport(
+                    str(name),
+                    dt.datetime.now(dt.UTC),
+                    "no RDB loaded",
+                    (NodeCheck(id="0001", clustered=False, result=FAILED, fault=problem),),
+                )
+        writer = self.kubernetes.status_writer(body)
+        fault = report.fault
+        await writer.apply(
+            transitions.mark_verified(
+                writer.status,
+                verification_status(report),
+                passed=report.passed,
+                reason=str(fault.code) if fault else None,
+                message=report.summary,
+                generation=metadata.get("generation"),
+                now=dt.datetime.now(dt.UTC),
+            )
+        )
+        log.info("%s/%s: %s", metadata.get("namespace"), metadata.get("name"), report.summary)
+        return report
