@@ -7,6 +7,7 @@ from types import ModuleType
 
 # One line per sub-command module under redisbackup.cli; add yours here.
 COMMAND_MODULES: tuple[str, ...] = (
+    "dump",
     "run_operator",  # redisbackup operator
     "validate",
     "dump",
