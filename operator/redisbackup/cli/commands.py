@@ -7,16 +7,15 @@ from types import ModuleType
 
 # One line per sub-command module under redisbackup.cli; add yours here.
 COMMAND_MODULES: tuple[str, ...] = (
-    "dump",
-    "run_operator",  # redisbackup operator
-    "validate",
-    "dump",
+    "create_snapshot",  # the aws elasticache twins first
+    "describe_snapshots",
+    "delete_snapshot",
     "restore",
     "restore_cluster",
     "verify",
-    "create_snapshot",
-    "describe_snapshots",
-    "delete_snapshot",
+    "dump",
+    "validate",
+    "run_operator",  # redisbackup operator
 )
 
 
