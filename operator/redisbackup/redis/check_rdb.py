@@ -8,15 +8,13 @@ and `[info] N keys read / N expires / N already expired`. Debian ships it in red
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import SnapshotFault
-from redisbackup.redis.scratch import LocalRedisMissing
+from redisbackup.redis.scratch import find_program
 
 CHECK_RDB_ENV = "REDISBACKUP_REDIS_CHECK_RDB"
 OK_LINE = "RDB looks OK!"
@@ -40,14 +38,14 @@ class RdbCheck:
 
 
 def find_check_rdb(explicit: str | None = None) -> str:
-    candidate = explicit or os.environ.get(CHECK_RDB_ENV) or "redis-check-rdb"
-    found = shutil.which(candidate)
-    if found is None:
-        raise LocalRedisMissing(
-            f"cannot find the redis-check-rdb program ({candidate!r}): install it (Debian: apt-get install "
-            f"redis-tools) or name it with --redis-check-rdb or {CHECK_RDB_ENV}"
-        )
-    return found
+    return find_program(
+        "redis-check-rdb",
+        explicit,
+        CHECK_RDB_ENV,
+        package="redis-tools",
+        flag="--redis-check-rdb",
+        why="needed to check the snapshot's RDBs",
+    )
 
 
 def parse_report(output: str, returncode: int, *, what: str) -> RdbCheck:

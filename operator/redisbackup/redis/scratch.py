@@ -53,17 +53,27 @@ class LocalRedisMissing(RestoreFault):
     code = FaultCode.RESTORE_FAILED
 
 
-def find_redis_server(explicit: str | None = None) -> str:
-    """The redis-server binary: `explicit`, else $REDISBACKUP_REDIS_SERVER, else the one on PATH."""
-    candidate = explicit or os.environ.get(REDIS_SERVER_ENV) or "redis-server"
+def find_program(name: str, explicit: str | None, env: str, *, package: str, flag: str, why: str) -> str:
+    """A local Redis program: `explicit`, else the one $`env` names, else `name` on PATH."""
+    candidate = explicit or os.environ.get(env) or name
     found = shutil.which(candidate)
     if found is None:
         raise LocalRedisMissing(
-            f"cannot find the redis-server program ({candidate!r}) needed to load the snapshot locally: install it "
-            f"(Debian: apt-get install redis-server) or name it with --redis-server or {REDIS_SERVER_ENV}. It must be "
-            "at least as new as the Redis that wrote the snapshot."
+            f"cannot find the {name} program ({candidate!r}) {why}: install it (Debian: apt-get install {package}) "
+            f"or name it with {flag} or {env}. It must be at least as new as the Redis that wrote the snapshot."
         )
     return found
+
+
+def find_redis_server(explicit: str | None = None) -> str:
+    return find_program(
+        "redis-server",
+        explicit,
+        REDIS_SERVER_ENV,
+        package="redis-server",
+        flag="--redis-server",
+        why="needed to load the snapshot locally",
+    )
 
 
 def _config(directory: Path, socket: Path) -> str:
