@@ -66,6 +66,11 @@ def find_program(name: str, explicit: str | None, env: str, *, package: str, fla
 
 
 def find_redis_server(explicit: str | None = None) -> str:
+    """The redis-server binary. Debian's redis-tools ships it as redis-check-rdb (redis-server is a symlink to it,
+    and the program chooses what to be from its argv[0]), so an image with only redis-tools can load RDBs too."""
+    if explicit is None and os.environ.get(REDIS_SERVER_ENV) is None and shutil.which("redis-server") is None:
+        if (same_binary := shutil.which("redis-check-rdb")) is not None:
+            return same_binary
     return find_program(
         "redis-server",
         explicit,
@@ -168,8 +173,9 @@ async def scratch_server(
         config = directory / "redis.conf"
         config.write_text(_config(directory, socket))
         process = await asyncio.create_subprocess_exec(
-            program,
+            "redis-server",  # argv[0]: what the Redis binary runs as (it may be installed as redis-check-rdb)
             str(config),
+            executable=program,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
