@@ -89,6 +89,7 @@ def describe(result: ClusterRestore) -> dict[str, object]:
     return {
         "snapshotName": result.snapshot_name,
         "clusterState": result.cluster_state,
+        "alreadyRestored": result.already_restored,
         "nodeGroups": [
             {
                 "nodeGroupId": group.node_group_id,

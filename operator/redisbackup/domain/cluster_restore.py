@@ -47,6 +47,7 @@ class TargetFacts:
     node_id: str = ""
     bus_port: int | None = None
     engine_version: str = ""
+    primary_id: str | None = None  # when it is a replica: the node id of its primary
 
 
 @dataclass(frozen=True)
@@ -175,11 +176,12 @@ def missing_slots(assignment: PrimaryAssignment, owned: tuple[SlotRange, ...]) -
 
 @dataclass(frozen=True)
 class Myself:
-    """A node's own line of CLUSTER NODES: its id, cluster bus port and the slots it owns."""
+    """A node's own line of CLUSTER NODES: its id, cluster bus port, the slots it owns, its primary if a replica."""
 
     node_id: str
     bus_port: int | None
     slots: tuple[SlotRange, ...]
+    primary_id: str | None = None
 
 
 def parse_myself(cluster_nodes: str) -> Myself | None:
@@ -196,5 +198,18 @@ def parse_myself(cluster_nodes: str) -> Myself | None:
                 continue
             first, _, last = entry.partition("-")
             slots.append(SlotRange(int(first), int(last or first)))
-        return Myself(fields[0], int(bus) if bus.isdigit() else None, tuple(sorted(slots)))
+        primary = fields[3] if "slave" in fields[2].split(",") and fields[3] != "-" else None
+        return Myself(fields[0], int(bus) if bus.isdigit() else None, tuple(sorted(slots)), primary)
     return None
+
+
+def already_restored(plan: ClusterRestorePlan, facts: dict[NodeAddress, TargetFacts]) -> bool:
+    """Whether these nodes already are the cluster the plan describes (a repeated run, e.g. a Job's retry after
+    success): all in one cluster, each primary owning exactly its node group's slots, each replica following its
+    primary. Anything in between is not taken for done."""
+    total = len(plan.addresses)
+    if any(not f.cluster_enabled or f.known_nodes != total for f in facts.values()):
+        return False
+    if any(facts[p.address].owned_slots != p.slots for p in plan.primaries):
+        return False
+    return all(facts[r.address].primary_id == facts[r.primary].node_id for r in plan.replicas)

@@ -64,6 +64,7 @@ async def inspect_target(connection: RedisConnection) -> TargetFacts:
         owned_slots=me.slots,
         node_id=me.node_id,
         bus_port=me.bus_port,
+        primary_id=me.primary_id,
         engine_version=server.engine_version,
     )
 

@@ -68,9 +68,9 @@ def find_program(name: str, explicit: str | None, env: str, *, package: str, fla
 def find_redis_server(explicit: str | None = None) -> str:
     """The redis-server binary. Debian's redis-tools ships it as redis-check-rdb (redis-server is a symlink to it,
     and the program chooses what to be from its argv[0]), so an image with only redis-tools can load RDBs too."""
-    if explicit is None and os.environ.get(REDIS_SERVER_ENV) is None and shutil.which("redis-server") is None:
-        if (same_binary := shutil.which("redis-check-rdb")) is not None:
-            return same_binary
+    chosen = explicit is not None or os.environ.get(REDIS_SERVER_ENV) is not None
+    if not chosen and shutil.which("redis-server") is None and (same := shutil.which("redis-check-rdb")) is not None:
+        return same
     return find_program(
         "redis-server",
         explicit,

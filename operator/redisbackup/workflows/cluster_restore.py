@@ -11,8 +11,9 @@ cluster_state is fail; clients that connect during the restore see the data arri
 init-container route, each primary having loaded its node group's RDB at boot) the data step is skipped and only
 the slots the primaries did not claim for their keys are added.
 
-A restore that fails half-way leaves the nodes half-built: empty them (FLUSHALL, CLUSTER RESET HARD) and run it
-again.
+Running it again after it succeeded changes nothing (the nodes are recognised as the restored cluster), so a Job
+may retry it. A restore that fails half-way leaves the nodes half-built: empty them (FLUSHALL, CLUSTER RESET HARD)
+and run it again.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from redisbackup.domain.cluster_restore import (
     ClusterRestorePlan,
     PrimaryAssignment,
     TargetFacts,
+    already_restored,
     check_target,
     missing_slots,
     plan_cluster_restore,
@@ -68,6 +70,7 @@ class ClusterRestore:
     snapshot_name: str
     node_groups: list[NodeGroupRestore]
     cluster_state: str = "unknown"
+    already_restored: bool = False  # the nodes were already this cluster: nothing was changed
 
 
 async def _wait(what: str, check: Callable[[], Awaitable[bool]], deadline: float) -> None:
@@ -87,13 +90,18 @@ class _Builder:
     def on(self, address: NodeAddress) -> RedisConnection:
         return self.connections[address]
 
-    async def check(self, preloaded: bool) -> None:
+    async def check(self, preloaded: bool) -> bool:
+        """Refuse unfit nodes; True when they already are the restored cluster (nothing left to do)."""
         addresses = self.plan.addresses
         found = await asyncio.gather(*(cluster_admin.inspect_target(self.on(a)) for a in addresses))
         self.facts = dict(zip(addresses, found, strict=True))
+        if already_restored(self.plan, self.facts):
+            self.report("the nodes already form the restored cluster: nothing to change")
+            return True
         by_address = {p.address: p for p in self.plan.primaries}
         for address in addresses:
             check_target(self.facts[address], by_address.get(address), preloaded=preloaded)
+        return False
 
     async def assign_slots(self) -> None:
         for epoch, address in enumerate(self.plan.addresses, start=1):
@@ -221,10 +229,7 @@ async def restore_cluster(
             if isinstance(failure, BaseException):
                 raise failure
         builder = _Builder(plan, connections, say)
-        await builder.check(preloaded)
-        deadline = time.monotonic() + wait_seconds
-        await builder.assign_slots()
-        await builder.join(deadline)
+        done = await builder.check(preloaded)
         result = ClusterRestore(
             manifest.snapshot_name,
             [
@@ -238,6 +243,14 @@ async def restore_cluster(
             ],
         )
         groups = {group.node_group_id: group for group in result.node_groups}
+        if done:
+            for primary in plan.primaries:
+                groups[primary.node_group_id].keys = builder.facts[primary.address].keys
+            result.already_restored = True
+            result.cluster_state = await builder.settled(time.monotonic() + wait_seconds)
+            return result
+        await builder.assign_slots()
+        await builder.join(time.monotonic() + wait_seconds)
         if preloaded:
             for primary in plan.primaries:
                 groups[primary.node_group_id].keys = builder.facts[primary.address].keys

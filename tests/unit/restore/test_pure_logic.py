@@ -216,3 +216,31 @@ def test_a_failed_verification_is_recorded_with_its_fault() -> None:
         ],
     }
     assert report.summary == "verification of 2 shards failed for 0002: bytes differ"
+
+
+def test_nodes_that_already_are_the_restored_cluster_are_recognised() -> None:
+    from redisbackup.domain.cluster_restore import already_restored
+
+    plan = plan_cluster_restore(shards(), nodes(6), 1)
+    ids = {address: f"id{index}" for index, address in enumerate(plan.addresses)}
+    facts = {
+        p.address: TargetFacts(p.address, True, 3, known_nodes=6, owned_slots=p.slots, node_id=ids[p.address])
+        for p in plan.primaries
+    } | {
+        r.address: TargetFacts(r.address, True, 3, known_nodes=6, node_id=ids[r.address], primary_id=ids[r.primary])
+        for r in plan.replicas
+    }
+    assert already_restored(plan, facts)
+    half = dict(facts)
+    last = plan.replicas[-1].address
+    half[last] = TargetFacts(last, True, 0, known_nodes=6, node_id=ids[last])  # not yet replicating
+    assert not already_restored(plan, half)
+    fresh = {a: TargetFacts(a, True, 0) for a in plan.addresses}
+    assert not already_restored(plan, fresh)
+
+
+def test_a_replicas_own_line_names_its_primary() -> None:
+    line = "07c37dfe 127.0.0.1:30004@31004 myself,slave e7d1eecce 0 1 4 connected\n"
+    me = parse_myself(line)
+    assert me is not None
+    assert (me.node_id, me.primary_id, me.slots) == ("07c37dfe", "e7d1eecce", ())
