@@ -135,9 +135,8 @@ def run(args: argparse.Namespace) -> int:
         if args.output == "json":
             print(json.dumps(describe(result), indent=2))
         else:
-            print(
-                f'restored snapshot "{result.snapshot_name}" into a new cluster: cluster_state:{result.cluster_state}'
-            )
+            done = "was already restored into these nodes" if result.already_restored else "restored into a new cluster"
+            print(f'snapshot "{result.snapshot_name}" {done}: cluster_state:{result.cluster_state}')
             for group in result.node_groups:
                 replicas = f", replicas {', '.join(map(str, group.replicas))}" if group.replicas else ""
                 print(
