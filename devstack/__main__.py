@@ -55,8 +55,12 @@ def _alive(pid: int) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------------- commands
-def up(directory: Path) -> int:
+def up(directory: Path, *, demo: bool = False) -> int:
     state = read_state(directory)
+    if state and _alive(state["pid"]) and demo and not state.get("demo"):
+        print("the local stack runs without the demo's services: restarting it with them")
+        down(directory)
+        state = None
     if state and _alive(state["pid"]):
         print(f"the local stack is already running (supervisor pid {state['pid']})")
         _print_access(state)
@@ -69,7 +73,7 @@ def up(directory: Path) -> int:
     (directory / "logs").mkdir(exist_ok=True)
     log = (directory / "logs" / "supervisor.log").open("ab")
     supervisor = subprocess.Popen(
-        [sys.executable, "-m", "devstack.supervisor", str(directory)],
+        [sys.executable, "-m", "devstack.supervisor", str(directory), *(["--demo"] if demo else [])],
         cwd=REPO,
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -133,17 +137,14 @@ def status(directory: Path) -> int:
 
 
 def demo(directory: Path) -> int:
-    if code := up(directory):
+    """The stack with Redis workloads and the operator, then the samples of manifests/samples/ (devstack.demo)."""
+    if code := up(directory, demo=True):
         return code
-    print(
-        "\nThe local stack runs in the background. Try it:\n"
-        f"  source {directory / 'env'}\n"
-        "  kubectl get namespaces\n"
-        "  kubectl api-resources | head\n"
-        '  python -c \'import boto3; print(boto3.client("s3").list_buckets()["Buckets"])\'   # in .venv\n'
-        "Stop it with `make demo-down`."
-    )
-    return 0
+    from devstack.demo import tour
+
+    state = read_state(directory)
+    assert state is not None
+    return tour(state)
 
 
 # ----------------------------------------------------------------------------------------------------- helpers

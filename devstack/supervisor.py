@@ -1,10 +1,11 @@
 """The process behind `python -m devstack up`: starts the local stack, records it, and stops it on SIGTERM.
 
-    python -m devstack.supervisor <state dir>
+    python -m devstack.supervisor <state dir> [--demo]
 
 It writes ``<state dir>/state.json`` once everything is ready (the `up` command waits for that), and an ``env``
 file to source. The servers are its children and die with it, even if it is killed with SIGKILL. If a server
 dies on its own, the supervisor stops the rest and exits, so `status` never reports a half-dead stack as up.
+With `--demo` it also starts the demo's Redis workloads and the operator (devstack.demo), as children too.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _write_env(directory: Path, kubeconfig: Path, s3: S3Server) -> Path:
     return env_file
 
 
-def run(directory: Path) -> int:
+def run(directory: Path, *, demo: bool = False) -> int:
     # Our handlers first: devstack.processes then leaves SIGTERM to us, and we stop in order, not abruptly.
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -74,6 +75,17 @@ def run(directory: Path) -> int:
         s3.create_bucket(DEMO_BUCKET)
         print(f"S3 ready at {s3.endpoint_url} (bucket {DEMO_BUCKET})", flush=True)
         processes: list[Process] = [*plane.processes, s3.process]
+        demo_state = None
+        operator_ports: list[int] = []
+        if demo:
+            from devstack.demo import start_services  # imports the operator's stack only when asked
+
+            services = start_services(directory, plane.kubeconfig, s3, DEMO_BUCKET)
+            processes += services.processes
+            demo_state = services.state()
+            operator = services.operator
+            operator_ports = [operator.webhook_port, operator.metrics_port, operator.health_port]
+            print(f"demo services ready: Redis workloads and the operator in namespace {demo_state['namespace']}")
         state = {
             "pid": os.getpid(),
             "ready": True,
@@ -91,7 +103,8 @@ def run(directory: Path) -> int:
             "env_file": str(_write_env(directory, plane.kubeconfig, s3)),
             "logs": str(plane.log_dir),
             "children": [{"pid": p.pid, "argv0": p.argv[0]} for p in processes],
-            "ports": [*plane.endpoints.ports(), int(s3.endpoint_url.rsplit(":", 1)[1])],
+            "ports": [*plane.endpoints.ports(), int(s3.endpoint_url.rsplit(":", 1)[1]), *operator_ports],
+            "demo": demo_state,
         }
         _write_json(state_file, state)
         state_file.chmod(0o600)  # it holds the S3 secret key
@@ -118,4 +131,4 @@ def run(directory: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1])))
+    sys.exit(run(Path(sys.argv[1]), demo="--demo" in sys.argv[2:]))

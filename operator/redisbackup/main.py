@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,8 @@ def configure(settings: kopf.OperatorSettings, options: OperatorOptions) -> None
         prefix=DOMAIN, key="last-handled-configuration"
     )
     settings.posting.loggers = False  # our Events are posted per transition (k8s.status), not per log line
+    settings.posting.reporting_component = "redisbackup-operator"  # "From" in `kubectl describe`
+    settings.posting.reporting_instance = socket.gethostname()  # the Pod's name in a cluster
     settings.watching.server_timeout = 300  # re-list now and then: a watch can silently stall behind proxies
     settings.watching.client_timeout = 330
     if options.webhook is not None:

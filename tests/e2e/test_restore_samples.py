@@ -10,10 +10,10 @@ from devstack.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
-SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "restore"
 
 
-@pytest.mark.parametrize("name", ["restore-node.yaml", "restore-cluster.yaml"])
+@pytest.mark.parametrize("name", ["node.yaml", "cluster.yaml"])
 def test_the_apiserver_accepts_the_sample(kube: Cluster, namespace: str, name: str) -> None:
     result = kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(SAMPLES / name), check=False)
     assert result.returncode == 0, result.stderr

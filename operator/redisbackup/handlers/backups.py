@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -32,6 +33,7 @@ from redisbackup.workflows.verification import Verifications, needs_verification
 log = logging.getLogger(__name__)
 
 INDEX_ID = "snapshot_names"
+COUNT_INDEX_ID = "backups_per_namespace"
 DAEMON_ID = "take-snapshot"
 DELETE_ID = "release-snapshot-data"
 VERIFY_ID = "verify-snapshot"
@@ -48,6 +50,22 @@ def index_snapshot_names(
     if existing is None or not namespace:
         return None
     return {snapshot_name_key(namespace, existing.snapshot_name): existing}
+
+
+@dataclass(frozen=True)
+class IndexedPeers:
+    """What kopf's indexes know about the other RedisBackups of one namespace (live views)."""
+
+    names: kopf.Index[tuple[str, str], ExistingBackup]
+    per_namespace: kopf.Index[str, str]
+    namespace: str
+    snapshot_name: str
+
+    def same_name(self) -> list[ExistingBackup]:
+        return list(self.names.get(snapshot_name_key(self.namespace, self.snapshot_name), []))
+
+    def indexed(self) -> int:
+        return len(self.per_namespace.get(self.namespace, []))
 
 
 def needs_snapshot(status: kopf.Status, **_: Any) -> bool:
@@ -70,6 +88,10 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
     def snapshot_names(**kwargs: Any) -> dict[tuple[str, str], ExistingBackup] | None:
         return index_snapshot_names(**kwargs)
 
+    @kopf.index(GROUP, VERSION, PLURAL, id=COUNT_INDEX_ID, registry=registry)
+    def backups_per_namespace(namespace: str | None, uid: str | None, **_: Any) -> dict[str, str] | None:
+        return {namespace: uid} if namespace and uid else None
+
     @kopf.daemon(
         GROUP,
         VERSION,
@@ -81,11 +103,11 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         registry=registry,
     )
     async def take_snapshot(body: kopf.Body, namespace: str | None, retry: int, **kwargs: Any) -> None:
-        index: kopf.Index[tuple[str, str], ExistingBackup] = kwargs[INDEX_ID]
-        key = snapshot_name_key(namespace or "", str((body.get("spec") or {}).get("snapshotName", "")))
-        existing = list(index.get(key, []))
+        peers = IndexedPeers(
+            kwargs[INDEX_ID], kwargs[COUNT_INDEX_ID], namespace or "", str((body.get("spec") or {}).get("snapshotName"))
+        )
         try:
-            await backups.run(dict(body), existing)
+            await backups.run(dict(body), peers)
         except RedisBackupError as fault:
             raise _retry(backups, fault, retry) from fault
         except kopf.TemporaryError:

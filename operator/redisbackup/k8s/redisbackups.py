@@ -34,6 +34,19 @@ def list_existing_backups(namespace: str, client: kubernetes.client.ApiClient | 
     return [backup for backup in found if backup is not None]
 
 
+def _count(namespace: str, client: kubernetes.client.ApiClient | None) -> int:
+    api = kubernetes.client.CustomObjectsApi(client or api_client())
+    # A list of one item without a resourceVersion is a consistent read; the apiserver counts the rest for us.
+    listing = rest.fetch(api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, limit=1)
+    remaining = int((listing.get("metadata") or {}).get("remainingItemCount") or 0)
+    return len(listing.get("items") or []) + remaining
+
+
+async def count_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> int:
+    """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all."""
+    return await rest.run(_count, namespace, client)
+
+
 async def existing_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> list[ExistingBackup]:
     return await asyncio.to_thread(list_existing_backups, namespace, client)
 

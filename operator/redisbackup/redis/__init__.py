@@ -1,1 +1,42 @@
-"""Async access to Redis nodes: topology discovery and RDB streaming over the replication protocol."""
+"""Async access to Redis nodes: topology discovery and RDB streaming over the replication protocol.
+
+What the rest of the operator uses:
+
+    open_rdb_stream(address, settings, timeouts) -> async context manager yielding an RdbStream
+    describe_node(address, settings, timeouts) -> ServerInfo          (INFO: engine, version, role, cluster mode)
+    discover_cluster(seed, settings, timeouts) -> ClusterTopology     (CLUSTER SHARDS + slots in migration)
+    plan_cluster_snapshot(source_id, seeds, settings, timeouts) -> SnapshotPlan
+"""
+
+from redisbackup.redis.connection import Timeouts
+from redisbackup.redis.faults import (
+    CommandNotPermitted,
+    ConnectionLost,
+    RedisAuthenticationFailed,
+    RedisBusy,
+    RedisUnreachable,
+    SyncNotPermitted,
+    UnexpectedReply,
+)
+from redisbackup.redis.info import ServerInfo, describe_node
+from redisbackup.redis.replication import RdbStream, open_rdb_stream
+from redisbackup.redis.topology import ClusterTopology, NotAClusterNode, discover_cluster, plan_cluster_snapshot
+
+__all__ = [
+    "ClusterTopology",
+    "CommandNotPermitted",
+    "ConnectionLost",
+    "NotAClusterNode",
+    "RdbStream",
+    "RedisAuthenticationFailed",
+    "RedisBusy",
+    "RedisUnreachable",
+    "ServerInfo",
+    "SyncNotPermitted",
+    "Timeouts",
+    "UnexpectedReply",
+    "describe_node",
+    "discover_cluster",
+    "open_rdb_stream",
+    "plan_cluster_snapshot",
+]

@@ -28,6 +28,7 @@ class Inbox(asyncio.BufferedProtocol):
         self._ready: deque[tuple[bytearray, int]] = deque()
         self._lent: bytearray | None = None  # the buffer the reader is looking at
         self._waiter: asyncio.Future[None] | None = None
+        self._wanted = 1  # wake the reader once this many bytes are waiting
         self._paused = False
         self.closed = False
         self.error: BaseException | None = None
@@ -53,10 +54,12 @@ class Inbox(asyncio.BufferedProtocol):
         self._filled += nbytes
         if self._filled == len(self._filling):
             self._ready.append((self._filling, self._filled))
-            self._filling = None
+            self._filling, self._filled = None, 0
             if not self._free and self._allocated >= self._depth:
                 self._pause()
-        self._wake()
+            self._wake()
+        elif self._filled >= self._wanted:
+            self._wake()
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -69,28 +72,42 @@ class Inbox(asyncio.BufferedProtocol):
         self._wake()
 
     # ---------------------------------------------------------------------------------------- reader side
-    async def next_chunk(self, idle: float | None) -> memoryview | None:
-        """The next received bytes (a whole buffer when data flows fast), or None once the peer has closed.
+    async def next_chunk(self, idle: float | None, *, gather: int = 1, linger: float = 0.002) -> memoryview | None:
+        """The next received bytes, or None once the peer has closed.
 
-        Raises TimeoutError when nothing arrives for `idle` seconds, and the transport's error if it failed.
+        `gather` > 1 asks for at least that many bytes (unless nothing more arrives for `linger` seconds):
+        Redis hands a diskless RDB to the socket 16 KiB at a time, and processing a megabyte per wake-up
+        instead of 16 KiB costs a fraction of the CPU. Raises TimeoutError when nothing arrives for `idle`
+        seconds, and the transport's error if it failed.
         """
         self._recycle()
+        lingered = False
         while True:
             if self._ready:
                 buffer, size = self._ready.popleft()
                 return self._lend(buffer, size)
-            if self._filling is not None and self._filled:
-                buffer, size, self._filling = self._filling, self._filled, None
+            if self._filling is not None and self._filled and (self._filled >= gather or lingered or self.closed):
+                buffer, size = self._filling, self._filled
+                self._filling, self._filled = None, 0
                 return self._lend(buffer, size)
             if self.closed:
                 if self.error is not None:
                     raise self.error
                 return None
+            # Decide before waiting: while wait_for cancels its waiter, more data may arrive and complete the
+            # buffer, so `_filled` after a timeout says nothing about which of the two limits expired.
+            lingering = self._filled > 0
+            self._wanted = gather if lingering else 1
             self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._waiter, idle)
+                await asyncio.wait_for(self._waiter, linger if lingering else idle)
+            except TimeoutError:
+                if not lingering:
+                    raise
+                lingered = True
             finally:
                 self._waiter = None
+                self._wanted = 1
 
     def _lend(self, buffer: bytearray, size: int) -> memoryview:
         self._lent = buffer
@@ -134,8 +151,8 @@ class InboxReader:
         self._pos = 0
         self.bytes_read = 0
 
-    async def _refill(self, idle: float | None) -> bool:
-        chunk = await self._inbox.next_chunk(idle)
+    async def _refill(self, idle: float | None, gather: int = 1) -> bool:
+        chunk = await self._inbox.next_chunk(idle, gather=gather)
         if chunk is None:
             return False
         self._view, self._pos = chunk, 0
@@ -170,9 +187,12 @@ class InboxReader:
             self._consume(take)
         return bytes(data)
 
-    async def read_some(self, limit: int, idle: float | None) -> memoryview | None:
-        """Up to `limit` bytes as a view into the pool (valid until the next read), or None at end of stream."""
-        if self._pos == len(self._view) and not await self._refill(idle):
+    async def read_some(self, limit: int, idle: float | None, *, gather: int = 1) -> memoryview | None:
+        """Up to `limit` bytes as a view into the pool (valid until the next read), or None at end of stream.
+
+        `gather`: prefer waiting (briefly) for at least this many bytes over returning a small view.
+        """
+        if self._pos == len(self._view) and not await self._refill(idle, gather):
             return None
         take = min(limit, len(self._view) - self._pos)
         view = self._view[self._pos : self._pos + take]

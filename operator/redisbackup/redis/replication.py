@@ -47,6 +47,7 @@ class RdbStream:
     started_at: dt.datetime  # when SYNC was sent: the moment the snapshot represents (the fork follows it)
     _connection: RedisConnection = field(repr=False)
     _mark: bytes = field(default=b"", repr=False)
+    _gather: int = field(default=1, repr=False)
     bytes_received: int = 0
     complete: bool = False
 
@@ -56,7 +57,7 @@ class RdbStream:
     async def _read(self) -> memoryview:
         timeout = self._connection.timeouts.stall
         try:
-            view = await self._connection.reader.read_some(1 << 30, timeout)
+            view = await self._connection.reader.read_some(1 << 30, timeout, gather=self._gather)
         except TimeoutError:
             raise ConnectionLost(
                 f"{self.node} stopped sending the RDB for {timeout:g}s after {self.bytes_received} bytes; the "
@@ -185,6 +186,7 @@ async def open_rdb_stream(
             started_at=started_at,
             _connection=connection,
             _mark=mark,
+            _gather=max(1, chunk_size // 2),
         )
     finally:
         connection.abort()  # a no-op after a complete RDB (already closed); cuts the replica link otherwise

@@ -58,6 +58,10 @@ class S3Settings:
     session_token: str | None = field(default=None, repr=False)
     addressing_style: Literal["auto", "path", "virtual"] | None = None  # default: path with endpoint_url
     verify: bool | str = True  # or a CA bundle path
+    # SigV4 can cover the body with a SHA-256 of each part: a second full pass over the data, and what botocore
+    # does when no checksum header is sent. Off by default: TLS protects the body in transit, and the RDB's own
+    # CRC-64 and SHA-256 (in the manifest) are checked on every restore and verify.
+    sign_payload: bool = False
     min_part_size: int = DEFAULT_MIN_PART
     parts_in_flight: int = 2
     max_threads: int = 8
@@ -79,7 +83,10 @@ def make_client(settings: S3Settings) -> S3Client:
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         max_pool_connections=settings.max_threads + 2,
-        s3={"addressing_style": settings.addressing_style or ("path" if settings.endpoint_url else "auto")},
+        s3={
+            "addressing_style": settings.addressing_style or ("path" if settings.endpoint_url else "auto"),
+            "payload_signing_enabled": settings.sign_payload,
+        },
     )
     session = boto3.session.Session(
         aws_access_key_id=settings.access_key_id,

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from redisbackup.domain.resolution import ResolvedSource, Workload
 from redisbackup.domain.source import ConnectionSettings
-from redisbackup.k8s import credentials, sources
+from redisbackup.k8s import credentials, redisbackups, sources
 from redisbackup.k8s.locks import Holder, SnapshotLocks
 from redisbackup.k8s.rest import run as in_thread
 from redisbackup.k8s.status import StatusWriter
@@ -29,6 +29,9 @@ class KubernetesAccess(Protocol):
         """Annotate the workload as being snapshotted; the other live holder when it is taken."""
 
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None: ...
+
+    async def count_backups(self, namespace: str) -> int:
+        """How many RedisBackups the namespace holds now (a consistent read)."""
 
 
 class LiveKubernetes:
@@ -53,3 +56,6 @@ class LiveKubernetes:
 
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:
         await in_thread(self.locks.release, namespace, workload, holder)
+
+    async def count_backups(self, namespace: str) -> int:
+        return await redisbackups.count_backups(namespace)

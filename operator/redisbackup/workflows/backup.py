@@ -18,14 +18,13 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redisbackup.api import validation
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.status import Phase
-from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain import status as transitions
 from redisbackup.domain.admission import fault_for
 from redisbackup.domain.describe import planned_fields, status_fields
@@ -43,6 +42,7 @@ from redisbackup.workflows.concurrency import Running, SourceGate
 from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import PlannedSnapshot, plan_snapshot
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
+from redisbackup.workflows.uniqueness import KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class Backups:
         self._failures.pop(uid, None)
 
     # ------------------------------------------------------------------------------------------ one attempt
-    async def run(self, body: Mapping[str, Any], existing: Sequence[ExistingBackup] = ()) -> None:
+    async def run(self, body: Mapping[str, Any], peers: Peers | None = None) -> None:
         request = BackupRequest(body)
         writer = self.writer(body)
         if transitions.is_terminal(writer.status):
@@ -190,7 +190,7 @@ class Backups:
             return  # never again: a finished snapshot is not re-taken, a failed one not retried
         with self.running.track(request.uid):
             try:
-                await self._attempt(request, writer, existing)
+                await self._attempt(request, writer, peers or KnownPeers())
             except RedisBackupError as fault:
                 if fault.transient and not self._give_up(request, fault):
                     await writer.apply(transitions.mark_waiting(writer.status, fault, **self._stamp(request)))
@@ -225,9 +225,9 @@ class Backups:
         self.forget(request.uid)
         await writer.apply(transitions.mark_failed(writer.status, fault, **self._stamp(request)))
 
-    async def _attempt(self, request: BackupRequest, writer: StatusWriter, existing: Sequence[ExistingBackup]) -> None:
-        # The webhook's rules again: it may have been down, and two racing creates can both pass it.
-        invalid = fault_for(validation.check_admitted(request.body, existing, namespace=request.namespace))
+    async def _attempt(self, request: BackupRequest, writer: StatusWriter, peers: Peers) -> None:
+        # The webhook's rules again: it may not have been installed, or two creates raced past it.
+        invalid = fault_for(validation.check_admitted(request.body, (), namespace=request.namespace))
         if invalid is not None:
             raise invalid
         storage = writer.status.get("storage") or request.spec.get("storage") or self.config.storage.default_location
@@ -244,6 +244,7 @@ class Backups:
                     **self._stamp(request),
                 )
             )
+        await self._check_unique(request, peers)
         if resumed and (manifest := await read_manifest(store, request.location)) is not None:
             # Committed by an attempt that died before it wrote the status: describe it, never take it again.
             log.info("%s/%s: snapshot already committed; writing its status", request.namespace, request.name)
@@ -262,6 +263,16 @@ class Backups:
             if holder is not None:  # the pods may have moved while we waited
                 source = await self.kubernetes.resolve(request.namespace, request.spec)
             await self._snapshot(request, writer, source, store, storage)
+
+    async def _check_unique(self, request: BackupRequest, peers: Peers) -> None:
+        others = await peers_of(
+            peers,
+            lambda: self.kubernetes.count_backups(request.namespace),
+            where=f"{request.namespace}/{request.name}",
+        )
+        taken = fault_for(validation.check_admitted(request.body, others, namespace=request.namespace))
+        if taken is not None:
+            raise taken
 
     async def _resolve_quietly(self, request: BackupRequest) -> ResolvedSource | None:
         with contextlib.suppress(RedisBackupError):

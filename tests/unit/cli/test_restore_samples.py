@@ -10,7 +10,7 @@ import yaml
 
 from redisbackup.cli.main import build_parser
 
-SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "restore"
 
 
 def containers(path: Path) -> list[dict[str, Any]]:
@@ -21,7 +21,7 @@ def containers(path: Path) -> list[dict[str, Any]]:
     return [c for c in found if "redisbackup" in c["image"]]
 
 
-@pytest.mark.parametrize("name", ["restore-node.yaml", "restore-cluster.yaml"])
+@pytest.mark.parametrize("name", ["node.yaml", "cluster.yaml"])
 def test_every_redisbackup_container_of_a_sample_parses(name: str) -> None:
     found = containers(SAMPLES / name)
     assert found
@@ -37,9 +37,7 @@ def test_every_redisbackup_container_of_a_sample_parses(name: str) -> None:
 def test_the_samples_storage_configuration_is_valid_and_its_keys_are_mounted() -> None:
     from redisbackup.api.config import parse_config
 
-    (config_map,) = [
-        d for d in yaml.safe_load_all((SAMPLES / "restore-node.yaml").read_text()) if d["kind"] == "ConfigMap"
-    ]
+    (config_map,) = [d for d in yaml.safe_load_all((SAMPLES / "node.yaml").read_text()) if d["kind"] == "ConfigMap"]
     config = parse_config(config_map["data"]["config.yaml"])
     _, location = config.location(None)
     assert location.s3 is not None

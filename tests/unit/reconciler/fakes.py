@@ -88,6 +88,9 @@ class FakeKubernetes:
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:
         self.marks.append(("unmark", workload, holder))
 
+    async def count_backups(self, namespace: str) -> int:
+        return len(self.statuses) or 1
+
     def reasons(self, name: str = "nightly") -> list[str]:
         return [notice.reason for who, notice in self.events if who == name]
 

@@ -12,6 +12,7 @@ from redisbackup.domain.status import is_terminal
 from redisbackup.k8s.locks import Holder
 from redisbackup.redis.faults import ConnectionLost
 from redisbackup.storage.memory import MemoryStore
+from redisbackup.workflows.uniqueness import KnownPeers
 from tests.unit.datapath.fake_redis import FakeRedis
 from tests.unit.datapath.test_rdb_verifier import REAL_RDB
 from tests.unit.reconciler.fakes import CREATED, FakeKubernetes, backups, body, single_pod
@@ -146,7 +147,7 @@ async def test_a_source_marked_by_another_live_backup_waits_its_turn_and_never_f
 async def test_of_two_backups_with_one_snapshot_name_the_later_fails_and_the_earlier_is_untouched() -> None:
     earlier = ExistingBackup(name="first", snapshot_name="Nightly", created="2026-05-01T11:00:00Z", uid="uid-0")
     kubernetes = FakeKubernetes(lambda: pytest.fail("a duplicate must not be resolved"))
-    await backups(kubernetes, MemoryStore()).run(body(), existing=[earlier])
+    await backups(kubernetes, MemoryStore()).run(body(), KnownPeers([earlier]))
     failed = next(c for c in kubernetes.statuses["nightly"]["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "SnapshotAlreadyExistsFault"
     assert 'already used by RedisBackup "first"' in failed["message"]
@@ -155,7 +156,7 @@ async def test_of_two_backups_with_one_snapshot_name_the_later_fails_and_the_ear
     store = MemoryStore()
     async with FakeRedis(rdb=REAL_RDB) as server:
         other = FakeKubernetes(lambda: single_pod(server.port))
-        await backups(other, store).run(body(), existing=[later])
+        await backups(other, store).run(body(), KnownPeers([later]))
     assert other.statuses["nightly"]["phase"] == "available"
 
 

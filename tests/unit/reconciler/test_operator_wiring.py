@@ -27,7 +27,7 @@ def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_relea
     assert daemon.cancellation_backoff is None
     (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
     assert deletion.requires_finalizer
-    assert [h.id for h in built._indexing.get_all_handlers()] == [handlers.INDEX_ID]
+    assert [h.id for h in built._indexing.get_all_handlers()] == [handlers.INDEX_ID, handlers.COUNT_INDEX_ID]
     for status, spawned in [
         ({}, True),
         ({"phase": "creating"}, True),
@@ -101,3 +101,20 @@ def test_a_second_daemon_verifies_available_backups_that_ask_for_it_once() -> No
     assert not wants_verification(body({"verify": True}, {"phase": "creating"}))
     assert not wants_verification(body({"verify": True}, {**available, "verification": {"result": "Passed"}}))
     assert not wants_verification(body({"verify": True}, available, deletionTimestamp="2026-01-01T00:00:00Z"))
+
+
+def test_the_samples_are_valid_redisbackups_with_distinct_snapshot_names() -> None:
+    import yaml
+
+    from redisbackup.api.documents import check_documents
+
+    samples = sorted(Path(__file__).resolve().parents[3].joinpath("manifests", "samples").glob("*.yaml"))
+    documents = [yaml.safe_load(path.read_text()) for path in samples]
+    assert len(documents) == 3
+    results = check_documents(documents, namespace="demo")
+    assert [r.violations for r in results] == [[], [], []]
+    assert {d["spec"].get("replicationGroupId") or d["spec"]["cacheClusterId"] for d in documents} == {
+        "myNonClusteredRedis",
+        "myReplicatedRedis-1",
+        "myClusteredRedis",
+    }

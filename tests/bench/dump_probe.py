@@ -1,0 +1,62 @@
+"""Run one snapshot in a fresh process and report its time and memory, for the benchmark.
+
+    python -m tests.bench.dump_probe '<json: redis, to, cluster, s3 options…>'  →  prints one JSON line
+
+A separate process, so peak RSS (VmHWM) reflects the snapshot alone: the baseline is taken after every import
+and the store's client are ready, just before the first byte is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from redisbackup.domain.layout import SnapshotLocation
+from redisbackup.domain.plan import SnapshotPlan, plan_single_node
+from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.redis.topology import plan_cluster_snapshot
+from redisbackup.storage.location import open_store
+from redisbackup.workflows.snapshot import take_snapshot
+
+
+def _status_kib(field: str) -> int:
+    with Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+async def probe(options: dict[str, Any]) -> dict[str, Any]:
+    host, port = options["redis"].rsplit(":", 1)
+    address = NodeAddress(host, int(port))
+    settings = ConnectionSettings()
+    store = open_store(options["to"], **options.get("s3", {}))
+    plan: SnapshotPlan
+    if options.get("cluster"):
+        plan = await plan_cluster_snapshot("bench", [address], settings)
+    else:
+        plan = plan_single_node("bench", address)
+    location = SnapshotLocation("bench", "bench", uuid.uuid4().hex)
+    rss_before = _status_kib("VmRSS")
+    started = time.perf_counter()
+    manifest = await take_snapshot(plan, store, location, settings)
+    seconds = time.perf_counter() - started
+    await store.close()
+    return {
+        "seconds": seconds,
+        "bytes": manifest.total_size,
+        "rss_before_kib": rss_before,
+        "peak_rss_kib": _status_kib("VmHWM"),
+        "directory": location.directory,
+        "nodes": [n.source_node.model_dump() for n in manifest.node_snapshots],
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(probe(json.loads(sys.argv[1])))))

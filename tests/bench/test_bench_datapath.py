@@ -1,0 +1,241 @@
+"""Benchmark of the snapshot data path against `redis-cli --rdb` (+ a boto3 upload), measured in the same run.
+
+    make bench            # the issue's sizes: 1 GB of 10 KB random values, 8 M small keys, a 3-shard cluster
+    REDISBACKUP_BENCH_VALUES_MB=200 REDISBACKUP_BENCH_SMALL_KEYS=1000000 make bench     # a quick run
+
+(a) redis-cli --rdb FILE   (b) (a) then boto3 upload_file of FILE to the same S3 server
+(c) our dump to a directory   (d) our dump to S3   (e) peak RSS growth of our process during (d)
+(f) a 3-shard cluster dump vs a dump of its largest shard alone
+
+Each measurement is repeated (REDISBACKUP_BENCH_REPEAT, default 3), interleaved, and the fastest run counts:
+these machines are shared, and the minimum is the least disturbed. Nothing here asserts a time; the table
+shows the ratios against the targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3.s3.transfer
+import pytest
+
+from devstack import redis_nodes
+from devstack.processes import install_cleanup_handlers
+from devstack.redis_nodes import RedisNode, Topology
+from devstack.s3 import S3Server
+from tests.e2e.datapath_support import write_random
+
+pytestmark = pytest.mark.slow
+
+VALUES_MB = int(os.environ.get("REDISBACKUP_BENCH_VALUES_MB", "1000"))
+SMALL_KEYS = int(os.environ.get("REDISBACKUP_BENCH_SMALL_KEYS", "8000000"))
+REPEAT = int(os.environ.get("REDISBACKUP_BENCH_REPEAT", "3"))
+MIB = 1 << 20
+
+
+@dataclass
+class Sample:
+    seconds: list[float] = field(default_factory=list)
+    size: int = 0
+    rss_growth: list[int] = field(default_factory=list)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def rate(self) -> float:
+        return self.size / self.best / MIB
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def probe(options: dict[str, Any]) -> dict[str, Any]:
+    """Our dump in a fresh process (tests/bench/dump_probe.py), so its RSS is its own."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.bench.dump_probe", json.dumps(options)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def machine_state() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    top = subprocess.run(
+        ["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()[:5]
+    busy = ", ".join(" ".join(line.split()[::-1]) + "%" for line in top)
+    return f"load {load} on {os.cpu_count()} CPUs; busiest: {busy}"
+
+
+class Bench:
+    def __init__(self, work: Path, s3: S3Server) -> None:
+        self.work = work
+        self.s3 = s3
+        self.bucket = "bench"
+        s3.create_bucket(self.bucket)
+        self.client = s3.client()
+        self.s3_options = {
+            "endpoint_url": s3.endpoint_url,
+            "region": s3.region,
+            "access_key_id": s3.access_key,
+            "secret_access_key": s3.secret_key,
+        }
+
+    def clean_bucket(self) -> None:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+
+    def redis_cli(self, node: RedisNode) -> tuple[float, Path]:
+        target = self.work / "redis-cli.rdb"
+        argv = ["redis-cli", "-h", node.host, "-p", str(node.port), "--rdb", str(target)]
+        seconds, _ = timed(lambda: subprocess.run(argv, check=True, capture_output=True))
+        return seconds, target
+
+    def upload(self, path: Path) -> float:
+        seconds, _ = timed(
+            lambda: self.client.upload_file(
+                str(path), self.bucket, "baseline/dump.rdb", Config=boto3.s3.transfer.TransferConfig()
+            )
+        )
+        return seconds
+
+    def ours(self, node: RedisNode, to: str, *, cluster: bool = False) -> dict[str, Any]:
+        options: dict[str, Any] = {"redis": f"{node.host}:{node.port}", "to": to, "cluster": cluster}
+        if to.startswith("s3://"):
+            options["s3"] = self.s3_options
+        result = probe(options)
+        subprocess.run(["rm", "-rf", str(self.work / "store")], check=True)
+        self.clean_bucket()
+        return result
+
+    def single_node(self, node: RedisNode) -> dict[str, Sample]:
+        samples = {k: Sample() for k in "abcd"}
+        for _ in range(REPEAT):
+            a, rdb = self.redis_cli(node)
+            samples["a"].seconds.append(a)
+            samples["a"].size = samples["b"].size = rdb.stat().st_size
+            samples["b"].seconds.append(a + self.upload(rdb))
+            rdb.unlink()
+            self.clean_bucket()
+            for key, to in (("c", f"file://{self.work}/store"), ("d", f"s3://{self.bucket}/ours")):
+                result = self.ours(node, to)
+                samples[key].seconds.append(result["seconds"])
+                samples[key].size = result["bytes"]
+                samples[key].rss_growth.append((result["peak_rss_kib"] - result["rss_before_kib"]) * 1024)
+        return samples
+
+    def cluster(self, topology: Topology, to: str) -> tuple[Sample, Sample]:
+        whole, largest = Sample(), Sample()
+        seed = topology.primary
+        for _ in range(REPEAT):
+            result = self.ours(seed, to, cluster=True)
+            whole.seconds.append(result["seconds"])
+            whole.size = result["bytes"]
+            # The shard with the most data, read from the node the cluster dump chose for it.
+            sizes = {n["host"]: n for n in result["nodes"]}
+            node = max(topology.nodes, key=lambda n: n.info("memory")["used_memory"] if n.host in sizes else -1)
+            alone = self.ours(node, to)
+            largest.seconds.append(alone["seconds"])
+            largest.size = alone["bytes"]
+        return whole, largest
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Bench:
+    install_cleanup_handlers()
+    return Bench(tmp_path_factory.mktemp("bench"), s3_server)
+
+
+def row(dataset: str, label: str, sample: Sample | None, ratio: str = "", target: str = "", note: str = "") -> str:
+    seconds = f"{sample.best:8.2f}" if sample else " " * 8
+    rate = f"{sample.rate:8.1f}" if sample and sample.size else " " * 8
+    return f"{dataset:<26} {label:<44} {seconds} {rate}  {ratio:<14} {target:<8} {note}"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report_single(dataset: str, s: dict[str, Sample]) -> list[str]:
+    c_ratio = s["c"].rate / s["a"].rate
+    d_ratio = s["d"].best / s["b"].best
+    rss = max(s["d"].rss_growth)
+    return [
+        row(dataset, "(a) redis-cli --rdb FILE", s["a"]),
+        row("", "(b) (a) + boto3 upload_file to S3", s["b"]),
+        row(
+            "",
+            "(c) redisbackup dump -> directory",
+            s["c"],
+            f"{c_ratio:.2f}x (a) rate",
+            ">= 0.90",
+            verdict(c_ratio >= 0.9),
+        ),
+        row("", "(d) redisbackup dump -> S3", s["d"], f"{d_ratio:.2f}x (b) time", "<= 0.70", verdict(d_ratio <= 0.7)),
+        row("", f"(e) peak RSS growth during (d): {rss / MIB:.1f} MiB", None, "", "<= 64 MiB", verdict(rss <= 64 * MIB))
+        + f"  (c: {max(s['c'].rss_growth) / MIB:.1f} MiB)",
+    ]
+
+
+def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> None:
+    lines = [f"machine before: {machine_state()}"]
+    base = tmp_path_factory.mktemp("bench-redis")
+    table: list[str] = []
+
+    with redis_nodes.running(redis_nodes.standalone(base, "bench")) as single:
+        node = single.primary
+        with node.client() as client:
+            if VALUES_MB:
+                write_random(client, megabytes=VALUES_MB)
+                label = f"{VALUES_MB * MIB // 10_000:,} x 10 KB random"
+                table += report_single(label, bench.single_node(node))
+                client.flushall()
+            if SMALL_KEYS:
+                client.execute_command("DEBUG", "POPULATE", SMALL_KEYS, "key", 100)
+                table += report_single(f"{SMALL_KEYS:,} x 100 B keys", bench.single_node(node))
+                client.flushall()
+
+    if VALUES_MB:
+        with redis_nodes.running(redis_nodes.cluster(base, "benchc")) as cluster:
+            with cluster.cluster_client() as client:
+                write_random(client, megabytes=VALUES_MB)
+            redis_nodes.wait_cluster_gossip(cluster)
+            for to, where in ((f"file://{bench.work}/store", "directory"), (f"s3://{bench.bucket}/ours", "S3")):
+                whole, largest = bench.cluster(cluster, to)
+                ratio = whole.best / largest.best
+                table += [
+                    row("3-shard cluster" if where == "directory" else "", f"(f) cluster dump -> {where}", whole),
+                    row(
+                        "",
+                        f"    largest shard alone -> {where}",
+                        largest,
+                        f"{ratio:.2f}x",
+                        "<= 1.30",
+                        verdict(ratio <= 1.3),
+                    ),
+                ]
+
+    lines.append(f"machine after:  {machine_state()}")
+    measurement = f"measurement (best of {REPEAT})"
+    header = f"{'data set':<26} {measurement:<44} {'seconds':>8} {'MiB/s':>8}  {'ratio':<14} {'target':<8}"
+    print("\n\n" + "\n".join([header, "-" * len(header), *table, "", *lines]) + "\n")
+    assert table, "set REDISBACKUP_BENCH_VALUES_MB or REDISBACKUP_BENCH_SMALL_KEYS"
