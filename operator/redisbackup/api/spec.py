@@ -19,7 +19,9 @@ from redisbackup.api.faults import FaultCode
 MAX_TAGS = 50  # ElastiCache's limit per resource (TagQuotaPerResourceExceeded)
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
-SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId")
+SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId", "sourceSnapshotName")
+# Settings for reading a Redis source; a copy reads a stored snapshot and has no use for them.
+REDIS_SOURCE_SETTINGS = ("sourceNamespace", "auth", "tls", "port")
 MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy", "verify"})
 
 
@@ -101,15 +103,24 @@ def immutable_message(field: str) -> str:
 
 def both_sources_message() -> str:
     return (
-        "spec.cacheClusterId and spec.replicationGroupId are both set: set only one, cacheClusterId for a single "
-        "Redis node or replicationGroupId for a Redis Cluster"
+        "more than one of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName is set: set only "
+        "one, cacheClusterId for a single Redis node, replicationGroupId for a Redis Cluster, or sourceSnapshotName "
+        "to copy an existing snapshot"
     )
 
 
 def no_source_message() -> str:
     return (
-        "neither spec.cacheClusterId nor spec.replicationGroupId is set: set cacheClusterId to back up a single "
-        "Redis node, or replicationGroupId to back up a Redis Cluster"
+        "none of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName is set: set cacheClusterId "
+        "to back up a single Redis node, replicationGroupId to back up a Redis Cluster, or sourceSnapshotName to "
+        "copy an existing snapshot"
+    )
+
+
+def copy_settings_message() -> str:
+    return (
+        "spec.sourceSnapshotName copies a stored snapshot, so spec.sourceNamespace, spec.auth, spec.tls and spec.port "
+        "(settings for reading a Redis source) do not apply: remove them"
     )
 
 
@@ -132,7 +143,8 @@ def _name_field(kind: naming.NameKind, description: str, *, required: bool = Fal
 class RedisBackupSpec(SpecModel):
     """A manual backup (snapshot) of a Redis node or a Redis Cluster, as ElastiCache's CreateSnapshot.
 
-    Set snapshotName and exactly one source: cacheClusterId or replicationGroupId. The spec cannot change after
+    Set snapshotName and exactly one source: cacheClusterId, replicationGroupId, or sourceSnapshotName (a copy of
+    another snapshot, as ElastiCache's CopySnapshot). The spec cannot change after
     creation, except deletionPolicy and verify.
     """
 
@@ -155,6 +167,13 @@ class RedisBackupSpec(SpecModel):
         "A Redis Cluster to back up (cluster mode enabled), one RDB per shard: the name of its StatefulSet, or the "
         "value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, like ElastiCache's "
         "ReplicationGroupId.",
+    )
+    source_snapshot_name: str | None = _name_field(
+        naming.SOURCE_SNAPSHOT_NAME,
+        "Copy an existing snapshot instead of reading Redis, as ElastiCache's CopySnapshot SourceSnapshotName: the "
+        "spec.snapshotName of an available RedisBackup in this namespace. The operator copies its stored objects "
+        "into this RedisBackup's own (spec.storage may name another location), checking every byte against the "
+        "source's manifest, so the copy stays whole when the source is deleted.",
     )
     source_namespace: str | None = Field(
         default=None,
@@ -208,14 +227,21 @@ class RedisBackupSpec(SpecModel):
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel_rule(
-                "!(has(self.cacheClusterId) && has(self.replicationGroupId))",
+                " + ".join(f"(has(self.{field}) ? 1 : 0)" for field in SOURCE_FIELDS) + " <= 1",
                 FaultCode.INVALID_PARAMETER_COMBINATION,
                 both_sources_message(),
             ),
             cel_rule(
-                "has(self.cacheClusterId) || has(self.replicationGroupId)",
+                " || ".join(f"has(self.{field})" for field in SOURCE_FIELDS),
                 FaultCode.INVALID_PARAMETER_COMBINATION,
                 no_source_message(),
+            ),
+            cel_rule(
+                "!has(self.sourceSnapshotName) || !("
+                + " || ".join(f"has(self.{field})" for field in REDIS_SOURCE_SETTINGS)
+                + ")",
+                FaultCode.INVALID_PARAMETER_COMBINATION,
+                copy_settings_message(),
             ),
         )
     )

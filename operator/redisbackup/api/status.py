@@ -150,7 +150,9 @@ class RedisBackupStatus(StatusModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     source: str | None = Field(
-        default=None, description="The source as given: the cacheClusterId or the replicationGroupId."
+        default=None,
+        description="The source as given: the cacheClusterId, the replicationGroupId, or for a copy the "
+        "sourceSnapshotName.",
     )
     cache_cluster_id: str | None = Field(default=None, description="The source node, for a single-node snapshot.")
     replication_group_id: str | None = Field(default=None, description="The source Redis Cluster.")

@@ -10,6 +10,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "create_snapshot",  # the aws elasticache twins first
     "describe_snapshots",
     "delete_snapshot",
+    "copy_snapshot",
     "restore",
     "restore_cluster",
     "verify",

@@ -124,6 +124,8 @@ def _change(status: Status | None, patch: dict[str, Any], notice: Notice | None)
 
 
 def _source(source_field: str, source_id: str) -> dict[str, Any]:
+    if source_field.endswith("sourceSnapshotName"):  # a copy: the source's ids come with its manifest
+        return {"source": source_id, "cacheClusterId": None, "replicationGroupId": None}
     cluster = source_field.endswith("replicationGroupId")
     return {
         "source": source_id,

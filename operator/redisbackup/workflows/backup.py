@@ -39,12 +39,26 @@ from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
 from redisbackup.workflows.concurrency import Running, SourceGate
+from redisbackup.workflows.copy import check_source_snapshot, copied_fields, copy_snapshot
+from redisbackup.workflows.locate import backup_location
 from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import PlannedSnapshot, plan_snapshot
+from redisbackup.workflows.restore import load_manifest
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
 from redisbackup.workflows.uniqueness import KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
+
+# What a copy shows while creating: the source's description, without its sizes and storage.
+COPY_PLAN_FIELDS = (
+    "cacheClusterId",
+    "replicationGroupId",
+    "engine",
+    "engineVersion",
+    "port",
+    "numCacheNodes",
+    "numNodeGroups",
+)
 
 Clock = Callable[[], dt.datetime]
 
@@ -94,12 +108,23 @@ class BackupRequest:
         return str(self.spec.get("snapshotName"))
 
     @property
+    def is_copy(self) -> bool:
+        """A copy of another snapshot (spec.sourceSnapshotName), not a snapshot of Redis."""
+        return bool(self.spec.get("sourceSnapshotName"))
+
+    @property
     def source_field(self) -> str:
+        if self.is_copy:
+            return "spec.sourceSnapshotName"
         return field_of("replicationGroup" if self.spec.get("replicationGroupId") else "cacheCluster")
 
     @property
     def source_id(self) -> str:
-        return str(self.spec.get("replicationGroupId") or self.spec.get("cacheClusterId"))
+        return str(
+            self.spec.get("sourceSnapshotName")
+            or self.spec.get("replicationGroupId")
+            or self.spec.get("cacheClusterId")
+        )
 
     @property
     def location(self) -> SnapshotLocation:
@@ -248,8 +273,11 @@ class Backups:
         if resumed and (manifest := await read_manifest(store, request.location)) is not None:
             # Committed by an attempt that died before it wrote the status: describe it, never take it again.
             log.info("%s/%s: snapshot already committed; writing its status", request.namespace, request.name)
-            source = await self._resolve_quietly(request)
+            source = None if request.is_copy else await self._resolve_quietly(request)
             await self._finish(request, writer, manifest, store, storage, source, None, started=None)
+            return
+        if request.is_copy:
+            await self._copy(request, writer, store, storage)
             return
         source = await self.kubernetes.resolve(request.namespace, request.spec)
         keys = [(source.namespace, workload) for workload in source.workloads]
@@ -323,6 +351,39 @@ class Backups:
                     await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
 
+    async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
+        """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""
+        name = str(request.spec["sourceSnapshotName"])
+        found = await self.kubernetes.find_snapshot(request.namespace, name)
+        source = check_source_snapshot(found, namespace=request.namespace, name=name)
+        source_status = source.get("status") or {}
+        source_store = self.stores.get(str(source_status.get("storage")))
+        source_manifest = await load_manifest(source_store, backup_location(source))
+        pods: dict[str, Any] = {}
+        planned = status_fields(source_manifest, storage=storage, location="", pods=pods)
+        plan = {key: planned[key] for key in COPY_PLAN_FIELDS if key in planned}
+        plan["nodeSnapshots"] = [
+            {**node, "cacheSize": ""} for node in copied_fields(source_status, planned)["nodeSnapshots"]
+        ]
+        await writer.apply(transitions.mark_planned(writer.status, plan))
+        async with self._slots:
+            started = time.monotonic()
+            progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
+            self.metrics.in_flight.inc()
+            try:
+                manifest = await copy_snapshot(
+                    source_store,
+                    source_manifest,
+                    store,
+                    request.location,
+                    tags=request.spec.get("tags") or {},
+                    progress=progress,
+                )
+            finally:
+                self.metrics.in_flight.dec()
+                await progress.close()
+        await self._finish(request, writer, manifest, store, storage, None, None, started, source_status=source_status)
+
     @staticmethod
     def _planned_fields(planned: PlannedSnapshot, source: ResolvedSource) -> dict[str, Any]:
         server = planned.server
@@ -344,6 +405,8 @@ class Backups:
         source: ResolvedSource | None,
         automatic_failover: str | None,
         started: float | None,
+        *,
+        source_status: Mapping[str, Any] | None = None,
     ) -> None:
         fields = status_fields(
             manifest,
@@ -352,6 +415,8 @@ class Backups:
             pods={pod.name: pod for pod in source.pods} if source else {},
             automatic_failover=automatic_failover,
         )
+        if source_status is not None:  # a copy describes what its source described
+            fields = copied_fields(source_status, fields)
         self.metrics.backups.labels(result="available").inc()
         self.metrics.bytes.inc(manifest.total_size)
         if started is not None:

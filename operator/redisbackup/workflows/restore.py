@@ -110,25 +110,27 @@ def _compare(digest: RdbDigest, record: NodeSnapshotRecord, where: str) -> None:
         )
 
 
-async def fetch_rdb(
-    store: ObjectStore,
+async def copy_rdb(
+    source: ObjectStore,
     record: NodeSnapshotRecord,
-    destination: Path,
+    target: ObjectStore,
+    key: str,
     *,
     progress: Progress | None = None,
     chunk_size: int = 8 << 20,
 ) -> RdbDigest:
-    """Write a node's stored RDB to `destination` atomically, verified against `record` while it streams.
+    """Stream a node's stored RDB into `target` under `key`, verified against `record` on the way: the object
+    exists only if every byte matched (size, the RDB's own CRC-64, and the manifest's SHA-256 and CRC-64).
 
-    Raises StoredObjectCorrupt (nothing written) when size, CRC-64, SHA-256 or format differ from the manifest.
+    Raises StoredObjectCorrupt or SnapshotNotStored, leaving nothing under `key`.
     """
-    where = f"{store.url}/{record.object_key}"
+    where = f"{source.url}/{record.object_key}"
     tracker = ProgressTracker(progress, [record.id])
     tracker.started(record.id, record.size)
     verifier = RdbVerifier(where)
-    async with FileStore(destination.parent).writer(destination.name) as writer:
+    async with target.writer(key, expected_size=record.size) as writer:
         try:
-            async for chunk in store.read(record.object_key, chunk_size=chunk_size):
+            async for chunk in source.read(record.object_key, chunk_size=chunk_size):
                 if verifier.size + len(chunk) > record.size:
                     raise StoredObjectCorrupt(
                         f"{where} is longer than the {record.size} bytes its manifest records: it was replaced "
@@ -152,6 +154,15 @@ async def fetch_rdb(
         await writer.commit()
     tracker.finished()
     return digest
+
+
+async def fetch_rdb(
+    store: ObjectStore, record: NodeSnapshotRecord, destination: Path, *, progress: Progress | None = None
+) -> RdbDigest:
+    """Write a node's stored RDB to the local file `destination` atomically (temp file, fsync, rename), verified
+    as `copy_rdb` does."""
+    local = FileStore(destination.parent)
+    return await copy_rdb(store, record, local, destination.name, progress=progress)
 
 
 @dataclass(frozen=True)
