@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,12 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     manifest = json.loads(s3.client().get_object(Bucket=s3.bucket, Key=f"{directory}manifest.json")["Body"].read())
     assert manifest["nodeSnapshots"][0]["sha256"] == node["sha256"]
 
-    reasons = [reason for reason, _ in events_of(kube_api, namespace, "bkup-20150515")]
+    # kopf posts Events from a background queue: the last one may land a moment after the status.
+    deadline = time.monotonic() + 15
+    while (reasons := [r for r, _ in events_of(kube_api, namespace, "bkup-20150515")]) != ["Creating", "Available"]:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert reasons == ["Creating", "Available"]
     snapshot = snapshot_document_from_body(body)["Snapshot"]
     assert (snapshot["SnapshotName"], snapshot["SnapshotStatus"], snapshot["CacheClusterId"]) == (
