@@ -18,7 +18,8 @@ from typing import Any
 
 from redisbackup.api.naming import resolved_identifier
 from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
-from redisbackup.cli.create_snapshot import accept, create, finish, parse_tags
+from redisbackup.cli.create_snapshot import parse_tags
+from redisbackup.cli.waiting import accept, add_waiting_arguments, create, finish
 from redisbackup.domain.elasticache import snapshot_document_from_body
 
 OPERATION = "CopySnapshot"
@@ -39,12 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--tags", nargs="+", metavar="Key=K,Value=V", help="tags of the copy")
     parser.add_argument("--deletion-policy", choices=("Delete", "Retain"), help="what deleting the copy does")
     parser.add_argument("--verify", action="store_true", help="verify the copy once it is available")
-    waiting = parser.add_argument_group("waiting")
-    waiting.add_argument("--wait", action="store_true", help="wait until the copy is available (or failed)")
-    waiting.add_argument(
-        "--accept-timeout", type=float, default=30.0, metavar="SECONDS", help="wait for the operator's answer"
-    )
-    waiting.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="limit for --wait (default: none)")
+    add_waiting_arguments(parser, "copy")
     parser.set_defaults(handler=run)
 
 

@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from redisbackup.api.naming import resolved_identifier
-from redisbackup.cli.aws import OperationFailed, add_operation_parser, namespace_of, operate
-from redisbackup.cli.progress import terminal_progress
-from redisbackup.cli.waiting import watch
-from redisbackup.domain import acceptance
+from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
+from redisbackup.cli.waiting import accept, add_waiting_arguments, create, finish
 from redisbackup.domain.elasticache import snapshot_document_from_body
-from redisbackup.domain.faults import RedisBackupError, ValidationFault
-from redisbackup.k8s.faults import RequestRejected
-from redisbackup.k8s.redisbackups import create_backup, delete_backup
+from redisbackup.domain.faults import ValidationFault
 
 OPERATION = "CreateSnapshot"
 
@@ -53,16 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     spec.add_argument("--storage", metavar="LOCATION", help="storage location from the operator's configuration")
     spec.add_argument("--deletion-policy", choices=("Delete", "Retain"), help="what deleting the RedisBackup does")
     spec.add_argument("--verify", action="store_true", help="verify the stored snapshot once available")
-    waiting = parser.add_argument_group("waiting")
-    waiting.add_argument("--wait", action="store_true", help="wait until the snapshot is available (or failed)")
-    waiting.add_argument(
-        "--accept-timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long to wait for the operator to accept or refuse the request (default 30; 0: do not wait)",
-    )
-    waiting.add_argument("--wait-timeout", type=float, metavar="SECONDS", help="limit for --wait (default: none)")
+    add_waiting_arguments(parser, "snapshot")
     parser.set_defaults(handler=run)
 
 
@@ -121,67 +107,6 @@ def backup_body(args: argparse.Namespace) -> dict[str, Any]:
         "metadata": {"name": resolved_identifier(args.snapshot_name)},
         "spec": spec,
     }
-
-
-def create(namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return create_backup(namespace, body)
-    except RequestRejected as fault:
-        if fault.code == "SnapshotAlreadyExistsFault" and "already exists" in fault.message:
-            raise RequestRejected(
-                f"Snapshot with specified name [{body['spec']['snapshotName']}] already exists in namespace "
-                f"{namespace}: choose another name, or delete that snapshot first",
-                code=fault.code,
-            ) from None
-        raise
-
-
-def accept(namespace: str, name: str, created: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Wait for the operator's answer; a refused request is deleted again and raised (ElastiCache refuses it)."""
-    if timeout <= 0:
-        return created
-    body, answered = watch(
-        namespace, name, lambda b: acceptance.accepted(b) or acceptance.refusal(b) is not None, timeout=timeout
-    )
-    if body is None:
-        raise RedisBackupError(f"RedisBackup {namespace}/{name} was deleted while it was being created")
-    if (refused := acceptance.refusal(body)) is not None:
-        delete_backup(namespace, name)
-        raise refused
-    if not answered:
-        print(
-            f"the operator has not picked up RedisBackup {namespace}/{name} within {timeout:g}s; it is created and "
-            "waits for it (is the operator running and serving this namespace?)",
-            file=sys.stderr,
-        )
-    return body
-
-
-def finish(namespace: str, name: str, body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
-    """--wait: until available (or failed: OperationFailed with the document as it is)."""
-    progress = terminal_progress(False, "snapshot")
-    try:
-        done, finished = watch(
-            namespace,
-            name,
-            lambda b: acceptance.phase(b) in ("available", "failed"),
-            timeout=timeout,
-            progress=progress,
-        )
-    finally:
-        if progress:
-            progress.close()
-    if done is None:
-        raise RedisBackupError(f"RedisBackup {namespace}/{name} was deleted while waiting for it")
-    document = snapshot_document_from_body(done, show_node_group_config=False)
-    if (failed := acceptance.failure(done)) is not None:
-        raise OperationFailed(failed, document)
-    if not finished:
-        raise OperationFailed(
-            RedisBackupError(f"snapshot {name} is still {acceptance.phase(done)} after {timeout:g}s (--wait-timeout)"),
-            document,
-        )
-    return done
 
 
 def run(args: argparse.Namespace) -> int:
