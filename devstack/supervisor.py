@@ -67,6 +67,7 @@ def run(directory: Path, *, demo: bool = False) -> int:
     state_file = directory / "state.json"
     plane = ControlPlane(workdir=directory)
     s3: S3Server | None = None
+    demo_processes: list[Process] = []
     try:
         plane.start()
         print(f"control plane ready in {plane.startup_seconds:.1f}s at {plane.server}", flush=True)
@@ -82,6 +83,7 @@ def run(directory: Path, *, demo: bool = False) -> int:
 
             services = start_services(directory, plane.kubeconfig, s3, DEMO_BUCKET)
             processes += services.processes
+            demo_processes = services.processes
             demo_state = services.state()
             operator = services.operator
             operator_ports = [operator.webhook_port, operator.metrics_port, operator.health_port]
@@ -122,6 +124,8 @@ def run(directory: Path, *, demo: bool = False) -> int:
         # Ignore further signals while stopping: a second Ctrl-C must not leave servers half-stopped.
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
+        for process in reversed(demo_processes):  # the operator first: it stops gracefully, then the Redis nodes
+            process.stop()
         if s3 is not None:
             s3.stop()
         plane.stop()

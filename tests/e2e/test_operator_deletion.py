@@ -18,7 +18,7 @@ from devstack.fixtures.s3 import S3Bucket
 from devstack.mirror import Mirror
 from devstack.processes import Process
 from devstack.redis_nodes import Topology, fill_mixed
-from devstack.s3 import S3Server, start_seaweedfs
+from devstack.s3 import start_seaweedfs
 from devstack.wait import wait_until
 from tests.e2e.operator_support import apply, condition, delete, get, wait_for, wait_gone, wait_phase
 
@@ -120,32 +120,10 @@ def test_a_backup_outlives_its_statefulset_and_the_whole_namespace_of_its_source
 
 
 @dataclass
-class OwnS3:
-    """An S3 server of the test's own, which it can stop and start again on the same address."""
+class OwnS3(S3Bucket):
+    """A bucket on an S3 server of the test's own, which it can stop and start again on the same address."""
 
-    server: S3Server
-    bucket: str
-    log_dir: Path
-
-    @property
-    def endpoint_url(self) -> str:
-        return self.server.endpoint_url
-
-    @property
-    def access_key(self) -> str:
-        return self.server.access_key
-
-    @property
-    def secret_key(self) -> str:
-        return self.server.secret_key
-
-    @property
-    def region(self) -> str:
-        return self.server.region
-
-    def keys(self, prefix: str = "") -> list[str]:
-        listing = self.server.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
-        return sorted(item["Key"] for item in listing.get("Contents", []))
+    log_dir: Path = Path()
 
     def stop(self) -> None:
         self.server.process.stop()
@@ -167,7 +145,7 @@ def own_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnS3]:
     server = start_seaweedfs(base)
     bucket = f"test-{secrets.token_hex(4)}"
     server.create_bucket(bucket)
-    yield OwnS3(server, bucket, base / "logs")
+    yield OwnS3(server, bucket, log_dir=base / "logs")
     with contextlib.suppress(Exception):
         server.stop()
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import yaml
 from kubernetes import client
 
@@ -20,6 +18,7 @@ from devstack.fixtures.s3 import S3Bucket
 from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology
 from devstack.wait import wait_until
+from tests.e2e.datapath_support import write_random
 from tests.e2e.operator_support import (
     GROUP,
     PLURAL,
@@ -38,21 +37,11 @@ from tests.e2e.operator_support import (
 pytestmark = pytest.mark.e2e
 
 
-def fill(client_: redis.Redis, *, megabytes: int, value_size: int = 10_000) -> None:
-    """Incompressible values, so the RDB is about as large as the data."""
-    pipe = client_.pipeline(transaction=False)
-    for i in range(megabytes * (1 << 20) // value_size):
-        pipe.set(f"blob:{i}", os.urandom(value_size))
-        if i % 500 == 499:
-            pipe.execute()
-    pipe.execute()
-
-
 def slow_source(factory: RedisFactory, *, megabytes: int, key_delay_us: int) -> Topology:
     """A node whose snapshots take a while: the fork sleeps `key_delay_us` per key while it writes the RDB."""
     topology = factory.standalone(extra={"rdb-key-save-delay": str(key_delay_us)})
     with topology.primary.client() as c:
-        fill(c, megabytes=megabytes)
+        write_random(c, megabytes=megabytes)
     return topology
 
 

@@ -47,24 +47,29 @@ class KnownPeers:
         return None
 
 
+async def index_caught_up(peers: Peers, count: Callable[[], Awaitable[int]], *, patience: float) -> bool:
+    """Whether the index knows (within `patience` seconds) at least as many backups as the apiserver holds now."""
+    expected = await count()
+    deadline = time.monotonic() + patience
+    while (peers.indexed() or 0) < expected:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
 async def peers_of(
     peers: Peers, count: Callable[[], Awaitable[int]], *, where: str, patience: float = PATIENCE
 ) -> Sequence[ExistingBackup]:
     """The same-name backups once the index has caught up with the apiserver (or after `patience` seconds)."""
     if peers.indexed() is None:
         return peers.same_name()
-    expected = await count()
-    deadline = time.monotonic() + patience
-    while (peers.indexed() or 0) < expected:
-        if time.monotonic() > deadline:
-            log.warning(
-                "%s: the index knows %s of %d RedisBackups after %.0fs; checking snapshotName with what it knows",
-                where,
-                peers.indexed(),
-                expected,
-                patience,
-            )
-            break
-        await asyncio.sleep(0.05)
-    log.debug("%s: the index knows %s of %d RedisBackups", where, peers.indexed(), expected)
+    if not await index_caught_up(peers, count, patience=patience):
+        log.warning(
+            "%s: the index knows %s RedisBackups of the namespace after %.0fs, fewer than the apiserver holds; "
+            "checking snapshotName with what it knows",
+            where,
+            peers.indexed(),
+            patience,
+        )
     return peers.same_name()

@@ -48,7 +48,7 @@ async def test_an_index_that_never_catches_up_is_used_as_it_is_after_the_patienc
         return 3
 
     assert await peers_of(LaggingIndex([EARLIER]), count, where="team/beta", patience=0.1) == [EARLIER]
-    assert "the index knows 1 of 3 RedisBackups" in caplog.text
+    assert "the index knows 1 RedisBackups of the namespace after 0s, fewer than the apiserver holds" in caplog.text
 
 
 async def test_a_fixed_list_needs_no_count() -> None:
@@ -56,3 +56,33 @@ async def test_a_fixed_list_needs_no_count() -> None:
         raise AssertionError("not asked")
 
     assert await peers_of(KnownPeers([EARLIER]), count, where="team/beta") == [EARLIER]
+
+
+async def test_the_webhook_reads_the_index_when_it_has_caught_up_and_lists_the_namespace_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from redisbackup.handlers import admission
+
+    listed: list[str] = []
+
+    async def count(namespace: str) -> int:
+        return 2
+
+    async def listing(namespace: str) -> list[ExistingBackup]:
+        listed.append(namespace)
+        return [EARLIER]
+
+    monkeypatch.setattr(admission, "count_backups", count)
+    monkeypatch.setattr(admission, "existing_backups", listing)
+    monkeypatch.setattr(admission, "INDEX_PATIENCE", 0.1)
+    new = {"metadata": {"name": "beta"}, "spec": {"snapshotName": "weekly", "cacheClusterId": "c"}}
+
+    caught_up = {"snapshot_names": {("team", "weekly"): [EARLIER]}, "backups_per_namespace": {"team": ["a", "b"]}}
+    violations = await admission.violations_of("CREATE", None, new, "team", caught_up)
+    assert [v.code for v in violations] == ["SnapshotAlreadyExistsFault"]
+    assert listed == []
+
+    lagging = {"snapshot_names": {}, "backups_per_namespace": {"team": ["b"]}}
+    violations = await admission.violations_of("CREATE", None, new, "team", lagging)
+    assert [v.code for v in violations] == ["SnapshotAlreadyExistsFault"]
+    assert listed == ["team"], "an index behind the apiserver is not trusted"
