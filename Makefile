@@ -54,11 +54,12 @@ install: venv redis controlplane ## Everything the tests and the demo need: .ven
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint
-lint: $(STAMP) ## ruff, mypy --strict and the import-linter layer contracts
+lint: $(STAMP) ## ruff, mypy --strict, the import-linter layer contracts and hadolint on the Dockerfile
 	$(VENV)/bin/ruff check operator tests devstack
 	$(VENV)/bin/ruff format --check operator tests devstack
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format and autofix with ruff
@@ -66,12 +67,14 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix operator tests devstack
 
 .PHONY: crds
-crds: $(STAMP) ## Regenerate crds/ from the pydantic models (the chart copy too)
+crds: $(STAMP) ## Regenerate crds/ from the pydantic models (the chart copy and manifests/install.yaml too)
 	$(PY) -m redisbackup.api.crd --write
+	$(PY) -m devstack.manifests --write
 
 .PHONY: manifests
-manifests: $(STAMP) controlplane ## Render manifests/install.yaml from the Helm chart
+manifests: $(STAMP) ## Render manifests/install.yaml and the chart README's values table (builds helm once if missing)
 	$(PY) -m devstack.manifests --write
+	$(PY) -m devstack.chartdocs --write
 
 .PHONY: unit
 unit: $(STAMP) ## Unit tests only (no servers)

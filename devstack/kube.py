@@ -263,6 +263,9 @@ class ControlPlane:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             # One apiserver and no kubelets: nothing to reconcile the `kubernetes` Endpoints against.
             "--endpoint-reconciler-type=none",
+            # Webhooks (and aggregated APIs) behind a Service are called at an address from its EndpointSlices,
+            # not at its ClusterIP: no kube-proxy routes ClusterIPs here (devstack.localpod writes the slices).
+            "--enable-aggregator-routing=true",
             "--enable-priority-and-fairness=false",
             "--profiling=false",
             "--v=1",

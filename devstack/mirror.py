@@ -89,6 +89,36 @@ class Mirrored:
         return next(pod for pod, candidate in self.nodes.items() if candidate is node)
 
 
+def container_status(name: str, image: str, ready: bool) -> dict[str, Any]:
+    """A running container's status as a kubelet reports it."""
+    return {
+        "name": name,
+        "ready": ready,
+        "started": True,
+        "restartCount": 0,
+        "image": image,
+        "imageID": f"{image}@sha256:{'0' * 64}",
+        "containerID": "containerd://devstack",
+        "state": {"running": {"startedAt": _now()}},
+    }
+
+
+def running_status(ip: str, containers: Sequence[str], image: str) -> dict[str, Any]:
+    """A running, Ready Pod's status at address `ip` (also used by devstack.localpod)."""
+    now = _now()
+    kinds = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled")
+    return {
+        "phase": "Running",
+        "hostIP": "127.0.0.1",
+        "hostIPs": [{"ip": "127.0.0.1"}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": now,
+        "conditions": [{"type": kind, "status": "True", "lastTransitionTime": now} for kind in kinds],
+        "containerStatuses": [container_status(name, image, True) for name in containers],
+    }
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -301,30 +331,10 @@ class Mirror:
 
     # ------------------------------------------------------------------------------------------- status
     def _container_status(self, ready: bool) -> dict[str, Any]:
-        return {
-            "name": "redis",
-            "ready": ready,
-            "started": True,
-            "restartCount": 0,
-            "image": REDIS_IMAGE,
-            "imageID": f"{REDIS_IMAGE}@sha256:{'0' * 64}",
-            "containerID": "containerd://devstack",
-            "state": {"running": {"startedAt": _now()}},
-        }
+        return container_status("redis", REDIS_IMAGE, ready)
 
     def _running_status(self, node: RedisNodeLike) -> dict[str, Any]:
-        now = _now()
-        kinds = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled")
-        return {
-            "phase": "Running",
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
-            "podIP": node.host,
-            "podIPs": [{"ip": node.host}],
-            "startTime": now,
-            "conditions": [{"type": kind, "status": "True", "lastTransitionTime": now} for kind in kinds],
-            "containerStatuses": [self._container_status(True)],
-        }
+        return running_status(node.host, ["redis"], REDIS_IMAGE)
 
     def _write_statefulset_status(self, mirrored: Mirrored, generation: int, revision: str) -> None:
         ready = 0

@@ -12,6 +12,7 @@ status transition itself, which keeps API writes per backup low.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ def build_backups(options: OperatorOptions, metrics: Metrics | None = None) -> B
 
 def build_registry(options: OperatorOptions, workflows: Backups | None = None) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
+    served = (workflows or build_backups(options)) if options.reconcile else None
     # An explicit registry has none of kopf's implicit login handlers: log in as the kubernetes client does
     # (the Pod's ServiceAccount in a cluster, else KUBECONFIG), the same credentials redisbackup.k8s uses.
     kopf.on.login(registry=registry, id="login")(kopf.login_via_client)
@@ -70,9 +72,8 @@ def build_registry(options: OperatorOptions, workflows: Backups | None = None) -
             side_effects=False,
             ignore_failures=False,
             registry=registry,
-        )(admission.validate_redisbackup)
-    if options.reconcile:
-        served = workflows or build_backups(options)
+        )(functools.partial(admission.validate_redisbackup, index=served.index if served else None))
+    if served is not None:
         backups.register(registry, served)
         kopf.on.startup(registry=registry, id="metrics")(_serve_metrics(served, options))
         kopf.on.cleanup(registry=registry, id="close-stores")(_close_stores(served))
@@ -103,6 +104,11 @@ def configure(settings: kopf.OperatorSettings, options: OperatorOptions) -> None
     settings.posting.loggers = False  # our Events are posted per transition (k8s.status), not per log line
     settings.posting.reporting_component = "redisbackup-operator"  # "From" in `kubectl describe`
     settings.posting.reporting_instance = socket.gethostname()  # the Pod's name in a cluster
+    # A bound on the objects handled at once (kopf has none by default). No kopf index may be registered with it:
+    # kopf holds every object of an indexed resource until all are indexed, which deadlocks once there are
+    # more objects than workers (our index is fed by a watching handler instead: workflows.uniqueness).
+    settings.queueing.worker_limit = options.config.limits.event_workers
+    settings.queueing.idle_timeout = 1.0  # free a worker soon after its object goes quiet
     settings.watching.server_timeout = 300  # re-list now and then: a watch can silently stall behind proxies
     settings.watching.client_timeout = 330
     if options.webhook is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import time
 import uuid
@@ -44,12 +45,15 @@ async def probe(options: dict[str, Any]) -> dict[str, Any]:
         plan = plan_single_node("bench", address)
     location = SnapshotLocation("bench", "bench", uuid.uuid4().hex)
     rss_before = _status_kib("VmRSS")
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     manifest = await take_snapshot(plan, store, location, settings)
     seconds = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     await store.close()
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_after.ru_utime - cpu_before.ru_utime + cpu_after.ru_stime - cpu_before.ru_stime,
         "bytes": manifest.total_size,
         "rss_before_kib": rss_before,
         "peak_rss_kib": _status_kib("VmHWM"),

@@ -7,7 +7,7 @@
 (c) our dump to a directory   (d) our dump to S3   (e) peak RSS growth of our process during (d)
 (f) a 3-shard cluster dump vs a dump of its largest shard alone
 
-Each measurement is repeated (REDISBACKUP_BENCH_REPEAT, default 3), interleaved, and the fastest run counts:
+Each measurement is repeated (REDISBACKUP_BENCH_REPEAT, default 2), interleaved, and the fastest run counts:
 these machines are shared, and the minimum is the least disturbed. Nothing here asserts a time; the table
 shows the ratios against the targets.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 VALUES_MB = int(os.environ.get("REDISBACKUP_BENCH_VALUES_MB", "1000"))
 SMALL_KEYS = int(os.environ.get("REDISBACKUP_BENCH_SMALL_KEYS", "8000000"))
-REPEAT = int(os.environ.get("REDISBACKUP_BENCH_REPEAT", "3"))
+REPEAT = int(os.environ.get("REDISBACKUP_BENCH_REPEAT", "2"))
 MIB = 1 << 20
 
 
@@ -46,6 +47,7 @@ class Sample:
     seconds: list[float] = field(default_factory=list)
     size: int = 0
     rss_growth: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the client side (not of Redis or S3)
 
     @property
     def best(self) -> float:
@@ -56,10 +58,16 @@ class Sample:
         return self.size / self.best / MIB
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = action()
-    return time.perf_counter() - started, result
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(action: Callable[[], Any], who: int = resource.RUSAGE_CHILDREN) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (of the finished children, or of this process) of `action`."""
+    cpu, started = cpu_seconds(who), time.perf_counter()
+    action()
+    return time.perf_counter() - started, cpu_seconds(who) - cpu
 
 
 def probe(options: dict[str, Any]) -> dict[str, Any]:
@@ -104,19 +112,18 @@ class Bench:
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
 
-    def redis_cli(self, node: RedisNode) -> tuple[float, Path]:
+    def redis_cli(self, node: RedisNode) -> tuple[float, float, Path]:
         target = self.work / "redis-cli.rdb"
         argv = ["redis-cli", "-h", node.host, "-p", str(node.port), "--rdb", str(target)]
-        seconds, _ = timed(lambda: subprocess.run(argv, check=True, capture_output=True))
-        return seconds, target
+        seconds, cpu = timed(lambda: subprocess.run(argv, check=True, capture_output=True))
+        return seconds, cpu, target
 
-    def upload(self, path: Path) -> float:
-        seconds, _ = timed(
-            lambda: self.client.upload_file(
-                str(path), self.bucket, "baseline/dump.rdb", Config=boto3.s3.transfer.TransferConfig()
-            )
+    def upload(self, path: Path) -> tuple[float, float]:
+        transfer = boto3.s3.transfer.TransferConfig()
+        return timed(
+            lambda: self.client.upload_file(str(path), self.bucket, "baseline/dump.rdb", Config=transfer),
+            resource.RUSAGE_SELF,
         )
-        return seconds
 
     def ours(self, node: RedisNode, to: str, *, cluster: bool = False) -> dict[str, Any]:
         options: dict[str, Any] = {"redis": f"{node.host}:{node.port}", "to": to, "cluster": cluster}
@@ -130,33 +137,67 @@ class Bench:
     def single_node(self, node: RedisNode) -> dict[str, Sample]:
         samples = {k: Sample() for k in "abcd"}
         for _ in range(REPEAT):
-            a, rdb = self.redis_cli(node)
+            a, a_cpu, rdb = self.redis_cli(node)
             samples["a"].seconds.append(a)
+            samples["a"].cpu.append(a_cpu)
             samples["a"].size = samples["b"].size = rdb.stat().st_size
-            samples["b"].seconds.append(a + self.upload(rdb))
+            upload, upload_cpu = self.upload(rdb)
+            samples["b"].seconds.append(a + upload)
+            samples["b"].cpu.append(a_cpu + upload_cpu)
             rdb.unlink()
             self.clean_bucket()
             for key, to in (("c", f"file://{self.work}/store"), ("d", f"s3://{self.bucket}/ours")):
                 result = self.ours(node, to)
                 samples[key].seconds.append(result["seconds"])
+                samples[key].cpu.append(result["cpu_seconds"])
                 samples[key].size = result["bytes"]
                 samples[key].rss_growth.append((result["peak_rss_kib"] - result["rss_before_kib"]) * 1024)
         return samples
 
+    def chosen_nodes(self, topology: Topology) -> tuple[list[RedisNode], RedisNode]:
+        """The nodes a cluster dump reads (one per shard), and the one holding the most data."""
+        result = self.ours(topology.primary, f"file://{self.work}/store", cluster=True)
+        hosts = {n["host"] for n in result["nodes"]}
+        chosen = [n for n in topology.nodes if n.host in hosts]
+        return chosen, max(chosen, key=lambda n: n.info("memory")["used_memory"])
+
     def cluster(self, topology: Topology, to: str) -> tuple[Sample, Sample]:
         whole, largest = Sample(), Sample()
-        seed = topology.primary
+        _, biggest = self.chosen_nodes(topology)
         for _ in range(REPEAT):
-            result = self.ours(seed, to, cluster=True)
+            result = self.ours(topology.primary, to, cluster=True)
             whole.seconds.append(result["seconds"])
+            whole.cpu.append(result["cpu_seconds"])
             whole.size = result["bytes"]
-            # The shard with the most data, read from the node the cluster dump chose for it.
-            sizes = {n["host"]: n for n in result["nodes"]}
-            node = max(topology.nodes, key=lambda n: n.info("memory")["used_memory"] if n.host in sizes else -1)
-            alone = self.ours(node, to)
+            alone = self.ours(biggest, to)
             largest.seconds.append(alone["seconds"])
+            largest.cpu.append(alone["cpu_seconds"])
             largest.size = alone["bytes"]
         return whole, largest
+
+    def redis_cli_scaling(self, topology: Topology) -> tuple[Sample, Sample]:
+        """The machine's own parallel scaling: redis-cli --rdb of every chosen node at once vs the largest alone."""
+        chosen, biggest = self.chosen_nodes(topology)
+        together, alone = Sample(), Sample()
+        for _ in range(REPEAT):
+
+            def all_at_once() -> None:
+                argv = [["redis-cli", "-h", n.host, "-p", str(n.port), "--rdb", str(self.work / f"{n.name}.rdb")]
+                        for n in chosen]  # fmt: skip
+                processes = [subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for a in argv]
+                assert all(p.wait() == 0 for p in processes)
+
+            seconds, cpu = timed(all_at_once)
+            together.seconds.append(seconds)
+            together.cpu.append(cpu)
+            together.size = sum((self.work / f"{n.name}.rdb").stat().st_size for n in chosen)
+            seconds, cpu, rdb = self.redis_cli(biggest)
+            alone.seconds.append(seconds)
+            alone.cpu.append(cpu)
+            alone.size = rdb.stat().st_size
+            for path in self.work.glob("*.rdb"):
+                path.unlink()
+        return together, alone
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +209,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Benc
 def row(dataset: str, label: str, sample: Sample | None, ratio: str = "", target: str = "", note: str = "") -> str:
     seconds = f"{sample.best:8.2f}" if sample else " " * 8
     rate = f"{sample.rate:8.1f}" if sample and sample.size else " " * 8
-    return f"{dataset:<26} {label:<44} {seconds} {rate}  {ratio:<14} {target:<8} {note}"
+    cpu = f"{min(sample.cpu):7.2f}" if sample and sample.cpu else " " * 7
+    return f"{dataset:<26} {label:<44} {seconds} {rate} {cpu}  {ratio:<14} {target:<9} {note}"
 
 
 def verdict(ok: bool) -> str:
@@ -196,6 +238,7 @@ def report_single(dataset: str, s: dict[str, Sample]) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(4 * 3600)
 def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> None:
     lines = [f"machine before: {machine_state()}"]
     base = tmp_path_factory.mktemp("bench-redis")
@@ -203,27 +246,35 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
 
     with redis_nodes.running(redis_nodes.standalone(base, "bench")) as single:
         node = single.primary
-        with node.client() as client:
+        with node.client(socket_timeout=900) as client:  # DEBUG POPULATE of millions of keys takes a while
             if VALUES_MB:
                 write_random(client, megabytes=VALUES_MB)
                 label = f"{VALUES_MB * MIB // 10_000:,} x 10 KB random"
                 table += report_single(label, bench.single_node(node))
+                print("\n".join(table[-5:]), flush=True)  # partial results survive a later failure
                 client.flushall()
             if SMALL_KEYS:
                 client.execute_command("DEBUG", "POPULATE", SMALL_KEYS, "key", 100)
                 table += report_single(f"{SMALL_KEYS:,} x 100 B keys", bench.single_node(node))
+                print("\n".join(table[-5:]), flush=True)
                 client.flushall()
 
     if VALUES_MB:
         with redis_nodes.running(redis_nodes.cluster(base, "benchc")) as cluster:
             with cluster.cluster_client() as client:
-                write_random(client, megabytes=VALUES_MB)
+                write_random(client, megabytes=VALUES_MB)  # type: ignore[arg-type]
             redis_nodes.wait_cluster_gossip(cluster)
+            together, alone = bench.redis_cli_scaling(cluster)
+            machine = together.best / alone.best
+            table += [
+                row("3-shard cluster", "    redis-cli --rdb of the 3 shards at once", together),
+                row("", "    redis-cli --rdb of the largest shard", alone, f"{machine:.2f}x", "", "(the machine)"),
+            ]
             for to, where in ((f"file://{bench.work}/store", "directory"), (f"s3://{bench.bucket}/ours", "S3")):
                 whole, largest = bench.cluster(cluster, to)
                 ratio = whole.best / largest.best
                 table += [
-                    row("3-shard cluster" if where == "directory" else "", f"(f) cluster dump -> {where}", whole),
+                    row("", f"(f) cluster dump -> {where}", whole),
                     row(
                         "",
                         f"    largest shard alone -> {where}",
@@ -235,7 +286,8 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
                 ]
 
     lines.append(f"machine after:  {machine_state()}")
+    lines.append("cpu s: CPU seconds of the client process(es) only: redis-cli (+ boto3), or redisbackup")
     measurement = f"measurement (best of {REPEAT})"
-    header = f"{'data set':<26} {measurement:<44} {'seconds':>8} {'MiB/s':>8}  {'ratio':<14} {'target':<8}"
+    header = f"{'data set':<26} {measurement:<44} {'seconds':>8} {'MiB/s':>8} {'cpu s':>7}  {'ratio':<14} {'target':<9}"
     print("\n\n" + "\n".join([header, "-" * len(header), *table, "", *lines]) + "\n")
     assert table, "set REDISBACKUP_BENCH_VALUES_MB or REDISBACKUP_BENCH_SMALL_KEYS"

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
 from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology
+from devstack.wait import wait_until
 from redisbackup.domain.elasticache import snapshot_document_from_body
 from tests.e2e.operator_support import (
     apply,
@@ -88,13 +88,15 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     manifest = json.loads(s3.client().get_object(Bucket=s3.bucket, Key=f"{directory}manifest.json")["Body"].read())
     assert manifest["nodeSnapshots"][0]["sha256"] == node["sha256"]
 
-    # kopf posts Events from a background queue: the last one may land a moment after the status.
-    deadline = time.monotonic() + 15
-    while (reasons := [r for r, _ in events_of(kube_api, namespace, "bkup-20150515")]) != ["Creating", "Available"]:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    # Events are posted in the background: wait for the last one, then check the whole story.
+    wait_until(lambda: len(events_of(kube_api, namespace, "bkup-20150515")) >= 2, timeout=30, what="both Events")
+    reasons = [reason for reason, _ in events_of(kube_api, namespace, "bkup-20150515")]
     assert reasons == ["Creating", "Available"]
+    metrics = operator.metrics()
+    assert metrics['redisbackup_backups_total{result="available"}'] == 1
+    assert metrics["redisbackup_backup_bytes_total"] == status["totalBytes"]
+    assert metrics["redisbackup_backup_duration_seconds_count"] == 1
+    assert metrics["redisbackup_backups_in_flight"] == 0
     snapshot = snapshot_document_from_body(body)["Snapshot"]
     assert (snapshot["SnapshotName"], snapshot["SnapshotStatus"], snapshot["CacheClusterId"]) == (
         "bkup-20150515",

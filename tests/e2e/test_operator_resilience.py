@@ -77,6 +77,15 @@ def test_an_operator_killed_mid_snapshot_restarts_it_cleanly_and_leaves_no_orpha
 
     # Part of the RDB is already in S3, as an unfinished multipart upload, when the operator dies.
     wait_until(s3.uploads, timeout=60, what="the first part of the RDB reaching S3")
+    streaming = wait_for(
+        kube_api,
+        namespace,
+        "interrupted",
+        lambda body: (body["status"].get("progress") or {}).get("bytesDone", 0) > 0,
+        what="reported its progress",
+        operator=operator,
+    )
+    assert streaming["status"]["progress"]["bytesDone"] <= 24 << 20
     assert annotations_of(kube_api, namespace, "cache-001")["redisbackup.io/snapshotting"] == "interrupted"
     operator.kill()
     assert s3.uploads(), "the crash left an unfinished upload behind"
@@ -250,3 +259,30 @@ def test_acl_users_and_mutual_tls_are_taken_from_the_secrets_the_spec_names(
         operator=operator,
     )
     assert 'spec.auth.secretRef: Secret "absent" does not exist' in condition(waiting, "Progressing")["message"]
+
+
+def test_a_snapshotting_mark_left_behind_by_a_backup_that_is_gone_does_not_block_the_source(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+) -> None:
+    operator = start_operator(namespaces=[namespace])
+    mirror.pods(redis_standalone, namespace, "cache")
+    # What an operator killed mid-snapshot leaves when its RedisBackup is deleted while it is down.
+    kube.kubectl(
+        "annotate",
+        "pod",
+        "cache-001",
+        "-n",
+        namespace,
+        "redisbackup.io/snapshotting=deleted-meanwhile",
+        "redisbackup.io/snapshotting-uid=0d7a1e7e-0000-4000-8000-000000000000",
+    )
+    apply(kube, namespace, "next", snapshotName="next", cacheClusterId="cache-001")
+    wait_phase(kube_api, namespace, "next", "available", operator=operator)
+    left = annotations_of(kube_api, namespace, "cache-001")
+    assert "redisbackup.io/snapshotting" not in left
+    assert "redisbackup.io/snapshotting-uid" not in left

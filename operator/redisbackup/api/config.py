@@ -25,6 +25,7 @@ so a typo in a values file never silently falls back to a default.
       sourceMissingDeadlineSeconds: 600
       maxConcurrentSnapshots: 4
       progressIntervalSeconds: 5
+      eventWorkers: 1000
     namespaces: []                                # empty: every namespace
     metrics: {host: 0.0.0.0, port: 8080}
     health: {host: 0.0.0.0, port: 8081}
@@ -175,6 +176,10 @@ class Limits(ConfigModel):
     retry_max_delay_seconds: float = Field(default=60.0, gt=0)
     """Longest delay between retries (also how soon a force-delete annotation is noticed while deletion is
     blocked)."""
+    event_workers: int = Field(default=1000, ge=1, le=100_000)
+    """RedisBackups whose events are handled at the same time; the rest of a burst waits its turn (each slot is
+    held about a second after its object's last event). A safety bound on memory for very large installations;
+    lower values make a start-up with many RedisBackups slower."""
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     """Connecting (and TLS handshake) to a Redis node."""
     first_byte_timeout_seconds: float = Field(default=600.0, gt=0)

@@ -1,8 +1,8 @@
 """The RedisBackup CustomResourceDefinition, generated from the pydantic models.
 
     python -m redisbackup.api.crd            # print the CRD YAML
-    python -m redisbackup.api.crd --write    # write crds/redisbackups.redisbackup.io.yaml (what `make crds` runs)
-    python -m redisbackup.api.crd --check    # exit 1 when the committed file differs from the models
+    python -m redisbackup.api.crd --write    # write crds/redisbackups.redisbackup.io.yaml and the Helm chart's copy
+    python -m redisbackup.api.crd --check    # exit 1 when a committed copy differs from the models
 
 The output is deterministic (field order from the models, fixed key order), so a unit test can compare the
 committed file byte for byte and fail on drift.
@@ -24,6 +24,10 @@ from redisbackup.api.spec import RedisBackupSpec, immutability_rules
 from redisbackup.api.status import RedisBackupStatus
 
 CRD_PATH = Path("crds") / f"{resource.CRD_NAME}.yaml"
+# Helm installs what is in a chart's crds/ before anything else and never deletes it (so uninstalling the chart
+# keeps every RedisBackup); the chart carries the same bytes as crds/.
+CHART_CRD_PATH = Path("charts") / "redisbackup" / "crds" / f"{resource.CRD_NAME}.yaml"
+CRD_PATHS = (CRD_PATH, CHART_CRD_PATH)
 HEADER = "# Generated from the pydantic models in redisbackup.api by `make crds`; do not edit by hand.\n"
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [
@@ -118,20 +122,25 @@ def render_crd() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m redisbackup.api.crd", description="Generate the RedisBackup CRD.")
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help=f"write {CRD_PATH} (relative to --root)")
-    action.add_argument("--check", action="store_true", help=f"exit 1 when {CRD_PATH} is out of date")
+    copies = " and ".join(str(path) for path in CRD_PATHS)
+    action.add_argument("--write", action="store_true", help=f"write {copies} (relative to --root)")
+    action.add_argument("--check", action="store_true", help=f"exit 1 when {copies} are out of date")
     parser.add_argument("--root", type=Path, default=Path(), help="repository root (default: current directory)")
     args = parser.parse_args(argv)
     text = render_crd()
-    path = args.root / CRD_PATH
     if args.write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {path}")
+        for relative in CRD_PATHS:
+            path = args.root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
     elif args.check:
-        if not path.exists() or path.read_text() != text:
+        stale = [
+            args.root / p for p in CRD_PATHS if not (args.root / p).exists() or (args.root / p).read_text() != text
+        ]
+        for path in stale:
             print(f"{path} is out of date with redisbackup.api: run `make crds` and commit it", file=sys.stderr)
-            return 1
+        return 1 if stale else 0
     else:
         sys.stdout.write(text)
     return 0

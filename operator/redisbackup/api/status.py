@@ -34,6 +34,10 @@ class ConditionType(StrEnum):
     PROGRESSING = "Progressing"
     FAILED = "Failed"
     DELETION_BLOCKED = "DeletionBlocked"
+    # kstatus' "abnormal-true" pair, which Flux (and kpt, cli-utils) read before anything else: Reconciling=True is
+    # InProgress, Stalled=True is Failed. Without Stalled a failed backup would look InProgress to Flux forever.
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
     VERIFIED = "Verified"
 
 
@@ -42,8 +46,9 @@ class Condition(StatusModel):
 
     type: str = Field(
         description="Ready (the snapshot is available), Progressing (being taken), Failed, DeletionBlocked "
-        "(the stored data could not be deleted yet), or Verified (the stored snapshot was restored into a "
-        "throwaway redis-server: True when it passed, False with the fault as reason when it did not).",
+        "(the stored data could not be deleted yet), kstatus' Reconciling (being taken or deleted) and Stalled "
+        "(failed for good), and Verified (the stored snapshot was restored into a throwaway redis-server: True "
+        "when it passed, False with the fault as reason when it did not).",
         min_length=1,
         max_length=316,
     )
@@ -145,7 +150,7 @@ class RedisBackupStatus(StatusModel):
     )
     conditions: list[Condition] | None = Field(
         default=None,
-        description="Ready, Progressing, Failed and DeletionBlocked conditions.",
+        description="Ready, Progressing, Failed, DeletionBlocked, Reconciling, Stalled and Verified conditions.",
         # One entry per type, merged by type under server-side apply (the Kubernetes condition convention).
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )

@@ -19,6 +19,7 @@ import sys
 import uuid
 from urllib.parse import unquote, urlsplit
 
+from redisbackup.api.naming import SNAPSHOT_NAME, NameKind
 from redisbackup.cli.options import add_s3_arguments, add_tls_arguments, s3_options, tls_settings
 from redisbackup.cli.progress import ProgressLine, terminal_progress
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
@@ -30,6 +31,9 @@ from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.topology import plan_cluster_snapshot
 from redisbackup.storage.location import open_store
 from redisbackup.workflows.snapshot import take_snapshot
+
+# ElastiCache's snapshot naming rules (redisbackup.api.naming), reported against the option users typed.
+SNAPSHOT_NAME_OPTION = NameKind(field="--snapshot-name", what=SNAPSHOT_NAME.what, max_length=SNAPSHOT_NAME.max_length)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,6 +84,9 @@ async def dump(args: argparse.Namespace, progress: ProgressLine | None) -> Manif
     timeouts = Timeouts(first_byte=args.first_byte_timeout, stall=args.stall_timeout)
     now = dt.datetime.now(dt.UTC)
     name = args.snapshot_name or now.strftime("dump-%Y%m%d-%H%M%S")
+    broken = SNAPSHOT_NAME_OPTION.broken_rules(name)
+    if broken:
+        raise ValidationFault("; ".join(SNAPSHOT_NAME_OPTION.message(rule) for rule in broken), field="--snapshot-name")
     source_id = args.source_id or f"{address.host}-{address.port}".replace(":", "-")
     location = SnapshotLocation(namespace=args.namespace, snapshot_name=name, uid=str(uuid.uuid4()))
     plan: SnapshotPlan

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from redisbackup.k8s.webhook_tls import CertificatePolicy
 from redisbackup.main import OperatorOptions, run
 
 ENV_PREFIX = "REDISBACKUP_"
+# Replicas draw their priority below this; an operator a developer starts with a higher one pauses them all.
+RANDOM_PRIORITY_MAX = 1_000_000
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -44,6 +47,17 @@ def _listen(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def _priority(text: str) -> int:
+    """An integer, or `random`: kopf pauses *every* operator when two live ones share the highest priority, so
+    the replicas of one Deployment each draw their own (two of a million collide about once in 10^6 starts)."""
+    if text.strip().lower() == "random":
+        return secrets.randbelow(RANDOM_PRIORITY_MAX) + 1
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither an integer nor `random`") from None
 
 
 def _service(text: str) -> ServiceRef:
@@ -83,7 +97,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "default: standalone",
     )
     scope.add_argument(
-        "--priority", type=int, default=_env("PRIORITY", "0"), help="peering priority (env REDISBACKUP_PRIORITY)"
+        "--priority",
+        type=_priority,
+        default=_env("PRIORITY", "0"),
+        help="peering priority: the live operator with the highest one works, the others wait; `random` draws one "
+        f"in 1..{RANDOM_PRIORITY_MAX} (what the chart's replicas use) (env REDISBACKUP_PRIORITY); default 0",
     )
     scope.add_argument(
         "--liveness", default=_env("LIVENESS"), help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz"

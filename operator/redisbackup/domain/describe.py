@@ -12,7 +12,7 @@ from typing import Any
 from redisbackup.api.status import NodeSnapshot
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import SnapshotPlan, format_slots
-from redisbackup.domain.resolution import SourcePod
+from redisbackup.domain.pods import SourcePod
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 

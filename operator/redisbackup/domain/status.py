@@ -86,7 +86,7 @@ def _condition(
             "status": status,
             "reason": reason,
             "message": message[:32768],
-            "observedGeneration": generation,
+            "observedGeneration": generation,  # already the newest (see _conditions)
             "lastTransitionTime": since,
         }
     )
@@ -105,6 +105,7 @@ def _conditions(
     *wanted: tuple[ConditionType, ConditionValue, str, str],
 ) -> list[dict[str, Any]]:
     """The full condition list: `wanted` (type, status, reason, message) replace theirs, the rest stay."""
+    generation = newest_generation(status, generation)
     kinds = {kind for kind, *_ in wanted}
     kept = [dict(c) for c in (status or {}).get("conditions") or [] if c.get("type") not in kinds]
     made = [
@@ -112,6 +113,27 @@ def _conditions(
     ]
     order = list(ConditionType)
     return sorted(kept + made, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
+
+
+def newest_generation(status: Status | None, generation: int | None) -> int | None:
+    """The generation to record: never older than the one already recorded. A snapshot started at generation 1
+    ends after the user changed deletionPolicy (generation 2, observed by `mark_observed`); going back to 1 would
+    leave kstatus (Flux) reporting the finished backup as InProgress for ever."""
+    recorded = (status or {}).get("observedGeneration")
+    if isinstance(recorded, int) and (generation is None or recorded > generation):
+        return recorded
+    return generation
+
+
+def mark_observed(status: Status | None, *, generation: int | None) -> StatusChange:
+    """The spec changed where it may (deletionPolicy): record that this generation is seen, without other news."""
+    if generation is None or not status or status.get("observedGeneration") == generation:
+        return StatusChange()
+    conditions = [
+        {**condition, "observedGeneration": generation} if "observedGeneration" in condition else dict(condition)
+        for condition in status.get("conditions") or []
+    ]
+    return _change(status, {"observedGeneration": generation, "conditions": conditions}, None)
 
 
 def _change(status: Status | None, patch: dict[str, Any], notice: Notice | None) -> StatusChange:
@@ -150,7 +172,7 @@ def mark_creating(
     patch = {
         "phase": Phase.CREATING.value,
         "snapshotSource": "manual",
-        "observedGeneration": generation,
+        "observedGeneration": newest_generation(status, generation),
         **_source(source_field, source_id),
         "storage": storage,
         "conditions": _conditions(
@@ -160,6 +182,7 @@ def mark_creating(
             (ConditionType.READY, "False", CREATING, "the snapshot is being taken"),
             (ConditionType.PROGRESSING, "True", CREATING, message),
             (ConditionType.FAILED, "False", CREATING, "no failure"),
+            (ConditionType.RECONCILING, "True", CREATING, message),
         ),
     }
     return _change(status, patch, Notice("Normal", CREATING, message[0].upper() + message[1:]))
@@ -176,6 +199,7 @@ def mark_waiting(
             now,
             (ConditionType.READY, "False", str(fault.code), "the snapshot is not taken yet"),
             (ConditionType.PROGRESSING, "True", str(fault.code), fault.message),
+            (ConditionType.RECONCILING, "True", str(fault.code), fault.message),
         )
     }
     return _change(status, patch, Notice("Warning", str(fault.code), fault.message))
@@ -194,6 +218,7 @@ def mark_progress(
             now,
             (ConditionType.READY, "False", CREATING, "the snapshot is being taken"),
             (ConditionType.PROGRESSING, "True", CREATING, "streaming the RDB to storage"),
+            (ConditionType.RECONCILING, "True", CREATING, "streaming the RDB to storage"),
         )
     return _change(status, patch, None)
 
@@ -218,7 +243,7 @@ def mark_available(
     patch = {
         **fields,
         "phase": Phase.AVAILABLE.value,
-        "observedGeneration": generation,
+        "observedGeneration": newest_generation(status, generation),
         "progress": None,
         "conditions": _conditions(
             status,
@@ -227,6 +252,7 @@ def mark_available(
             (ConditionType.READY, "True", AVAILABLE, message),
             (ConditionType.PROGRESSING, "False", AVAILABLE, "the snapshot is complete"),
             (ConditionType.FAILED, "False", AVAILABLE, "no failure"),
+            (ConditionType.RECONCILING, "False", AVAILABLE, "the snapshot is complete"),
         ),
     }
     return _change(status, patch, Notice("Normal", AVAILABLE, message[0].upper() + message[1:]))
@@ -239,7 +265,7 @@ def mark_failed(
     code = str(fault.code)
     patch = {
         "phase": Phase.FAILED.value,
-        "observedGeneration": generation,
+        "observedGeneration": newest_generation(status, generation),
         "progress": None,
         "conditions": _conditions(
             status,
@@ -248,6 +274,8 @@ def mark_failed(
             (ConditionType.READY, "False", code, "the snapshot failed"),
             (ConditionType.PROGRESSING, "False", code, "the snapshot will not be retried"),
             (ConditionType.FAILED, "True", code, fault.message),
+            (ConditionType.RECONCILING, "False", code, "the snapshot will not be retried"),
+            (ConditionType.STALLED, "True", code, fault.message),
         ),
     }
     return _change(status, patch, Notice("Warning", code, f"Snapshot failed: {fault.message}"))
@@ -270,6 +298,7 @@ def mark_deleting(
             now,
             (ConditionType.READY, "False", DELETING, message),
             (ConditionType.PROGRESSING, "True", DELETING, message),
+            (ConditionType.RECONCILING, "True", DELETING, message),
         ),
     }
     return _change(status, patch, Notice("Normal", DELETING, message[0].upper() + message[1:]))

@@ -3,10 +3,10 @@
 Thin on purpose: the rules are `redisbackup.api.validation` (shared with `redisbackup validate` and the
 reconciler), the lookup of the namespace's other RedisBackups is `redisbackup.k8s.redisbackups`.
 
-When the operator also reconciles, the other RedisBackups come from kopf's index of snapshot names, once it has
-caught up with a consistent count from the apiserver (see redisbackup.workflows.uniqueness): a list of the whole
-namespace per admission would cost O(n) per create, O(n²) for a namespace of n backups. Without the index (a
-webhook-only operator), or when it lags behind, the namespace is listed.
+When the operator also reconciles, the other RedisBackups come from its index (workflows.uniqueness.BackupIndex)
+once that has caught up with a consistent count from the apiserver: a list of the whole namespace per admission
+would cost O(n) per create, O(n²) for a namespace of n backups. Without the index (a webhook-only operator), or
+when it lags behind, the namespace is listed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from redisbackup.api import validation
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.api.violations import Violation
-from redisbackup.handlers.backups import COUNT_INDEX_ID, INDEX_ID, IndexedPeers
 from redisbackup.k8s.redisbackups import count_backups, existing_backups
-from redisbackup.workflows.uniqueness import index_caught_up
+from redisbackup.workflows.uniqueness import BackupIndex, index_caught_up
 
 INDEX_PATIENCE = 1.0  # of the webhook's 5 s: then the namespace is listed instead
 
@@ -39,29 +38,25 @@ def rejection(violations: list[Violation]) -> kopf.AdmissionError:
     return kopf.AdmissionError("; ".join(str(v) for v in violations), code=409 if conflict else 422)
 
 
-async def _from_index(
-    namespace: str, new: Mapping[str, Any], indices: Mapping[str, Any]
-) -> list[ExistingBackup] | None:
-    names, per_namespace = indices.get(INDEX_ID), indices.get(COUNT_INDEX_ID)
-    if names is None or per_namespace is None:
-        return None
+async def _from_index(namespace: str, new: Mapping[str, Any], index: BackupIndex) -> list[ExistingBackup] | None:
+    """The same-name backups from the index, or None when it has not caught up with the apiserver."""
     spec = new.get("spec")
     snapshot_name = spec.get("snapshotName") if isinstance(spec, Mapping) else None
     if not isinstance(snapshot_name, str):
         return []  # no usable name: the naming rules reject it, uniqueness is not checked
-    peers = IndexedPeers(names, per_namespace, namespace, snapshot_name)
+    peers = index.peers(namespace, snapshot_name)
     if not await index_caught_up(peers, lambda: count_backups(namespace), patience=INDEX_PATIENCE):
         return None
     return peers.same_name()
 
 
 async def _existing(
-    namespace: str | None, new: Mapping[str, Any] | None = None, indices: Mapping[str, Any] | None = None
+    namespace: str | None, new: Mapping[str, Any] | None = None, index: BackupIndex | None = None
 ) -> list[ExistingBackup]:
     if not namespace:
         return []
     try:
-        indexed = await _from_index(namespace, new, indices) if new is not None and indices else None
+        indexed = await _from_index(namespace, new, index) if new is not None and index is not None else None
         return indexed if indexed is not None else await existing_backups(namespace)
     except Exception as error:
         # Fail closed, but say why and what to do: without the other backups uniqueness cannot be checked.
@@ -78,11 +73,11 @@ async def violations_of(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any] | None,
     namespace: str | None,
-    indices: Mapping[str, Any] | None = None,
+    index: BackupIndex | None = None,
 ) -> list[Violation]:
     """What the webhook refuses: every rule on CREATE, immutability and changed fields on UPDATE."""
     if operation == "CREATE" and new is not None:
-        return validation.check_create(new, await _existing(namespace, new, indices), namespace=namespace)
+        return validation.check_create(new, await _existing(namespace, new, index), namespace=namespace)
     if operation == "UPDATE" and old is not None and new is not None:
         return validation.check_update(old, new)
     return []
@@ -95,11 +90,11 @@ async def validate_redisbackup(
     old: Mapping[str, Any] | None = None,
     new: Mapping[str, Any] | None = None,
     namespace: str | None = None,
-    **kwargs: Any,
+    index: BackupIndex | None = None,
+    **_: Any,
 ) -> None:
-    """`@kopf.on.validate` handler for RedisBackup CREATE and UPDATE (kopf passes its indexes by their ids)."""
-    indices = {key: kwargs[key] for key in (INDEX_ID, COUNT_INDEX_ID) if key in kwargs}
-    violations = await violations_of(operation, old, new, namespace, indices)
+    """`@kopf.on.validate` handler for RedisBackup CREATE and UPDATE; `index` when the operator reconciles too."""
+    violations = await violations_of(operation, old, new, namespace, index)
     if operation == "CREATE" and new is not None:
         warnings.extend(validation.warnings(new.get("spec")))
     if violations:

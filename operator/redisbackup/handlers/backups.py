@@ -1,7 +1,7 @@
 """kopf handlers of RedisBackups: a daemon takes the snapshot, a deletion handler releases the data. Thin.
 
-- An index of snapshot names per namespace (kept by kopf from its watch, no API calls) feeds the reconciler's
-  re-check of the uniqueness rule.
+- Every watch event updates the index of RedisBackups (workflows.uniqueness.BackupIndex, no API calls) that
+  the reconciler's and the webhook's uniqueness checks read.
 - The snapshot runs in a daemon, which kopf starts for every RedisBackup that is not terminal — when it is
   created, and for each one still creating when the operator starts — and cancels when the RedisBackup is
   deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available, failed) get no
@@ -15,57 +15,26 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from redisbackup import GROUP, VERSION
-from redisbackup.api.naming import resolved_identifier
 from redisbackup.api.resource import PLURAL
-from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.status import is_terminal
 from redisbackup.workflows.backup import Backups
 from redisbackup.workflows.deletion import release_backup
+from redisbackup.workflows.observation import observe_generation
 from redisbackup.workflows.verification import Verifications, needs_verification
 
 log = logging.getLogger(__name__)
 
-INDEX_ID = "snapshot_names"
-COUNT_INDEX_ID = "backups_per_namespace"
+INDEX_ID = "index-redisbackups"
 DAEMON_ID = "take-snapshot"
 DELETE_ID = "release-snapshot-data"
+OBSERVE_ID = "observe-deletion-policy"
 VERIFY_ID = "verify-snapshot"
-
-
-def snapshot_name_key(namespace: str, snapshot_name: str) -> tuple[str, str]:
-    return namespace, resolved_identifier(snapshot_name)
-
-
-def index_snapshot_names(
-    body: kopf.Body, namespace: str | None, **_: Any
-) -> dict[tuple[str, str], ExistingBackup] | None:
-    existing = ExistingBackup.from_body(body)
-    if existing is None or not namespace:
-        return None
-    return {snapshot_name_key(namespace, existing.snapshot_name): existing}
-
-
-@dataclass(frozen=True)
-class IndexedPeers:
-    """What kopf's indexes know about the other RedisBackups of one namespace (live views)."""
-
-    names: kopf.Index[tuple[str, str], ExistingBackup]
-    per_namespace: kopf.Index[str, str]
-    namespace: str
-    snapshot_name: str
-
-    def same_name(self) -> list[ExistingBackup]:
-        return list(self.names.get(snapshot_name_key(self.namespace, self.snapshot_name), []))
-
-    def indexed(self) -> int:
-        return len(self.per_namespace.get(self.namespace, []))
 
 
 def needs_snapshot(status: kopf.Status, **_: Any) -> bool:
@@ -84,13 +53,9 @@ def _retry(backups: Backups, error: Exception, retry: int) -> kopf.TemporaryErro
 def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
     """Add the RedisBackup handlers to `registry`, bound to `backups` (the workflows and their limits)."""
 
-    @kopf.index(GROUP, VERSION, PLURAL, id=INDEX_ID, registry=registry)
-    def snapshot_names(**kwargs: Any) -> dict[tuple[str, str], ExistingBackup] | None:
-        return index_snapshot_names(**kwargs)
-
-    @kopf.index(GROUP, VERSION, PLURAL, id=COUNT_INDEX_ID, registry=registry)
-    def backups_per_namespace(namespace: str | None, uid: str | None, **_: Any) -> dict[str, str] | None:
-        return {namespace: uid} if namespace and uid else None
+    @kopf.on.event(GROUP, VERSION, PLURAL, id=INDEX_ID, registry=registry)
+    def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
+        backups.index.observe(body, deleted=type == "DELETED")
 
     @kopf.daemon(
         GROUP,
@@ -103,9 +68,7 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         registry=registry,
     )
     async def take_snapshot(body: kopf.Body, namespace: str | None, retry: int, **kwargs: Any) -> None:
-        peers = IndexedPeers(
-            kwargs[INDEX_ID], kwargs[COUNT_INDEX_ID], namespace or "", str((body.get("spec") or {}).get("snapshotName"))
-        )
+        peers = backups.index.peers(namespace or "", str((body.get("spec") or {}).get("snapshotName")))
         try:
             await backups.run(dict(body), peers)
         except RedisBackupError as fault:
@@ -115,6 +78,10 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         except Exception as error:  # the apiserver, a bug: log it fully and try again later
             log.exception("%s/%s: unexpected error while taking the snapshot", namespace, body["metadata"]["name"])
             raise _retry(backups, error, retry) from error
+
+    @kopf.on.update(GROUP, VERSION, PLURAL, id=OBSERVE_ID, field="spec.deletionPolicy", registry=registry)
+    async def observe_deletion_policy(body: kopf.Body, **_: Any) -> None:
+        await observe_generation(backups, dict(body))
 
     verifications = Verifications(
         backups.stores.get, backups.kubernetes, concurrency=backups.limits.max_concurrent_verifications

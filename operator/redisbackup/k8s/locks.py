@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
-from redisbackup.domain.resolution import Workload
+from redisbackup.domain.pods import Workload
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s import rest
 from redisbackup.k8s.client import api_client

@@ -76,6 +76,19 @@ def build_configuration(
     }
 
 
+def _merged_metadata(ours: dict[str, Any], current: Any) -> dict[str, Any]:
+    """Our metadata over the existing object's: labels and annotations others set stay (the Helm chart creates the
+    object and owns it by its labels and annotations; `kubectl apply` keeps its last-applied one there)."""
+    if current is None:
+        return dict(ours)
+    return {
+        **ours,
+        "labels": {**(current.labels or {}), **(ours.get("labels") or {})},
+        "annotations": {**(current.annotations or {}), **(ours.get("annotations") or {})},
+        "resourceVersion": current.resource_version,
+    }
+
+
 def apply_configuration(configuration: dict[str, Any], client: kubernetes.client.ApiClient | None = None) -> None:
     """Create the configuration, or replace the existing one (retrying when someone else changed it meanwhile)."""
     api = kubernetes.client.AdmissionregistrationV1Api(client or api_client())
@@ -95,8 +108,7 @@ def apply_configuration(configuration: dict[str, Any], client: kubernetes.client
                 raise
             logger.info("Created the ValidatingWebhookConfiguration %s.", name)
             return
-        version = current.metadata.resource_version if current.metadata else None
-        body = {**configuration, "metadata": {**configuration["metadata"], "resourceVersion": version}}
+        body = {**configuration, "metadata": _merged_metadata(configuration["metadata"], current.metadata)}
         try:
             api.replace_validating_webhook_configuration(name, body)
         except ApiException as error:

@@ -119,6 +119,12 @@ def _subject_alt_names(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
+def _common_name(hosts: Sequence[str]) -> str:
+    """X.509 caps a CN at 64 characters, and a Service's DNS name (service.namespace.svc) can be longer; clients
+    verify the subject alternative names only, so a long name is left to those."""
+    return hosts[0] if len(hosts[0]) <= 64 else "redisbackup admission webhook"
+
+
 def issue_serving(
     ca: Issuer, hosts: Sequence[str], now: dt.datetime, policy: CertificatePolicy
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -126,7 +132,7 @@ def issue_serving(
     not_after = min(now + policy.cert_validity, ca.cert.not_valid_after_utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _common_name(hosts))]))
         .issuer_name(ca.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

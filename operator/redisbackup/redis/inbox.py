@@ -29,7 +29,10 @@ class Inbox(asyncio.BufferedProtocol):
         self._lent: bytearray | None = None  # the buffer the reader is looking at
         self._waiter: asyncio.Future[None] | None = None
         self._wanted = 1  # wake the reader once this many bytes are waiting
-        self._paused = False
+        self._paused = False  # reading paused: every buffer is full (flow control)
+        self._napping = False  # reading paused briefly so the kernel gathers more per recv
+        self.nap: float = 0.0  # seconds; 0 = never (set for bulk transfers only)
+        self.nap_below = 64 << 10
         self.closed = False
         self.error: BaseException | None = None
         self.transport: asyncio.BaseTransport | None = None
@@ -60,6 +63,26 @@ class Inbox(asyncio.BufferedProtocol):
             self._wake()
         elif self._filled >= self._wanted:
             self._wake()
+        if self.nap and nbytes < self.nap_below:
+            self._take_a_nap()
+
+    def _take_a_nap(self) -> None:
+        """After a small read, let the kernel collect data for a moment instead of waking per packet.
+
+        Redis forwards a diskless RDB 16 KiB at a time; reading each piece as it comes costs an event-loop turn
+        per 16 KiB, several CPU-seconds per GB in Python. The socket buffer holds the data meanwhile, so the
+        server is not slowed down; `nap` (a few milliseconds) bounds the added latency.
+        """
+        if self._napping or self._paused or self.closed or self.transport is None:
+            return
+        self._napping = True
+        self.transport.pause_reading()  # type: ignore[attr-defined]
+        asyncio.get_running_loop().call_later(self.nap, self._end_nap)
+
+    def _end_nap(self) -> None:
+        self._napping = False
+        if not self._paused and not self.closed and self.transport is not None:
+            self.transport.resume_reading()  # type: ignore[attr-defined]
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -119,7 +142,8 @@ class Inbox(asyncio.BufferedProtocol):
             self._lent = None
             if self._paused and self.transport is not None and not self.closed:
                 self._paused = False
-                self.transport.resume_reading()  # type: ignore[attr-defined]
+                if not self._napping:
+                    self.transport.resume_reading()  # type: ignore[attr-defined]
 
     def _take_buffer(self) -> bytearray:
         if self._free:
@@ -131,7 +155,8 @@ class Inbox(asyncio.BufferedProtocol):
     def _pause(self) -> None:
         if not self._paused and self.transport is not None and not self.closed:
             self._paused = True
-            self.transport.pause_reading()  # type: ignore[attr-defined]
+            if not self._napping:
+                self.transport.pause_reading()  # type: ignore[attr-defined]
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -151,8 +176,8 @@ class InboxReader:
         self._pos = 0
         self.bytes_read = 0
 
-    async def _refill(self, idle: float | None, gather: int = 1) -> bool:
-        chunk = await self._inbox.next_chunk(idle, gather=gather)
+    async def _refill(self, idle: float | None, gather: int = 1, linger: float = 0.002) -> bool:
+        chunk = await self._inbox.next_chunk(idle, gather=gather, linger=linger)
         if chunk is None:
             return False
         self._view, self._pos = chunk, 0
@@ -187,12 +212,14 @@ class InboxReader:
             self._consume(take)
         return bytes(data)
 
-    async def read_some(self, limit: int, idle: float | None, *, gather: int = 1) -> memoryview | None:
+    async def read_some(
+        self, limit: int, idle: float | None, *, gather: int = 1, linger: float = 0.002
+    ) -> memoryview | None:
         """Up to `limit` bytes as a view into the pool (valid until the next read), or None at end of stream.
 
-        `gather`: prefer waiting (briefly) for at least this many bytes over returning a small view.
+        `gather`: prefer waiting (up to `linger` seconds) for at least this many bytes over returning a small view.
         """
-        if self._pos == len(self._view) and not await self._refill(idle, gather):
+        if self._pos == len(self._view) and not await self._refill(idle, gather, linger):
             return None
         take = min(limit, len(self._view) - self._pos)
         view = self._view[self._pos : self._pos + take]

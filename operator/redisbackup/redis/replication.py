@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 Transfer = Literal["diskless", "disk"]
 EOF_MARK_SIZE = 40
+# While the RDB flows, pause 4 ms after each small read (see Inbox.nap) and hand the consumer ~512 KiB at a time
+# (or whatever came within 20 ms). Measured against reading every packet: about half the CPU per GB, the same
+# throughput. The kernel's socket buffer (autotuned to MBs) holds the data meanwhile; a large read never naps.
+BULK_READ_NAP = 0.004
+BULK_GATHER_LINGER = 0.02
 
 
 @dataclass
@@ -57,7 +62,9 @@ class RdbStream:
     async def _read(self) -> memoryview:
         timeout = self._connection.timeouts.stall
         try:
-            view = await self._connection.reader.read_some(1 << 30, timeout, gather=self._gather)
+            view = await self._connection.reader.read_some(
+                1 << 30, timeout, gather=self._gather, linger=BULK_GATHER_LINGER
+            )
         except TimeoutError:
             raise ConnectionLost(
                 f"{self.node} stopped sending the RDB for {timeout:g}s after {self.bytes_received} bytes; the "
@@ -176,6 +183,7 @@ async def open_rdb_stream(
         started_at = dt.datetime.now(dt.UTC)
         connection.send("SYNC")
         transfer, size, mark = await _bulk_header(connection, node)
+        connection.inbox.nap = BULK_READ_NAP
         log.debug("%s: %s transfer of %s bytes", node, transfer, size if size is not None else "unknown")
         yield RdbStream(
             node=node,

@@ -1,7 +1,7 @@
 """Object stores for snapshots: the ObjectStore protocol, FileStore (embedded default) and S3Store.
 
-open_store("file:///var/lib/redisbackup" | "s3://bucket/prefix", **S3Settings fields) -> ObjectStore
-FileStore(root)  S3Store(S3Settings(...))  MemoryStore() (unit tests only)
+`open_store(url, **s3_settings)` opens `file:///DIR` or `s3://BUCKET/PREFIX`; `FileStore(root)` and
+`S3Store(S3Settings(...))` directly; `storage.memory.MemoryStore` is for unit tests only.
 """
 
 from redisbackup.storage.base import (

@@ -6,7 +6,8 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from redisbackup.domain.resolution import ResolvedSource, Workload
+from redisbackup.domain.pods import Workload
+from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
 from redisbackup.k8s import credentials, redisbackups, sources
 from redisbackup.k8s.locks import Holder, SnapshotLocks

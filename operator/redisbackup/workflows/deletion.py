@@ -19,7 +19,8 @@ from typing import Any
 from redisbackup.domain import status as transitions
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.status import FORCE_DELETE_ANNOTATION
-from redisbackup.workflows.backup import BackupRequest, Backups
+from redisbackup.workflows.backup import Backups
+from redisbackup.workflows.request import BackupRequest
 from redisbackup.workflows.snapshot import delete_snapshot
 
 log = logging.getLogger(__name__)

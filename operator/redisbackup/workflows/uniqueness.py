@@ -2,10 +2,13 @@
 
 The webhook checks uniqueness at admission, but two creates can race past it (each lists the namespace before the
 other is stored), or pass while no webhook is installed. The reconciler settles it with the order of creation
-(creationTimestamp, then uid), which both sides see alike. It reads the other backups from kopf's index (no API
-list per backup), but an index only knows what the watch has delivered so far: a backup created a moment ago may
-not be in it yet. So it first asks the apiserver how many RedisBackups the namespace holds (a consistent list of
-one item, cheap at any size) and waits until the index knows at least as many.
+(creationTimestamp, then uid), which both sides see alike.
+
+It reads the other backups from `BackupIndex`, kept from the operator's watch (no API list per backup), but a
+watch only knows what it has delivered so far: a backup created a moment ago may be missing. So the check first
+asks the apiserver how many RedisBackups the namespace holds (a consistent list of one item, cheap at any size)
+and waits until the index knows at least as many. (Our own index rather than kopf's: kopf holds every object of
+an indexed resource until all are indexed, which deadlocks with a bound on its workers — see main.configure.)
 """
 
 from __future__ import annotations
@@ -13,25 +16,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from redisbackup.api.naming import resolved_identifier
 from redisbackup.api.validation import ExistingBackup
 
 log = logging.getLogger(__name__)
 
-PATIENCE = 5.0  # seconds the index may lag behind the apiserver before the check goes ahead without it
+PATIENCE = 30.0  # seconds the index may lag behind the apiserver before the check goes ahead without it
 
 
 class Peers(Protocol):
-    """The RedisBackups this operator has indexed, as seen from one of them."""
+    """The other RedisBackups as seen from one of them."""
 
     def same_name(self) -> Sequence[ExistingBackup]:
         """Those of its namespace with its snapshotName (ignoring case), itself included."""
 
     def indexed(self) -> int | None:
-        """How many RedisBackups of its namespace are indexed; None: the list is complete as given."""
+        """How many RedisBackups of its namespace are known; None: the list is complete as given."""
 
 
 @dataclass
@@ -45,6 +49,51 @@ class KnownPeers:
 
     def indexed(self) -> int | None:
         return None
+
+
+class BackupIndex:
+    """Every RedisBackup the operator's watch has delivered, by namespace and uid (updated on each event)."""
+
+    def __init__(self) -> None:
+        self._namespaces: dict[str, dict[str, ExistingBackup]] = {}
+
+    def observe(self, body: Mapping[str, Any], *, deleted: bool) -> None:
+        metadata = body.get("metadata") or {}
+        namespace, uid = str(metadata.get("namespace") or ""), str(metadata.get("uid") or "")
+        if not namespace or not uid:
+            return
+        known = self._namespaces.setdefault(namespace, {})
+        existing = None if deleted else ExistingBackup.from_body(body)
+        if existing is None:
+            known.pop(uid, None)
+            if not known:
+                del self._namespaces[namespace]
+        else:
+            known[uid] = existing
+
+    def peers(self, namespace: str, snapshot_name: str) -> IndexPeers:
+        return IndexPeers(self, namespace, snapshot_name)
+
+    def count(self, namespace: str) -> int:
+        return len(self._namespaces.get(namespace, {}))
+
+    def named(self, namespace: str, snapshot_name: str) -> list[ExistingBackup]:
+        wanted = resolved_identifier(snapshot_name)
+        known = self._namespaces.get(namespace, {}).values()
+        return [backup for backup in known if resolved_identifier(backup.snapshot_name) == wanted]
+
+
+@dataclass(frozen=True)
+class IndexPeers:
+    index: BackupIndex
+    namespace: str
+    snapshot_name: str
+
+    def same_name(self) -> list[ExistingBackup]:
+        return self.index.named(self.namespace, self.snapshot_name)
+
+    def indexed(self) -> int:
+        return self.index.count(self.namespace)
 
 
 async def index_caught_up(peers: Peers, count: Callable[[], Awaitable[int]], *, patience: float) -> bool:

@@ -48,3 +48,38 @@ def test_dump_is_a_registered_command() -> None:
     args = build_parser().parse_args(["dump", "--redis", "redis://h:1", "--to", "file:///tmp/x", "--cluster"])
     assert args.handler.__module__ == "redisbackup.cli.dump"
     assert args.cluster is True
+
+
+def test_the_progress_line_shows_bytes_total_and_rate() -> None:
+    import io
+
+    from redisbackup.cli.dump import ProgressLine
+
+    out = io.StringIO()
+    line = ProgressLine(out)
+    line(3 << 20, 12 << 20)
+    line(12 << 20, 12 << 20)
+    line.close()
+    text = out.getvalue()
+    assert text.startswith("\r  3.0 MiB of 12.0 MiB")
+    assert "\r  12.0 MiB of 12.0 MiB" in text
+    assert "MiB/s" in text
+    assert text.endswith("\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [("1st", "begin with an ASCII letter"), ("a--b", "two consecutive hyphens"), ("a" * 21, "longer than 20")],
+)
+def test_snapshot_names_follow_elasticache_rules_before_anything_is_contacted(name: str, rule: str) -> None:
+    import asyncio
+
+    from redisbackup.cli.dump import dump
+
+    args = build_parser().parse_args(
+        ["dump", "--redis", "redis://127.0.0.1:1", "--to", "file:///x", "--snapshot-name", name]
+    )
+    with pytest.raises(ValidationFault, match=rule) as caught:
+        asyncio.run(dump(args, None))
+    assert caught.value.field == "--snapshot-name"
+    assert "--snapshot-name" in str(caught.value)

@@ -39,18 +39,31 @@ async def feed(inbox: Inbox, transport: FakeTransport, data: bytes, rng: random.
     inbox.eof_received()
 
 
+async def trickle_through(seed: int, *, nap: float) -> Inbox:
+    """Feed a random payload in random pieces; read it back with gathering; check every byte; return the inbox."""
+    rng = random.Random(seed)
+    data = rng.randbytes(rng.randrange(1, 600_000))
+    inbox = Inbox(chunk_size=64 << 10, depth=3)
+    inbox.nap = nap
+    transport = FakeTransport()
+    inbox.connection_made(transport)
+    reader = InboxReader(inbox)
+    producer = asyncio.create_task(feed(inbox, transport, data, rng))
+    received = bytearray()
+    while (view := await reader.read_some(1 << 20, 5.0, gather=48 << 10)) is not None:
+        received += view
+    await producer
+    assert bytes(received) == data, f"seed {seed}"
+    assert transport.reading or inbox.closed
+    return inbox
+
+
 async def test_trickled_bytes_arrive_whole_and_in_order_however_the_reader_gathers() -> None:
     for seed in range(25):
-        rng = random.Random(seed)
-        data = rng.randbytes(rng.randrange(1, 600_000))
-        inbox = Inbox(chunk_size=64 << 10, depth=3)
-        transport = FakeTransport()
-        inbox.connection_made(transport)
-        reader = InboxReader(inbox)
-        producer = asyncio.create_task(feed(inbox, transport, data, rng))
-        received = bytearray()
-        while (view := await reader.read_some(1 << 20, 5.0, gather=48 << 10)) is not None:
-            received += view
-        await producer
-        assert bytes(received) == data, f"seed {seed}"
+        inbox = await trickle_through(seed, nap=0.0)
         assert inbox.buffers_allocated <= 4
+
+
+async def test_napping_between_small_reads_loses_nothing_and_always_resumes() -> None:
+    for seed in range(10):
+        await trickle_through(seed, nap=0.004)

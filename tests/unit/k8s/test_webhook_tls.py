@@ -93,3 +93,18 @@ def test_files_hold_the_bundle_and_one_pem_with_key_and_certificate(tmp_path: Pa
     key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
     assert key.public_key() == state.serving_cert.public_key()
     assert x509.load_pem_x509_certificate(pem.read_bytes()) == state.serving_cert
+
+
+def test_a_service_name_longer_than_a_common_name_may_be_still_gets_a_certificate() -> None:
+    import datetime as dt
+
+    from cryptography import x509
+
+    from redisbackup.k8s import webhook_tls
+
+    long_host = "my-release-redisbackup-webhook.platform-backups-production-eu-west-1.svc"
+    assert len(long_host) > 64
+    now = dt.datetime.now(dt.UTC)
+    state = webhook_tls.create([long_host, "127.0.0.1"], now, webhook_tls.CertificatePolicy())
+    names = state.serving_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert long_host in names.get_values_for_type(x509.DNSName)

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from redisbackup.api.validation import ExistingBackup
-from redisbackup.domain.resolution import SourceAmbiguous, SourceNotFound, Workload
+from redisbackup.domain.pods import Workload
+from redisbackup.domain.resolution import SourceAmbiguous, SourceNotFound
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s.locks import Holder
 from redisbackup.redis.faults import ConnectionLost

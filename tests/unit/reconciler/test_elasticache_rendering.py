@@ -15,7 +15,7 @@ from redisbackup.domain.elasticache import (
     snapshot_document_from_manifest,
 )
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord, SourceNode
-from redisbackup.domain.resolution import SourcePod, Workload
+from redisbackup.domain.pods import SourcePod, Workload
 
 STARTED = dt.datetime(2026, 3, 4, 5, 6, 7, 48_123, tzinfo=dt.UTC)
 POD_CREATED = dt.datetime(2026, 1, 12, 18, 59, 48, tzinfo=dt.UTC)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.domain import resolution
+from redisbackup.domain import pods, resolution
+from redisbackup.domain.pods import Workload
 from redisbackup.domain.resolution import (
     SourceAmbiguous,
     SourceNotFound,
     SourceNotReady,
-    Workload,
     cluster_node_named,
     not_a_cluster,
 )
@@ -81,15 +81,15 @@ def test_a_pod_that_is_not_ready_is_never_read(unready: dict[str, object]) -> No
 
 def test_the_port_is_spec_port_else_the_named_container_port_else_6379() -> None:
     named = pod("a", ports=[{"name": "metrics", "containerPort": 9121}, {"name": "tcp-redis", "containerPort": 7000}])
-    assert resolution.redis_port(named, None) == 7000
-    assert resolution.redis_port(named, 6390) == 6390
-    assert resolution.redis_port(pod("b", ports=[{"name": "metrics", "containerPort": 9121}]), None) == 6379
+    assert pods.redis_port(named, None) == 7000
+    assert pods.redis_port(named, 6390) == 6390
+    assert pods.redis_port(pod("b", ports=[{"name": "metrics", "containerPort": 9121}]), None) == 6379
 
 
 def test_the_node_type_is_the_redis_containers_requests() -> None:
     sized = pod("a", resources={"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}})
-    assert resolution.node_type(sized) == "cpu=500m,memory=1Gi"
-    assert resolution.node_type(pod("b")) is None
+    assert pods.node_type(sized) == "cpu=500m,memory=1Gi"
+    assert pods.node_type(pod("b")) is None
 
 
 def test_a_replication_group_is_its_statefulsets_ready_pods_and_remembers_the_others() -> None:

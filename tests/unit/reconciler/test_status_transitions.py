@@ -46,7 +46,7 @@ def test_creating_sets_the_elasticache_fields_and_every_condition_with_its_gener
     assert (status["snapshotSource"], status["source"], status["cacheClusterId"]) == ("manual", "Cache-1", "Cache-1")
     assert "replicationGroupId" not in status
     found = conditions(status)
-    assert [c["type"] for c in status["conditions"]] == ["Ready", "Progressing", "Failed"]
+    assert [c["type"] for c in status["conditions"]] == ["Ready", "Progressing", "Failed", "Reconciling"]
     assert (found["Ready"]["status"], found["Progressing"]["status"], found["Failed"]["status"]) == (
         "False",
         "True",

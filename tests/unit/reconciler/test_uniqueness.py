@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from redisbackup.api.validation import ExistingBackup
-from redisbackup.workflows.uniqueness import KnownPeers, peers_of
+from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, peers_of
 
 pytestmark = pytest.mark.asyncio
 
@@ -77,12 +77,18 @@ async def test_the_webhook_reads_the_index_when_it_has_caught_up_and_lists_the_n
     monkeypatch.setattr(admission, "INDEX_PATIENCE", 0.1)
     new = {"metadata": {"name": "beta"}, "spec": {"snapshotName": "weekly", "cacheClusterId": "c"}}
 
-    caught_up = {"snapshot_names": {("team", "weekly"): [EARLIER]}, "backups_per_namespace": {"team": ["a", "b"]}}
-    violations = await admission.violations_of("CREATE", None, new, "team", caught_up)
+    index = BackupIndex()
+    for name, uid in (("alpha", "a"), ("gamma", "c")):
+        index.observe(
+            {"metadata": {"name": name, "uid": uid, "namespace": "team", "creationTimestamp": "2026-05-01T12:00:00Z"},
+             "spec": {"snapshotName": "Weekly" if name == "alpha" else "daily"}},
+            deleted=False,
+        )  # fmt: skip
+    violations = await admission.violations_of("CREATE", None, new, "team", index)
     assert [v.code for v in violations] == ["SnapshotAlreadyExistsFault"]
     assert listed == []
 
-    lagging = {"snapshot_names": {}, "backups_per_namespace": {"team": ["b"]}}
-    violations = await admission.violations_of("CREATE", None, new, "team", lagging)
+    index.observe({"metadata": {"name": "gamma", "uid": "c", "namespace": "team"}}, deleted=True)
+    violations = await admission.violations_of("CREATE", None, new, "team", index)
     assert [v.code for v in violations] == ["SnapshotAlreadyExistsFault"]
     assert listed == ["team"], "an index behind the apiserver is not trusted"

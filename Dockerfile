@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+# The redisbackup operator image: `docker build -t redisbackup .` from the repository root.
+#
+# - builder: builds the wheel of this package and of every dependency (compilers live only here), then installs
+#   them into a virtual environment under /opt/redisbackup;
+# - final: the same Python base, that environment, and redis-tools (`redis-check-rdb`, to verify a downloaded RDB
+#   by hand or in a restore init container). No compiler, no pip cache, no source tree.
+#
+# It runs as the numeric user 65532 (Kubernetes can check runAsNonRoot only for a numeric USER) and writes only to
+# /tmp, so it works with readOnlyRootFilesystem and an emptyDir on /tmp, as the Helm chart runs it.
+# Pin the base by digest in your own builds for reproducibility: --build-arg PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:…
+
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator/ operator/
+RUN python -m pip wheel --wheel-dir /wheels . \
+ && python -m venv /opt/redisbackup \
+ && /opt/redisbackup/bin/pip install --no-index --find-links /wheels redisbackup \
+ && /opt/redisbackup/bin/redisbackup --help >/dev/null
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="redisbackup" \
+      org.opencontainers.image.description="Kubernetes operator for ElastiCache-style manual backups of Redis" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/redisbackup/redisbackup"
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends redis-tools \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 65532 redisbackup \
+ && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin redisbackup
+COPY --from=builder /opt/redisbackup /opt/redisbackup
+# Bytecode was compiled at install time; nothing is written next to the code at run time (read-only root).
+ENV PATH=/opt/redisbackup/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    TMPDIR=/tmp
+USER 65532:65532
+WORKDIR /tmp
+# 9443 admission webhook (HTTPS), 8080 Prometheus metrics, 8081 liveness (/healthz).
+EXPOSE 9443 8080 8081
+ENTRYPOINT ["redisbackup"]
+CMD ["operator"]

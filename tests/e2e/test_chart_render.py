@@ -1,0 +1,208 @@
+"""The chart as rendered: helm lint, the plain manifests in sync, server-side dry-run on the real apiserver, the RBAC
+audit, the restricted Pod Security profile, and the config and webhook configuration the operator agrees with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devstack import binaries, manifests
+from devstack.cluster import Cluster
+from devstack.image import image_config
+from redisbackup.api.config import parse_config
+from redisbackup.k8s.webhook_configuration import build_configuration
+from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
+from tests.e2e.chart_support import audit, helm, objects, one, operator_rules, render
+
+pytestmark = pytest.mark.e2e
+
+S3 = {"bucket": "redis-snapshots", "prefix": "prod", "region": "eu-west-1", "existingSecret": "s3-credentials"}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "namespaced-s3": {
+        "watchNamespaces": ["team-a", "team-b"],
+        "storage": {"defaultLocation": "archive", "locations": {"embedded": None, "archive": {"s3": S3}}},
+    },
+    "ha-cert-manager": {
+        "replicaCount": 2,
+        "webhook": {"certManager": {"enabled": True}},
+        "storage": {"defaultLocation": "archive", "locations": {"embedded": None, "archive": {"s3": S3}}},
+        "metrics": {"serviceMonitor": {"enabled": True}},
+    },
+    "ha-existing-secret": {
+        "replicaCount": 3,
+        "webhook": {"existingSecret": "webhook-tls"},
+        "rbac": {"secretNamespaces": ["redis"]},
+        "storage": {
+            "locations": {"embedded": {"file": {"path": "/data", "persistence": {"accessModes": ["ReadWriteMany"]}}}}
+        },
+    },
+    "no-webhook": {"webhook": {"enabled": False}, "logLevel": "debug", "extraArgs": ["--verbose"]},
+}
+
+
+def lint(*args: str) -> str:
+    import subprocess
+
+    argv = [str(binaries.tool("helm")), "lint", str(manifests.CHART), "--kube-version", manifests.KUBE_VERSION, *args]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_helm_lint_strict_passes(variant: str, tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(VARIANTS[variant]))
+    assert "0 chart(s) failed" in lint("--strict", "-f", str(values))
+
+
+def test_the_plain_manifests_are_the_chart_with_its_defaults() -> None:
+    assert manifests.main(["--check"]) == 0, "run `make manifests` and commit manifests/install.yaml"
+
+
+@pytest.mark.parametrize("variant", ["defaults", "namespaced-s3", "ha-existing-secret", "no-webhook"])
+def test_the_apiserver_accepts_every_object_in_a_server_side_dry_run(
+    variant: str, kube: Cluster, tmp_path: Path
+) -> None:
+    docs = render(VARIANTS[variant], tmp_path)
+    crds = objects(docs, "CustomResourceDefinition")
+    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(crds))
+    for crd in crds:
+        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
+    values = VARIANTS[variant]
+    for namespace in {"ops", *values.get("watchNamespaces", []), *values.get("rbac", {}).get("secretNamespaces", [])}:
+        kube.kubectl("create", "namespace", namespace, check=False)
+    result = kube.kubectl(
+        "apply", "--server-side", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(others), check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == len(others)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_operators_rbac_passes_the_least_privilege_audit(variant: str, tmp_path: Path) -> None:
+    docs = render(VARIANTS[variant], tmp_path)
+    assert audit(docs) == []
+    assert operator_rules(docs), "the operator is bound to some rules"
+
+
+def test_the_audit_catches_what_it_must() -> None:
+    role = {"kind": "ClusterRole", "metadata": {"name": "r"}}
+    binding = {"kind": "ClusterRoleBinding", "metadata": {"name": "r"}, "roleRef": {"kind": "ClusterRole", "name": "r"}}
+    bad_rules = [
+        {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
+        {"apiGroups": ["*"], "resources": ["pods"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["watch"]},
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations"],
+            "verbs": ["create"],
+        },
+    ]
+    for rule in bad_rules:
+        assert audit([{**role, "rules": [rule]}, binding]), rule
+
+
+def test_with_watch_namespaces_the_operator_has_no_cluster_wide_access_to_workloads(tmp_path: Path) -> None:
+    docs = render(VARIANTS["namespaced-s3"], tmp_path)
+    cluster_resources = {
+        resource
+        for where, rule in operator_rules(docs)
+        if where.startswith("ClusterRole")
+        for resource in rule["resources"]
+    }
+    assert cluster_resources == {"customresourcedefinitions", "namespaces", "validatingwebhookconfigurations"}
+    roles = {(doc["metadata"]["namespace"], doc["metadata"]["name"]) for doc in objects(docs, "Role")}
+    assert roles == {
+        ("team-a", "rb-redisbackup"),
+        ("team-b", "rb-redisbackup"),
+        ("team-a", "rb-redisbackup-secrets"),
+        ("team-b", "rb-redisbackup-secrets"),
+    }
+
+
+def test_the_pod_meets_the_restricted_pod_security_standard_and_runs_the_images_command(tmp_path: Path) -> None:
+    for variant in VARIANTS:
+        pod = one(render(VARIANTS[variant], tmp_path), "Deployment")["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        context, pod_context = container["securityContext"], pod["securityContext"]
+        assert pod_context["runAsNonRoot"] is True
+        assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], "the one writable path"
+        assert not any("hostPath" in volume for volume in pod["volumes"])
+        argv = image_config().argv(container)
+        assert argv[:2] == ["redisbackup", "operator"], variant
+
+
+def test_the_rendered_configuration_is_what_the_operator_accepts(tmp_path: Path) -> None:
+    for variant in VARIANTS:
+        docs = render(VARIANTS[variant], tmp_path)
+        config = parse_config(one(docs, "ConfigMap")["data"]["config.yaml"], source=variant)
+        (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+        mounts = [mount["mountPath"] for mount in container["volumeMounts"]]
+        for _name, location in config.storage.locations.items():
+            wanted = (
+                location.file.path
+                if location.file
+                else (location.s3.credentials.directory if location.s3 and location.s3.credentials else None)
+            )
+            if wanted:
+                assert wanted in mounts, f"{variant}: {wanted} is not mounted"
+
+
+@pytest.mark.parametrize("variant", ["defaults", "namespaced-s3"])
+def test_the_charts_webhook_configuration_is_the_one_the_operator_writes(variant: str, tmp_path: Path) -> None:
+    docs = render(VARIANTS[variant], tmp_path)
+    rendered = one(docs, "ValidatingWebhookConfiguration")
+    options = WebhookOptions(service=ServiceRef("ops", "rb-redisbackup-webhook", 443))
+    written = build_configuration(
+        rendered["metadata"]["name"],
+        options.client_config("validate-redisbackup", None),
+        timeout_seconds=5,
+        namespaces=tuple(VARIANTS[variant].get("watchNamespaces", ())),
+    )
+    assert rendered["webhooks"] == written["webhooks"], "helm upgrade would fight the operator over it"
+    env = {
+        e["name"]: e.get("value") for e in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["REDISBACKUP_WEBHOOK_CONFIGURATION"] == rendered["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {
+                "replicaCount": 2,
+                "storage": {
+                    "locations": {
+                        "embedded": {"file": {"path": "/d", "persistence": {"accessModes": ["ReadWriteMany"]}}}
+                    }
+                },
+            },
+            "need one shared certificate",
+        ),
+        ({"storage": {"defaultLocation": "archive"}}, 'storage.defaultLocation "archive" is not one of'),
+        ({"replicaCount": 2, "webhook": {"existingSecret": "x"}}, "use accessModes [ReadWriteMany]"),
+        ({"webhook": {"existingSecret": "x", "certManager": {"enabled": True}}}, "keep one source"),
+    ],
+)
+def test_unsafe_values_are_refused_with_what_to_do(
+    values: dict[str, Any], message: str, kube: Cluster, tmp_path: Path
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    result = helm(
+        kube, "template", "rb", str(manifests.CHART), "--kube-version", "1.36.3", "-f", str(path), check=False
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
