@@ -10,7 +10,7 @@ from typing import Any
 
 import kubernetes
 
-from redisbackup.domain.status import Notice
+from redisbackup.domain.conditions import Notice
 from redisbackup.k8s.client import api_client
 
 log = logging.getLogger(__name__)
