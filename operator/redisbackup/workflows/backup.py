@@ -2,6 +2,7 @@
 
     check the spec again ─► creating ─► resolve the source ─► wait for the source's turn ─► mark the workload
     ─► plan (INFO / CLUSTER SHARDS) ─► wait for a snapshot slot ─► take_snapshot ─► unmark ─► available
+    (a copy, spec.sourceSnapshotName: creating ─► find the source snapshot ─► copy_snapshot ─► available)
 
 `Backups.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and raises the
 fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not there yet
@@ -17,15 +18,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, NamedTuple
 
 from redisbackup.api import validation
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.status import Phase
 from redisbackup.domain import status as transitions
 from redisbackup.domain.admission import fault_for
-from redisbackup.domain.describe import planned_fields, status_fields
+from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
@@ -36,27 +37,21 @@ from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
 from redisbackup.workflows.concurrency import Running, SourceGate
-from redisbackup.workflows.copy import check_source_snapshot, copied_fields, copy_snapshot
-from redisbackup.workflows.locate import backup_location
+from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
 from redisbackup.workflows.metrics import Metrics
-from redisbackup.workflows.planning import PlannedSnapshot, plan_snapshot
+from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.request import BackupRequest, Clock, ProgressReporter, utc_now
-from redisbackup.workflows.restore import load_manifest
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
 from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
 
-# What a copy shows while creating: the source's description, without its sizes and storage.
-COPY_PLAN_FIELDS = (
-    "cacheClusterId",
-    "replicationGroupId",
-    "engine",
-    "engineVersion",
-    "port",
-    "numCacheNodes",
-    "numNodeGroups",
-)
+
+class Streaming(NamedTuple):
+    """One snapshot (or copy) holding a streaming slot: its progress reports and when it got the slot."""
+
+    progress: ProgressReporter
+    started: float
 
 
 class Backups:
@@ -224,76 +219,57 @@ class Backups:
                 marked.append(workload)
             async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                 planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
-                await writer.apply(transitions.mark_planned(writer.status, self._planned_fields(planned, source)))
-                async with self._slots:
-                    started = time.monotonic()
-                    progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
-                    self.metrics.in_flight.inc()
+                await writer.apply(transitions.mark_planned(writer.status, planned.described(source)))
+                async with self._streaming(request, writer) as streaming:
                     self.metrics.snapshots_started.inc()
-                    try:
-                        manifest = await take_snapshot(
-                            planned.plan,
-                            store,
-                            request.location,
-                            connection,
-                            progress=progress,
-                            timeouts=self.timeouts,
-                            tags=request.spec.get("tags") or {},
-                            progress_interval=self.limits.progress_interval_seconds,
-                        )
-                    finally:
-                        self.metrics.in_flight.dec()
-                        await progress.close()
+                    manifest = await take_snapshot(
+                        planned.plan,
+                        store,
+                        request.location,
+                        connection,
+                        progress=streaming.progress,
+                        timeouts=self.timeouts,
+                        tags=request.spec.get("tags") or {},
+                        progress_interval=self.limits.progress_interval_seconds,
+                    )
         finally:
             for workload in reversed(marked):
                 # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
-        await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
+        await self._finish(
+            request, writer, manifest, store, storage, source, planned.automatic_failover, streaming.started
+        )
 
     async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
         """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""
         name = str(request.spec["sourceSnapshotName"])
-        found = await self.kubernetes.find_snapshot(request.namespace, name)
-        source = check_source_snapshot(found, namespace=request.namespace, name=name)
-        source_status = source.get("status") or {}
-        source_store = self.stores.get(str(source_status.get("storage")))
-        source_manifest = await load_manifest(source_store, backup_location(source))
-        pods: dict[str, Any] = {}
-        planned = status_fields(source_manifest, storage=storage, location="", pods=pods)
-        plan = {key: planned[key] for key in COPY_PLAN_FIELDS if key in planned}
-        plan["nodeSnapshots"] = [
-            {**node, "cacheSize": ""} for node in copied_fields(source_status, planned)["nodeSnapshots"]
-        ]
-        await writer.apply(transitions.mark_planned(writer.status, plan))
+        source = await find_copy_source(self.kubernetes, self.stores.get, request.namespace, name)
+        await writer.apply(transitions.mark_planned(writer.status, source.planned_fields(storage)))
+        async with self._streaming(request, writer) as streaming:
+            manifest = await copy_snapshot(
+                source.store,
+                source.manifest,
+                store,
+                request.location,
+                tags=request.spec.get("tags") or {},
+                progress=streaming.progress,
+            )
+        await self._finish(
+            request, writer, manifest, store, storage, None, None, streaming.started, source_status=source.status
+        )
+
+    @contextlib.asynccontextmanager
+    async def _streaming(self, request: BackupRequest, writer: StatusWriter) -> AsyncIterator[Streaming]:
+        """A streaming slot (limits.maxConcurrentSnapshots), progress into status, and the in-flight gauge."""
         async with self._slots:
-            started = time.monotonic()
             progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
             self.metrics.in_flight.inc()
             try:
-                manifest = await copy_snapshot(
-                    source_store,
-                    source_manifest,
-                    store,
-                    request.location,
-                    tags=request.spec.get("tags") or {},
-                    progress=progress,
-                )
+                yield Streaming(progress, time.monotonic())
             finally:
                 self.metrics.in_flight.dec()
                 await progress.close()
-        await self._finish(request, writer, manifest, store, storage, None, None, started, source_status=source_status)
-
-    @staticmethod
-    def _planned_fields(planned: PlannedSnapshot, source: ResolvedSource) -> dict[str, Any]:
-        server = planned.server
-        return planned_fields(
-            planned.plan,
-            engine=server.engine if server else None,
-            engine_version=server.engine_version if server else None,
-            pods={pod.name: pod for pod in source.pods},
-            automatic_failover=planned.automatic_failover,
-        )
 
     async def _finish(
         self,

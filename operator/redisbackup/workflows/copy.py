@@ -14,21 +14,36 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from redisbackup import __version__
 from redisbackup.api.faults import FaultCode
+from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import SnapshotFault
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import CopiedFrom, Manifest
 from redisbackup.domain.resolution import AwaitingSource, SourceBusy
 from redisbackup.storage.base import ObjectStore
+from redisbackup.workflows.access import KubernetesAccess
+from redisbackup.workflows.locate import backup_location
 from redisbackup.workflows.progress import Progress
-from redisbackup.workflows.restore import copy_rdb
+from redisbackup.workflows.restore import copy_rdb, load_manifest
 from redisbackup.workflows.snapshot import read_manifest
 
 log = logging.getLogger(__name__)
+
+# What a copy shows while creating: the source's description, without its sizes and storage.
+PLANNED_FIELDS = (
+    "cacheClusterId",
+    "replicationGroupId",
+    "engine",
+    "engineVersion",
+    "port",
+    "numCacheNodes",
+    "numNodeGroups",
+)
 
 
 async def copy_snapshot(
@@ -155,3 +170,31 @@ def copied_fields(source_status: Mapping[str, Any], fields: Mapping[str, Any]) -
 
 def _node_facts(node: Mapping[str, Any]) -> dict[str, Any]:
     return {key: node[key] for key in ("cacheNodeCreateTime", "sourcePod") if node.get(key) is not None}
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """The available RedisBackup a copy reads: its status, its storage location and its committed manifest."""
+
+    status: Mapping[str, Any]
+    store: ObjectStore
+    manifest: Manifest
+
+    def planned_fields(self, storage: str) -> dict[str, Any]:
+        """The copy's status while it is created (mark_planned): the source's description, no sizes yet."""
+        described = status_fields(self.manifest, storage=storage, location="", pods={})
+        planned = {key: described[key] for key in PLANNED_FIELDS if key in described}
+        nodes = copied_fields(self.status, described)["nodeSnapshots"]
+        planned["nodeSnapshots"] = [{**node, "cacheSize": ""} for node in nodes]
+        return planned
+
+
+async def find_copy_source(
+    kubernetes: KubernetesAccess, stores: Callable[[str], ObjectStore], namespace: str, name: str
+) -> CopySource:
+    """The RedisBackup of `namespace` whose snapshotName is `name`, if it can be copied now (else the fault)."""
+    found = await kubernetes.find_snapshot(namespace, name)
+    source = check_source_snapshot(found, namespace=namespace, name=name)
+    status = source.get("status") or {}
+    store = stores(str(status.get("storage")))
+    return CopySource(status, store, await load_manifest(store, backup_location(source)))

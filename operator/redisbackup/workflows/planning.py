@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from redisbackup.domain.cluster import ClusterShard, plan_cluster
+from redisbackup.domain.describe import planned_fields
 from redisbackup.domain.plan import SnapshotPlan, plan_single_node
 from redisbackup.domain.resolution import ResolvedSource, cluster_node_named, not_a_cluster
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
@@ -28,6 +29,16 @@ class PlannedSnapshot:
     plan: SnapshotPlan
     automatic_failover: Literal["enabled", "disabled"] | None = None
     server: ServerInfo | None = None  # INFO of a node to be read: engine and version, shown while creating
+
+    def described(self, source: ResolvedSource) -> dict[str, Any]:
+        """What status shows once the nodes are chosen (mark_planned): engine, port, the nodes without sizes."""
+        return planned_fields(
+            self.plan,
+            engine=self.server.engine if self.server else None,
+            engine_version=self.server.engine_version if self.server else None,
+            pods={pod.name: pod for pod in source.pods},
+            automatic_failover=self.automatic_failover,
+        )
 
 
 async def plan_snapshot(
