@@ -19,6 +19,7 @@ from devstack.cluster import Cluster
 from devstack.fixtures.operator import RunningOperator, StartOperator, s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
+from devstack.gitops import argocd_health, kstatus
 from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology
 from tests.e2e.operator_support import apply, condition, get, wait_for, wait_phase
@@ -210,6 +211,7 @@ def test_spec_verify_records_a_passed_verification_and_a_corrupted_object_is_cau
     )
     failed = condition(after, "Verified")
     assert (failed["status"], failed["reason"]) == ("False", "StoredObjectCorrupt")
+    assert (kstatus(after).status, argocd_health(after).status) == ("Failed", "Degraded")
     events = client.CoreV1Api(kube_api).list_namespaced_event(namespace, field_selector="involvedObject.name=checked")
     assert any(e.reason == "StoredObjectCorrupt" and e.type == "Warning" for e in events.items)
     wait_phase(kube_api, namespace, "checked", "available")

@@ -4,7 +4,7 @@
                               │  ▲ mark_waiting / mark_progress
                               └──────mark_failed──► failed
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
-    available ─mark_verified─► available, Verified True or False
+    available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad)
 
 Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: a JSON
 merge patch for the status subresource and the Kubernetes Event that reports it (`domain.conditions` keeps the
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.status import ConditionType, Phase
 from redisbackup.domain.conditions import (
+    ConditionValue,
     Notice,
     Status,
     StatusChange,
@@ -51,7 +52,8 @@ def is_terminal(status: Status | None) -> bool:
 
 
 def mark_observed(status: Status | None, *, generation: int | None) -> StatusChange:
-    """The spec changed where it may (deletionPolicy): record that this generation is seen, without other news."""
+    """The spec changed where it may (deletionPolicy, verify): record that this generation is seen, without other
+    news (a verification asked for has its own transition, mark_verified)."""
     if generation is None or not status or status.get("observedGeneration") == generation:
         return StatusChange()
     return change(status, {"observedGeneration": generation, "conditions": observed(status, generation)}, None)
@@ -268,16 +270,20 @@ def mark_verified(
 ) -> StatusChange:
     """A verification finished: status.verification, and the Verified condition (False with the fault's code as
     reason when it failed: never silent). The phase stays available: the snapshot exists, the condition says
-    whether it can be trusted."""
+    whether it can be trusted. A failed verification is also Stalled (failed for good), so that Flux (kstatus) does
+    not call the backup Current; a later one that passes lifts it."""
     verdict: Literal["True", "False"] = "True" if passed else "False"
     cause = VERIFIED if passed else (reason or "VerificationFailed")
+    wanted: list[tuple[ConditionType, ConditionValue, str, str]] = [(ConditionType.VERIFIED, verdict, cause, message)]
+    if not passed:
+        wanted.append((ConditionType.STALLED, "True", cause, message))
+    elif find(status, ConditionType.STALLED) is not None:
+        wanted.append((ConditionType.STALLED, "False", VERIFIED, "the stored snapshot passed its verification"))
     patch = {
         "verification": dict(verification),
-        "conditions": conditions(status, generation, now, (ConditionType.VERIFIED, verdict, cause, message)),
+        # The verification answers the spec as it is now (spec.verify may just have been set: a new generation).
+        "observedGeneration": newest_generation(status, generation),
+        "conditions": conditions(status, generation, now, *wanted),
     }
-    notice = (
-        Notice("Normal", VERIFIED, message[0].upper() + message[1:])
-        if passed
-        else Notice("Warning", reason or "VerificationFailed", message[0].upper() + message[1:])
-    )
+    notice = Notice("Normal" if passed else "Warning", cause, message[0].upper() + message[1:])
     return change(status, patch, notice)

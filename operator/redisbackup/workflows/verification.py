@@ -73,7 +73,9 @@ class Verifications:
                     "no RDB loaded",
                     (NodeCheck(id="0001", clustered=False, result=FAILED, fault=problem),),
                 )
-        writer = self.kubernetes.status_writer(body)
+        # kopf's daemon body is live: read it again now, so that what was written while the RDBs loaded (the
+        # generation observed after spec.verify was set) is kept rather than overwritten by the conditions list.
+        writer = self.kubernetes.status_writer(dict(body))
         fault = report.fault
         await writer.apply(
             transitions.mark_verified(
@@ -82,7 +84,7 @@ class Verifications:
                 passed=report.passed,
                 reason=str(fault.code) if fault else None,
                 message=report.summary,
-                generation=metadata.get("generation"),
+                generation=(body.get("metadata") or {}).get("generation"),
                 now=dt.datetime.now(dt.UTC),
             )
         )

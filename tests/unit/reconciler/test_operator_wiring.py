@@ -28,6 +28,8 @@ def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_relea
     assert daemon.cancellation_backoff is None
     (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
     assert deletion.requires_finalizer
+    (observer,) = [h for h in built._changing.get_all_handlers() if h.id.startswith(handlers.OBSERVE_ID)]
+    assert observer.field == ("spec",), "an edit of deletionPolicy or verify is observed"
     assert built._indexing.get_all_handlers() == [], "kopf indexes would deadlock with a bound on its workers"
     assert [h.id for h in built._watching.get_all_handlers()] == [handlers.INDEX_ID]
     for status, spawned in [
