@@ -17,14 +17,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from redisbackup.domain import status as transitions
 from redisbackup.domain.faults import RedisBackupError
-from redisbackup.domain.verification import FAILED, NodeCheck, VerificationReport, verification_status
+from redisbackup.domain.verification import FAILED, NodeCheck, VerificationReport
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.access import KubernetesAccess
 from redisbackup.workflows.locate import backup_location
 from redisbackup.workflows.restore import load_manifest
-from redisbackup.workflows.verify import VERDICTS, verify_snapshot
+from redisbackup.workflows.verify import VERDICTS, verified, verify_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +75,6 @@ class Verifications:
         # kopf's daemon body is live: read it again now, so that what was written while the RDBs loaded (the
         # generation observed after spec.verify was set) is kept rather than overwritten by the conditions list.
         writer = self.kubernetes.status_writer(dict(body))
-        fault = report.fault
-        await writer.apply(
-            transitions.mark_verified(
-                writer.status,
-                verification_status(report),
-                passed=report.passed,
-                reason=str(fault.code) if fault else None,
-                message=report.summary,
-                generation=(body.get("metadata") or {}).get("generation"),
-                now=dt.datetime.now(dt.UTC),
-            )
-        )
+        await writer.apply(verified(writer.status, report, generation=(body.get("metadata") or {}).get("generation")))
         log.info("%s/%s: %s", metadata.get("namespace"), metadata.get("name"), report.summary)
         return report

@@ -25,6 +25,7 @@ from typing import Any
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain import status as transitions
+from redisbackup.domain.conditions import StatusChange
 from redisbackup.domain.faults import RedisBackupError, SnapshotFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import format_slots
@@ -151,6 +152,20 @@ VERDICTS = frozenset(
 )
 
 
+def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, generation: int | None) -> StatusChange:
+    """The status transition that records `report` (mark_verified), for the operator and the CLI alike."""
+    fault = report.fault
+    return transitions.mark_verified(
+        status,
+        verification_status(report),
+        passed=report.passed,
+        reason=str(fault.code) if fault else None,
+        message=report.summary,
+        generation=generation,
+        now=dt.datetime.now(dt.UTC),
+    )
+
+
 async def record_verification(
     body: Mapping[str, Any], report: VerificationReport, *, attempts: int = 5
 ) -> dict[str, Any]:
@@ -159,17 +174,8 @@ async def record_verification(
     metadata = body.get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
     current: Mapping[str, Any] = body
-    fault = report.fault
     for attempt in range(attempts):
-        change = transitions.mark_verified(
-            current.get("status"),
-            verification_status(report),
-            passed=report.passed,
-            reason=str(fault.code) if fault else None,
-            message=report.summary,
-            generation=(current.get("metadata") or {}).get("generation"),
-            now=dt.datetime.now(dt.UTC),
-        )
+        change = verified(current.get("status"), report, generation=(current.get("metadata") or {}).get("generation"))
         version = (current.get("metadata") or {}).get("resourceVersion")
         try:
             updated = await asyncio.to_thread(
