@@ -177,7 +177,7 @@ def test_edits_of_deletion_policy_and_verify_are_observed_so_flux_sees_the_backu
         what="verified, generation 3 observed",
     )
     assert body["metadata"]["generation"] == 3
-    assert body["status"]["verification"]["result"] == "Passed"
+    assert body["status"]["verification"]["result"] == "Passed", body["status"]["verification"]
     assert (condition(body, "Verified")["status"], condition(body, "Ready")["observedGeneration"]) == ("True", 3)
     assert (kstatus(body).status, argocd_health(body).status) == ("Current", "Healthy")
 

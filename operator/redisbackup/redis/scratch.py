@@ -40,6 +40,12 @@ LOG_NAME = "redis.log"
 # Enough for any RDB a server with a non-default `databases` wrote (a larger number than the source's is harmless).
 DATABASES = 1024
 _PR_SET_PDEATHSIG = 1
+# A Unix socket's path must fit sun_path (108 bytes with its NUL): a deep TMPDIR would make bind fail.
+SOCKET_PATH_MAX = 107
+SOCKET_DIR_PREFIX = "redisbackup-"
+_SOCKET_SUFFIX = len(f"/{SOCKET_DIR_PREFIX}XXXXXXXX/{SOCKET_NAME}")  # what TemporaryDirectory and we append
+# Logged after redis-server opened its socket and before it reads the RDB: without it, nothing was loaded.
+_STARTED = "Server initialized"
 
 
 class RdbLoadFailed(SnapshotFault):
@@ -50,6 +56,12 @@ class RdbLoadFailed(SnapshotFault):
 
 
 class LocalRedisMissing(RestoreFault):
+    code = FaultCode.RESTORE_FAILED
+
+
+class ScratchServerFailed(RestoreFault):
+    """The throwaway redis-server stopped before it read the RDB: a local problem, no verdict on the snapshot."""
+
     code = FaultCode.RESTORE_FAILED
 
 
@@ -125,12 +137,14 @@ class ScratchServer:
     def version(self) -> str:
         return self.info.engine_version if self.info else "unknown"
 
-    def log_tail(self, lines: int = 12) -> str:
+    def log(self) -> str:
         try:
-            text = (self.directory / LOG_NAME).read_text(errors="replace")
+            return (self.directory / LOG_NAME).read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+
+    def log_tail(self, lines: int = 12) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
 
     async def connect(self, timeouts: Timeouts | None = None) -> RedisConnection:
         return await RedisConnection.open(self.address, ConnectionSettings(), timeouts or Timeouts(reply=600.0))
@@ -141,6 +155,12 @@ async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> N
     quick = Timeouts(connect=2.0, reply=30.0)
     async with asyncio.timeout(time_limit):
         while True:
+            if server.process.returncode is not None and _STARTED not in server.log():
+                raise ScratchServerFailed(
+                    f"the throwaway redis-server for {what} exited with status {server.process.returncode} before "
+                    f"it read the RDB. Its log ends:\n{server.log_tail()}\nThis says nothing about the snapshot: "
+                    "fix the local redis-server or its environment, and try again."
+                )
             if server.process.returncode is not None:
                 raise RdbLoadFailed(
                     f"redis-server could not load {what} and exited with status {server.process.returncode}. "
@@ -159,6 +179,20 @@ async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> N
             await asyncio.sleep(0.1)
 
 
+def socket_parent() -> str:
+    """Where the socket's private directory goes: the temporary directory, unless its path is too deep for a
+    socket (a long TMPDIR); then the first short, writable one of /tmp and /dev/shm."""
+    for candidate in (tempfile.gettempdir(), "/tmp", "/dev/shm"):
+        fits = len(os.fsencode(candidate)) + _SOCKET_SUFFIX <= SOCKET_PATH_MAX
+        if fits and Path(candidate).is_dir() and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    raise ScratchServerFailed(
+        f"no directory for the throwaway redis-server's Unix socket: the temporary directory "
+        f"{tempfile.gettempdir()!r} is too deep for a socket path ({SOCKET_PATH_MAX} bytes at most) and neither /tmp "
+        "nor /dev/shm is writable. Set TMPDIR to a shorter directory."
+    )
+
+
 @contextlib.asynccontextmanager
 async def scratch_server(
     directory: Path, *, what: str, redis_server: str | None = None, load_timeout: float = 3600.0
@@ -168,7 +202,7 @@ async def scratch_server(
     `what` names the RDB in messages (e.g. "node group 0002 of snapshot nightly").
     """
     program = find_redis_server(redis_server)
-    with tempfile.TemporaryDirectory(prefix="redisbackup-") as socket_dir:
+    with tempfile.TemporaryDirectory(prefix=SOCKET_DIR_PREFIX, dir=socket_parent()) as socket_dir:
         socket = Path(socket_dir, SOCKET_NAME)
         config = directory / "redis.conf"
         config.write_text(_config(directory, socket))
