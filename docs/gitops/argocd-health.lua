@@ -2,9 +2,9 @@
 -- Install it under the key resource.customizations.health.redisbackup.io_RedisBackup of the argocd-cm ConfigMap
 -- (see docs/gitops/README.md). Argo CD passes the object as `obj` and reads the returned status and message.
 --   Progressing  accepted, the snapshot is being taken (or waits for its source), or the RedisBackup is going away
---   Healthy      the snapshot is available
---   Degraded     the snapshot failed (the message starts with ElastiCache's fault name), or its stored data cannot
---                be deleted (DeletionBlocked)
+--   Healthy      the snapshot is available (and, with spec.verify, not found bad by its verification)
+--   Degraded     the snapshot failed (the message starts with ElastiCache's fault name), its verification failed
+--                (Verified=False), or its stored data cannot be deleted (DeletionBlocked)
 local health = {}
 
 local function condition(kind)
@@ -46,7 +46,7 @@ if obj.status == nil or obj.status.phase == nil then
   return health
 end
 
--- The spec changed (deletionPolicy) and the operator has not recorded that yet.
+-- The spec changed (deletionPolicy, verify) and the operator has not recorded that yet.
 local generation = obj.metadata.generation
 local observed = obj.status.observedGeneration
 if generation ~= nil and observed ~= nil and observed < generation then
@@ -56,7 +56,11 @@ if generation ~= nil and observed ~= nil and observed < generation then
 end
 
 local phase = obj.status.phase
-if phase == "available" then
+local verified = condition("Verified")
+if phase == "available" and verified ~= nil and verified.status == "False" then
+  health.status = "Degraded"
+  health.message = describe(verified, "the stored snapshot failed its verification")
+elseif phase == "available" then
   health.status = "Healthy"
   health.message = describe(condition("Ready"), "the snapshot is available")
 elseif phase == "failed" then

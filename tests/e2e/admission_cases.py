@@ -58,12 +58,12 @@ BAD = [
     (
         "both-sources",
         {"snapshotName": "both", "cacheClusterId": "a", "replicationGroupId": "b"},
-        ["InvalidParameterCombination: spec.cacheClusterId and spec.replicationGroupId are both set"],
+        ["InvalidParameterCombination: more than one of spec.cacheClusterId, spec.replicationGroupId and"],
     ),
     (
         "no-source",
         {"snapshotName": "neither"},
-        ["InvalidParameterCombination: neither spec.cacheClusterId nor spec.replicationGroupId is set"],
+        ["InvalidParameterCombination: none of spec.cacheClusterId, spec.replicationGroupId and"],
     ),
     (
         "bad-identifier",

@@ -140,7 +140,7 @@ def test_the_charts_webhook_is_called_through_its_service_and_refuses_bad_backup
     assert get(kube_api, apps, "again") is None
 
 
-def test_an_edited_deletion_policy_is_observed_so_flux_sees_the_backup_as_current(
+def test_edits_of_deletion_policy_and_verify_are_observed_so_flux_sees_the_backup_as_current(
     kube: Cluster,
     kube_api: client.ApiClient,
     released: Installed,
@@ -164,6 +164,21 @@ def test_an_edited_deletion_policy_is_observed_so_flux_sees_the_backup_as_curren
     )
     assert body["status"]["phase"] == "available"
     assert condition(body, "Ready")["observedGeneration"] == 2
+    assert (kstatus(body).status, argocd_health(body).status) == ("Current", "Healthy")
+
+    # spec.verify, the other field that may change: the verify daemon runs (under the chart's RBAC and in its
+    # /tmp), and its answer keeps the observed generation.
+    kube.kubectl("patch", "-n", apps, "rb", "daily", "--type=merge", "-p", '{"spec":{"verify":true}}')
+    body = wait_for(
+        kube_api,
+        apps,
+        "daily",
+        lambda b: bool(b["status"].get("verification")) and b["status"].get("observedGeneration") == 3,
+        what="verified, generation 3 observed",
+    )
+    assert body["metadata"]["generation"] == 3
+    assert body["status"]["verification"]["result"] == "Passed", body["status"]["verification"]
+    assert (condition(body, "Verified")["status"], condition(body, "Ready")["observedGeneration"]) == ("True", 3)
     assert (kstatus(body).status, argocd_health(body).status) == ("Current", "Healthy")
 
 

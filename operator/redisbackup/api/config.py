@@ -164,6 +164,9 @@ class Limits(ConfigModel):
     often create the Redis workload a moment after the backup."""
     max_concurrent_snapshots: int = Field(default=4, ge=1, le=1000)
     """Snapshots streamed at the same time by this operator; the others wait their turn."""
+    max_concurrent_verifications: int = Field(default=1, ge=1, le=100)
+    """Verifications (spec.verify) run at the same time; each loads one node's data set into a throwaway
+    redis-server, so each needs about that much memory (and disk for one RDB) in the operator's Pod."""
     progress_interval_seconds: float = Field(default=5.0, ge=0.5)
     """Least time between two progress updates of a RedisBackup's status while it streams."""
     snapshot_attempts: int = Field(default=5, ge=1)

@@ -42,3 +42,17 @@ class FaultCode(StrEnum):
     STORED_OBJECT_CORRUPT = "StoredObjectCorrupt"
     SECRET_NOT_FOUND = "SecretNotFound"
     SOURCE_NAMESPACE_NOT_SHARED = "SourceNamespaceNotShared"
+
+    # Ours: reaching Kubernetes (the CLI).
+    ACCESS_DENIED = "AccessDenied"
+    KUBERNETES_CONFIGURATION_INVALID = "KubernetesConfigurationInvalid"
+    KUBERNETES_UNAVAILABLE = "KubernetesUnavailable"
+
+    # Ours: restoring and verifying a snapshot.
+    RDB_CHECK_FAILED = "RdbCheckFailed"
+    RDB_LOAD_FAILED = "RdbLoadFailed"
+    KEYS_OUTSIDE_SLOTS = "KeysOutsideSlots"
+    RESTORE_TARGET_NOT_EMPTY = "RestoreTargetNotEmpty"
+    RESTORE_TARGET_IN_CLUSTER = "RestoreTargetInCluster"
+    RESTORE_TARGET_NOT_CLUSTERED = "RestoreTargetNotClustered"
+    RESTORE_FAILED = "RestoreFailed"

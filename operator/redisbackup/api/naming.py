@@ -119,6 +119,9 @@ CACHE_CLUSTER_ID = NameKind(field="spec.cacheClusterId", what="Redis node to bac
 REPLICATION_GROUP_ID = NameKind(
     field="spec.replicationGroupId", what="Redis Cluster to back up", max_length=IDENTIFIER_MAX_LENGTH
 )
+SOURCE_SNAPSHOT_NAME = NameKind(
+    field="spec.sourceSnapshotName", what="snapshot to copy", max_length=SNAPSHOT_NAME_MAX_LENGTH
+)
 
 
 def resolved_identifier(identifier: str) -> str:

@@ -2,7 +2,7 @@
 
 These models are the single source of truth for the CRD's spec schema (`redisbackup.api.crd`): field
 descriptions become `kubectl explain` text, constraints become OpenAPI keywords, and `x-kubernetes-validations`
-carry the CEL rules. The spec is immutable once created, except `deletionPolicy`.
+carry the CEL rules. The spec is immutable once created, except `deletionPolicy` and `verify`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from redisbackup.api.faults import FaultCode
 MAX_TAGS = 50  # ElastiCache's limit per resource (TagQuotaPerResourceExceeded)
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
-SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId")
-MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy"})
+SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId", "sourceSnapshotName")
+# Settings for reading a Redis source; a copy reads a stored snapshot and has no use for them.
+REDIS_SOURCE_SETTINGS = ("sourceNamespace", "auth", "tls", "port")
+MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy", "verify"})
 
 
 class SpecModel(BaseModel):
@@ -98,22 +100,32 @@ def _immutable_rule(field: str) -> dict[str, str]:
 
 def immutable_message(field: str) -> str:
     return (
-        f"spec.{field} cannot be changed after the RedisBackup is created (only spec.deletionPolicy can): "
+        f"spec.{field} cannot be changed after the RedisBackup is created (only spec.deletionPolicy and spec.verify "
+        "can): "
         "create a new RedisBackup instead"
     )
 
 
 def both_sources_message() -> str:
     return (
-        "spec.cacheClusterId and spec.replicationGroupId are both set: set only one, cacheClusterId for a single "
-        "Redis node or replicationGroupId for a Redis Cluster"
+        "more than one of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName is set: set only "
+        "one, cacheClusterId for a single Redis node, replicationGroupId for a Redis Cluster, or sourceSnapshotName "
+        "to copy an existing snapshot"
     )
 
 
 def no_source_message() -> str:
     return (
-        "neither spec.cacheClusterId nor spec.replicationGroupId is set: set cacheClusterId to back up a single "
-        "Redis node, or replicationGroupId to back up a Redis Cluster"
+        "none of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName is set: set cacheClusterId "
+        "to back up a single Redis node, replicationGroupId to back up a Redis Cluster, or sourceSnapshotName to "
+        "copy an existing snapshot"
+    )
+
+
+def copy_settings_message() -> str:
+    return (
+        "spec.sourceSnapshotName copies a stored snapshot, so spec.sourceNamespace, spec.auth, spec.tls and spec.port "
+        "(settings for reading a Redis source) do not apply: remove them"
     )
 
 
@@ -136,8 +148,9 @@ def _name_field(kind: naming.NameKind, description: str, *, required: bool = Fal
 class RedisBackupSpec(SpecModel):
     """A manual backup (snapshot) of a Redis node or a Redis Cluster, as ElastiCache's CreateSnapshot.
 
-    Set snapshotName and exactly one source: cacheClusterId or replicationGroupId. The spec cannot change after
-    creation, except deletionPolicy.
+    Set snapshotName and exactly one source: cacheClusterId, replicationGroupId, or sourceSnapshotName (a copy of
+    another snapshot, as ElastiCache's CopySnapshot). The spec cannot change after
+    creation, except deletionPolicy and verify.
     """
 
     snapshot_name: str = _name_field(
@@ -159,6 +172,13 @@ class RedisBackupSpec(SpecModel):
         "A Redis Cluster to back up (cluster mode enabled), one RDB per shard: the name of its StatefulSet, or the "
         "value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, like ElastiCache's "
         "ReplicationGroupId.",
+    )
+    source_snapshot_name: str | None = _name_field(
+        naming.SOURCE_SNAPSHOT_NAME,
+        "Copy an existing snapshot instead of reading Redis, as ElastiCache's CopySnapshot SourceSnapshotName: the "
+        "spec.snapshotName of an available RedisBackup in this namespace. The operator copies its stored objects "
+        "into this RedisBackup's own (spec.storage may name another location), checking every byte against the "
+        "source's manifest, so the copy stays whole when the source is deleted.",
     )
     source_namespace: str | None = Field(
         default=None,
@@ -190,6 +210,12 @@ class RedisBackupSpec(SpecModel):
         description="What happens to the stored snapshot when the RedisBackup is deleted: Delete removes the "
         "data, Retain keeps it. The only field that can be changed after creation.",
     )
+    verify: bool = Field(
+        default=False,
+        description="Verify the stored snapshot once it is available: each RDB is read back and checked against "
+        "the manifest (size, CRC-64, SHA-256), by redis-check-rdb, and by loading it into a throwaway "
+        "redis-server. The result is in status.verification and the Verified condition. Can be turned on later.",
+    )
     tags: dict[str, Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)]] | None = Field(
         default=None,
         max_length=MAX_TAGS,
@@ -206,14 +232,21 @@ class RedisBackupSpec(SpecModel):
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel_rule(
-                "!(has(self.cacheClusterId) && has(self.replicationGroupId))",
+                " + ".join(f"(has(self.{field}) ? 1 : 0)" for field in SOURCE_FIELDS) + " <= 1",
                 FaultCode.INVALID_PARAMETER_COMBINATION,
                 both_sources_message(),
             ),
             cel_rule(
-                "has(self.cacheClusterId) || has(self.replicationGroupId)",
+                " || ".join(f"has(self.{field})" for field in SOURCE_FIELDS),
                 FaultCode.INVALID_PARAMETER_COMBINATION,
                 no_source_message(),
+            ),
+            cel_rule(
+                "!has(self.sourceSnapshotName) || !("
+                + " || ".join(f"has(self.{field})" for field in REDIS_SOURCE_SETTINGS)
+                + ")",
+                FaultCode.INVALID_PARAMETER_COMBINATION,
+                copy_settings_message(),
             ),
         )
     )

@@ -38,6 +38,7 @@ class ConditionType(StrEnum):
     # InProgress, Stalled=True is Failed. Without Stalled a failed backup would look InProgress to Flux forever.
     RECONCILING = "Reconciling"
     STALLED = "Stalled"
+    VERIFIED = "Verified"
 
 
 class Condition(StatusModel):
@@ -45,8 +46,9 @@ class Condition(StatusModel):
 
     type: str = Field(
         description="Ready (the snapshot is available), Progressing (being taken), Failed, DeletionBlocked "
-        "(the stored data could not be deleted yet), and kstatus' Reconciling (being taken or deleted) and Stalled "
-        "(failed for good).",
+        "(the stored data could not be deleted yet), kstatus' Reconciling (being taken or deleted) and Stalled "
+        "(failed for good), and Verified (the stored snapshot was restored into a throwaway redis-server: True "
+        "when it passed, False with the fault as reason when it did not).",
         min_length=1,
         max_length=316,
     )
@@ -105,6 +107,35 @@ class Progress(StatusModel):
     )
 
 
+VerificationResult = Literal["Passed", "Failed"]
+
+
+class NodeVerification(StatusModel):
+    """What the verification found in one node's (or shard's) stored RDB."""
+
+    cache_node_id: str | None = Field(default=None, description="The node's CacheNodeId (single-node snapshots).")
+    node_group_id: str | None = Field(default=None, description="The shard's NodeGroupId (Redis Cluster).")
+    result: VerificationResult = Field(description="Passed or Failed.")
+    keys: int | None = Field(default=None, ge=0, description="Keys loaded from the RDB, over all databases.")
+    expires: int | None = Field(default=None, ge=0, description="Of those, keys with a time to live.")
+    reason: str | None = Field(default=None, description="The fault code, when it failed.")
+    message: str | None = Field(default=None, max_length=4096, description="What failed, when it failed.")
+
+
+class Verification(StatusModel):
+    """The last verification of the stored snapshot (spec.verify, or `redisbackup verify`)."""
+
+    result: VerificationResult = Field(description="Passed when every node passed every check.")
+    verify_time: datetime = Field(description="When the verification finished.")
+    keys: int | None = Field(default=None, ge=0, description="Keys loaded, over all nodes.")
+    loader: str | None = Field(
+        default=None, description="The redis-server version that loaded the RDBs, e.g. redis 7.0.15."
+    )
+    reason: str | None = Field(default=None, description="The first fault code, when it failed.")
+    message: str | None = Field(default=None, max_length=4096, description="What failed, when it failed.")
+    nodes: list[NodeVerification] | None = Field(default=None, description="One entry per node or shard.")
+
+
 class RedisBackupStatus(StatusModel):
     """The observed state of the snapshot; written by the operator only."""
 
@@ -119,12 +150,14 @@ class RedisBackupStatus(StatusModel):
     )
     conditions: list[Condition] | None = Field(
         default=None,
-        description="Ready, Progressing, Failed and DeletionBlocked conditions.",
+        description="Ready, Progressing, Failed, DeletionBlocked, Reconciling, Stalled and Verified conditions.",
         # One entry per type, merged by type under server-side apply (the Kubernetes condition convention).
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     source: str | None = Field(
-        default=None, description="The source as given: the cacheClusterId or the replicationGroupId."
+        default=None,
+        description="The source as given: the cacheClusterId, the replicationGroupId, or for a copy the "
+        "sourceSnapshotName.",
     )
     cache_cluster_id: str | None = Field(default=None, description="The source node, for a single-node snapshot.")
     replication_group_id: str | None = Field(default=None, description="The source Redis Cluster.")
@@ -148,3 +181,8 @@ class RedisBackupStatus(StatusModel):
     size: str | None = Field(default=None, description="Total size of the snapshot, human-readable (e.g. 1.5 MiB).")
     total_bytes: int | None = Field(default=None, ge=0, description="Total size of the snapshot in bytes.")
     progress: Progress | None = Field(default=None, description="Streaming progress while creating.")
+    verification: Verification | None = Field(
+        default=None,
+        description="The last verification: each stored RDB checked against the manifest, by redis-check-rdb and "
+        "by loading it into a throwaway redis-server.",
+    )

@@ -20,9 +20,11 @@ from redisbackup.api import naming
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.spec import (
     MAX_TAG_KEY_LENGTH,
+    REDIS_SOURCE_SETTINGS,
     SOURCE_FIELDS,
     RedisBackupSpec,
     both_sources_message,
+    copy_settings_message,
     immutable_fields,
     immutable_message,
     no_source_message,
@@ -34,6 +36,7 @@ _NAMES = {
     "snapshotName": naming.SNAPSHOT_NAME,
     "cacheClusterId": naming.CACHE_CLUSTER_ID,
     "replicationGroupId": naming.REPLICATION_GROUP_ID,
+    "sourceSnapshotName": naming.SOURCE_SNAPSHOT_NAME,
 }
 # Pydantic repeats the naming rules through the schema constraints; the naming rules say it better.
 _COVERED_BY_NAMING_RULES = {"string_too_short", "string_too_long", "string_pattern_mismatch"}
@@ -79,11 +82,12 @@ def check_spec(spec: object) -> list[Violation]:
             Violation(
                 FaultCode.INVALID_PARAMETER_VALUE,
                 "spec",
-                f"spec is {what}: give a spec with snapshotName and cacheClusterId or replicationGroupId "
+                f"spec is {what}: give a spec with snapshotName and cacheClusterId, replicationGroupId or "
+                "sourceSnapshotName "
                 "(see `kubectl explain redisbackup.spec`)",
             )
         ]
-    violations = _check_names(spec) + _check_source(spec) + _check_tag_keys(spec)
+    violations = _check_names(spec) + _check_source(spec) + _check_copy(spec) + _check_tag_keys(spec)
     try:
         RedisBackupSpec.model_validate(spec)
     except ValidationError as error:
@@ -116,6 +120,12 @@ def _check_source(spec: Mapping[str, Any]) -> list[Violation]:
         return []
     message = both_sources_message() if given else no_source_message()
     return [Violation(FaultCode.INVALID_PARAMETER_COMBINATION, "spec", message)]
+
+
+def _check_copy(spec: Mapping[str, Any]) -> list[Violation]:
+    if _has(spec, "sourceSnapshotName") and any(_has(spec, key) for key in REDIS_SOURCE_SETTINGS):
+        return [Violation(FaultCode.INVALID_PARAMETER_COMBINATION, "spec", copy_settings_message())]
+    return []
 
 
 def _check_tag_keys(spec: Mapping[str, Any]) -> list[Violation]:

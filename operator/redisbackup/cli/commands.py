@@ -7,9 +7,16 @@ from types import ModuleType
 
 # One line per sub-command module under redisbackup.cli; add yours here.
 COMMAND_MODULES: tuple[str, ...] = (
+    "create_snapshot",  # the aws elasticache twins first
+    "describe_snapshots",
+    "delete_snapshot",
+    "copy_snapshot",
+    "restore",
+    "restore_cluster",
+    "verify",
     "dump",
-    "run_operator",  # redisbackup operator
     "validate",
+    "run_operator",  # redisbackup operator
 )
 
 

@@ -16,17 +16,17 @@ import datetime as dt
 import logging
 import os
 import sys
-import time
 import uuid
-from typing import TextIO
 from urllib.parse import unquote, urlsplit
 
 from redisbackup.api.naming import SNAPSHOT_NAME, NameKind
+from redisbackup.cli.options import add_s3_arguments, add_tls_arguments, s3_options, tls_settings
+from redisbackup.cli.progress import ProgressLine, terminal_progress
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import SnapshotPlan, plan_single_node
-from redisbackup.domain.source import ConnectionSettings, NodeAddress, RedisCredentials, TlsSettings
+from redisbackup.domain.source import ConnectionSettings, NodeAddress, RedisCredentials
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.topology import plan_cluster_snapshot
 from redisbackup.storage.location import open_store
@@ -45,23 +45,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--redis", required=True, metavar="URL", help="redis://[user:password@]host:port (rediss:// for TLS)"
     )
-    parser.add_argument("--tls", action="store_true", help="connect with TLS (implied by rediss://)")
-    parser.add_argument("--ca", metavar="FILE", help="CA bundle that signed the server certificate")
-    parser.add_argument("--cert", metavar="FILE", help="client certificate, for servers with tls-auth-clients yes")
-    parser.add_argument("--key", metavar="FILE", help="key of the client certificate")
-    parser.add_argument("--tls-server-name", metavar="NAME", help="name to verify instead of the host")
-    parser.add_argument("--insecure", action="store_true", help="do not verify the server certificate (testing only)")
     parser.add_argument("--cluster", action="store_true", help="the node is part of a Redis Cluster: one RDB per shard")
     parser.add_argument("--to", required=True, metavar="LOCATION", help="file:///DIR or s3://BUCKET/PREFIX")
     parser.add_argument("--snapshot-name", metavar="NAME", help="default: dump-YYYYMMDD-HHMMSS")
     parser.add_argument("--namespace", default="default", help="first component of the object keys (default: default)")
     parser.add_argument("--source-id", metavar="ID", help="cacheClusterId/replicationGroupId recorded in the manifest")
-    parser.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint for S3-compatible servers")
-    parser.add_argument("--region", help="S3 region (default: from the AWS configuration)")
     parser.add_argument("--first-byte-timeout", type=float, default=Timeouts.first_byte, metavar="SECONDS")
     parser.add_argument("--stall-timeout", type=float, default=Timeouts.stall, metavar="SECONDS")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens on stderr")
+    add_tls_arguments(parser)
+    add_s3_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -84,43 +78,9 @@ def parse_redis_url(url: str, *, password_env: str | None = None) -> tuple[NodeA
     return NodeAddress(parts.hostname, port), RedisCredentials(username, password), parts.scheme == "rediss"
 
 
-class ProgressLine:
-    """A one-line progress display on a terminal: bytes so far, total when known, rate."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._start = time.monotonic()
-        self._shown = False
-
-    def __call__(self, done: int, total: int | None) -> None:
-        elapsed = max(time.monotonic() - self._start, 1e-6)
-        of = f" of {_mib(total)}" if total else ""
-        self._stream.write(f"\r  {_mib(done)}{of}  {done / elapsed / (1 << 20):7.1f} MiB/s  {elapsed:6.1f}s ")
-        self._stream.flush()
-        self._shown = True
-
-    def close(self) -> None:
-        if self._shown:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-def _mib(count: int) -> str:
-    return f"{count / (1 << 20):,.1f} MiB"
-
-
 async def dump(args: argparse.Namespace, progress: ProgressLine | None) -> Manifest:
     address, credentials, rediss = parse_redis_url(args.redis, password_env=os.environ.get("REDISCLI_AUTH"))
-    tls = None
-    if rediss or args.tls or args.ca or args.cert:
-        tls = TlsSettings(
-            ca_file=args.ca,
-            cert_file=args.cert,
-            key_file=args.key,
-            server_name=args.tls_server_name,
-            verify=not args.insecure,
-        )
-    settings = ConnectionSettings(credentials=credentials, tls=tls)
+    settings = ConnectionSettings(credentials=credentials, tls=tls_settings(args, implied=rediss))
     timeouts = Timeouts(first_byte=args.first_byte_timeout, stall=args.stall_timeout)
     now = dt.datetime.now(dt.UTC)
     name = args.snapshot_name or now.strftime("dump-%Y%m%d-%H%M%S")
@@ -134,8 +94,7 @@ async def dump(args: argparse.Namespace, progress: ProgressLine | None) -> Manif
         plan = await plan_cluster_snapshot(source_id, [address], settings, timeouts)
     else:
         plan = plan_single_node(source_id, address)
-    s3_options = {k: v for k, v in (("endpoint_url", args.endpoint_url), ("region", args.region)) if v}
-    store = open_store(args.to, **s3_options)
+    store = open_store(args.to, **s3_options(args))
     try:
         return await take_snapshot(plan, store, location, settings, progress=progress, timeouts=timeouts)
     finally:
@@ -148,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    progress = None if args.quiet or not sys.stderr.isatty() else ProgressLine(sys.stderr)
+    progress = terminal_progress(args.quiet)
     try:
         manifest = asyncio.run(dump(args, progress))
     except RedisBackupError as fault:

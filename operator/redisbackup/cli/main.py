@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from redisbackup import __version__
 
@@ -24,8 +25,19 @@ def _command_modules() -> list[ModuleType]:
     return commands.all_modules()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit with `usage_exit_code`: 2 as usual, 252 for the commands that
+    mirror `aws elasticache` (aws's code for an invalid command line)."""
+
+    usage_exit_code = 2
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(self.usage_exit_code, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> CommandParser:
+    parser = CommandParser(
         prog="redisbackup",
         description="ElastiCache-style manual backups (snapshots) for Redis on Kubernetes.",
     )
@@ -36,9 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            chosen: argparse.ArgumentParser = action.choices[name]
+            return chosen
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # reported by the sub-command's parser, so its usage (and exit code) is the one shown
+        _subcommand(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extras)}")
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

@@ -15,7 +15,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from redisbackup.api.config import CONFIG_ENV, ConfigError, OperatorConfig, parse_config
+from redisbackup.api.config import CONFIG_ENV
+from redisbackup.cli.options import load_config
 from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
 from redisbackup.k8s.webhook_tls import CertificatePolicy
 
@@ -188,17 +189,6 @@ def certificate_policy() -> CertificatePolicy:
         cert_validity=seconds("WEBHOOK_CERT_VALIDITY_SECONDS", defaults.cert_validity),
         renew_before=seconds("WEBHOOK_CERT_RENEW_BEFORE_SECONDS", defaults.renew_before),
     )
-
-
-def load_config(path: Path | None) -> OperatorConfig:
-    """The configuration file's settings (defaults when no file is given); ConfigError says what is wrong."""
-    if path is None:
-        return OperatorConfig()
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror or error}") from None
-    return parse_config(text, source=str(path))
 
 
 def options_from(args: argparse.Namespace) -> OperatorOptions:

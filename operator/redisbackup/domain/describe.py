@@ -11,6 +11,7 @@ from typing import Any
 
 from redisbackup.api.status import NodeSnapshot
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
+from redisbackup.domain.plan import SnapshotPlan, format_slots
 from redisbackup.domain.pods import SourcePod
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
@@ -85,3 +86,38 @@ def status_fields(
 
 def _timestamp(text: str) -> str:
     return text.replace("+00:00", "Z")
+
+
+def planned_fields(
+    plan: SnapshotPlan,
+    *,
+    engine: str | None,
+    engine_version: str | None,
+    pods: Mapping[str, SourcePod],
+    automatic_failover: str | None = None,
+) -> dict[str, Any]:
+    """What is known once the nodes to read are chosen, before any byte is stored: shown while creating, as
+    ElastiCache's CreateSnapshot answer shows the cluster's engine, port and nodes with an empty CacheSize."""
+    chosen = [pods.get(target.name or "") for target in plan.nodes]
+    node_types = {pod.node_type for pod in chosen if pod is not None and pod.node_type}
+    nodes = [
+        NodeSnapshot(
+            node_group_id=target.id if plan.is_cluster else None,
+            cache_node_id=None if plan.is_cluster else target.id,
+            cache_size="",
+            cache_node_create_time=pod.created if pod is not None else None,
+            source_pod=target.name,
+            slots=format_slots(target.slots) if target.slots else None,
+        ).model_dump(by_alias=True, exclude_none=True, mode="json")
+        for target, pod in zip(plan.nodes, chosen, strict=True)
+    ]
+    return {
+        "engine": engine,
+        "engineVersion": engine_version,
+        "port": plan.nodes[0].address.port if plan.nodes else None,
+        "cacheNodeType": node_types.pop() if len(node_types) == 1 else None,
+        "automaticFailover": automatic_failover,
+        "numCacheNodes": None if plan.is_cluster else len(plan.nodes),
+        "numNodeGroups": len(plan.nodes) if plan.is_cluster else None,
+        "nodeSnapshots": nodes,
+    }

@@ -14,7 +14,10 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from redisbackup.api.resource import RedisBackup
+from redisbackup.api.spec import RedisBackupSpec
 from redisbackup.api.status import NodeSnapshot, Phase, RedisBackupStatus
 from redisbackup.domain.manifest import Manifest
 
@@ -31,14 +34,14 @@ def _without_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if value is not None}
 
 
-def _node(node: NodeSnapshot, clustered: bool) -> dict[str, Any]:
+def _node(node: NodeSnapshot, clustered: bool, show_node_group_config: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         # In a replication group, ElastiCache names the member cluster a node belongs to; ours is the Pod.
         "CacheClusterId": node.source_pod if clustered else None,
         "NodeGroupId": node.node_group_id,
         "CacheNodeId": node.cache_node_id or ("0001" if clustered else None),
         "NodeGroupConfiguration": _without_none({"NodeGroupId": node.node_group_id, "Slots": node.slots})
-        if clustered
+        if clustered and show_node_group_config
         else None,
         "CacheSize": node.cache_size if node.cache_size is not None else "",
         "CacheNodeCreateTime": elasticache_time(node.cache_node_create_time),
@@ -47,9 +50,18 @@ def _node(node: NodeSnapshot, clustered: bool) -> dict[str, Any]:
     return _without_none(entry)
 
 
-def snapshot_fields(snapshot_name: str, status: RedisBackupStatus) -> dict[str, Any]:
-    """The Snapshot object's fields (without the outer {"Snapshot": …})."""
+def snapshot_fields(
+    snapshot_name: str, status: RedisBackupStatus, *, show_node_group_config: bool = True
+) -> dict[str, Any]:
+    """The Snapshot object's fields (without the outer {"Snapshot": …}).
+
+    `show_node_group_config` adds each shard's NodeGroupConfiguration (its slots), as DescribeSnapshots'
+    ShowNodeGroupConfig does. SnapshotRetentionLimit is always 0: a RedisBackup is a manual snapshot, and there
+    are no automatic ones to retain.
+    """
     clustered = status.replication_group_id is not None
+    nodes = status.node_snapshots or []
+    first_node_created = nodes[0].cache_node_create_time if nodes and not clustered else None
     fields = {
         "SnapshotName": snapshot_name,
         "ReplicationGroupId": status.replication_group_id,
@@ -60,35 +72,52 @@ def snapshot_fields(snapshot_name: str, status: RedisBackupStatus) -> dict[str, 
         "Engine": status.engine,
         "EngineVersion": status.engine_version,
         "NumCacheNodes": status.num_cache_nodes,
+        # A single node's Pod is its "cache cluster": ElastiCache shows both times, equal for one node.
+        "CacheClusterCreateTime": elasticache_time(first_node_created),
         "Port": status.port,
+        "SnapshotRetentionLimit": 0,
         "NumNodeGroups": status.num_node_groups,
         "AutomaticFailover": status.automatic_failover,
-        "SnapshotCreateTime": elasticache_time(status.snapshot_create_time),
-        "NodeSnapshots": [_node(node, clustered) for node in status.node_snapshots or []] or None,
+        "NodeSnapshots": [_node(node, clustered, show_node_group_config) for node in nodes] or None,
     }
     return _without_none(fields)
 
 
-def snapshot_document(backup: RedisBackup) -> dict[str, Any]:
-    """`{"Snapshot": {...}}` for a RedisBackup; before the operator has seen it, just name, source and creating."""
+def snapshot_document(backup: RedisBackup, *, show_node_group_config: bool = True) -> dict[str, Any]:
+    """`{"Snapshot": {...}}` for a RedisBackup; before the operator has seen it, just name, source and creating.
+
+    A RedisBackup whose deletion was requested is `deleting` even before the operator says so (DeleteSnapshot's
+    answer)."""
     status = backup.status or RedisBackupStatus()
     if status.cache_cluster_id is None and status.replication_group_id is None:
         spec = backup.spec
         status = status.model_copy(
             update={"cache_cluster_id": spec.cache_cluster_id, "replication_group_id": spec.replication_group_id}
         )
-    return {"Snapshot": snapshot_fields(backup.spec.snapshot_name, status)}
+    if backup.metadata.get("deletionTimestamp"):
+        status = status.model_copy(update={"phase": Phase.DELETING})
+    fields = snapshot_fields(backup.spec.snapshot_name, status, show_node_group_config=show_node_group_config)
+    return {"Snapshot": fields}
 
 
-def snapshot_document_from_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The same from a raw API body; status fields this version does not know are ignored."""
-    known = set(RedisBackupStatus.model_fields) | {f.alias for f in RedisBackupStatus.model_fields.values()}
-    status = {key: value for key, value in (body.get("status") or {}).items() if key in known}
-    backup = RedisBackup.model_validate({**body, "status": status or None})
-    return snapshot_document(backup)
+def snapshot_document_from_body(body: Mapping[str, Any], *, show_node_group_config: bool = True) -> dict[str, Any]:
+    """The same from a raw API body; fields this version does not know (newer status or spec) are ignored."""
+    return snapshot_document(backup_from_body(body), show_node_group_config=show_node_group_config)
 
 
-def snapshot_document_from_manifest(manifest: Manifest) -> dict[str, Any]:
+def backup_from_body(body: Mapping[str, Any]) -> RedisBackup:
+    """A RedisBackup model of an API body, ignoring what this version does not know (a newer operator's fields)."""
+    status = _known(RedisBackupStatus, body.get("status"))
+    spec = _known(RedisBackupSpec, body.get("spec"))
+    return RedisBackup.model_validate({**body, "spec": spec, "status": status or None})
+
+
+def _known(model: type[BaseModel], values: Mapping[str, Any] | None) -> dict[str, Any]:
+    known = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
+    return {key: value for key, value in (values or {}).items() if key in known}
+
+
+def snapshot_document_from_manifest(manifest: Manifest, *, show_node_group_config: bool = True) -> dict[str, Any]:
     """A stored snapshot described from its manifest alone (the RedisBackup may be long gone)."""
     clustered = manifest.replication_group_id is not None
     status = RedisBackupStatus(
@@ -114,4 +143,4 @@ def snapshot_document_from_manifest(manifest: Manifest) -> dict[str, Any]:
             for record in manifest.node_snapshots
         ],
     )
-    return {"Snapshot": snapshot_fields(manifest.snapshot_name, status)}
+    return {"Snapshot": snapshot_fields(manifest.snapshot_name, status, show_node_group_config=show_node_group_config)}

@@ -56,6 +56,12 @@ class SnapshotFault(RedisBackupError):
     code = FaultCode.CONNECTION_LOST
 
 
+class RestoreFault(RedisBackupError):
+    """The target of a restore (a data directory, a set of new Redis nodes) is not fit to receive the snapshot."""
+
+    code = FaultCode.RESTORE_FAILED
+
+
 class StorageFault(RedisBackupError):
     """The object store refused or could not be reached."""
 

@@ -64,3 +64,31 @@ class SnapshotLocation:
         if not RDB_PATTERN.fullmatch(key):
             raise ValidationFault(f"node id {node_id!r} is not a four-digit id such as 0001", field="nodeId")
         return self.directory + key
+
+
+def split_snapshot_url(url: str) -> tuple[str, SnapshotLocation]:
+    """`<location>/<namespace>/<snapshotName>/<uid>[/manifest.json]` → (the location's URL, the snapshot in it).
+
+    For restores without Kubernetes: status.location of a RedisBackup (or a listing of the bucket) gives this URL.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    parts = rest.split("/")
+    if parts and parts[-1] == MANIFEST_NAME:
+        parts.pop()
+    while parts and parts[-1] == "":
+        parts.pop()
+    # s3://bucket/… keeps its bucket; file:///dir/… and plain paths keep their leading "/".
+    head = 1 if scheme == "s3" else 0
+    if len(parts) - head < 3 or not all(parts[-3:]):
+        raise ValidationFault(
+            f"{url!r} does not name a snapshot: use <location>/<namespace>/<snapshotName>/<uid>, e.g. "
+            "s3://bucket/prefix/default/nightly/1b4e28ba-2fa1-11d2-883f-0016d3cca427 (a RedisBackup's "
+            "status.location)",
+            field="--from",
+        )
+    namespace, snapshot_name, uid = parts[-3:]
+    root = "/".join(parts[:-3]) or ("" if scheme == "s3" else "/")
+    location_url = f"{scheme}://{root}" if separator else (root or "/")
+    return location_url, SnapshotLocation(namespace=namespace, snapshot_name=snapshot_name, uid=uid)

@@ -64,6 +64,14 @@ class NodeSnapshotRecord(_Model):
         return self
 
 
+class CopiedFrom(_Model):
+    """The snapshot a copy was made from (ElastiCache's CopySnapshot): where its bytes came from."""
+
+    snapshot_name: str
+    namespace: str
+    uid: str
+
+
 class Manifest(_Model):
     api_version: Literal["redisbackup.io/v1alpha1"] = "redisbackup.io/v1alpha1"
     kind: Literal["SnapshotManifest"] = "SnapshotManifest"
@@ -82,6 +90,7 @@ class Manifest(_Model):
     tool_version: str
     node_snapshots: tuple[NodeSnapshotRecord, ...]
     tags: dict[str, str] = Field(default_factory=dict)
+    copied_from: CopiedFrom | None = None
 
     @property
     def source_kind(self) -> SourceKind:

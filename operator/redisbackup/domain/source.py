@@ -10,11 +10,23 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, order=True)
 class NodeAddress:
+    """A TCP address, or a Unix socket when `host` is an absolute path (a local throwaway server's socket)."""
+
     host: str
     port: int = 6379
 
+    @property
+    def is_unix_socket(self) -> bool:
+        return self.host.startswith("/")
+
     def __str__(self) -> str:
+        if self.is_unix_socket:
+            return self.host
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @classmethod
+    def unix_socket(cls, path: str) -> NodeAddress:
+        return cls(path, 0)
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,33 @@
                               │  ▲ mark_waiting / mark_progress
                               └──────mark_failed──► failed
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
+    available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad)
 
 Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: a JSON
-merge patch for the status subresource and the Kubernetes Event that reports it. Conditions follow the Kubernetes
-convention (as `meta.SetStatusCondition` does): `lastTransitionTime` only moves when a condition's status flips,
-and every condition carries the generation it was computed from. `available` and `failed` are terminal: the
-operator never takes such a snapshot again (CloudNativePG treats its completed and failed backups the same way).
+merge patch for the status subresource and the Kubernetes Event that reports it (`domain.conditions` keeps the
+conditions by the Kubernetes convention). `available` and `failed` are terminal: the operator never takes such a
+snapshot again (CloudNativePG treats its completed and failed backups the same way).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.api.status import Condition, ConditionType, Phase
+from redisbackup.api.status import ConditionType, Phase
+from redisbackup.domain.conditions import (
+    ConditionValue,
+    Notice,
+    Status,
+    StatusChange,
+    change,
+    conditions,
+    find,
+    newest_generation,
+    observed,
+)
 from redisbackup.domain.faults import RedisBackupError
 
 FORCE_DELETE_ANNOTATION = "redisbackup.io/force-delete"
@@ -30,28 +40,6 @@ TERMINAL_PHASES = frozenset({Phase.AVAILABLE, Phase.FAILED})
 CREATING = "Creating"
 AVAILABLE = "Available"
 DELETING = "Deleting"
-
-Status = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A Kubernetes Event to post about the RedisBackup."""
-
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    patch: dict[str, Any] = field(default_factory=dict)
-    """JSON merge patch of `.status` (a None value removes the field)."""
-    notice: Notice | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.patch and self.notice is None
 
 
 def phase_of(status: Status | None) -> Phase | None:
@@ -63,89 +51,17 @@ def is_terminal(status: Status | None) -> bool:
     return phase_of(status) in TERMINAL_PHASES
 
 
-def _time(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _condition(
-    previous: Status | None,
-    kind: ConditionType,
-    status: Literal["True", "False", "Unknown"],
-    reason: str,
-    message: str,
-    generation: int | None,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    old = _find(previous, kind)
-    since = _time(now)
-    if old is not None and old.get("status") == status and old.get("lastTransitionTime"):
-        since = str(old["lastTransitionTime"])
-    condition = Condition.model_validate(
-        {
-            "type": str(kind),
-            "status": status,
-            "reason": reason,
-            "message": message[:32768],
-            "observedGeneration": generation,  # already the newest (see _conditions)
-            "lastTransitionTime": since,
-        }
-    )
-    dumped: dict[str, Any] = condition.model_dump(by_alias=True, exclude_none=True, mode="json")
-    dumped["lastTransitionTime"] = since  # keep the API's own second-precision text
-    return dumped
-
-
-ConditionValue = Literal["True", "False", "Unknown"]
-
-
-def _conditions(
-    status: Status | None,
-    generation: int | None,
-    now: dt.datetime,
-    *wanted: tuple[ConditionType, ConditionValue, str, str],
-) -> list[dict[str, Any]]:
-    """The full condition list: `wanted` (type, status, reason, message) replace theirs, the rest stay."""
-    generation = newest_generation(status, generation)
-    kinds = {kind for kind, *_ in wanted}
-    kept = [dict(c) for c in (status or {}).get("conditions") or [] if c.get("type") not in kinds]
-    made = [
-        _condition(status, kind, value, reason, message, generation, now) for kind, value, reason, message in wanted
-    ]
-    order = list(ConditionType)
-    return sorted(kept + made, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
-
-
-def newest_generation(status: Status | None, generation: int | None) -> int | None:
-    """The generation to record: never older than the one already recorded. A snapshot started at generation 1
-    ends after the user changed deletionPolicy (generation 2, observed by `mark_observed`); going back to 1 would
-    leave kstatus (Flux) reporting the finished backup as InProgress for ever."""
-    recorded = (status or {}).get("observedGeneration")
-    if isinstance(recorded, int) and (generation is None or recorded > generation):
-        return recorded
-    return generation
-
-
 def mark_observed(status: Status | None, *, generation: int | None) -> StatusChange:
-    """The spec changed where it may (deletionPolicy): record that this generation is seen, without other news."""
+    """The spec changed where it may (deletionPolicy, verify): record that this generation is seen, without other
+    news (a verification asked for has its own transition, mark_verified)."""
     if generation is None or not status or status.get("observedGeneration") == generation:
         return StatusChange()
-    conditions = [
-        {**condition, "observedGeneration": generation} if "observedGeneration" in condition else dict(condition)
-        for condition in status.get("conditions") or []
-    ]
-    return _change(status, {"observedGeneration": generation, "conditions": conditions}, None)
-
-
-def _change(status: Status | None, patch: dict[str, Any], notice: Notice | None) -> StatusChange:
-    """Drop what is already so; no patch and no notice when nothing changes."""
-    current = status or {}
-    effective = {key: value for key, value in patch.items() if current.get(key) != value}
-    if not effective:
-        return StatusChange()
-    return StatusChange(effective, notice)
+    return change(status, {"observedGeneration": generation, "conditions": observed(status, generation)}, None)
 
 
 def _source(source_field: str, source_id: str) -> dict[str, Any]:
+    if source_field.endswith("sourceSnapshotName"):  # a copy: the source's ids come with its manifest
+        return {"source": source_id, "cacheClusterId": None, "replicationGroupId": None}
     cluster = source_field.endswith("replicationGroupId")
     return {
         "source": source_id,
@@ -173,7 +89,7 @@ def mark_creating(
         "observedGeneration": newest_generation(status, generation),
         **_source(source_field, source_id),
         "storage": storage,
-        "conditions": _conditions(
+        "conditions": conditions(
             status,
             generation,
             now,
@@ -183,7 +99,7 @@ def mark_creating(
             (ConditionType.RECONCILING, "True", CREATING, message),
         ),
     }
-    return _change(status, patch, Notice("Normal", CREATING, message[0].upper() + message[1:]))
+    return change(status, patch, Notice("Normal", CREATING, message[0].upper() + message[1:]))
 
 
 def mark_waiting(
@@ -191,7 +107,7 @@ def mark_waiting(
 ) -> StatusChange:
     """Still creating, but held up (source missing or busy, Redis unreachable …): the fault says why."""
     patch = {
-        "conditions": _conditions(
+        "conditions": conditions(
             status,
             generation,
             now,
@@ -200,7 +116,7 @@ def mark_waiting(
             (ConditionType.RECONCILING, "True", str(fault.code), fault.message),
         )
     }
-    return _change(status, patch, Notice("Warning", str(fault.code), fault.message))
+    return change(status, patch, Notice("Warning", str(fault.code), fault.message))
 
 
 def mark_progress(
@@ -208,9 +124,9 @@ def mark_progress(
 ) -> StatusChange:
     """Bytes streamed so far; a Progressing condition left by a wait goes back to Creating."""
     patch: dict[str, Any] = {"progress": {"bytesDone": bytes_done, "bytesTotal": bytes_total}}
-    progressing = _find(status, ConditionType.PROGRESSING)
+    progressing = find(status, ConditionType.PROGRESSING)
     if progressing is not None and progressing.get("reason") != CREATING:
-        patch["conditions"] = _conditions(
+        patch["conditions"] = conditions(
             status,
             generation,
             now,
@@ -218,11 +134,12 @@ def mark_progress(
             (ConditionType.PROGRESSING, "True", CREATING, "streaming the RDB to storage"),
             (ConditionType.RECONCILING, "True", CREATING, "streaming the RDB to storage"),
         )
-    return _change(status, patch, None)
+    return change(status, patch, None)
 
 
-def _find(status: Status | None, kind: ConditionType) -> Mapping[str, Any] | None:
-    return next((c for c in (status or {}).get("conditions") or [] if c.get("type") == kind), None)
+def mark_planned(status: Status | None, fields: Mapping[str, Any]) -> StatusChange:
+    """Still creating; the nodes to read are chosen: engine, port and node snapshots (without sizes yet)."""
+    return change(status, {key: value for key, value in fields.items() if value is not None}, None)
 
 
 def mark_available(
@@ -238,7 +155,7 @@ def mark_available(
         "phase": Phase.AVAILABLE.value,
         "observedGeneration": newest_generation(status, generation),
         "progress": None,
-        "conditions": _conditions(
+        "conditions": conditions(
             status,
             generation,
             now,
@@ -248,7 +165,7 @@ def mark_available(
             (ConditionType.RECONCILING, "False", AVAILABLE, "the snapshot is complete"),
         ),
     }
-    return _change(status, patch, Notice("Normal", AVAILABLE, message[0].upper() + message[1:]))
+    return change(status, patch, Notice("Normal", AVAILABLE, message[0].upper() + message[1:]))
 
 
 def mark_failed(
@@ -260,7 +177,7 @@ def mark_failed(
         "phase": Phase.FAILED.value,
         "observedGeneration": newest_generation(status, generation),
         "progress": None,
-        "conditions": _conditions(
+        "conditions": conditions(
             status,
             generation,
             now,
@@ -271,7 +188,7 @@ def mark_failed(
             (ConditionType.STALLED, "True", code, fault.message),
         ),
     }
-    return _change(status, patch, Notice("Warning", code, f"Snapshot failed: {fault.message}"))
+    return change(status, patch, Notice("Warning", code, f"Snapshot failed: {fault.message}"))
 
 
 # ---------------------------------------------------------------------------------------------- deletion
@@ -285,7 +202,7 @@ def mark_deleting(
         message = f"the RedisBackup is being deleted; deletionPolicy Delete removes the stored snapshot{where}"
     patch = {
         "phase": Phase.DELETING.value,
-        "conditions": _conditions(
+        "conditions": conditions(
             status,
             generation,
             now,
@@ -294,7 +211,7 @@ def mark_deleting(
             (ConditionType.RECONCILING, "True", DELETING, message),
         ),
     }
-    return _change(status, patch, Notice("Normal", DELETING, message[0].upper() + message[1:]))
+    return change(status, patch, Notice("Normal", DELETING, message[0].upper() + message[1:]))
 
 
 def mark_deletion_blocked(
@@ -307,11 +224,11 @@ def mark_deletion_blocked(
     )
     patch = {
         "phase": Phase.DELETING.value,
-        "conditions": _conditions(
+        "conditions": conditions(
             status, generation, now, (ConditionType.DELETION_BLOCKED, "True", str(fault.code), message)
         ),
     }
-    return _change(status, patch, Notice("Warning", "DeletionBlocked", message))
+    return change(status, patch, Notice("Warning", "DeletionBlocked", message))
 
 
 def deletion_notice(deletion_policy: str, *, removed: int, location: str | None, forced: bool) -> Notice:
@@ -330,8 +247,43 @@ def deletion_notice(deletion_policy: str, *, removed: int, location: str | None,
 
 
 def failure_reason(status: Status | None) -> FaultCode | None:
-    failed = _find(status, ConditionType.FAILED)
+    failed = find(status, ConditionType.FAILED)
     if failed is None or failed.get("status") != "True":
         return None
     reason = failed.get("reason")
     return FaultCode(reason) if isinstance(reason, str) and reason in FaultCode._value2member_map_ else None
+
+
+# ---------------------------------------------------------------------------------------------- verification
+VERIFIED = "Verified"
+
+
+def mark_verified(
+    status: Status | None,
+    verification: Mapping[str, Any],
+    *,
+    passed: bool,
+    reason: str | None,
+    message: str,
+    generation: int | None,
+    now: dt.datetime,
+) -> StatusChange:
+    """A verification finished: status.verification, and the Verified condition (False with the fault's code as
+    reason when it failed: never silent). The phase stays available: the snapshot exists, the condition says
+    whether it can be trusted. A failed verification is also Stalled (failed for good), so that Flux (kstatus) does
+    not call the backup Current; a later one that passes lifts it."""
+    verdict: Literal["True", "False"] = "True" if passed else "False"
+    cause = VERIFIED if passed else (reason or "VerificationFailed")
+    wanted: list[tuple[ConditionType, ConditionValue, str, str]] = [(ConditionType.VERIFIED, verdict, cause, message)]
+    if not passed:
+        wanted.append((ConditionType.STALLED, "True", cause, message))
+    elif find(status, ConditionType.STALLED) is not None:
+        wanted.append((ConditionType.STALLED, "False", VERIFIED, "the stored snapshot passed its verification"))
+    patch = {
+        "verification": dict(verification),
+        # The verification answers the spec as it is now (spec.verify may just have been set: a new generation).
+        "observedGeneration": newest_generation(status, generation),
+        "conditions": conditions(status, generation, now, *wanted),
+    }
+    notice = Notice("Normal" if passed else "Warning", cause, message[0].upper() + message[1:])
+    return change(status, patch, notice)

@@ -6,6 +6,10 @@
   created, and for each one still creating when the operator starts — and cancels when the RedisBackup is
   deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available, failed) get no
   daemon at all: an operator restart never re-takes a finished snapshot and costs nothing for them.
+- spec.verify: a second daemon, for available RedisBackups that ask for verification and have none recorded yet,
+  verifies the stored snapshot once (workflows.verification) and ends.
+- An edit of the spec where it may change (deletionPolicy, verify) is recorded as observed (workflows.observation),
+  so that GitOps tools comparing observedGeneration with generation see the backup as current again.
 - Faults map onto kopf's retry policy in one place: transient → TemporaryError with backoff; permanent ones were
   already written as `failed` by the workflow.
 """
@@ -24,17 +28,23 @@ from redisbackup.domain.status import is_terminal
 from redisbackup.workflows.backup import Backups
 from redisbackup.workflows.deletion import release_backup
 from redisbackup.workflows.observation import observe_generation
+from redisbackup.workflows.verification import Verifications, needs_verification
 
 log = logging.getLogger(__name__)
 
 INDEX_ID = "index-redisbackups"
 DAEMON_ID = "take-snapshot"
 DELETE_ID = "release-snapshot-data"
-OBSERVE_ID = "observe-deletion-policy"
+OBSERVE_ID = "observe-spec-edit"
+VERIFY_ID = "verify-snapshot"
 
 
 def needs_snapshot(status: kopf.Status, **_: Any) -> bool:
     return not is_terminal(status)
+
+
+def wants_verification(body: kopf.Body, **_: Any) -> bool:
+    return needs_verification(body)
 
 
 def _retry(backups: Backups, error: Exception, retry: int) -> kopf.TemporaryError:
@@ -71,9 +81,31 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
             log.exception("%s/%s: unexpected error while taking the snapshot", namespace, body["metadata"]["name"])
             raise _retry(backups, error, retry) from error
 
-    @kopf.on.update(GROUP, VERSION, PLURAL, id=OBSERVE_ID, field="spec.deletionPolicy", registry=registry)
-    async def observe_deletion_policy(body: kopf.Body, **_: Any) -> None:
+    # The spec may change only where CEL allows it (deletionPolicy, verify): neither needs work here, but the new
+    # generation must be observed (a verification asked for is the verify daemon's).
+    @kopf.on.update(GROUP, VERSION, PLURAL, id=OBSERVE_ID, field="spec", registry=registry)
+    async def observe_spec_edit(body: kopf.Body, **_: Any) -> None:
         await observe_generation(backups, dict(body))
+
+    verifications = Verifications(
+        backups.stores.get, backups.kubernetes, concurrency=backups.limits.max_concurrent_verifications
+    )
+
+    @kopf.daemon(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id=VERIFY_ID,
+        when=wants_verification,
+        backoff=backups.limits.retry_max_delay_seconds,
+        cancellation_timeout=10.0,
+        registry=registry,
+    )
+    async def verify_snapshot(body: kopf.Body, retry: int, **_: Any) -> None:
+        try:
+            await verifications.run(body)  # the live body: it follows the object while the verification runs
+        except RedisBackupError as fault:
+            raise _retry(backups, fault, retry) from fault
 
     @kopf.on.delete(GROUP, VERSION, PLURAL, id=DELETE_ID, registry=registry)
     async def release_snapshot_data(body: kopf.Body, retry: int, **_: Any) -> None:

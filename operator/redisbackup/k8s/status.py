@@ -18,7 +18,7 @@ import kubernetes
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
-from redisbackup.domain.status import Notice, StatusChange
+from redisbackup.domain.conditions import Notice, StatusChange
 from redisbackup.k8s import rest
 from redisbackup.k8s.client import api_client
 

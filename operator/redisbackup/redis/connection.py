@@ -89,13 +89,18 @@ class RedisConnection:
         tls = settings.tls
         try:
             async with asyncio.timeout(timeouts.connect):
-                _, inbox = await loop.create_connection(
-                    lambda: Inbox(chunk_size=chunk_size, depth=depth),
-                    node.host,
-                    node.port,
-                    ssl=ssl_context(tls) if tls else None,
-                    server_hostname=(tls.server_name or node.host) if tls else None,
-                )
+                if node.is_unix_socket:
+                    _, inbox = await loop.create_unix_connection(
+                        lambda: Inbox(chunk_size=chunk_size, depth=depth), node.host
+                    )
+                else:
+                    _, inbox = await loop.create_connection(
+                        lambda: Inbox(chunk_size=chunk_size, depth=depth),
+                        node.host,
+                        node.port,
+                        ssl=ssl_context(tls) if tls else None,
+                        server_hostname=(tls.server_name or node.host) if tls else None,
+                    )
         except ssl.SSLCertVerificationError as error:
             raise RedisUnreachable(
                 f"TLS to {node} failed certificate verification: {error.verify_message}. Trust the CA that signed "
@@ -116,7 +121,7 @@ class RedisConnection:
                 "address and port, and that no NetworkPolicy or firewall blocks the operator."
             ) from error
         sock = inbox.transport.get_extra_info("socket") if inbox.transport else None
-        if sock is not None:
+        if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         connection = cls(node, settings, timeouts, inbox)
         try:

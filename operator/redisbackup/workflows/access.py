@@ -26,6 +26,9 @@ class KubernetesAccess(Protocol):
 
     def status_writer(self, body: Mapping[str, Any]) -> StatusWriter: ...
 
+    async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
+        """The RedisBackup of `namespace` with this snapshotName (ignoring case), if any: a copy's source."""
+
     async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
         """Annotate the workload as being snapshotted; the other live holder when it is taken."""
 
@@ -51,6 +54,12 @@ class LiveKubernetes:
 
     def status_writer(self, body: Mapping[str, Any]) -> StatusWriter:
         return StatusWriter(body)
+
+    async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
+        try:
+            return await in_thread(redisbackups.find_backup, namespace, snapshot_name)
+        except redisbackups.SnapshotNotFound:
+            return None
 
     async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
         return await in_thread(self.locks.acquire, namespace, workload, holder)

@@ -2,6 +2,7 @@
 
     check the spec again ─► creating ─► resolve the source ─► wait for the source's turn ─► mark the workload
     ─► plan (INFO / CLUSTER SHARDS) ─► wait for a snapshot slot ─► take_snapshot ─► unmark ─► available
+    (a copy, spec.sourceSnapshotName: creating ─► find the source snapshot ─► copy_snapshot ─► available)
 
 `Backups.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and raises the
 fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not there yet
@@ -17,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, NamedTuple
 
 from redisbackup.api import validation
 from redisbackup.api.config import OperatorConfig
@@ -36,6 +37,7 @@ from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
 from redisbackup.workflows.concurrency import Running, SourceGate
+from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
 from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.request import BackupRequest, Clock, ProgressReporter, utc_now
@@ -43,6 +45,13 @@ from redisbackup.workflows.snapshot import read_manifest, take_snapshot
 from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
+
+
+class Streaming(NamedTuple):
+    """One snapshot (or copy) holding a streaming slot: its progress reports and when it got the slot."""
+
+    progress: ProgressReporter
+    started: float
 
 
 class Backups:
@@ -159,8 +168,11 @@ class Backups:
         if resumed and (manifest := await read_manifest(store, request.location)) is not None:
             # Committed by an attempt that died before it wrote the status: describe it, never take it again.
             log.info("%s/%s: snapshot already committed; writing its status", request.namespace, request.name)
-            source = await self._resolve_quietly(request)
+            source = None if request.is_copy else await self._resolve_quietly(request)
             await self._finish(request, writer, manifest, store, storage, source, None, started=None)
+            return
+        if request.is_copy:
+            await self._copy(request, writer, store, storage)
             return
         source = await self.kubernetes.resolve(request.namespace, request.spec)
         keys = [(source.namespace, workload) for workload in source.workloads]
@@ -207,31 +219,57 @@ class Backups:
                 marked.append(workload)
             async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                 planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
-                async with self._slots:
-                    started = time.monotonic()
-                    progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
-                    self.metrics.in_flight.inc()
+                await writer.apply(transitions.mark_planned(writer.status, planned.described(source)))
+                async with self._streaming(request, writer) as streaming:
                     self.metrics.snapshots_started.inc()
-                    try:
-                        manifest = await take_snapshot(
-                            planned.plan,
-                            store,
-                            request.location,
-                            connection,
-                            progress=progress,
-                            timeouts=self.timeouts,
-                            tags=request.spec.get("tags") or {},
-                            progress_interval=self.limits.progress_interval_seconds,
-                        )
-                    finally:
-                        self.metrics.in_flight.dec()
-                        await progress.close()
+                    manifest = await take_snapshot(
+                        planned.plan,
+                        store,
+                        request.location,
+                        connection,
+                        progress=streaming.progress,
+                        timeouts=self.timeouts,
+                        tags=request.spec.get("tags") or {},
+                        progress_interval=self.limits.progress_interval_seconds,
+                    )
         finally:
             for workload in reversed(marked):
                 # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
-        await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, started)
+        await self._finish(
+            request, writer, manifest, store, storage, source, planned.automatic_failover, streaming.started
+        )
+
+    async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
+        """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""
+        name = str(request.spec["sourceSnapshotName"])
+        source = await find_copy_source(self.kubernetes, self.stores.get, request.namespace, name)
+        await writer.apply(transitions.mark_planned(writer.status, source.planned_fields(storage)))
+        async with self._streaming(request, writer) as streaming:
+            manifest = await copy_snapshot(
+                source.store,
+                source.manifest,
+                store,
+                request.location,
+                tags=request.spec.get("tags") or {},
+                progress=streaming.progress,
+            )
+        await self._finish(
+            request, writer, manifest, store, storage, None, None, streaming.started, source_status=source.status
+        )
+
+    @contextlib.asynccontextmanager
+    async def _streaming(self, request: BackupRequest, writer: StatusWriter) -> AsyncIterator[Streaming]:
+        """A streaming slot (limits.maxConcurrentSnapshots), progress into status, and the in-flight gauge."""
+        async with self._slots:
+            progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
+            self.metrics.in_flight.inc()
+            try:
+                yield Streaming(progress, time.monotonic())
+            finally:
+                self.metrics.in_flight.dec()
+                await progress.close()
 
     async def _finish(
         self,
@@ -243,6 +281,8 @@ class Backups:
         source: ResolvedSource | None,
         automatic_failover: str | None,
         started: float | None,
+        *,
+        source_status: Mapping[str, Any] | None = None,
     ) -> None:
         fields = status_fields(
             manifest,
@@ -251,6 +291,8 @@ class Backups:
             pods={pod.name: pod for pod in source.pods} if source else {},
             automatic_failover=automatic_failover,
         )
+        if source_status is not None:  # a copy describes what its source described
+            fields = copied_fields(source_status, fields)
         self.metrics.backups.labels(result="available").inc()
         self.metrics.bytes.inc(manifest.total_size)
         if started is not None:

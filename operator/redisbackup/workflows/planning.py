@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from redisbackup.domain.cluster import ClusterShard, plan_cluster
+from redisbackup.domain.describe import planned_fields
 from redisbackup.domain.plan import SnapshotPlan, plan_single_node
 from redisbackup.domain.resolution import ResolvedSource, cluster_node_named, not_a_cluster
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
-from redisbackup.redis.info import describe_node
+from redisbackup.redis.info import ServerInfo, describe_node
 from redisbackup.redis.topology import ClusterTopology, NotAClusterNode, discover_cluster
 
 POD_NOT_READY = "pod-not-ready"
@@ -27,6 +28,17 @@ POD_NOT_READY = "pod-not-ready"
 class PlannedSnapshot:
     plan: SnapshotPlan
     automatic_failover: Literal["enabled", "disabled"] | None = None
+    server: ServerInfo | None = None  # INFO of a node to be read: engine and version, shown while creating
+
+    def described(self, source: ResolvedSource) -> dict[str, Any]:
+        """What status shows once the nodes are chosen (mark_planned): engine, port, the nodes without sizes."""
+        return planned_fields(
+            self.plan,
+            engine=self.server.engine if self.server else None,
+            engine_version=self.server.engine_version if self.server else None,
+            pods={pod.name: pod for pod in source.pods},
+            automatic_failover=self.automatic_failover,
+        )
 
 
 async def plan_snapshot(
@@ -46,7 +58,7 @@ async def _plan_single(
     server = await describe_node(address, connection, timeouts)
     if server.cluster_enabled:
         raise cluster_node_named(source, namespace)
-    return PlannedSnapshot(plan_single_node(source.source_id, address, name=pod.name))
+    return PlannedSnapshot(plan_single_node(source.source_id, address, name=pod.name), server=server)
 
 
 async def _discover(
@@ -95,4 +107,5 @@ async def _plan_cluster(
     failover: Literal["enabled", "disabled"] = (
         "enabled" if owning and all(len(shard.nodes) > 1 for shard in owning) else "disabled"
     )
-    return PlannedSnapshot(dataclasses.replace(plan, nodes=named), failover)
+    server = await describe_node(plan.nodes[0].address, connection, timeouts) if plan.nodes else None
+    return PlannedSnapshot(dataclasses.replace(plan, nodes=named), failover, server)

@@ -63,12 +63,23 @@ class BackupRequest:
         return str(self.spec.get("snapshotName"))
 
     @property
+    def is_copy(self) -> bool:
+        """A copy of another snapshot (spec.sourceSnapshotName), not a snapshot of Redis."""
+        return bool(self.spec.get("sourceSnapshotName"))
+
+    @property
     def source_field(self) -> str:
+        if self.is_copy:
+            return "spec.sourceSnapshotName"
         return field_of("replicationGroup" if self.spec.get("replicationGroupId") else "cacheCluster")
 
     @property
     def source_id(self) -> str:
-        return str(self.spec.get("replicationGroupId") or self.spec.get("cacheClusterId"))
+        return str(
+            self.spec.get("sourceSnapshotName")
+            or self.spec.get("replicationGroupId")
+            or self.spec.get("cacheClusterId")
+        )
 
     @property
     def location(self) -> SnapshotLocation:

@@ -50,6 +50,7 @@ def faults(violations: list[Any]) -> list[tuple[str, str]]:
         spec(auth={"secretRef": {"name": "redis", "key": "password"}, "username": "backup"}),
         spec(tls={"caSecretRef": {"name": "redis-ca", "key": "ca.crt"}, "serverName": "redis.local"}),
         spec(replicationGroupId=None),  # YAML null is absent, as the apiserver prunes it
+        spec(cacheClusterId=..., sourceSnapshotName="nightly", storage="archive", verify=True),  # a copy
     ],
 )
 def test_a_spec_elasticache_would_accept_has_no_violations(good: dict[str, Any]) -> None:
@@ -69,11 +70,28 @@ def test_a_spec_elasticache_would_accept_has_no_violations(good: dict[str, Any])
         (spec(snapshotName=2015), [(IPV, "spec.snapshotName", "spec.snapshotName must be a string")]),
         (
             spec(replicationGroupId="myClusteredRedis"),
-            [(IPC, "spec", "spec.cacheClusterId and spec.replicationGroupId are both set")],
+            [
+                (
+                    IPC,
+                    "spec",
+                    "more than one of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName",
+                )
+            ],
         ),
         (
             spec(cacheClusterId=...),
-            [(IPC, "spec", "neither spec.cacheClusterId nor spec.replicationGroupId is set")],
+            [(IPC, "spec", "none of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName is set")],
+        ),
+        (
+            spec(cacheClusterId=..., sourceSnapshotName="nightly", port=6380),
+            [(IPC, "spec", "spec.sourceSnapshotName copies a stored snapshot, so spec.sourceNamespace, spec.auth")],
+        ),
+        (
+            spec(sourceSnapshotName="night--ly"),
+            [
+                (IPV, "spec.sourceSnapshotName", "two consecutive hyphens"),
+                (IPC, "spec", "more than one of spec.cacheClusterId"),
+            ],
         ),
         (spec(cacheClusterId="my_cluster"), [(IPV, "spec.cacheClusterId", "only ASCII letters, digits and hyphens")]),
         (spec(cacheClusterId="c" * 51), [(IPV, "spec.cacheClusterId", "longer than 50 characters")]),
@@ -119,7 +137,9 @@ def test_all_broken_rules_are_reported_not_just_the_first() -> None:
     assert any("only ASCII letters, digits and hyphens" in m for m in messages)
     assert any("two consecutive hyphens" in m for m in messages)
     assert any("cannot end with a hyphen" in m for m in messages)
-    assert any("neither spec.cacheClusterId nor spec.replicationGroupId" in m for m in messages)
+    assert any(
+        "none of spec.cacheClusterId, spec.replicationGroupId and spec.sourceSnapshotName" in m for m in messages
+    )
     assert any("spec.port must be a port number" in m for m in messages)
 
 

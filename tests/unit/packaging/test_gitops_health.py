@@ -1,6 +1,7 @@
 """What Flux (kstatus) and Argo CD (our Lua health check) say about a RedisBackup in each state the operator's
 status transitions produce: in progress while creating, ready when available, failed (not "in progress for ever")
-when failed, and a finished backup whose deletionPolicy was edited in Git catches up."""
+when failed (or found bad by its verification), and a finished backup whose deletionPolicy or verify was edited in
+Git catches up."""
 
 from __future__ import annotations
 
@@ -62,6 +63,21 @@ def failed() -> dict[str, Any]:
     return merge(status, transitions.mark_failed(status, fault, generation=1, now=NOW).patch)
 
 
+def verified(*, passed: bool, generation: int = 1) -> dict[str, Any]:
+    status = available()
+    verification = {"result": "Passed" if passed else "Failed", "verifyTime": "2026-05-15T12:02:00Z"}
+    change = transitions.mark_verified(
+        status,
+        verification,
+        passed=passed,
+        reason=None if passed else "StoredObjectCorrupt",
+        message="verified 1 node" if passed else "verification of 1 node failed for 0001: the SHA-256 differs",
+        generation=generation,
+        now=NOW,
+    )
+    return merge(status, change.patch)
+
+
 def deletion_blocked() -> dict[str, Any]:
     status = available()
     merge(
@@ -84,6 +100,8 @@ CASES = [
         "Degraded",
     ),
     ("deletionPolicy edited, not yet observed", backup(available(), generation=2), "InProgress", "Progressing"),
+    ("verified", backup(verified(passed=True)), "Current", "Healthy"),
+    ("verification failed", backup(verified(passed=False)), "Failed", "Degraded"),
 ]
 
 
@@ -135,3 +153,26 @@ def test_the_argo_cd_snippet_in_the_docs_is_the_tested_script() -> None:
     block = docs.split("resource.customizations.health.redisbackup.io_RedisBackup: |\n", 1)[1].split("```", 1)[0]
     embedded = "".join(line[4:] if line.strip() else "\n" for line in block.splitlines(keepends=True))
     assert embedded == ARGOCD_HEALTH_LUA.read_text()
+
+
+def test_a_failed_verification_names_the_fault_for_both() -> None:
+    body = backup(verified(passed=False))
+    assert "the SHA-256 differs" in kstatus(body).message
+    assert argocd_health(body).message.startswith("StoredObjectCorrupt: verification of 1 node failed")
+
+
+def test_a_verification_asked_for_by_an_edit_records_the_new_generation() -> None:
+    status = verified(passed=True, generation=2)  # spec.verify set on the available backup: generation 2
+    assert status["observedGeneration"] == 2
+    assert kstatus(backup(status, generation=2)).status == "Current"
+    assert argocd_health(backup(status, generation=2)).status == "Healthy"
+
+
+def test_a_verification_that_passes_after_a_failed_one_lifts_stalled() -> None:
+    status = verified(passed=False)
+    change = transitions.mark_verified(
+        status, {"result": "Passed"}, passed=True, reason=None, message="verified 1 node", generation=1, now=NOW
+    )
+    merge(status, change.patch)
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Stalled"] == "False"
+    assert (kstatus(backup(status)).status, argocd_health(backup(status)).status) == ("Current", "Healthy")

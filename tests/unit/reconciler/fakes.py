@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redisbackup.api.config import OperatorConfig, parse_config
+from redisbackup.domain.conditions import Notice
 from redisbackup.domain.pods import SourcePod, Workload
 from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
-from redisbackup.domain.status import Notice
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter, merge
 from redisbackup.storage.base import ObjectStore

@@ -21,7 +21,7 @@ from tests.unit.reconciler.fakes import CREATED, FakeKubernetes, backups, body, 
 pytestmark = pytest.mark.asyncio
 
 
-async def test_a_new_backup_is_created_marked_streamed_unmarked_and_available_in_two_status_writes() -> None:
+async def test_a_new_backup_is_created_marked_planned_streamed_unmarked_and_available_in_three_status_writes() -> None:
     store = MemoryStore()
     async with FakeRedis(rdb=REAL_RDB) as server:
         kubernetes = FakeKubernetes(lambda: single_pod(server.port))
@@ -33,7 +33,22 @@ async def test_a_new_backup_is_created_marked_streamed_unmarked_and_available_in
     assert status["nodeSnapshots"][0]["sourcePod"] == "cache-0"
     assert status["location"] == "memory:///team/nightly/uid-1/"
     assert store.objects["team/nightly/uid-1/node-0001.rdb"] == REAL_RDB
-    assert len(kubernetes.patches) == 2  # creating, available: a small snapshot writes no progress
+    # creating, planned (engine, port, nodes: what create-snapshot shows), available; a small snapshot writes no
+    # progress.
+    assert len(kubernetes.patches) == 3
+    planned = kubernetes.patches[1][1]
+    assert (planned["engine"], planned["numCacheNodes"], planned["nodeSnapshots"]) == (
+        "redis",
+        1,
+        [
+            {
+                "cacheNodeId": "0001",
+                "cacheSize": "",
+                "cacheNodeCreateTime": "2026-05-01T12:00:00Z",
+                "sourcePod": "cache-0",
+            }
+        ],
+    )
     assert kubernetes.reasons() == ["Creating", "Available"]
     holder = Holder("nightly", "uid-1", "team")
     workload = Workload("StatefulSet", "cache")

@@ -181,6 +181,7 @@ def test_before_the_operator_saw_it_a_backup_is_creating_with_its_source() -> No
             "CacheClusterId": "c",
             "SnapshotStatus": "creating",
             "SnapshotSource": "manual",
+            "SnapshotRetentionLimit": 0,
         }
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import kopf
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from redisbackup import main
 from redisbackup.cli import run_operator
 from redisbackup.handlers import backups as handlers
-from redisbackup.handlers.backups import needs_snapshot
+from redisbackup.handlers.backups import needs_snapshot, wants_verification
 from redisbackup.workflows.uniqueness import BackupIndex
 
 
@@ -21,12 +22,14 @@ def registry() -> kopf.OperatorRegistry:
 
 def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_releases_the_data() -> None:
     built = registry()
-    (daemon,) = built._spawning.get_all_handlers()
-    assert daemon.id == handlers.DAEMON_ID
+    daemon, verifier = built._spawning.get_all_handlers()
+    assert (daemon.id, verifier.id) == (handlers.DAEMON_ID, handlers.VERIFY_ID)
     assert daemon.cancellation_timeout
     assert daemon.cancellation_backoff is None
     (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
     assert deletion.requires_finalizer
+    (observer,) = [h for h in built._changing.get_all_handlers() if h.id.startswith(handlers.OBSERVE_ID)]
+    assert observer.field == ("spec",), "an edit of deletionPolicy or verify is observed"
     assert built._indexing.get_all_handlers() == [], "kopf indexes would deadlock with a bound on its workers"
     assert [h.id for h in built._watching.get_all_handlers()] == [handlers.INDEX_ID]
     for status, spawned in [
@@ -100,6 +103,18 @@ def test_a_broken_config_file_stops_the_operator_with_the_key_named(
     assert "limits.maxConcurentSnapshots is not a known setting" in capsys.readouterr().err
     assert run_operator.handle(parse("--config", str(tmp_path / "missing.yaml"))) == 2
     assert "cannot read the configuration file" in capsys.readouterr().err
+
+
+def test_a_second_daemon_verifies_available_backups_that_ask_for_it_once() -> None:
+    def body(spec: dict[str, Any], status: dict[str, Any], **metadata: Any) -> Any:
+        return {"metadata": metadata, "spec": {"snapshotName": "s", **spec}, "status": status}
+
+    available = {"phase": "available"}
+    assert wants_verification(body({"verify": True}, available))
+    assert not wants_verification(body({}, available))
+    assert not wants_verification(body({"verify": True}, {"phase": "creating"}))
+    assert not wants_verification(body({"verify": True}, {**available, "verification": {"result": "Passed"}}))
+    assert not wants_verification(body({"verify": True}, available, deletionTimestamp="2026-01-01T00:00:00Z"))
 
 
 def test_the_samples_are_valid_redisbackups_with_distinct_snapshot_names() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.status import RedisBackupStatus
 from redisbackup.domain import status as transitions
+from redisbackup.domain.conditions import Notice, StatusChange
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.resolution import SourceNotFound
 from redisbackup.k8s.status import merge
@@ -17,7 +18,7 @@ T1 = T0 + dt.timedelta(seconds=30)
 T2 = T0 + dt.timedelta(seconds=60)
 
 
-def apply(status: dict[str, Any], change: transitions.StatusChange) -> dict[str, Any]:
+def apply(status: dict[str, Any], change: StatusChange) -> dict[str, Any]:
     merge(status, change.patch)
     RedisBackupStatus.model_validate(status)  # every state the transitions produce is a valid status
     return status
@@ -27,7 +28,7 @@ def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in status["conditions"]}
 
 
-def creating(status: dict[str, Any] | None = None, now: dt.datetime = T0) -> transitions.StatusChange:
+def creating(status: dict[str, Any] | None = None, now: dt.datetime = T0) -> StatusChange:
     return transitions.mark_creating(
         status,
         snapshot_name="nightly",
@@ -54,7 +55,7 @@ def test_creating_sets_the_elasticache_fields_and_every_condition_with_its_gener
     )
     assert {c["observedGeneration"] for c in status["conditions"]} == {1}
     assert {c["lastTransitionTime"] for c in status["conditions"]} == {"2026-01-02T03:04:05Z"}
-    assert change.notice == transitions.Notice(
+    assert change.notice == Notice(
         "Normal",
         "Creating",
         'Taking snapshot "nightly" of spec.cacheClusterId "Cache-1" into storage location "embedded"',
@@ -150,7 +151,7 @@ def test_a_blocked_deletion_says_why_and_how_to_give_up_on_the_data() -> None:
 
 
 def test_the_last_word_on_a_deleted_backup_depends_on_its_policy() -> None:
-    assert transitions.deletion_notice("Delete", removed=2, location="s3://b/p/", forced=False) == transitions.Notice(
+    assert transitions.deletion_notice("Delete", removed=2, location="s3://b/p/", forced=False) == Notice(
         "Normal", "Deleted", "deleted 2 stored object(s) of the snapshot at s3://b/p/"
     )
     assert transitions.deletion_notice("Retain", removed=0, location=None, forced=False).reason == "Retained"

@@ -1,0 +1,49 @@
+"""Posting a Kubernetes Event about a RedisBackup from outside the operator (the CLI's verification)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+
+from redisbackup.domain.conditions import Notice
+from redisbackup.k8s.client import api_client
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "redisbackup-cli"
+
+
+def post_event(body: Mapping[str, Any], notice: Notice, client: kubernetes.client.ApiClient | None = None) -> None:
+    """Best effort: an Event is a courtesy, never a reason for a command to fail."""
+    metadata = body.get("metadata") or {}
+    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+    now = dt.datetime.now(dt.UTC)
+    event: Any = {
+        "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": body.get("apiVersion"),
+            "kind": body.get("kind"),
+            "name": name,
+            "namespace": namespace,
+            "uid": metadata.get("uid"),
+        },
+        "type": notice.type,
+        "reason": notice.reason,
+        "message": notice.message[:1024],
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "count": 1,
+    }
+    try:
+        kubernetes.client.CoreV1Api(client or api_client()).create_namespaced_event(
+            namespace, event, _preload_content=False
+        )
+    except Exception:
+        log.warning("could not post event %s about %s/%s", notice.reason, namespace, name, exc_info=True)

@@ -1,0 +1,102 @@
+"""Kubernetes API errors as faults: what the apiserver (or our admission webhook behind it) said, typed.
+
+A webhook or CEL rejection already carries our fault code in its message (`SnapshotAlreadyExistsFault: …`, as
+`redisbackup.api.cel` and the webhook write them); it is found again here so the CLI can print it the way aws
+prints ElastiCache's errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
+from redisbackup.api.faults import FaultCode
+from redisbackup.domain.faults import RedisBackupError, ValidationFault
+
+T = TypeVar("T")
+
+_CODES = "|".join(sorted((re.escape(code.value) for code in FaultCode), key=len, reverse=True))
+_CODE_IN_MESSAGE = re.compile(rf"\b({_CODES}): ")
+
+
+class AccessDenied(RedisBackupError):
+    code = FaultCode.ACCESS_DENIED
+
+
+class KubernetesUnavailable(RedisBackupError):
+    code = FaultCode.KUBERNETES_UNAVAILABLE
+    transient = True
+
+
+class UpdateConflict(RedisBackupError):
+    """The object changed between our read and our write (optimistic concurrency): read it again and retry."""
+
+    code = FaultCode.KUBERNETES_UNAVAILABLE
+    transient = True
+
+
+class RequestRejected(ValidationFault):
+    """The apiserver refused the request: schema, CEL rule, or our admission webhook."""
+
+
+def _body(error: ApiException) -> dict[str, Any]:
+    try:
+        body = json.loads(error.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def api_message(error: ApiException) -> str:
+    return str(_body(error).get("message") or error.reason or f"HTTP {error.status}")
+
+
+def code_in(message: str) -> FaultCode | None:
+    """The first of our fault codes a rejection message carries (`Code: text`), if any."""
+    match = _CODE_IN_MESSAGE.search(message)
+    return FaultCode(match[1]) if match else None
+
+
+def _after_code(message: str) -> str:
+    """A webhook rejection without the apiserver's preamble: `Code: text` → `text`."""
+    match = _CODE_IN_MESSAGE.search(message)
+    return message[match.end() :] if match else message
+
+
+def api_fault(error: Exception, action: str) -> RedisBackupError:
+    """Map a failed API call (`action`: "create RedisBackup x in namespace y") onto a fault."""
+    if isinstance(error, ApiException):
+        message = api_message(error)
+        if error.status in (401, 403):
+            return AccessDenied(
+                f"not allowed to {action}: {message}. Ask for RBAC permission on redisbackups.redisbackup.io "
+                "(see the README's RBAC section), or use a kubeconfig that has it"
+            )
+        if error.status == 409 and _body(error).get("reason") == "Conflict":
+            return UpdateConflict(f"could not {action}: it changed meanwhile ({message})")
+        code = code_in(message)
+        if code is not None:
+            return RequestRejected(_after_code(message), code=code)
+        if error.status in (400, 409, 422):
+            conflict = FaultCode.SNAPSHOT_ALREADY_EXISTS if error.status == 409 else None
+            return RequestRejected(f"cannot {action}: {message}", code=conflict)
+        return KubernetesUnavailable(f"the Kubernetes API could not {action}: {message}")
+    if isinstance(error, urllib3.exceptions.HTTPError | OSError):
+        return KubernetesUnavailable(
+            f"cannot reach the Kubernetes API to {action} ({error.__class__.__name__}: {error}): check the "
+            "kubeconfig's server address and that the cluster is up"
+        )
+    raise error
+
+
+def calling(action: str, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)`, its errors as faults."""
+    try:
+        return call(*args, **kwargs)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise api_fault(error, action) from error

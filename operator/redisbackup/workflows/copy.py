@@ -1,0 +1,200 @@
+"""Copying a stored snapshot into a new, independent one (ElastiCache's CopySnapshot).
+
+    source manifest ─► per node: source object ──verified (size, CRC-64, SHA-256)──► the copy's own object
+                   └─► when every node is stored: the copy's manifest (new name and uid, copiedFrom), written last
+
+The operator streams the objects itself, store to store — between locations too (a directory to S3, one bucket to
+another) — and checks every byte against the source's manifest on the way, so the copy holds exactly what the
+source recorded or nothing at all. It shares no object with its source: deleting either leaves the other whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redisbackup import __version__
+from redisbackup.api.faults import FaultCode
+from redisbackup.domain.describe import status_fields
+from redisbackup.domain.faults import SnapshotFault
+from redisbackup.domain.layout import SnapshotLocation
+from redisbackup.domain.manifest import CopiedFrom, Manifest
+from redisbackup.domain.resolution import AwaitingSource, SourceBusy
+from redisbackup.storage.base import ObjectStore
+from redisbackup.workflows.access import KubernetesAccess
+from redisbackup.workflows.locate import backup_location
+from redisbackup.workflows.progress import Progress
+from redisbackup.workflows.restore import copy_rdb, load_manifest
+from redisbackup.workflows.snapshot import read_manifest
+
+log = logging.getLogger(__name__)
+
+# What a copy shows while creating: the source's description, without its sizes and storage.
+PLANNED_FIELDS = (
+    "cacheClusterId",
+    "replicationGroupId",
+    "engine",
+    "engineVersion",
+    "port",
+    "numCacheNodes",
+    "numNodeGroups",
+)
+
+
+async def copy_snapshot(
+    source: ObjectStore,
+    source_manifest: Manifest,
+    target: ObjectStore,
+    location: SnapshotLocation,
+    *,
+    tags: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Copy every RDB of `source_manifest` into `target` under `location`, then commit the copy's manifest.
+
+    Idempotent per location, as take_snapshot: a committed copy is returned untouched, leftovers of an
+    interrupted attempt are removed first, and a failure leaves nothing under `location`.
+    """
+    existing = await read_manifest(target, location)
+    if existing is not None:
+        return existing
+    await target.delete_prefix(location.directory)
+    done = 0
+    total = source_manifest.total_size
+
+    def overall(node_done: int, _: int | None) -> None:
+        if progress is not None:
+            progress(done + node_done, total)
+
+    try:
+        records = []
+        for record in source_manifest.node_snapshots:
+            key = location.node_key(record.id)
+            await copy_rdb(source, record, target, key, progress=overall)
+            done += record.size
+            records.append(record.model_copy(update={"object_key": key}))
+        manifest = source_manifest.model_copy(
+            update={
+                "snapshot_name": location.snapshot_name,
+                "namespace": location.namespace,
+                "uid": location.uid,
+                "complete_time": dt.datetime.now(dt.UTC),
+                "tool_version": __version__,
+                "node_snapshots": tuple(records),
+                "tags": dict(tags or {}),
+                "copied_from": CopiedFrom(
+                    snapshot_name=source_manifest.snapshot_name,
+                    namespace=source_manifest.namespace,
+                    uid=source_manifest.uid,
+                ),
+            }
+        )
+        await target.put_bytes(location.manifest_key, manifest.to_json())  # last: the commit record
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(target.delete_prefix(location.directory))
+        raise
+    log.info(
+        "copied snapshot %s (%d bytes) to %s/%s",
+        source_manifest.snapshot_name,
+        total,
+        target.url,
+        location.directory,
+    )
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------- the operator's side
+class SourceSnapshotNotFound(AwaitingSource):
+    """No RedisBackup of the namespace has the snapshotName to copy (yet: GitOps may create it a moment later)."""
+
+    code = FaultCode.SNAPSHOT_NOT_FOUND
+
+
+class SourceSnapshotCreating(SourceBusy):
+    """The snapshot to copy is still being taken: the copy waits for it, as long as it takes."""
+
+    code = FaultCode.INVALID_SNAPSHOT_STATE
+
+
+class SourceSnapshotUnusable(SnapshotFault):
+    """The snapshot to copy failed or is being deleted: there is nothing to copy, ever."""
+
+    code = FaultCode.INVALID_SNAPSHOT_STATE
+    transient = False
+
+
+def check_source_snapshot(body: Mapping[str, Any] | None, *, namespace: str, name: str) -> Mapping[str, Any]:
+    """The source RedisBackup if it can be copied now; else the fault that says why (and whether to wait)."""
+    if body is None:
+        raise SourceSnapshotNotFound(
+            f'spec.sourceSnapshotName "{name}": no RedisBackup in namespace {namespace} has that snapshotName. '
+            "Create it (or correct the name); the copy waits for it until the source deadline passes",
+            field="spec.sourceSnapshotName",
+        )
+    phase = str((body.get("status") or {}).get("phase") or "creating")
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        phase = "deleting"
+    if phase == "creating":
+        raise SourceSnapshotCreating(
+            f'spec.sourceSnapshotName "{name}" is still being created: the copy starts when it is available',
+            field="spec.sourceSnapshotName",
+        )
+    if phase != "available":
+        raise SourceSnapshotUnusable(
+            f'spec.sourceSnapshotName "{name}" is {phase}, not available: only an available snapshot can be copied',
+            field="spec.sourceSnapshotName",
+        )
+    return body
+
+
+def copied_fields(source_status: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy's status fields, with what only the source's RedisBackup knew (its Pods: node creation times and
+    type, whether it could fail over) carried over, as ElastiCache's copy keeps the source's description."""
+    merged = dict(fields)
+    for key in ("cacheNodeType", "automaticFailover"):
+        if source_status.get(key) is not None:
+            merged[key] = source_status[key]
+    known = {n.get("cacheNodeId") or n.get("nodeGroupId"): n for n in source_status.get("nodeSnapshots") or []}
+    merged["nodeSnapshots"] = [
+        {**node, **_node_facts(known.get(node.get("cacheNodeId") or node.get("nodeGroupId")) or {})}
+        for node in fields.get("nodeSnapshots") or []
+    ]
+    return merged
+
+
+def _node_facts(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: node[key] for key in ("cacheNodeCreateTime", "sourcePod") if node.get(key) is not None}
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """The available RedisBackup a copy reads: its status, its storage location and its committed manifest."""
+
+    status: Mapping[str, Any]
+    store: ObjectStore
+    manifest: Manifest
+
+    def planned_fields(self, storage: str) -> dict[str, Any]:
+        """The copy's status while it is created (mark_planned): the source's description, no sizes yet."""
+        described = status_fields(self.manifest, storage=storage, location="", pods={})
+        planned = {key: described[key] for key in PLANNED_FIELDS if key in described}
+        nodes = copied_fields(self.status, described)["nodeSnapshots"]
+        planned["nodeSnapshots"] = [{**node, "cacheSize": ""} for node in nodes]
+        return planned
+
+
+async def find_copy_source(
+    kubernetes: KubernetesAccess, stores: Callable[[str], ObjectStore], namespace: str, name: str
+) -> CopySource:
+    """The RedisBackup of `namespace` whose snapshotName is `name`, if it can be copied now (else the fault)."""
+    found = await kubernetes.find_snapshot(namespace, name)
+    source = check_source_snapshot(found, namespace=namespace, name=name)
+    status = source.get("status") or {}
+    store = stores(str(status.get("storage")))
+    return CopySource(status, store, await load_manifest(store, backup_location(source)))

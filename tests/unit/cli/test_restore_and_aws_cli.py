@@ -1,0 +1,111 @@
+"""The command line of restore and of the aws twins: arguments, exit codes, output formats."""
+
+from __future__ import annotations
+
+import pytest
+
+from redisbackup.cli import commands
+from redisbackup.cli.create_snapshot import backup_body, parse_tags
+from redisbackup.cli.main import build_parser, main
+from redisbackup.cli.render import render
+from redisbackup.cli.restore import chosen_node
+from redisbackup.cli.restore_cluster import parse_nodes
+from redisbackup.domain.faults import ValidationFault
+from redisbackup.domain.source import NodeAddress
+from tests.unit.restore.support import manifest, record
+
+
+def test_every_command_module_is_registered_once() -> None:
+    assert len(set(commands.COMMAND_MODULES)) == len(commands.COMMAND_MODULES)
+    build_parser()  # argparse refuses a sub-command registered twice
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["create-snapshot", "--snapshot-name", "x"], 252),  # aws: an invalid command line
+        (["describe-snapshots", "--bogus"], 252),
+        (["restore", "--to-dir", "/d", "--bogus"], 2),
+    ],
+)
+def test_usage_errors_exit_like_aws_for_its_twins_and_like_unix_for_the_rest(argv: list[str], code: int) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == code
+
+
+def test_tags_take_awss_shorthand_and_json() -> None:
+    assert parse_tags(["Key=team,Value=payments", "Key=env,Value=prod"]) == {"team": "payments", "env": "prod"}
+    assert parse_tags(['[{"Key": "a", "Value": "1"}]']) == {"a": "1"}
+    assert parse_tags(None) is None
+    with pytest.raises(ValidationFault, match="Key=NAME,Value=VALUE"):
+        parse_tags(["team=payments"])
+
+
+def test_create_snapshot_writes_the_redisbackup_a_user_would() -> None:
+    args = build_parser().parse_args(
+        [
+            "create-snapshot", "--snapshot-name", "Bkup-20150515", "--cache-cluster-id", "myNonClusteredRedis-001",
+            "--auth-secret", "redis-auth", "--tls-ca-secret", "redis-tls/ca.pem", "--tags", "Key=team,Value=a",
+            "--deletion-policy", "Retain", "--verify",
+        ]
+    )  # fmt: skip
+    assert backup_body(args) == {
+        "apiVersion": "redisbackup.io/v1alpha1",
+        "kind": "RedisBackup",
+        "metadata": {"name": "bkup-20150515"},
+        "spec": {
+            "snapshotName": "Bkup-20150515",
+            "cacheClusterId": "myNonClusteredRedis-001",
+            "auth": {"secretRef": {"name": "redis-auth", "key": "password"}},
+            "tls": {"enabled": True, "caSecretRef": {"name": "redis-tls", "key": "ca.pem"}},
+            "deletionPolicy": "Retain",
+            "verify": True,
+            "tags": {"team": "a"},
+        },
+    }
+
+
+def test_nodes_are_host_port_lists() -> None:
+    assert parse_nodes("10.0.0.1:7000, redis-1.redis:6379,[::1]:7001,host") == [
+        NodeAddress("10.0.0.1", 7000),
+        NodeAddress("redis-1.redis", 6379),
+        NodeAddress("::1", 7001),
+        NodeAddress("host", 6379),
+    ]
+    for bad in ("", "h:port", "user@h:1"):
+        with pytest.raises(ValidationFault):
+            parse_nodes(bad)
+
+
+def test_node_group_auto_follows_the_pod_ordinal(monkeypatch: pytest.MonkeyPatch) -> None:
+    shards = manifest(
+        record(cache_node_id=None, node_group_id="0001", slots="0-8191"),
+        record(cache_node_id=None, node_group_id="0002", slots="8192-16383"),
+        clustered=True,
+    )
+    for pod, expected in (("redis-0", "0001"), ("redis-1", "0002"), ("redis-2", ""), ("redis-cluster-13", "")):
+        monkeypatch.setenv("POD_NAME", pod)
+        assert chosen_node(shards, "auto") == expected
+    assert chosen_node(manifest(), "auto") is None  # a single node's snapshot needs no choice
+    monkeypatch.setenv("POD_NAME", "standalone")
+    with pytest.raises(ValidationFault, match="does not end in an ordinal"):
+        chosen_node(shards, "auto")
+
+
+def test_the_three_output_formats() -> None:
+    document = {"Snapshot": {"SnapshotName": "n", "Port": 6379, "NodeSnapshots": [{"CacheNodeId": "0001"}]}}
+    assert render(document, "json", title="CreateSnapshot").splitlines()[1] == '    "Snapshot": {'
+    assert render(document, "yaml", title="CreateSnapshot") == (
+        "Snapshot:\n  SnapshotName: n\n  Port: 6379\n  NodeSnapshots:\n  - CacheNodeId: '0001'"
+    )
+    table = render(document, "table", title="CreateSnapshot").splitlines()
+    assert len({len(line) for line in table}) == 1, "every line of the table has the same width"
+    assert [line.strip("|+- ") for line in table if line.strip("|+- ")] == [
+        "CreateSnapshot",
+        "Snapshot",
+        "SnapshotName |  n",
+        "Port         |  6379",
+        "NodeSnapshots",
+        "CacheNodeId |  0001",
+    ]
