@@ -10,10 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from redisbackup.api.faults import FaultCode
+from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.plan import SourceKind
+
+
+class ManifestUnreadable(StorageFault):
+    """A manifest.json that is not a manifest: overwritten, damaged, or written by something else. Never produced by a
+    crash (the manifest is written whole, last), so the snapshot cannot be trusted and retrying changes nothing."""
+
+    code = FaultCode.STORED_OBJECT_CORRUPT
+    transient = False
 
 
 class _Model(BaseModel):
@@ -112,5 +122,15 @@ class Manifest(_Model):
         return self.model_dump_json(by_alias=True, exclude_none=True, indent=2).encode() + b"\n"
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> Manifest:
-        return cls.model_validate_json(data)
+    def from_json(cls, data: bytes | str, *, where: str = "manifest.json") -> Manifest:
+        """Parse a stored manifest; ManifestUnreadable (StoredObjectCorrupt) names `where` and the first problem."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            at = ".".join(str(part) for part in first["loc"]) or "the document"
+            raise ManifestUnreadable(
+                f"{where} is not a snapshot manifest ({error.error_count()} problem(s), first at {at}: "
+                f"{first['msg']}): the snapshot's objects cannot be checked, so it cannot be trusted. Restore from "
+                "another snapshot, or copy the manifest back from a replica of the bucket"
+            ) from error

@@ -167,11 +167,16 @@ def build_manifest(
 
 
 async def read_manifest(store: ObjectStore, location: SnapshotLocation) -> Manifest | None:
-    """The committed manifest of this snapshot, or None when it was never completed."""
+    """The committed manifest of this snapshot, or None when it was never completed.
+
+    A manifest that is there but unreadable raises ManifestUnreadable (StoredObjectCorrupt): it is never treated
+    as absent, which would let the snapshot be taken again over it, or as an unexpected error retried for ever.
+    """
     try:
-        return Manifest.from_json(await store.get_bytes(location.manifest_key))
+        data = await store.get_bytes(location.manifest_key)
     except ObjectNotFound:
         return None
+    return Manifest.from_json(data, where=f"{store.url}/{location.manifest_key}")
 
 
 async def take_snapshot(

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import ValidationFault
+from redisbackup.domain.layout import SnapshotLocation
+from redisbackup.domain.manifest import ManifestUnreadable
+from redisbackup.storage.memory import MemoryStore
 from redisbackup.workflows.restore import (
     DataDirectoryNotEmpty,
     SnapshotNotStored,
@@ -15,6 +19,7 @@ from redisbackup.workflows.restore import (
     restore_to_directory,
     select_node,
 )
+from redisbackup.workflows.snapshot import read_manifest
 from tests.unit.datapath.test_rdb_verifier import REAL_RDB
 from tests.unit.restore.support import KEY, manifest, record, stored
 
@@ -97,3 +102,26 @@ def test_a_cluster_snapshot_needs_a_node_group_named() -> None:
     assert select_node(shards, "0002").object_key == "x/node-0002.rdb"
     with pytest.raises(ValidationFault, match="has no node '0003'; its nodes are 0001, 0002"):
         select_node(shards, "0003")
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        (b'{"junk": 0.5}', "first at snapshotName"),
+        (b"{not json", "first at the document"),
+        (b"\xff\xfe", "first at the document"),
+        (b'{"snapshotName": "nightly", "nodeSnapshots": []}', "problem(s)"),
+    ],
+)
+async def test_a_manifest_that_is_not_a_manifest_is_a_typed_corruption_not_a_crash_or_an_absence(
+    document: bytes, where: str
+) -> None:
+    store = MemoryStore()
+    location = SnapshotLocation(namespace="team", snapshot_name="nightly", uid="uid-1")
+    await store.put_bytes(location.manifest_key, document)
+    with pytest.raises(ManifestUnreadable) as refused:
+        await read_manifest(store, location)
+    assert refused.value.code == FaultCode.STORED_OBJECT_CORRUPT
+    assert not refused.value.transient
+    assert f"{store.url}/team/nightly/uid-1/manifest.json is not a snapshot manifest" in str(refused.value)
+    assert where in str(refused.value)
