@@ -255,9 +255,12 @@ class LocalPod:
         }
         env: dict[str, str] = {}
         for key, value in self.image.env.items():
+            value = self.localise(value)
             if key == "PATH":  # the image's environment is this interpreter's
+                # Added after localise: these are this machine's paths, and a checkout under /tmp is not the
+                # Pod's /tmp.
                 value = value.replace(IMAGE_PREFIX, str(Path(sys.executable).parent)) + os.environ.get("PATH", "")
-            env[key] = self.localise(value)
+            env[key] = value
         for variable in self.container.get("env") or []:
             if "value" in variable:
                 value = _expand(variable["value"], env)

@@ -45,6 +45,10 @@ def test_upgrade_keeps_the_ca_bundle_and_uninstall_keeps_the_crd_and_the_backups
         assert configuration.webhooks[0].client_config.ca_bundle == bundle.ca_bundle, "helm left the CA bundle"
         assert configuration.metadata.labels["app.kubernetes.io/managed-by"] == "Helm"
         assert configuration.metadata.annotations["meta.helm.sh/release-name"] == RELEASE, "still helm's to own"
+    except BaseException:
+        # The release's cluster-scoped objects (webhook configuration, ClusterRoles) would fail every later chart test.
+        helm(kube, "uninstall", RELEASE, "-n", namespace, check=False)
+        raise
     finally:
         released.stop()
 
