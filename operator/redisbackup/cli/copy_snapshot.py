@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from redisbackup.api.naming import resolved_identifier
 from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
-from redisbackup.cli.create_snapshot import parse_tags
-from redisbackup.cli.waiting import accept, add_waiting_arguments, create, finish
-from redisbackup.domain.elasticache import snapshot_document_from_body
+from redisbackup.cli.create_snapshot import redisbackup_body
+from redisbackup.cli.waiting import add_waiting_arguments, submit
 
 OPERATION = "CopySnapshot"
 
@@ -46,28 +44,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def copy_body(args: argparse.Namespace) -> dict[str, Any]:
     spec: dict[str, Any] = {"snapshotName": args.target_snapshot_name, "sourceSnapshotName": args.source_snapshot_name}
-    optional = {"storage": args.target_location, "deletionPolicy": args.deletion_policy}
-    spec.update({key: value for key, value in optional.items() if value is not None})
-    if args.verify:
-        spec["verify"] = True
-    if (tags := parse_tags(args.tags)) is not None:
-        spec["tags"] = tags
-    return {
-        "apiVersion": "redisbackup.io/v1alpha1",
-        "kind": "RedisBackup",
-        "metadata": {"name": resolved_identifier(args.target_snapshot_name)},
-        "spec": spec,
-    }
+    return redisbackup_body(args, spec, storage=args.target_location)
 
 
 def run(args: argparse.Namespace) -> int:
-    def call() -> dict[str, Any]:
-        namespace = namespace_of(args)
-        body = copy_body(args)
-        name = body["metadata"]["name"]
-        current = accept(namespace, name, create(namespace, body), args.accept_timeout)
-        if args.wait:
-            current = finish(namespace, name, current, args.wait_timeout)
-        return snapshot_document_from_body(current, show_node_group_config=False)
-
-    return operate(OPERATION, args, call)
+    return operate(OPERATION, args, lambda: submit(namespace_of(args), copy_body(args), args))

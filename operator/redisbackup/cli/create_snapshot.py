@@ -19,8 +19,7 @@ from typing import Any
 
 from redisbackup.api.naming import resolved_identifier
 from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
-from redisbackup.cli.waiting import accept, add_waiting_arguments, create, finish
-from redisbackup.domain.elasticache import snapshot_document_from_body
+from redisbackup.cli.waiting import add_waiting_arguments, submit
 from redisbackup.domain.faults import ValidationFault
 
 OPERATION = "CreateSnapshot"
@@ -94,7 +93,13 @@ def backup_body(args: argparse.Namespace) -> dict[str, Any]:
         spec["tls"] = {"enabled": True}
         if args.tls_ca_secret:
             spec["tls"]["caSecretRef"] = _secret(args.tls_ca_secret, "ca.crt")
-    optional = {"port": args.port, "storage": args.storage, "deletionPolicy": args.deletion_policy}
+    return redisbackup_body(args, spec, port=args.port, storage=args.storage)
+
+
+def redisbackup_body(args: argparse.Namespace, spec: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    """The RedisBackup for `spec` with the options create-snapshot and copy-snapshot share (--deletion-policy,
+    --verify, --tags) and `optional` spec fields that were given."""
+    optional["deletionPolicy"] = args.deletion_policy
     spec.update({key: value for key, value in optional.items() if value is not None})
     if args.verify:
         spec["verify"] = True
@@ -104,20 +109,10 @@ def backup_body(args: argparse.Namespace) -> dict[str, Any]:
         "apiVersion": "redisbackup.io/v1alpha1",
         "kind": "RedisBackup",
         # Kubernetes names are lower case; ElastiCache's names are case-insensitive too.
-        "metadata": {"name": resolved_identifier(args.snapshot_name)},
+        "metadata": {"name": resolved_identifier(spec["snapshotName"])},
         "spec": spec,
     }
 
 
 def run(args: argparse.Namespace) -> int:
-    def call() -> dict[str, Any]:
-        namespace = namespace_of(args)
-        body = backup_body(args)
-        name = body["metadata"]["name"]
-        created = create(namespace, body)
-        current = accept(namespace, name, created, args.accept_timeout)
-        if args.wait:
-            current = finish(namespace, name, current, args.wait_timeout)
-        return snapshot_document_from_body(current, show_node_group_config=False)
-
-    return operate(OPERATION, args, call)
+    return operate(OPERATION, args, lambda: submit(namespace_of(args), backup_body(args), args))

@@ -128,3 +128,12 @@ def finish(namespace: str, name: str, body: dict[str, Any], timeout: float | Non
             document,
         )
     return done
+
+
+def submit(namespace: str, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Create `body`, wait for the operator's answer and, with --wait, for the snapshot; its ElastiCache document."""
+    name = body["metadata"]["name"]
+    current = accept(namespace, name, create(namespace, body), args.accept_timeout)
+    if args.wait:
+        current = finish(namespace, name, current, args.wait_timeout)
+    return snapshot_document_from_body(current, show_node_group_config=False)
