@@ -8,6 +8,7 @@ Events go through kopf's poster: queued, posted in the background, never blockin
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -90,7 +91,15 @@ class StatusWriter:
         self.writes = 0
 
     async def apply(self, change: StatusChange) -> bool:
-        """Write the change (if it changes anything) and post its Event; True when the status was patched."""
+        """Write the change (if it changes anything) and post its Event; True when the status was patched.
+
+        Shielded from cancellation: a patch once sent lands anyway (the client call runs in a thread), and kopf
+        cancels the snapshot daemon as soon as it sees the terminal status that very patch wrote, often before the
+        call has returned here. The Event and our copy of the status must still follow what the server has.
+        """
+        return await asyncio.shield(self._apply(change))
+
+    async def _apply(self, change: StatusChange) -> bool:
         patched = False
         if change.patch:
             await self._patch(self.namespace, self.name, change.patch)
