@@ -11,6 +11,7 @@ from devstack import redis_nodes
 from devstack.fixtures.redis import RedisFactory
 from devstack.redis_nodes import Topology
 from redisbackup.domain.plan import plan_single_node
+from redisbackup.redis.replication import open_rdb_stream
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
 from tests.e2e.datapath_support import address, assert_restores_to, connection, new_location
@@ -105,3 +106,22 @@ async def test_the_replica_link_is_gone_once_the_snapshot_is_stored(
             await asyncio.sleep(0.05)
         assert client.info("replication")["connected_slaves"] == 0
         assert [c for c in client.client_list() if "S" in c["flags"]] == []
+
+
+@pytest.mark.parametrize("diskless", [True, False], ids=["diskless", "disk-based"])
+async def test_a_finished_stream_has_left_no_replica_on_the_server(redis_standalone: Topology, diskless: bool) -> None:
+    """The server drops an rdb-only replica itself when its transfer is over: a snapshot ends after that, so the next
+    one (and limits.maxConcurrentSnapshots) never overlaps the server's last one."""
+    node = redis_standalone.primary
+    redis_standalone.set_diskless(diskless)
+    with node.client() as client:
+        redis_nodes.fill_mixed(client, count=300)
+    async with open_rdb_stream(address(node), connection(node)) as stream:
+        size = 0
+        async for chunk in stream:
+            size += len(chunk)
+        assert stream.complete
+        assert stream.rdb_only
+        with node.client() as client:
+            assert client.client_list(_type="replica") == [], "the server still lists our link as a replica"
+    assert size > 300

@@ -10,12 +10,14 @@ answers, after any number of "\\n" keep-alives, with either
 
 Nothing follows the mark until a replica sends REPLCONF ACK, which we never do, so "the last 40 bytes read are
 the mark" is the end (the same test Redis's own replica code uses). The connection is closed the moment the RDB
-is complete: we must never linger as a replica the primary feeds and waits for.
+is complete: we must never linger as a replica the primary feeds and waits for. The one wait: an rdb-only link
+is given a moment for the server to drop it itself, which it does as soon as its fork is done (RELEASE_WAIT).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -38,6 +40,11 @@ EOF_MARK_SIZE = 40
 # throughput. The kernel's socket buffer (autotuned to MBs) holds the data meanwhile; a large read never naps.
 BULK_READ_NAP = 0.004
 BULK_GATHER_LINGER = 0.02
+# A server drops an rdb-only replica itself once its fork has finished the transfer ("RDB transfer completed, rdb
+# only replica ... should be disconnected asap"), a few ms after the last byte. Waiting that long, at most this
+# long, makes a snapshot (and its slot of limits.maxConcurrentSnapshots) last until the server's snapshot is over,
+# not only our reading of it.
+RELEASE_WAIT = 1.0
 
 
 @dataclass
@@ -94,7 +101,7 @@ class RdbStream:
             remaining -= len(view)
             self.bytes_received += len(view)
             yield view
-        self._done()
+        await self._done()
 
     async def _until_mark(self) -> AsyncIterator[memoryview | bytes]:
         held = b""  # the last bytes read: they may be (part of) the mark, so not yet passed on
@@ -113,13 +120,26 @@ class RdbStream:
                 self.bytes_received += len(body)
                 yield body
             if tail == self._mark:
-                self._done()
+                await self._done()
                 return
             held = tail
 
-    def _done(self) -> None:
+    async def _done(self) -> None:
         self.complete = True
-        self._connection.close()
+        try:
+            if self.rdb_only:
+                await self._server_released()
+        finally:
+            self._connection.close()
+
+    async def _server_released(self) -> None:
+        """Wait (at most RELEASE_WAIT) for the server to close an rdb-only link; anything it sends is dropped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RELEASE_WAIT
+        with contextlib.suppress(TimeoutError, OSError):
+            while (left := deadline - loop.time()) > 0:
+                if await self._connection.reader.read_some(1 << 16, left) is None:
+                    return
 
 
 async def _bulk_header(connection: RedisConnection, node: NodeAddress) -> tuple[Transfer, int | None, bytes]:
