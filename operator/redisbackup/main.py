@@ -24,10 +24,10 @@ from redisbackup import GROUP, VERSION
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.resource import PLURAL
 from redisbackup.handlers import admission, backups
-from redisbackup.k8s.webhook_server import AdmissionServer, WebhookOptions
+from redisbackup.servers.metrics import Metrics
+from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.backup import Backups
-from redisbackup.workflows.metrics import Metrics
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
 FINALIZER = f"{DOMAIN}/data"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from redisbackup.redis.scratch import (
+from redisbackup.local.scratch_server import (
     RDB_NAME,
     SOCKET_PATH_MAX,
     RdbLoadFailed,

@@ -1,7 +1,8 @@
 """`redisbackup operator`: run the operator (kopf) with our settings: scope, peering, the admission webhook.
 
 Every flag has an environment variable (the Helm chart sets those); a flag wins over its variable, and both win
-over the configuration file (`--config`, env REDISBACKUP_CONFIG; see redisbackup.api.config for its format).
+over the configuration file (`--config`, env REDISBACKUP_CONFIG; read by redisbackup.cli.config_file, its format
+is redisbackup.api.config).
 """
 
 # Not named `operator.py`: a module of that name could shadow the standard library's `operator`.
@@ -15,14 +16,13 @@ import secrets
 import sys
 from pathlib import Path
 
-from redisbackup.api.config import CONFIG_ENV
-from redisbackup.cli.options import load_config
-from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
-from redisbackup.k8s.webhook_tls import CertificatePolicy
+from redisbackup.cli.config_file import CONFIG_ENV, load_config
 
 # main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
 # (the one exception in the import-linter contract).
 from redisbackup.main import OperatorOptions, run
+from redisbackup.servers.webhook import ServiceRef, WebhookOptions
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 
 ENV_PREFIX = "REDISBACKUP_"
 # Replicas draw their priority below this; an operator a developer starts with a higher one pauses them all.

@@ -33,12 +33,12 @@ from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, Source
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
 from redisbackup.redis.connection import Timeouts
+from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
 from redisbackup.workflows.concurrency import Running, SourceGate
 from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
-from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.request import BackupRequest, Clock, ProgressReporter, utc_now
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot

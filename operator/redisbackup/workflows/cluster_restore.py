@@ -41,10 +41,10 @@ from redisbackup.domain.faults import RestoreFault
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.local.scratch_server import RDB_NAME, scratch_server
 from redisbackup.redis import cluster_admin
 from redisbackup.redis.connection import RedisConnection, Timeouts
 from redisbackup.redis.copy import CopyResult, copy_functions, copy_keys
-from redisbackup.redis.scratch import RDB_NAME, scratch_server
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import fetch_rdb
 

@@ -34,10 +34,10 @@ from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, Verificat
 from redisbackup.k8s.events import post_event
 from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
-from redisbackup.redis.check_rdb import check_rdb
+from redisbackup.local.check_rdb import check_rdb
+from redisbackup.local.scratch_server import RDB_NAME, scratch_server
 from redisbackup.redis.connection import RedisConnection
 from redisbackup.redis.keyspace import keyspace, scan_keys
-from redisbackup.redis.scratch import RDB_NAME, scratch_server
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import fetch_rdb
 

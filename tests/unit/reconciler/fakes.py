@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from redisbackup.api.config import OperatorConfig, parse_config
+from redisbackup.api.config import OperatorConfig
+from redisbackup.cli.config_file import parse_config
 from redisbackup.domain.conditions import Notice
 from redisbackup.domain.pods import SourcePod, Workload
 from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter, merge
+from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.memory import MemoryStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.backup import Backups
-from redisbackup.workflows.metrics import Metrics
 
 CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from redisbackup.k8s.admission_review import checked, review_problem
+from redisbackup.servers.admission_review import checked, review_problem
 
 
 def review(**request: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 kopf's server is used as it is configured (not subclassed): it serves the requests with an SSL context we give
 it and hands the client config to kopf. This wrapper around it
 
-- makes and rotates the certificates (`webhook_tls`) in a private directory — kopf's own self-signed helper
+- makes and rotates the certificates (`webhook_certificates`) in a private directory — kopf's own self-signed helper
   needs `certbuilder`/`oscrypto`, which do not work with the OpenSSL 3 here — or uses certificates mounted from
   a Secret (cert-manager's tls.crt/tls.key/ca.crt), and loads renewed ones into the live SSL context;
 - turns kopf's URL into the address the apiserver must use: a URL for local runs, a Service in a cluster;
@@ -29,8 +29,9 @@ from typing import Any, cast
 
 import kopf
 
-from redisbackup.k8s import admission_review, webhook_configuration, webhook_tls
-from redisbackup.k8s.webhook_tls import CertificatePolicy
+from redisbackup.k8s import webhook_configuration
+from redisbackup.servers import admission_review, webhook_certificates
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -120,17 +121,19 @@ class AdmissionServer:
         self.publish = publish if publish is not None else webhook_configuration.publish
         self._own_dir: Path | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self.source: webhook_tls.GeneratedCertificates | webhook_tls.MountedCertificates | None = None
-        self.served: webhook_tls.Served | None = None
+        self.source: webhook_certificates.GeneratedCertificates | webhook_certificates.MountedCertificates | None = None
+        self.served: webhook_certificates.Served | None = None
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
 
     async def __aenter__(self) -> AdmissionServer:
         if self.options.cert_dir is None:
             self._own_dir = Path(tempfile.mkdtemp(prefix="redisbackup-webhook-"))
-            self.source = webhook_tls.GeneratedCertificates(self._own_dir, self.options.hosts(), self.options.policy)
+            self.source = webhook_certificates.GeneratedCertificates(
+                self._own_dir, self.options.hosts(), self.options.policy
+            )
         else:
-            self.source = webhook_tls.MountedCertificates(self.options.cert_dir)
+            self.source = webhook_certificates.MountedCertificates(self.options.cert_dir)
         self.served = self.source.refresh(_now())
         self.context.load_cert_chain(self.served.certfile, self.served.keyfile)
         return self
