@@ -96,7 +96,7 @@ class SnapshotLocks:
             return False
         return not is_terminal(body.get("status"))
 
-    def acquire(self, namespace: str, workload: Workload, me: Holder) -> Holder | None:
+    def acquire(self, namespace: str, workload: Workload, ours: Holder) -> Holder | None:
         """Take the annotation; None on success (or when the workload is gone), else the live holder."""
         for _attempt in range(ATTEMPTS):
             body = self._read(namespace, workload)
@@ -107,7 +107,7 @@ class SnapshotLocks:
             current = annotations.get(ANNOTATION)
             if current is not None:
                 holder = Holder.parse(current, annotations.get(UID_ANNOTATION, ""), namespace)
-                if holder.same(me, namespace):
+                if holder.same(ours, namespace):
                     return None
                 if self._holder_is_live(holder):
                     return holder
@@ -117,7 +117,7 @@ class SnapshotLocks:
             patch = {
                 "metadata": {
                     "resourceVersion": metadata.get("resourceVersion"),
-                    "annotations": {ANNOTATION: me.annotation(namespace), UID_ANNOTATION: me.uid},
+                    "annotations": {ANNOTATION: ours.annotation(namespace), UID_ANNOTATION: ours.uid},
                 }
             }
             try:
@@ -131,7 +131,7 @@ class SnapshotLocks:
             return None
         raise LockConflict(f"{workload} in {namespace} kept changing while marking it as snapshotting")
 
-    def release(self, namespace: str, workload: Workload, me: Holder) -> None:
+    def release(self, namespace: str, workload: Workload, ours: Holder) -> None:
         """Remove the annotation if (and only if) it is still ours."""
         for _attempt in range(ATTEMPTS):
             body = self._read(namespace, workload)
@@ -140,7 +140,7 @@ class SnapshotLocks:
             metadata = body.get("metadata") or {}
             annotations = metadata.get("annotations") or {}
             current = Holder.parse(annotations.get(ANNOTATION, ""), annotations.get(UID_ANNOTATION, ""), namespace)
-            if not current.same(me, namespace):
+            if not current.same(ours, namespace):
                 return
             patch = {
                 "metadata": {

@@ -55,16 +55,16 @@ async def inspect_target(connection: RedisConnection) -> TargetFacts:
     if not server.cluster_enabled:
         return TargetFacts(connection.node, False, keys, engine_version=server.engine_version)
     info = await cluster_info(connection)
-    me = await myself(connection)
+    node = await myself(connection)
     return TargetFacts(
         connection.node,
         True,
         keys,
         known_nodes=int(info.get("cluster_known_nodes", "1")),
-        owned_slots=me.slots,
-        node_id=me.node_id,
-        bus_port=me.bus_port,
-        primary_id=me.primary_id,
+        owned_slots=node.slots,
+        node_id=node.node_id,
+        bus_port=node.bus_port,
+        primary_id=node.primary_id,
         engine_version=server.engine_version,
     )
 

@@ -122,7 +122,7 @@ class AdmissionServer:
         self._own_dir: Path | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.source: webhook_certificates.GeneratedCertificates | webhook_certificates.MountedCertificates | None = None
-        self.served: webhook_certificates.Served | None = None
+        self.certificates: webhook_certificates.ServingCertificates | None = None
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
 
@@ -134,8 +134,8 @@ class AdmissionServer:
             )
         else:
             self.source = webhook_certificates.MountedCertificates(self.options.cert_dir)
-        self.served = self.source.refresh(_now())
-        self.context.load_cert_chain(self.served.certfile, self.served.keyfile)
+        self.certificates = self.source.refresh(_now())
+        self.context.load_cert_chain(self.certificates.certfile, self.certificates.keyfile)
         return self
 
     async def __aexit__(
@@ -149,7 +149,7 @@ class AdmissionServer:
             shutil.rmtree(self._own_dir, ignore_errors=True)
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncGenerator[kopf.WebhookClientConfig, None]:
-        assert self.served is not None, "the server is used outside its context"
+        assert self.certificates is not None, "the server is used outside its context"
         # kopf serves with our SSL context, into which we load renewed certificates ourselves: new handshakes use
         # them at once. kopf's own reload (restart the listener when the files change) would refuse connections
         # for a moment, and with failurePolicy Fail that rejects API requests, so its file check is disabled.
@@ -157,17 +157,17 @@ class AdmissionServer:
             addr=self.options.listen_host,
             port=self.options.listen_port,
             context=self.context,
-            certfile=self.served.certfile,
-            pkeyfile=self.served.keyfile,
-            cadata=self.served.bundle,
+            certfile=self.certificates.certfile,
+            pkeyfile=self.certificates.keyfile,
+            cadata=self.certificates.bundle,
             file_check_interval=_NEVER,
         )
         # kopf declares an AsyncIterator; it is an async generator, which we close explicitly.
         endpoints = cast(AsyncGenerator[kopf.WebhookClientConfig, None], server(admission_review.checked(fn)))
         try:
-            async for served in endpoints:
-                config = await self._publish(self.served.bundle)
-                logger.info("Serving the admission webhook on %s.", served.get("url"))
+            async for endpoint in endpoints:
+                config = await self._publish(self.certificates.bundle)
+                logger.info("Serving the admission webhook on %s.", endpoint.get("url"))
                 if self._refresher is None:
                     self._refresher = asyncio.create_task(self._keep_fresh(), name="webhook certificates")
                 yield cast(kopf.WebhookClientConfig, config)
@@ -189,15 +189,15 @@ class AdmissionServer:
     async def refresh(self) -> None:
         """Renew what is due: publish a changed CA bundle first, then serve a changed certificate."""
         assert self.source is not None
-        assert self.served is not None
-        served = self.source.refresh(_now())
-        if served.bundle != self.served.bundle:
-            await self._publish(served.bundle)
-            logger.info("Published the webhook's new CA bundle (%d certificates).", served.bundle.count(b"BEGIN"))
-        if served.fingerprint != self.served.fingerprint:
-            self.context.load_cert_chain(served.certfile, served.keyfile)
+        assert self.certificates is not None
+        renewed = self.source.refresh(_now())
+        if renewed.bundle != self.certificates.bundle:
+            await self._publish(renewed.bundle)
+            logger.info("Published the webhook's new CA bundle (%d certificates).", renewed.bundle.count(b"BEGIN"))
+        if renewed.fingerprint != self.certificates.fingerprint:
+            self.context.load_cert_chain(renewed.certfile, renewed.keyfile)
             logger.info("Serving a renewed webhook certificate.")
-        self.served = served
+        self.certificates = renewed
 
     async def _keep_fresh(self) -> None:
         assert self.source is not None

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.domain import status as transitions
 from redisbackup.domain.conditions import StatusChange
 from redisbackup.domain.faults import RedisBackupError, SnapshotFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
+from redisbackup.domain.status import mark_verified
 from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, VerificationReport, verification_status
 from redisbackup.k8s.events import post_event
 from redisbackup.k8s.faults import UpdateConflict
@@ -155,7 +155,7 @@ VERDICTS = frozenset(
 def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, generation: int | None) -> StatusChange:
     """The status transition that records `report` (mark_verified), for the operator and the CLI alike."""
     fault = report.fault
-    return transitions.mark_verified(
+    return mark_verified(
         status,
         verification_status(report),
         passed=report.passed,

@@ -20,7 +20,7 @@ from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.memory import MemoryStore
 from redisbackup.storage.pool import StorePool
-from redisbackup.workflows.backup import Backups
+from redisbackup.workflows.backup import RedisBackupReconciler
 
 CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -109,7 +109,7 @@ class MemoryPool(StorePool):
 
 def backups(
     kubernetes: FakeKubernetes, store: MemoryStore, *, limits: str = "", now: dt.datetime | None = None
-) -> Backups:
+) -> RedisBackupReconciler:
     config = parse_config(f"limits: {{{limits}}}" if limits else "")
     clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
-    return Backups(config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock)
+    return RedisBackupReconciler(config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock)
