@@ -38,6 +38,7 @@ from redisbackup.domain.status import (
     mark_waiting,
     phase_of,
 )
+from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
 from redisbackup.redis.connection import Timeouts
@@ -120,6 +121,11 @@ class RedisBackupReconciler:
         with self.running_snapshots.track(request.uid):
             try:
                 await self._attempt(request, writer, peers or KnownPeers())
+            except KubernetesFault:
+                # A failed call to the apiserver is not the snapshot's failure: kopf retries the attempt with
+                # backoff, without counting it against limits.snapshotAttempts (as for the client's raw errors
+                # before they were typed).
+                raise
             except RedisBackupError as fault:
                 if fault.transient and not self._give_up(request, fault):
                     await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request)))

@@ -15,7 +15,6 @@ application expects, nor that the shards of a cluster snapshot were taken at the
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import tempfile
@@ -31,6 +30,7 @@ from redisbackup.domain.plan import format_slots
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
 from redisbackup.domain.status import mark_verified
 from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, VerificationReport, verification_status
+from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.events import post_event
 from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
@@ -178,18 +178,16 @@ async def record_verification(
         change = verified(current.get("status"), report, generation=(current.get("metadata") or {}).get("generation"))
         version = (current.get("metadata") or {}).get("resourceVersion")
         try:
-            updated = await asyncio.to_thread(
-                patch_backup_status, namespace, name, change.patch, resource_version=version
-            )
+            updated = await in_thread(patch_backup_status, namespace, name, change.patch, resource_version=version)
         except UpdateConflict:
             if attempt == attempts - 1:
                 raise
-            fresh = await asyncio.to_thread(get_backup, namespace, name)
+            fresh = await in_thread(get_backup, namespace, name)
             if fresh is None:
                 raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
             current = fresh
             continue
         if change.notice is not None:
-            await asyncio.to_thread(post_event, updated, change.notice)
+            await in_thread(post_event, updated, change.notice)
         return updated
     raise AssertionError("unreachable")
