@@ -1,4 +1,4 @@
-"""Discovering a Redis Cluster's shards, for planning one RDB per shard.
+"""Discovering a Redis Cluster's shards, for planning one RDB per shard (workflows.planning plans with it).
 
 Any reachable node answers CLUSTER SHARDS for the whole cluster. Slot migrations are only visible in each
 primary's own CLUSTER NODES line, so every primary is asked as well (concurrently).
@@ -7,22 +7,14 @@ primary's own CLUSTER NODES line, so every primary is asked as well (concurrentl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.domain.cluster import (
-    ClusterShard,
-    SlotMove,
-    parse_cluster_shards,
-    parse_slot_moves,
-    plan_cluster,
-)
+from redisbackup.domain.cluster import ClusterShard, SlotMove, parse_cluster_shards, parse_slot_moves
 from redisbackup.domain.faults import SourceFault
-from redisbackup.domain.plan import SnapshotPlan
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
-from redisbackup.redis.faults import ConnectionLost, RedisUnreachable, UnexpectedReply, fault_for_error
+from redisbackup.redis.faults import UnexpectedReply, fault_for_error
 
 
 class NotAClusterNode(SourceFault):
@@ -81,22 +73,3 @@ async def discover_cluster(
     texts = await asyncio.gather(*(_cluster_nodes(address, settings, timeouts) for address in primaries))
     moves = tuple(move for text in texts for move in parse_slot_moves(text))
     return ClusterTopology(shards=shards, moves=moves, state=state)
-
-
-async def plan_cluster_snapshot(
-    source_id: str,
-    seeds: Sequence[NodeAddress],
-    settings: ConnectionSettings,
-    timeouts: Timeouts | None = None,
-) -> SnapshotPlan:
-    """Discover through the first seed that answers, then choose one node per shard (see domain.cluster)."""
-    last_error: RedisUnreachable | ConnectionLost | None = None
-    for seed in seeds:
-        try:
-            topology = await discover_cluster(seed, settings, timeouts)
-        except (RedisUnreachable, ConnectionLost) as error:  # try the next seed
-            last_error = error
-            continue
-        return plan_cluster(source_id, topology.shards, topology.moves, tls=settings.tls is not None)
-    assert last_error is not None, "no seeds given"
-    raise last_error
