@@ -1,7 +1,8 @@
 """kopf handlers of RedisBackups: a daemon takes the snapshot, a deletion handler releases the data. Thin.
 
 - Every watch event updates the index of RedisBackups (workflows.uniqueness.BackupIndex, no API calls) that
-  the reconciler's and the webhook's uniqueness checks read.
+  the reconciler's and the webhook's uniqueness checks read. Every handler is `async`: kopf would run a `def`
+  handler in a thread, and the state they share (the index, the reconciler's queues) belongs to the event loop.
 - The snapshot runs in a daemon, which kopf starts for every RedisBackup that is not terminal — when it is
   created, and for each one still creating when the operator starts — and cancels when the RedisBackup is
   deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available, failed) get no
@@ -62,8 +63,10 @@ def register(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler)
 
 
 def _register_index(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
+    # Async on purpose, as every handler here: kopf runs a `def` handler in a thread, and the index is read on the
+    # event loop (the webhook, the reconciler) without a lock, so it must only ever change on the loop as well.
     @kopf.on.event(GROUP, VERSION, PLURAL, id=INDEX_ID, registry=registry)
-    def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
+    async def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
         reconciler.index.observe(body, deleted=type == "DELETED")
 
 
