@@ -105,7 +105,7 @@ def _register_spec_edit(registry: kopf.OperatorRegistry, reconciler: RedisBackup
 
 def _register_verification(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
     verifications = Verifications(
-        reconciler.stores.get, reconciler.kubernetes, concurrency=reconciler.limits.max_concurrent_verifications
+        reconciler.stores.lease, reconciler.kubernetes, concurrency=reconciler.limits.max_concurrent_verifications
     )
 
     @kopf.daemon(

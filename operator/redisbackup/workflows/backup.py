@@ -167,7 +167,13 @@ class RedisBackupReconciler:
         if invalid is not None:
             raise invalid
         storage = writer.status.get("storage") or request.spec.get("storage") or self.config.storage.default_location
-        store = self.stores.get(storage)  # an unknown location fails the backup: the spec names it
+        # An unknown location fails the backup (the spec names it); the store stays open until the attempt ends.
+        async with self.stores.lease(storage) as store:
+            await self._attempt_in(request, writer, peers, store, storage)
+
+    async def _attempt_in(
+        self, request: BackupRequest, writer: StatusWriter, peers: Peers, store: ObjectStore, storage: str
+    ) -> None:
         resumed = phase_of(writer.status) == Phase.CREATING
         if not resumed:  # a retry keeps the reason of its wait until streaming starts (no write per retry)
             await writer.apply(
@@ -258,17 +264,22 @@ class RedisBackupReconciler:
     async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
         """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""
         name = str(request.spec["sourceSnapshotName"])
-        source = await find_copy_source(self.kubernetes, self.stores.get, request.namespace, name)
-        await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
-        async with self._snapshot_slot(request, writer) as slot:
-            manifest = await copy_snapshot(
-                source.store,
-                source.manifest,
-                store,
-                request.location,
-                tags=request.spec.get("tags") or {},
-                progress=slot.progress,
-            )
+        async with contextlib.AsyncExitStack() as leases:
+
+            async def lease(storage: str) -> ObjectStore:
+                return await leases.enter_async_context(self.stores.lease(storage))
+
+            source = await find_copy_source(self.kubernetes, lease, request.namespace, name)
+            await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
+            async with self._snapshot_slot(request, writer) as slot:
+                manifest = await copy_snapshot(
+                    source.store,
+                    source.manifest,
+                    store,
+                    request.location,
+                    tags=request.spec.get("tags") or {},
+                    progress=slot.progress,
+                )
         await self._finish(
             request, writer, manifest, store, storage, None, None, slot.started, source_status=source.status
         )

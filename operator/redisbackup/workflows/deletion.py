@@ -57,8 +57,8 @@ async def release_backup(reconciler: RedisBackupReconciler, body: Mapping[str, A
             reconciler.metrics.deletions.labels(result="retained" if policy == "Retain" else "deleted").inc()
             return
         try:
-            store = reconciler.stores.get(storage)
-            removed = await delete_snapshot(store, request.location)
+            async with reconciler.stores.lease(storage) as store:
+                removed = await delete_snapshot(store, request.location)
         except StorageFault as fault:
             await writer.apply(mark_deletion_blocked(writer.status, fault, generation=generation, now=now))
             raise

@@ -91,7 +91,7 @@ async def locate_backup(
     storage = status.get("storage") or (body.get("spec") or {}).get("storage") or config.storage.default_location
     pool = StorePool(dict(config.storage.locations))
     try:
-        store = pool.get(storage)
+        store = await pool.open(storage)
         location = backup_location(body)
         manifest = await load_manifest(store, location)
     except BaseException:

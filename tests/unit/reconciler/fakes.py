@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from redisbackup.api.config import OperatorConfig
+from redisbackup.api.config import OperatorConfig, StorageLocation
 from redisbackup.cli.config_file import parse_config
 from redisbackup.domain.conditions import Notice
 from redisbackup.domain.pods import SourcePod, Workload
@@ -19,7 +19,7 @@ from redisbackup.k8s.status import StatusWriter, merge
 from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.memory import MemoryStore
-from redisbackup.storage.pool import StorePool
+from redisbackup.storage.pool import Keys, StorePool
 from redisbackup.workflows.backup import RedisBackupReconciler
 
 CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -102,9 +102,8 @@ class MemoryPool(StorePool):
         super().__init__(dict(config.storage.locations))
         self.store = store
 
-    def get(self, name: str) -> ObjectStore:
-        super().get(name)  # unknown names fail as they would in the operator
-        return self.store
+    def _open_location(self, location: StorageLocation, keys: Keys) -> ObjectStore:
+        return self.store  # every location is this one store; unknown names still fail as in the operator
 
 
 def backups(
