@@ -23,7 +23,8 @@ import kopf
 from redisbackup import GROUP, VERSION
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.resource import PLURAL
-from redisbackup.handlers import admission, backups
+from redisbackup.handlers import admission, backups, health
+from redisbackup.k8s.api import PoolWatch
 from redisbackup.servers.metrics import Metrics
 from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 from redisbackup.storage.pool import StorePool
@@ -49,6 +50,9 @@ class OperatorOptions:
     """Storage locations, limits, ports (the configuration file)."""
     reconcile: bool = True
     """Take and delete snapshots; False serves the webhook only."""
+    liveness_patience: float = 180.0
+    """Seconds the Kubernetes client's thread pool may run nothing before the liveness probe fails: more than a
+    call can take with its timeout and the client's retries (k8s.api.REQUEST_TIMEOUT)."""
 
 
 def build_reconciler(options: OperatorOptions, metrics: Metrics | None = None) -> RedisBackupReconciler:
@@ -67,6 +71,7 @@ def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler |
     # An explicit registry has none of kopf's implicit login handlers: log in as the kubernetes client does
     # (the Pod's ServiceAccount in a cluster, else KUBECONFIG), the same credentials redisbackup.k8s uses.
     kopf.on.login(registry=registry, id="login")(kopf.login_via_client)
+    health.register(registry, PoolWatch(patience=options.liveness_patience))
     if options.webhook is not None:
         _register_webhook(registry, reconciler)
     if reconciler is not None:

@@ -98,7 +98,9 @@ class PoolWatch:
         self._executor = executor or _executor
         self.patience = patience
         self._lock = threading.Lock()
-        self._pending: tuple[Future[None], float] | None = None
+        # Watching starts now, not at the first probe: kopf keeps a probe's success for a while, and a pool that
+        # is already stuck must not pass the first one.
+        self._pending: tuple[Future[None], float] | None = (self._executor.submit(_nothing), time.monotonic())
 
     def stuck(self) -> float | None:
         """Seconds the pool has left a no-op waiting, when that is longer than `patience`; else None."""
