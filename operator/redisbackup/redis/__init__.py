@@ -1,4 +1,5 @@
-"""Async access to Redis nodes: topology discovery and RDB streaming over the replication protocol.
+"""Async access to Redis nodes: ordinary commands through redis-py (client), topology discovery, and RDB
+streaming over the replication protocol (connection, replication: the one raw RESP path).
 
 What the rest of the operator uses:
 

@@ -1,8 +1,11 @@
-"""One raw RESP2 connection to a Redis node: TCP or TLS, AUTH, commands, and the reader for a bulk stream.
+"""The raw RESP2 connection of the snapshot's SYNC stream: TCP or TLS, AUTH, the handshake, then the RDB.
 
-The replication protocol needs a connection we fully control (it stops speaking RESP after SYNC), and one code
-path for TLS, credentials, timeouts and error mapping is simpler to trust than two; so discovery commands (INFO,
-CLUSTER SHARDS) use this connection too, and redis-py is not needed in product code.
+Only the replication protocol uses it (redis.replication). After SYNC the server stops speaking RESP: it sends
+keep-alive newlines while it forks, then the RDB as `$<length>` or `$EOF:<40-byte mark>` framing of unknown size
+with the mark at its end, and expects a replica to stay silent; redis-py reads replies, not such a stream, and
+would buffer it through its own parser. This connection receives straight into a bounded pool of buffers
+(receive_buffers) with back-pressure instead. Every ordinary command elsewhere goes through redis-py
+(redis.client), which shares `Timeouts`, `RespError` and the TLS context (`ssl_context`) with this module.
 """
 
 from __future__ import annotations

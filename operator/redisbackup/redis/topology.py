@@ -13,7 +13,8 @@ from redisbackup.api.faults import FaultCode
 from redisbackup.domain.cluster import ClusterShard, SlotMove, parse_cluster_shards, parse_slot_moves
 from redisbackup.domain.faults import SourceFault
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import RespError, Timeouts
 from redisbackup.redis.faults import UnexpectedReply, fault_for_error
 
 
@@ -28,16 +29,12 @@ class ClusterTopology:
     state: str  # cluster_state from CLUSTER INFO: "ok" or "fail"
 
 
-async def _open(node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None) -> RedisConnection:
-    return await RedisConnection.open(node, settings, timeouts, chunk_size=1 << 16, depth=2)
-
-
 async def _cluster_nodes(node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None) -> str:
-    connection = await _open(node, settings, timeouts)
+    client = await RedisClient.open(node, settings, timeouts)
     try:
-        reply = await connection.call("CLUSTER", "NODES")
+        reply = await client.call("CLUSTER", "NODES")
     finally:
-        connection.close()
+        await client.close()
     if not isinstance(reply, bytes):
         raise UnexpectedReply(f"{node} answered CLUSTER NODES with {type(reply).__name__}, not text")
     return reply.decode()
@@ -47,9 +44,9 @@ async def discover_cluster(
     seed: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None = None
 ) -> ClusterTopology:
     """Ask `seed` for the shards and every primary for slots in migration."""
-    connection = await _open(seed, settings, timeouts)
+    client = await RedisClient.open(seed, settings, timeouts)
     try:
-        info = await connection.command("CLUSTER", "INFO")
+        info = await client.command("CLUSTER", "INFO")
         if isinstance(info, RespError):
             if "cluster support disabled" in info.message:
                 raise NotAClusterNode(
@@ -58,9 +55,9 @@ async def discover_cluster(
                     field="replicationGroupId",
                 )
             raise fault_for_error(str(seed), "CLUSTER INFO", info.message, settings.credentials)
-        shards_reply = await connection.call("CLUSTER", "SHARDS")
+        shards_reply = await client.call("CLUSTER", "SHARDS")
     finally:
-        connection.close()
+        await client.close()
     if not isinstance(info, bytes) or not isinstance(shards_reply, list):
         raise UnexpectedReply(f"{seed} gave malformed CLUSTER INFO/SHARDS replies")
     state = next(

@@ -36,7 +36,7 @@ from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
 from redisbackup.local.check_rdb import check_rdb
 from redisbackup.local.scratch_server import RDB_NAME, scratch_server
-from redisbackup.redis.connection import RedisConnection
+from redisbackup.redis.client import RedisClient
 from redisbackup.redis.keyspace import keyspace, scan_keys
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import fetch_rdb
@@ -53,7 +53,7 @@ class KeysOutsideSlots(SnapshotFault):
     transient = False
 
 
-async def check_slots(connection: RedisConnection, record: NodeSnapshotRecord, what: str) -> None:
+async def check_slots(connection: RedisClient, record: NodeSnapshotRecord, what: str) -> None:
     """Every key of a loaded shard RDB hashes to one of the shard's recorded slots."""
     owned = SlotSet(parse_slots(record.slots or ""))
     outside: list[tuple[bytes, int]] = []
@@ -96,7 +96,7 @@ async def _verify_node(
                     raise KeysOutsideSlots(f"{what} holds keys in databases other than 0, which a cluster cannot")
                 await check_slots(connection, record, what)
         finally:
-            connection.close()
+            await connection.close()
     verified = NodeCheck(
         id=record.id,
         clustered=record.node_group_id is not None,
