@@ -6,8 +6,9 @@
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
     available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad)
 
-Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: a JSON
-merge patch for the status subresource and the Kubernetes Event that reports it (`domain.conditions` keeps the
+Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: what it
+sets — the conditions it names and its fields, which its writer applies server-side under its own field manager, so
+that what other writers set stays — and the Kubernetes Event that reports it (`domain.conditions` keeps the
 conditions by the Kubernetes convention). `available` and `failed` are terminal: the operator never takes such a
 snapshot again (CloudNativePG treats its completed and failed backups the same way).
 """

@@ -40,7 +40,7 @@ from redisbackup.domain.status import (
 )
 from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
-from redisbackup.k8s.status import StatusWriter
+from redisbackup.k8s.status import FieldManager, StatusWriter
 from redisbackup.redis.connection import Timeouts
 from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
@@ -100,11 +100,12 @@ class RedisBackupReconciler:
         return self.limits.retry_delay(retry)
 
     def writer(self, body: Mapping[str, Any]) -> StatusWriter:
-        """The status writer of this RedisBackup for as long as it is being created (kept across attempts)."""
+        """The snapshot's status writer of this RedisBackup for as long as it is being created (kept across
+        attempts: it applies, each time, everything the snapshot has set)."""
         uid = str((body.get("metadata") or {}).get("uid"))
         writer = self._writers.get(uid)
         if writer is None:
-            writer = self._writers[uid] = self.kubernetes.status_writer(body)
+            writer = self._writers[uid] = self.kubernetes.status_writer(body, FieldManager.SNAPSHOT)
         return writer
 
     def forget(self, uid: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.status import FORCE_DELETE_ANNOTATION, deletion_notice, mark_deleting, mark_deletion_blocked
+from redisbackup.k8s.status import FieldManager
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.request import BackupRequest
 from redisbackup.workflows.snapshot import delete_snapshot
@@ -38,7 +39,7 @@ async def release_backup(reconciler: RedisBackupReconciler, body: Mapping[str, A
     if not await reconciler.running_snapshots.wait_stopped(request.uid, CANCEL_TIMEOUT):
         log.warning("%s/%s: the cancelled snapshot is still cleaning up", request.namespace, request.name)
     reconciler.forget(request.uid)
-    writer = reconciler.writer(body)
+    writer = reconciler.kubernetes.status_writer(body, FieldManager.DELETION)
     policy = str(request.spec.get("deletionPolicy") or "Delete")
     storage = writer.status.get("storage")
     location = writer.status.get("location")

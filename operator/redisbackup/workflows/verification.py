@@ -6,8 +6,8 @@
 A fault that says the snapshot itself is bad is the verdict (Verified=False). A fault that only says the
 verification could not be done yet (storage unreachable) is raised to be retried; one that will not go away by
 retrying (no redis-server in the operator's image) is recorded too, so that it is never silent. The verdict is
-written once the generation that asked for it is observed (an edit of spec.verify is recorded by the observer
-first, see `until_observed`).
+applied under the verifier's own field manager: the observer recording the edit of spec.verify at the same time
+cannot overwrite it, nor it the observer's.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.verification import FAILED, NodeCheck, VerificationReport
+from redisbackup.k8s.status import FieldManager
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.access import KubernetesAccess
 from redisbackup.workflows.locate import backup_location
@@ -39,26 +40,6 @@ def needs_verification(body: Mapping[str, Any]) -> bool:
         and not status.get("verification")
         and not (body.get("metadata") or {}).get("deletionTimestamp")
     )
-
-
-# How long a finished verification waits for the observer to record the spec edit that asked for it.
-OBSERVER_GRACE_SECONDS = 30.0
-
-
-def generation_observed(body: Mapping[str, Any]) -> bool:
-    generation = (body.get("metadata") or {}).get("generation")
-    observed = (body.get("status") or {}).get("observedGeneration")
-    return not isinstance(generation, int) or (isinstance(observed, int) and observed >= generation)
-
-
-async def until_observed(body: Mapping[str, Any], *, poll: float = 0.1) -> None:
-    """Until `body` (kopf's live view of the object) shows its generation observed.
-
-    An edit that sets spec.verify is recorded by the observer (workflows.observation), which writes the whole
-    condition list as its event's body had it: a Verified condition written before that would be lost, so the
-    verdict waits for it (bounded by the caller: if the observer never comes, the verdict is written anyway)."""
-    while not generation_observed(body):  # noqa: ASYNC110 - kopf updates the live body; there is no event to await
-        await asyncio.sleep(poll)
 
 
 class Verifications:
@@ -95,14 +76,8 @@ class Verifications:
                     "no RDB loaded",
                     (NodeCheck(id="0001", clustered=False, result=FAILED, fault=problem),),
                 )
-        # kopf's daemon body is live: once the observer has recorded this generation, read it again, so that what
-        # was written while the RDBs loaded is kept rather than overwritten by the conditions list.
-        try:
-            async with asyncio.timeout(OBSERVER_GRACE_SECONDS):
-                await until_observed(body)
-        except TimeoutError:
-            log.warning("%s/%s: generation not observed yet; recording the verification anyway", *_names(metadata))
-        writer = self.kubernetes.status_writer(dict(body))
+        # kopf's daemon body is live: the writer starts from the object as it is now, after the RDBs loaded.
+        writer = self.kubernetes.status_writer(dict(body), FieldManager.VERIFIER)
         await writer.apply(verified(writer.status, report, generation=(body.get("metadata") or {}).get("generation")))
         log.info("%s/%s: %s", *_names(metadata), report.summary)
         return report

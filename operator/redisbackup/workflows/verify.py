@@ -30,10 +30,10 @@ from redisbackup.domain.plan import format_slots
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
 from redisbackup.domain.status import mark_verified
 from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, VerificationReport, verification_status
-from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.events import post_event
-from redisbackup.k8s.faults import UpdateConflict
-from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
+from redisbackup.k8s.faults import ObjectNotFound
+from redisbackup.k8s.redisbackups import SnapshotNotFound
+from redisbackup.k8s.status import FieldManager, StatusWriter
 from redisbackup.local.check_rdb import check_rdb
 from redisbackup.local.scratch_server import RDB_NAME, scratch_server
 from redisbackup.redis.client import RedisClient
@@ -166,28 +166,15 @@ def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, ge
     )
 
 
-async def record_verification(
-    body: Mapping[str, Any], report: VerificationReport, *, attempts: int = 5
-) -> dict[str, Any]:
+async def record_verification(body: Mapping[str, Any], report: VerificationReport) -> dict[str, Any]:
     """Write `report` into the RedisBackup's status (status.verification, the Verified condition) and post an
-    Event; re-reads and retries when the object changed meanwhile. Returns the updated object."""
+    Event, under the CLI's own field manager (what the operator writes meanwhile stays). Returns the object with
+    the status the server answered."""
     metadata = body.get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
-    current: Mapping[str, Any] = body
-    for attempt in range(attempts):
-        change = verified(current.get("status"), report, generation=(current.get("metadata") or {}).get("generation"))
-        version = (current.get("metadata") or {}).get("resourceVersion")
-        try:
-            updated = await in_thread(patch_backup_status, namespace, name, change.patch, resource_version=version)
-        except UpdateConflict:
-            if attempt == attempts - 1:
-                raise
-            fresh = await in_thread(get_backup, namespace, name)
-            if fresh is None:
-                raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
-            current = fresh
-            continue
-        if change.notice is not None:
-            await in_thread(post_event, updated, change.notice)
-        return updated
-    raise AssertionError("unreachable")
+    writer = StatusWriter(body, manager=FieldManager.CLI, post_event=post_event)
+    try:
+        await writer.apply(verified(writer.status, report, generation=metadata.get("generation")))
+    except ObjectNotFound:
+        raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
+    return {**body, "status": writer.status}

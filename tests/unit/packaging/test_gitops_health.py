@@ -13,9 +13,9 @@ import pytest
 from devstack.gitops import ARGOCD_HEALTH_LUA, Health, argocd_health, kstatus
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain import status as transitions
+from redisbackup.domain.conditions import merge
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.resolution import SourceNotFound
-from redisbackup.k8s.status import merge
 
 NOW = dt.datetime(2026, 5, 15, 12, 0, tzinfo=dt.UTC)
 

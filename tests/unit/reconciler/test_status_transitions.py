@@ -7,10 +7,9 @@ from typing import Any
 
 from redisbackup.api.status import RedisBackupStatus
 from redisbackup.domain import status as transitions
-from redisbackup.domain.conditions import Notice, StatusChange
+from redisbackup.domain.conditions import Notice, StatusChange, merge
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.resolution import SourceNotFound
-from redisbackup.k8s.status import merge
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(seconds=30)
