@@ -162,7 +162,8 @@ class Limits(ConfigModel):
     progress_interval_seconds: float = Field(default=5.0, ge=0.5)
     """Least time between two progress updates of a RedisBackup's status while it streams."""
     snapshot_attempts: int = Field(default=5, ge=1)
-    """Attempts at a snapshot that keeps failing with a transient fault (connection lost, …) before it fails."""
+    """Attempts at a snapshot (or a verification) that keeps failing with a transient fault (connection lost, the
+    apiserver or storage not answering, …) before it fails."""
     retry_initial_delay_seconds: float = Field(default=2.0, gt=0)
     """First delay before a retry; it doubles with each retry."""
     retry_max_delay_seconds: float = Field(default=60.0, gt=0)

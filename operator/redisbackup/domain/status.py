@@ -5,6 +5,7 @@
                               └──────mark_failed──► failed
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
     available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad)
+              (─mark_verification_pending─► Verified Unknown while a verification is retried: the fault says why)
 
 Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: what it
 sets — the conditions it names and its fields, which its writer applies server-side under its own field manager, so
@@ -247,6 +248,18 @@ def deletion_notice(deletion_policy: str, *, removed: int, location: str | None,
 
 
 # ---------------------------------------------------------------------------------------------- verification
+def mark_verification_pending(
+    status: Status | None, fault: RedisBackupError, *, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """A verification could not be done yet (storage unreachable …) and is retried: Verified is Unknown, with the
+    fault's code as reason, until a verdict replaces it."""
+    code = str(fault.code)
+    patch = {
+        "conditions": conditions(status, generation, now, (ConditionType.VERIFIED, "Unknown", code, fault.message))
+    }
+    return change(status, patch, Notice("Warning", code, f"Verification not done yet: {fault.message}"))
+
+
 VERIFIED = "Verified"
 
 

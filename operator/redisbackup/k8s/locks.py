@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redisbackup import GROUP, VERSION
+from redisbackup.api.faults import FaultCode
 from redisbackup.api.resource import PLURAL
 from redisbackup.domain.pods import Workload
 from redisbackup.domain.status import is_terminal
@@ -57,8 +58,10 @@ class Holder:
         return key(self) == key(other)
 
 
-class LockConflict(Exception):
-    """The workload kept changing under us; the caller retries later."""
+class LockConflict(UpdateConflict):
+    """The workload kept changing while we marked it: a transient fault, retried (and counted) like any other."""
+
+    code = FaultCode.INVALID_CACHE_CLUSTER_STATE
 
 
 class SnapshotLocks:
@@ -133,7 +136,10 @@ class SnapshotLocks:
             except ObjectNotFound:
                 return None
             return None
-        raise LockConflict(f"{workload} in {namespace} kept changing while marking it as snapshotting")
+        raise LockConflict(
+            f"{workload} in namespace {namespace} changed {ATTEMPTS} times in a row while the operator marked it as "
+            f"being snapshotted (annotation {ANNOTATION}); it is tried again"
+        )
 
     def release(self, namespace: str, workload: Workload, ours: Holder) -> None:
         """Remove the annotation if (and only if) it is still ours."""

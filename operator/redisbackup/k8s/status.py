@@ -161,15 +161,16 @@ class StatusWriter:
 
     async def _apply(self, change: StatusChange) -> bool:
         async with self._one_at_a_time:
-            merge(self.applied, change.patch)
-            if change.empty:
-                return False
+            applied = merge(copy.deepcopy(self.applied), change.patch)
             written = False
-            if change.patch:
-                answer = await self._apply_status(self.namespace, self.name, self.manager, self.applied)
+            if change.patch and not change.empty:
+                answer = await self._apply_status(self.namespace, self.name, self.manager, applied)
                 self.status = copy.deepcopy(dict(answer.get("status") or {}))
                 self.writes += 1
                 written = True
+            self.applied = applied  # only once written: a refused write must not ride along with the next one
+            if change.empty:
+                return False
             if change.notice is not None:
                 self.notify(change.notice)
             return written

@@ -106,6 +106,8 @@ class FakeKubernetes:
     marks: list[tuple[str, Workload, Holder]] = field(default_factory=list)
     holder: Holder | None = None  # someone else's annotation on the workload
     resolutions: int = 0
+    copy_source: Callable[[], dict[str, Any] | None] = lambda: None  # what find_snapshot answers (or raises)
+    refuse_write: Callable[[Mapping[str, Any]], Exception | None] = lambda _status: None  # a write's fault, if any
 
     async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
         self.resolutions += 1
@@ -125,6 +127,8 @@ class FakeKubernetes:
 
     def status_writer(self, body: Mapping[str, Any], manager: FieldManager) -> StatusWriter:
         async def apply(namespace: str, name: str, manager: str, status: Mapping[str, Any]) -> dict[str, Any]:
+            if (refused := self.refuse_write(status)) is not None:
+                raise refused
             self.patches.append((name, copy.deepcopy(dict(status))))
             self.managers.append(manager)
             return self.server.apply(name, manager, status)
@@ -133,6 +137,9 @@ class FakeKubernetes:
             self.events.append((reference["metadata"]["name"], notice))
 
         return StatusWriter(body, manager=manager, post_event=post, apply=apply)
+
+    async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
+        return self.copy_source()
 
     async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
         if self.holder is not None:
