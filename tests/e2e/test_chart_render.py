@@ -206,3 +206,38 @@ def test_unsafe_values_are_refused_with_what_to_do(
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def claim_annotations(values: dict[str, Any], tmp_path: Path) -> dict[str, dict[str, str]]:
+    """The rendered PersistentVolumeClaims' annotations, by storage location."""
+    claims = objects(render(values, tmp_path), "PersistentVolumeClaim")
+    return {
+        c["metadata"]["labels"]["redisbackup.io/storage-location"]: c["metadata"].get("annotations") or {}
+        for c in claims
+    }
+
+
+def test_helm_uninstall_keeps_a_file_locations_claim_unless_told_otherwise(tmp_path: Path) -> None:
+    keep = {"helm.sh/resource-policy": "keep"}
+    assert claim_annotations({}, tmp_path) == {"embedded": keep}, "the default keeps the embedded backups"
+    scratch = {
+        "file": {"path": "/scratch", "persistence": {"enabled": True, "size": "1Gi", "annotations": {"team": "a"}}}
+    }
+    assert claim_annotations({"storage": {"locations": {"scratch": scratch}}}, tmp_path) == {
+        "embedded": keep,
+        "scratch": {**keep, "team": "a"},
+    }, "a location of the user's, without the value, is kept too, with its own annotations"
+    opted_out = {"storage": {"locations": {"embedded": {"file": {"persistence": {"keepOnUninstall": False}}}}}}
+    assert claim_annotations(opted_out, tmp_path) == {"embedded": {}}
+    existing = {"storage": {"locations": {"embedded": {"file": {"persistence": {"existingClaim": "mine"}}}}}}
+    assert claim_annotations(existing, tmp_path) == {}, "a claim the user brings is not the chart's"
+
+
+def test_keep_on_uninstall_must_be_a_boolean(kube: Cluster, tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(
+        yaml.safe_dump({"storage": {"locations": {"embedded": {"file": {"persistence": {"keepOnUninstall": "no"}}}}}})
+    )
+    result = helm(kube, "template", "rb", str(manifests.CHART), "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert "keepOnUninstall" in result.stderr
