@@ -62,7 +62,9 @@ def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
                     kept.append(copy.deepcopy(dict(condition)))
                 else:
                     merge(same, condition)
-        elif isinstance(value, Mapping) and isinstance(target.get(key), dict):
+        elif isinstance(value, Mapping):  # into what is there, or into nothing: its None values never land
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
             merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)

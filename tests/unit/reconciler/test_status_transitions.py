@@ -154,3 +154,10 @@ def test_the_last_word_on_a_deleted_backup_depends_on_its_policy() -> None:
     assert transitions.deletion_notice("Retain", removed=0, location=None, forced=False).reason == "Retained"
     forced = transitions.deletion_notice("Delete", removed=0, location="s3://b/p/", forced=True)
     assert (forced.type, forced.reason) == ("Warning", "ForceDeleted")
+
+
+def test_a_field_a_transition_leaves_unknown_is_left_out_not_written_as_null() -> None:
+    # What a writer applies is merged the same way: a null would be refused by server-side apply, or kept as null.
+    status = apply({}, creating())
+    apply(status, transitions.mark_progress(status, bytes_done=10, bytes_total=None, generation=1, now=T1))
+    assert status["progress"] == {"bytesDone": 10}
