@@ -22,14 +22,14 @@ from kubernetes.client.exceptions import ApiException
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
-from redisbackup.domain.pods import Workload
+from redisbackup.domain.pods import SNAPSHOTTING_ANNOTATION, Workload
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s import rest
 from redisbackup.k8s.client import api_client
 
 log = logging.getLogger(__name__)
 
-ANNOTATION = "redisbackup.io/snapshotting"
+ANNOTATION = SNAPSHOTTING_ANNOTATION
 UID_ANNOTATION = "redisbackup.io/snapshotting-uid"
 ATTEMPTS = 5
 

@@ -172,3 +172,22 @@ def patch_backup_status(
         body,
         _content_type=rest.MERGE_PATCH,
     )
+
+
+def patch_backup(
+    namespace: str, name: str, patch: dict[str, Any], client: kubernetes.client.ApiClient | None = None
+) -> dict[str, Any]:
+    """JSON merge patch of a RedisBackup (its mutable spec fields: tags, deletionPolicy, verify)."""
+    api = _custom(client)
+    return calling(
+        f"update RedisBackup {name} in namespace {namespace}",
+        rest.fetch,
+        api.patch_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        patch,
+        _content_type=rest.MERGE_PATCH,
+    )
