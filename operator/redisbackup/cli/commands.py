@@ -11,6 +11,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "describe_snapshots",
     "delete_snapshot",
     "copy_snapshot",
+    "serve",  # the ElastiCache API, and the keys it accepts
+    "access_keys",
     "restore",
     "restore_cluster",
     "verify",

@@ -1,0 +1,44 @@
+"""Publishing a server's CA bundle in a ConfigMap, so clients can trust a certificate the server made itself.
+
+    kubectl get configmap -n redisbackup redisbackup-elasticache-ca -o jsonpath='{.data.ca\\.crt}' > ca.crt
+    export AWS_CA_BUNDLE=$PWD/ca.crt
+
+Written with server-side apply: one request creates or updates it, and only the field we own changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes
+
+from redisbackup.k8s import rest
+from redisbackup.k8s.client import api_client
+from redisbackup.k8s.faults import calling
+
+APPLY_PATCH = "application/apply-patch+yaml"
+FIELD_MANAGER = "redisbackup-serve"
+KEY = "ca.crt"
+
+
+def publish_ca_bundle(
+    namespace: str, name: str, bundle: bytes, client: kubernetes.client.ApiClient | None = None
+) -> dict[str, Any]:
+    api = kubernetes.client.CoreV1Api(client or api_client())
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "redisbackup"}},
+        "data": {KEY: bundle.decode()},
+    }
+    return calling(
+        f"publish the CA bundle in ConfigMap {name} of namespace {namespace}",
+        rest.fetch,
+        api.patch_namespaced_config_map,
+        name,
+        namespace,
+        body,
+        field_manager=FIELD_MANAGER,
+        force=True,
+        _content_type=APPLY_PATCH,
+    )
