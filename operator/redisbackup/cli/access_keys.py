@@ -53,7 +53,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     create.add_argument("--access-key-id", metavar="ID", help="use this id instead of a new random one")
     create.add_argument("--secret-access-key", metavar="SECRET", help="use this secret instead of a new random one")
-    create.add_argument("--secret-name", metavar="NAME", help="name of the Secret (default: derived from the id)")
     create.set_defaults(handler=run_create)
 
     delete = add_operation_parser(
@@ -93,9 +92,8 @@ def run_create(args: argparse.Namespace) -> int:
     def call() -> dict[str, Any]:
         namespace = _keys_namespace(args)
         key, service_account = _new_key(args)
-        name = args.secret_name or f"redisbackup-access-key-{key.access_key_id.lower()}"
         created = access_keys.create(
-            namespace, key, service_account=service_account, name=name, client=kubernetes_client.api_client()
+            namespace, key, service_account=service_account, client=kubernetes_client.api_client()
         )
         return {
             "AccessKey": {
@@ -106,7 +104,7 @@ def run_create(args: argparse.Namespace) -> int:
                 "CreateDate": created["metadata"].get("creationTimestamp")
                 or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "Namespace": key.namespace,
-                "Secret": f"{namespace}/{name}",
+                "Secret": f"{namespace}/{created['metadata']['name']}",
             }
         }
 
@@ -118,13 +116,12 @@ def run_delete(args: argparse.Namespace) -> int:
         namespace = _keys_namespace(args)
         client = kubernetes_client.api_client()
         found = access_keys.find(namespace, args.access_key_id, client)
-        if not found:
+        if found is None:
             raise AccessKeyNotFound(
-                f"no access key {args.access_key_id} in namespace {namespace} (label "
-                f"{access_keys.KEY_ID_LABEL}={args.access_key_id}); is -n the API server's namespace?",
+                f"no access key {args.access_key_id} in namespace {namespace} (no Secret "
+                f"{access_keys.secret_name(args.access_key_id)}); is -n the API server's namespace?",
                 field="--access-key-id",
             )
-        for secret in found:
-            access_keys.delete(namespace, secret["metadata"]["name"], client)
+        access_keys.delete(namespace, found["metadata"]["name"], client)
 
     return operate("DeleteAccessKey", args, call)

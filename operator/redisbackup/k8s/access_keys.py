@@ -4,9 +4,9 @@
     kind: Secret
     type: redisbackup.io/access-key
     metadata:
-      name: backup-bot-key                         # any name
+      name: redisbackup-access-key-rbkq4wz3t5xn2mdev7la   # the id in lower case, after this prefix
       namespace: redisbackup                       # the API server's namespace (only administrators write there)
-      labels: {redisbackup.io/access-key-id: RBKQ4WZ3T5XN2MDEV7LA}
+      labels: {redisbackup.io/access-key-id: RBKQ4WZ3T5XN2MDEV7LA}   # for kubectl get secrets -l …
     stringData:
       accessKeyId: RBKQ4WZ3T5XN2MDEV7LA
       secretAccessKey: …                           # what AWS_SECRET_ACCESS_KEY holds
@@ -15,12 +15,14 @@
       namespace: team-a                            # where its snapshots are (default: the ServiceAccount's)
 
 `redisbackup create-access-key` writes one; deleting the Secret revokes the key (within `CACHE_SECONDS`). The
-server finds a key by its label (one list call, cached briefly); the label must agree with the data.
+server reads a key's Secret by its name (so it needs only `get` on Secrets of its namespace, never `list`), cached
+briefly; the id in the data must be the one the request names, exactly (names are lower case, ids need not be).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import string
 import threading
@@ -31,6 +33,7 @@ from typing import Any
 
 import kubernetes
 
+from redisbackup.domain.faults import ValidationFault
 from redisbackup.k8s import rest
 from redisbackup.k8s.client import api_client
 from redisbackup.k8s.faults import calling
@@ -40,6 +43,8 @@ SECRET_TYPE = "redisbackup.io/access-key"
 KEY_ID_LABEL = "redisbackup.io/access-key-id"
 CACHE_SECONDS = 5.0
 KEY_ID_PREFIX = "RBK"  # as AWS's keys start with AKIA: recognisable in logs and in leaked-secret scanners
+SECRET_PREFIX = "redisbackup-access-key-"
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,12 @@ def new_key_id() -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(30)  # 40 characters, as AWS's secret access keys
+
+
+def secret_name(access_key_id: str) -> str | None:
+    """The Secret that holds the key with this id; None when no Secret can (not a valid name)."""
+    name = SECRET_PREFIX + access_key_id.lower()
+    return name if len(name) <= 253 and _NAME.match(name) else None
 
 
 def secret_body(key: AccessKey, *, service_account: str | None, name: str) -> dict[str, Any]:
@@ -93,8 +104,6 @@ def from_secret(secret: Mapping[str, Any]) -> AccessKey | None:
     key_id, secret_key = data.get("accessKeyId", ""), data.get("secretAccessKey", "")
     if secret.get("type") != SECRET_TYPE or not key_id or not secret_key:
         return None
-    if (metadata.get("labels") or {}).get(KEY_ID_LABEL) != key_id:
-        return None
     if data.get("serviceAccount"):
         account_namespace, _, account = data["serviceAccount"].rpartition("/")
         if not account_namespace or not account:
@@ -107,17 +116,10 @@ def from_secret(secret: Mapping[str, Any]) -> AccessKey | None:
     return AccessKey(key_id, secret_key, user, namespace, str(metadata.get("name", "")))
 
 
-def _list(namespace: str, selector: str, client: kubernetes.client.ApiClient | None) -> list[dict[str, Any]]:
+def _read(namespace: str, name: str, client: kubernetes.client.ApiClient | None) -> dict[str, Any] | None:
     api = kubernetes.client.CoreV1Api(client or api_client())
-    listing = calling(
-        f"list access key Secrets in namespace {namespace}",
-        rest.fetch,
-        api.list_namespaced_secret,
-        namespace,
-        label_selector=selector,
-    )
-    items: list[dict[str, Any]] = listing.get("items") or []
-    return items
+    action = f"read access key Secret {name} in namespace {namespace}"
+    return calling(action, rest.fetch_or_none, api.read_namespaced_secret, name, namespace)
 
 
 class AccessKeys:
@@ -140,10 +142,10 @@ class AccessKeys:
             if cached is not None and now - cached[0] < self.ttl:
                 return cached[1]
         key = None
-        if _label_value(access_key_id):
-            secrets_found = _list(self.namespace, f"{KEY_ID_LABEL}={access_key_id}", self._client)
-            keys = [k for k in (from_secret(s) for s in secrets_found) if k is not None]
-            key = keys[0] if len(keys) == 1 else None  # two Secrets claiming one id: neither is trusted
+        name = secret_name(access_key_id)
+        secret = _read(self.namespace, name, self._client) if name is not None else None
+        if secret is not None and (found := from_secret(secret)) is not None and found.access_key_id == access_key_id:
+            key = found
         with self._lock:
             if len(self._cache) > 10_000:  # a flood of made-up ids must not grow memory without bound
                 self._cache.clear()
@@ -151,15 +153,15 @@ class AccessKeys:
         return key
 
 
-def _label_value(text: str) -> bool:
-    """Whether `text` can be a label value (else no Secret can carry it, and it is no key of ours)."""
-    allowed = set(string.ascii_letters + string.digits + "-_.")
-    return 0 < len(text) <= 63 and set(text) <= allowed and text[0].isalnum() and text[-1].isalnum()
-
-
 def create(
-    namespace: str, key: AccessKey, *, service_account: str | None, name: str, client: kubernetes.client.ApiClient
+    namespace: str, key: AccessKey, *, service_account: str | None, client: kubernetes.client.ApiClient
 ) -> dict[str, Any]:
+    name = secret_name(key.access_key_id)
+    if name is None:
+        raise ValidationFault(
+            f"access key id {key.access_key_id!r} cannot name a Secret: use letters and digits",
+            field="--access-key-id",
+        )
     api = kubernetes.client.CoreV1Api(client)
     body = secret_body(key, service_account=service_account, name=name)
     return calling(
@@ -167,9 +169,10 @@ def create(
     )
 
 
-def find(namespace: str, access_key_id: str, client: kubernetes.client.ApiClient) -> list[dict[str, Any]]:
-    """The Secrets that hold the key with this id (normally one)."""
-    return _list(namespace, f"{KEY_ID_LABEL}={access_key_id}", client) if _label_value(access_key_id) else []
+def find(namespace: str, access_key_id: str, client: kubernetes.client.ApiClient) -> dict[str, Any] | None:
+    """The Secret that holds the key with this id, if any."""
+    name = secret_name(access_key_id)
+    return _read(namespace, name, client) if name is not None else None
 
 
 def delete(namespace: str, name: str, client: kubernetes.client.ApiClient) -> None:
