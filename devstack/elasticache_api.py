@@ -224,11 +224,14 @@ def start(
     args: Sequence[str] = (),
     host: str = "127.0.0.1",
     timeout: float = 60.0,
+    token_seconds: int = 3600,
 ) -> RunningApi:
     """`redisbackup serve` as ServiceAccount redisbackup-api of `keys_namespace`; returns once it answers."""
     _grant_server(kube, keys_namespace)
     port, metrics_port = free_port(host), free_port("127.0.0.1")
-    kubeconfig = kube.kubeconfig_for(keys_namespace, SERVER_ACCOUNT, log_dir / f"api-{port}.kubeconfig")
+    kubeconfig = kube.kubeconfig_for(
+        keys_namespace, SERVER_ACCOUNT, log_dir / f"api-{port}.kubeconfig", seconds=token_seconds
+    )
     ca_file = log_dir / f"api-{port}-ca.crt"
     argv = [
         sys.executable, "-m", "redisbackup.cli.main", "serve",
@@ -240,3 +243,22 @@ def start(
     running = RunningApi(process, f"https://{host}:{port}", ca_file, keys_namespace, region, metrics_port)
     process.wait_ready(lambda: ca_file.exists() and running.answers(), timeout=timeout, what="serving HTTPS")
     return running
+
+
+DEMO_KEYS_NAMESPACE = "redisbackup"
+DEMO_ACCOUNT = "elasticache-user"
+
+
+def start_for_demo(
+    kube: Cluster, log_dir: Path, *, namespace: str, access_key_id: str, secret_access_key: str, region: str
+) -> tuple[RunningApi, Key]:
+    """`make demo`'s API: keys in namespace `redisbackup`, and one key — the demo's S3 credentials, so the same
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY work for `aws s3` and `aws elasticache` — bound to ServiceAccount
+    `elasticache-user` of `namespace`, which may do what an API user needs there (CALLER_RULES)."""
+    if DEMO_KEYS_NAMESPACE not in kube.kubectl("get", "namespaces", "-o", "name").stdout.split():
+        kube.kubectl("create", "namespace", DEMO_KEYS_NAMESPACE)
+    grant(kube, namespace, DEMO_ACCOUNT, CALLER_RULES)
+    # The demo runs for days: its server's token must outlive the default hour.
+    api = start(kube, log_dir, keys_namespace=DEMO_KEYS_NAMESPACE, region=region, token_seconds=30 * 24 * 3600)
+    key = api.issue_key(kube, service_account=(namespace, DEMO_ACCOUNT), key_id=access_key_id, secret=secret_access_key)
+    return api, key
