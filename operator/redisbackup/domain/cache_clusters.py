@@ -46,9 +46,9 @@ _VERSION = re.compile(r"^v?(\d+\.\d+(?:\.\d+)?)")
 
 def _image_name(image: str) -> tuple[str, str]:
     """("redis", "7.2.4-debian-12-r0") of "docker.io/bitnami/redis:7.2.4-debian-12-r0@sha256:…"."""
-    without_digest = image.split("@", 1)[0]
-    path, _, tag = without_digest.rpartition(":") if ":" in without_digest.rsplit("/", 1)[-1] else (image, "", "")
-    return (path or without_digest).rsplit("/", 1)[-1], tag
+    reference = image.split("@", 1)[0]
+    name, _, tag = reference.rsplit("/", 1)[-1].partition(":")
+    return name, tag
 
 
 def _containers(pod: Body) -> list[Mapping[str, Any]]:
