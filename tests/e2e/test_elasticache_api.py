@@ -181,7 +181,14 @@ def test_a_redis_cluster_snapshot_shows_its_node_groups_and_slots(
         "available",
         members,
     )
-    assert [m["CacheClusterId"] for m in group["NodeGroups"][0]["NodeGroupMembers"]] == members
+    # Asked of the cluster itself: three shards, each with its slots and its primary and replica Pods.
+    assert (group["ClusterEnabled"], group["ClusterMode"], group["AutomaticFailover"]) == (True, "enabled", "enabled")
+    assert [(g["NodeGroupId"], g["Slots"]) for g in group["NodeGroups"]] == [
+        (f"000{i}", slots) for i, slots in enumerate(ranges, start=1)
+    ]
+    shard_members = sorted(m["CacheClusterId"] for g in group["NodeGroups"] for m in g["NodeGroupMembers"])
+    assert shard_members == members
+    assert all(len(g["NodeGroupMembers"]) == 2 for g in group["NodeGroups"])
     clusters = elasticache.describe_cache_clusters(ShowCacheNodeInfo=True)["CacheClusters"]
     assert [(c["CacheClusterId"], c["ReplicationGroupId"]) for c in clusters] == [
         (member, "myclusteredredis") for member in members
@@ -233,6 +240,12 @@ def test_tags_on_snapshots_cache_clusters_and_replication_groups(
         "replicated-2",
         "single",
     ]
+    (replicated,) = elasticache.describe_replication_groups()["ReplicationGroups"]
+    assert (replicated["ClusterEnabled"], replicated["ClusterMode"]) == (False, "disabled")
+    (node_group,) = replicated["NodeGroups"]
+    primary = redis_replicated.primary
+    assert node_group["PrimaryEndpoint"] == {"Address": primary.host, "Port": primary.port}
+    assert sorted(m["CurrentRole"] for m in node_group["NodeGroupMembers"]) == ["primary", "replica", "replica"]
     assert elasticache.list_tags_for_resource(ResourceName=snapshot)["TagList"] == [
         {"Key": "team", "Value": "payments"}
     ]

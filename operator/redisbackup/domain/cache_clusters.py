@@ -9,10 +9,10 @@ snapshotted by that name:
   `redisbackup.io/replication-group=<id>`; its members are those Pods.
 
 A Pod runs Redis when a container has a port named `redis` or `tcp-redis` (what the operator connects to), or runs
-an image of Redis or Valkey. Everything comes from the Kubernetes objects alone — no Redis connection, and so no
-passwords — which is why a replication group shows its members as one node group: the shards of a Redis Cluster
-are known to Redis, and are recorded per snapshot (DescribeSnapshots' ShowNodeGroupConfig), not here.
-Fields without a Kubernetes meaning (VPC, parameter groups, maintenance windows) are left out, not invented.
+an image of Redis or Valkey. What only Redis knows — a Redis Cluster's shards and slots, which node of a replicated
+set is the primary — comes from a `GroupTopology` when the group's Redis could be asked (`redisbackup.elasticache`
+asks without credentials); without one, a group shows its members as one node group and says nothing it does not
+know. Fields without a Kubernetes meaning (VPC, parameter groups, maintenance windows) are left out, not invented.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from redisbackup.api.naming import resolved_identifier
+from redisbackup.domain.cluster import ClusterShard, node_groups
 from redisbackup.domain.elasticache import elasticache_time
+from redisbackup.domain.plan import Role, format_slots
 from redisbackup.domain.pods import (
     REDIS_PORT_NAMES,
     SNAPSHOTTING_ANNOTATION,
@@ -220,8 +222,62 @@ def cache_cluster(
     return _without_none(document)
 
 
+@dataclass(frozen=True)
+class GroupTopology:
+    """What a group's Redis said about itself: a Redis Cluster's shards, or each node's role in a replicated set."""
+
+    shards: tuple[ClusterShard, ...] | None = None
+    roles: Mapping[str, Role] | None = None  # Pod name → primary | replica (cluster mode disabled)
+
+
+def _cluster_groups(shards: Sequence[ClusterShard], pods: Sequence[Body]) -> list[dict[str, Any]]:
+    by_ip = {str((pod.get("status") or {}).get("podIP")): pod for pod in pods}
+    groups = []
+    for group_id, shard in node_groups(shards):
+        members = []
+        for node in shard.nodes:
+            pod = by_ip.get(node.ip)
+            endpoint = {"Address": node.ip, "Port": node.port or node.tls_port}
+            member = {"CacheClusterId": _name(pod) if pod else None, "CacheNodeId": "0001", "ReadEndpoint": endpoint}
+            members.append(_without_none(member))
+        healthy = all(node.health == "online" for node in shard.nodes)
+        groups.append(
+            {
+                "NodeGroupId": group_id,
+                "Status": "available" if healthy else "modifying",
+                "Slots": format_slots(shard.slots),
+                "NodeGroupMembers": members,
+            }
+        )
+    return groups
+
+
+def _replicated_group(status: str, pods: Sequence[Body], roles: Mapping[str, Role]) -> dict[str, Any]:
+    primary = next((pod for pod in pods if roles.get(_name(pod)) == "primary"), None)
+    members = [
+        _without_none(
+            {
+                "CacheClusterId": _name(pod),
+                "CacheNodeId": "0001",
+                "ReadEndpoint": _endpoint(pod),
+                "CurrentRole": roles.get(_name(pod)),
+            }
+        )
+        for pod in pods
+    ]
+    group: dict[str, Any] = {"NodeGroupId": "0001", "Status": status, "NodeGroupMembers": members}
+    if primary is not None and (endpoint := _endpoint(primary)) is not None:
+        group["PrimaryEndpoint"] = endpoint
+    return group
+
+
 def replication_group(
-    group_id: str, statefulset: Body | None, pods: Sequence[Body], *, arn: str | None
+    group_id: str,
+    statefulset: Body | None,
+    pods: Sequence[Body],
+    *,
+    arn: str | None,
+    topology: GroupTopology | None = None,
 ) -> dict[str, Any]:
     """A StatefulSet of Redis Pods (or a labelled set of them) as ElastiCache's ReplicationGroup."""
     status = _status(pods, statefulset)
@@ -236,12 +292,23 @@ def replication_group(
     ]
     first = pods[0] if pods else None
     created = statefulset if statefulset is not None else first
+    groups: list[dict[str, Any]] = [{"NodeGroupId": "0001", "Status": status, "NodeGroupMembers": members}]
+    clustered: bool | None = None
+    failover: str | None = None
+    if topology is not None and topology.shards is not None:
+        clustered, groups = True, _cluster_groups(topology.shards, pods)
+        failover = "enabled" if groups and all(len(g["NodeGroupMembers"]) > 1 for g in groups) else "disabled"
+    elif topology is not None and topology.roles is not None:
+        clustered, groups = False, [_replicated_group(status, pods, topology.roles)]
     document = {
         "ReplicationGroupId": group_id,
         "Description": described,
         "Status": status,
         "MemberClusters": [_name(pod) for pod in pods],
-        "NodeGroups": [{"NodeGroupId": "0001", "Status": status, "NodeGroupMembers": members}],
+        "NodeGroups": groups,
+        "AutomaticFailover": failover,
+        "ClusterEnabled": clustered,
+        "ClusterMode": None if clustered is None else ("enabled" if clustered else "disabled"),
         "CacheNodeType": node_type(first) if first is not None else None,
         "ARN": arn,
         "ReplicationGroupCreateTime": _created(created) if created is not None else None,

@@ -1,7 +1,10 @@
 """DescribeCacheClusters and DescribeReplicationGroups: the caller's Redis workloads, as ElastiCache shows them.
 
 The rules of what counts as a cache cluster or a replication group are `redisbackup.domain.cache_clusters`; this
-module reads the Pods and StatefulSets as the caller, filters and pages.
+module reads the Pods and StatefulSets as the caller, filters and pages — and asks each replication group's Redis
+what Kubernetes cannot say (a Redis Cluster's shards and slots, a replicated set's primary): INFO and CLUSTER
+SHARDS, read-only, without credentials and with short timeouts. A group whose Redis wants a password, speaks only
+TLS or cannot be reached from here is shown from its Kubernetes objects alone.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from typing import Any
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.naming import resolved_identifier
-from redisbackup.domain.cache_clusters import RedisWorkloads, cache_cluster, replication_group
-from redisbackup.domain.faults import SourceFault
+from redisbackup.domain.cache_clusters import GroupTopology, RedisWorkloads, cache_cluster, replication_group
+from redisbackup.domain.faults import RedisBackupError, SourceFault
+from redisbackup.domain.plan import Role
+from redisbackup.domain.pods import Body, is_ready, redis_port
+from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.elasticache import paging
 from redisbackup.elasticache.caller import Caller
 from redisbackup.k8s import rest, workloads
+from redisbackup.redis.connection import Timeouts
+from redisbackup.redis.info import describe_node
+from redisbackup.redis.topology import discover_cluster
+
+# Describing must stay quick even when a node does not answer: seconds, not the snapshot's minutes.
+LOOK = Timeouts(connect=1.0, reply=2.0)
+SEEDS = 3  # nodes asked, in turn, before a group is shown without its topology
 
 
 class CacheClusterNotFound(SourceFault):
@@ -72,6 +85,33 @@ async def describe_cache_clusters(
     return document
 
 
+def _address(pod: Body) -> NodeAddress:
+    return NodeAddress(str((pod.get("status") or {}).get("podIP")), redis_port(pod, None))
+
+
+async def _role(pod: Body) -> tuple[str, Role | None]:
+    try:
+        info = await describe_node(_address(pod), ConnectionSettings(), LOOK)
+    except (RedisBackupError, OSError):
+        return str(pod["metadata"]["name"]), None
+    return str(pod["metadata"]["name"]), info.role
+
+
+async def look(pods: list[Body]) -> GroupTopology | None:
+    """What the group's Redis says about its shape; None when none of its Ready nodes would say."""
+    ready = [pod for pod in pods if is_ready(pod)]
+    for seed in ready[:SEEDS]:
+        try:
+            info = await describe_node(_address(seed), ConnectionSettings(), LOOK)
+            if info.cluster_enabled:
+                return GroupTopology(shards=(await discover_cluster(_address(seed), ConnectionSettings(), LOOK)).shards)
+        except (RedisBackupError, OSError):
+            continue
+        answers = await asyncio.gather(*(_role(pod) for pod in ready))
+        return GroupTopology(roles={name: role for name, role in answers if role is not None})
+    return None
+
+
 async def describe_replication_groups(
     caller: Caller,
     *,
@@ -100,10 +140,13 @@ async def describe_replication_groups(
         max_records=max_records,
         marker=marker,
     )
+    topologies = await asyncio.gather(*(look(pods) for _, (_, pods) in chosen))
     document: dict[str, Any] = {
         "ReplicationGroups": [
-            replication_group(group_id, statefulset, pods, arn=caller.arn("replicationgroup", group_id))
-            for group_id, (statefulset, pods) in chosen
+            replication_group(
+                group_id, statefulset, pods, arn=caller.arn("replicationgroup", group_id), topology=topology
+            )
+            for (group_id, (statefulset, pods)), topology in zip(chosen, topologies, strict=True)
         ]
     }
     if next_marker is not None:

@@ -7,8 +7,17 @@ from typing import Any
 
 import pytest
 
-from redisbackup.domain.cache_clusters import RedisWorkloads, cache_cluster, engine, replication_group, tags_of
+from redisbackup.domain.cache_clusters import (
+    GroupTopology,
+    RedisWorkloads,
+    cache_cluster,
+    engine,
+    replication_group,
+    tags_of,
+)
+from redisbackup.domain.cluster import ClusterNode, ClusterShard
 from redisbackup.domain.faults import ValidationFault
+from redisbackup.domain.plan import SlotRange
 from redisbackup.elasticache import paging
 from redisbackup.elasticache.arns import Arn, InvalidArn
 from redisbackup.elasticache.snapshots import NewSnapshot, SnapshotFilter
@@ -196,3 +205,41 @@ def test_describe_filters_match_ids_ignoring_case_and_refuse_two_sources() -> No
         SnapshotFilter(cache_cluster_id="a", replication_group_id="b").check()
     with pytest.raises(ValidationFault, match="SnapshotSource 'automated'"):
         SnapshotFilter(snapshot_source="automated").check()
+
+
+def test_what_the_groups_redis_says_fills_in_shards_slots_and_roles() -> None:
+    members = [pod(f"c-{i}", owner="c") for i in range(4)]
+    for index, member in enumerate(members):
+        member["status"]["podIP"] = f"10.0.0.{index + 1}"
+
+    def node(index: int, role: str) -> ClusterNode:
+        return ClusterNode(f"id{index}", f"10.0.0.{index + 1}", 6379, None, role, 0, "online")  # type: ignore[arg-type]
+
+    shards = (
+        ClusterShard((SlotRange(8192, 16383),), (node(2, "primary"), node(3, "replica"))),
+        ClusterShard((SlotRange(0, 8191),), (node(0, "primary"), node(1, "replica"))),
+        ClusterShard((), ()),  # a shard without slots is no node group
+    )
+    clustered = replication_group("c", statefulset("c"), members, arn=None, topology=GroupTopology(shards=shards))
+    assert (clustered["ClusterEnabled"], clustered["ClusterMode"], clustered["AutomaticFailover"]) == (
+        True,
+        "enabled",
+        "enabled",
+    )
+    assert [
+        (g["NodeGroupId"], g["Slots"], [m["CacheClusterId"] for m in g["NodeGroupMembers"]])
+        for g in clustered["NodeGroups"]
+    ] == [
+        ("0001", "0-8191", ["c-0", "c-1"]),
+        ("0002", "8192-16383", ["c-2", "c-3"]),
+    ]
+
+    roles = GroupTopology(roles={"c-0": "replica", "c-1": "primary"})
+    replicated = replication_group("c", statefulset("c"), members[:2], arn=None, topology=roles)
+    (group,) = replicated["NodeGroups"]
+    assert group["PrimaryEndpoint"] == {"Address": "10.0.0.2", "Port": 6379}
+    assert [m["CurrentRole"] for m in group["NodeGroupMembers"]] == ["replica", "primary"]
+    assert replicated["ClusterEnabled"] is False
+
+    unknown = replication_group("c", statefulset("c"), members[:2], arn=None)
+    assert "ClusterEnabled" not in unknown  # nothing is said that was not learnt

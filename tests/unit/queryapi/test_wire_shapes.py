@@ -92,6 +92,26 @@ GROUP = {
     ],
     "ARN": "arn:aws:elasticache:us-east-1:demo:replicationgroup:myclusteredredis",
     "ReplicationGroupCreateTime": CREATED,
+    "AutomaticFailover": "enabled",
+    "ClusterEnabled": True,
+    "ClusterMode": "enabled",
+}
+REPLICATED_GROUP = {
+    "ReplicationGroupId": "myreplicatedredis",
+    "Status": "available",
+    "MemberClusters": ["myreplicatedredis-0"],
+    "NodeGroups": [
+        {
+            "NodeGroupId": "0001",
+            "Status": "available",
+            "PrimaryEndpoint": {"Address": "10.0.0.9", "Port": 6379},
+            "NodeGroupMembers": [
+                {"CacheClusterId": "myreplicatedredis-0", "CacheNodeId": "0001", "CurrentRole": "primary"}
+            ],
+        }
+    ],
+    "ClusterEnabled": False,
+    "ClusterMode": "disabled",
 }
 TAGS = {"TagList": [{"Key": "team", "Value": "payments"}, {"Key": "empty", "Value": ""}]}
 ARN = "arn:aws:elasticache:us-east-1:demo:snapshot:bkup-20150515"
@@ -125,7 +145,7 @@ EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "DescribeReplicationGroups": (
         {"ReplicationGroupId": "myclusteredredis", "MaxRecords": 100},
-        {"ReplicationGroups": [GROUP]},
+        {"ReplicationGroups": [GROUP, REPLICATED_GROUP]},
     ),
     "ListTagsForResource": ({"ResourceName": ARN}, TAGS),
     "AddTagsToResource": (
