@@ -8,6 +8,7 @@ API unreachable, a bug), because clients retry those.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import urllib.parse
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 1000  # far more than any ElastiCache request has (50 tags are 100 fields)
+BODY_SECONDS = 15.0
 
 
 @dataclass
@@ -109,12 +111,17 @@ async def _read(request: web.Request, max_body: int) -> tuple[dict[str, list[str
     if (request.content_length or 0) > max_body:
         raise too_large
     try:
-        body = await request.content.read(max_body + 1) if request.can_read_body else b""
-        while len(body) <= max_body and not request.content.at_eof():
-            more = await request.content.read(max_body + 1 - len(body))
-            if not more:
-                break
-            body += more
+        async with asyncio.timeout(BODY_SECONDS):  # a client trickling its body must not hold a connection for ever
+            body = await request.content.read(max_body + 1) if request.can_read_body else b""
+            while len(body) <= max_body and not request.content.at_eof():
+                more = await request.content.read(max_body + 1 - len(body))
+                if not more:
+                    break
+                body += more
+    except TimeoutError:
+        raise QueryError(
+            "RequestTimeout", f"The body did not arrive within {BODY_SECONDS:g} seconds", status=408
+        ) from None
     except web.HTTPRequestEntityTooLarge:
         raise too_large from None
     if len(body) > max_body:

@@ -146,3 +146,19 @@ async def test_security_headers_and_no_server_banner() -> None:
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Cache-Control"] == "no-store"
         assert "<Code>MissingAuthenticationToken</Code>" in await response.text()
+
+
+async def test_a_body_that_trickles_in_too_slowly_is_a_408(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("redisbackup.queryapi.handler.BODY_SECONDS", 0.3)
+    async with serving(make_api()) as url:
+        host, port = url.split("//")[1].rstrip("/").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100\r\n\r\nAction="
+        )
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(4096), 10)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"<Code>RequestTimeout</Code>" in answer
