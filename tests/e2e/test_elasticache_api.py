@@ -20,6 +20,7 @@ from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology
 from tests.e2e.elasticache_api_support import aws, aws_text, create_backups, error_line
 from tests.e2e.operator_support import get, wait_gone
+from tests.e2e.restore_support import redisbackup
 
 pytestmark = pytest.mark.e2e
 
@@ -217,7 +218,21 @@ def test_botocores_paginator_walks_every_snapshot_once(
     assert [s["SnapshotName"] for s in first["Snapshots"] + rest["Snapshots"]] == names
 
 
+def _jsonable(value: Any) -> Any:
+    """boto3's parsed answer as the CLI prints it (times back to ElastiCache's text)."""
+    from redisbackup.domain.elasticache import elasticache_time
+
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "tzinfo"):
+        return elasticache_time(value)
+    return value
+
+
 def test_tags_on_snapshots_cache_clusters_and_replication_groups(
+    kube: Cluster,
     kube_api: client.ApiClient,
     elasticache_api: RunningApi,
     api_user: Key,
@@ -239,6 +254,13 @@ def test_tags_on_snapshots_cache_clusters_and_replication_groups(
         "replicated-1",
         "replicated-2",
         "single",
+    ]
+    # The CLI twin answers from the same core: the same clusters, without ARNs (it has no region).
+    twin = redisbackup("describe-cache-clusters", "-n", namespace, env={"KUBECONFIG": str(kube.kubeconfig)})
+    assert twin.returncode == 0, twin.stderr
+    from_api = elasticache.describe_cache_clusters()["CacheClusters"]
+    assert json.loads(twin.stdout)["CacheClusters"] == [
+        {key: value for key, value in cluster.items() if key != "ARN"} for cluster in _jsonable(from_api)
     ]
     (replicated,) = elasticache.describe_replication_groups()["ReplicationGroups"]
     assert (replicated["ClusterEnabled"], replicated["ClusterMode"]) == (False, "disabled")
