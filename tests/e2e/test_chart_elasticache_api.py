@@ -154,6 +154,9 @@ def test_the_charts_api_answers_aws_elasticache_with_only_the_charts_rbac(
     apps = kube.create_namespace("apps")
     installed = install(kube, namespace, tmp_path, {"watchNamespaces": [apps], "elasticacheApi": {"enabled": True}})
     try:
+        notes = helm(kube, "get", "notes", RELEASE, "--namespace", namespace).stdout
+        assert f"redisbackup create-access-key -n {namespace} --service-account" in notes
+        assert f"kubectl get configmap -n {namespace} {API}-ca" in notes
         installed.run_operator(serving=apps)
         pod = installed.run_elasticache_api()
         configmap = client.CoreV1Api(kube_api).read_namespaced_config_map(f"{API}-ca", namespace)
