@@ -18,6 +18,7 @@ import logging
 import os
 from pathlib import Path
 
+from redisbackup.cli.options import listen_address
 from redisbackup.k8s import client as kubernetes_client
 from redisbackup.web.serve import ServeOptions, TlsOptions, serve
 
@@ -26,13 +27,6 @@ ENV_PREFIX = "REDISBACKUP_API_"
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(ENV_PREFIX + name, default)
-
-
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
 
 
 def _positive(text: str) -> float:
@@ -54,14 +48,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--listen",
-        type=_listen,
+        type=listen_address,
         default=_env("LISTEN", "127.0.0.1:8443"),
         metavar="HOST:PORT",
         help="HTTPS address (env REDISBACKUP_API_LISTEN); default 127.0.0.1:8443",
     )
     parser.add_argument(
         "--metrics-listen",
-        type=_listen,
+        type=listen_address,
         default=_env("METRICS_LISTEN"),
         metavar="HOST:PORT",
         help="plain-HTTP address of /metrics and /healthz (env REDISBACKUP_API_METRICS_LISTEN); default: none",

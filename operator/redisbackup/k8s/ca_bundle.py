@@ -10,31 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes
-
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import calling
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "redisbackup-serve"
 KEY = "ca.crt"
 
 
-def publish_ca_bundle(
-    namespace: str, name: str, bundle: bytes, client: kubernetes.client.ApiClient | None = None
-) -> dict[str, Any]:
-    api = kubernetes.client.CoreV1Api(client or api_client())
+def publish_ca_bundle(namespace: str, name: str, bundle: bytes, client: Client | None = None) -> dict[str, Any]:
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "redisbackup"}},
         "data": {KEY: bundle.decode()},
     }
-    return calling(
+    return api.call(
         f"publish the CA bundle in ConfigMap {name} of namespace {namespace}",
-        rest.fetch,
-        api.patch_namespaced_config_map,
+        api.core(client).patch_namespaced_config_map,
         name,
         namespace,
         body,

@@ -22,11 +22,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import kubernetes
-
 from redisbackup.elasticache.caller import Caller
-from redisbackup.k8s import identity, rest
+from redisbackup.k8s import api, identity
 from redisbackup.k8s.access_keys import AccessKeys
+from redisbackup.k8s.api import Client
 from redisbackup.queryapi import errors, sigv4
 from redisbackup.queryapi.model import SERVICE
 
@@ -44,10 +43,10 @@ class ClientCache:
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._clients: OrderedDict[str, kubernetes.client.ApiClient] = OrderedDict()
+        self._clients: OrderedDict[str, Client] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str, make: Callable[[], kubernetes.client.ApiClient]) -> kubernetes.client.ApiClient:
+    def get(self, key: str, make: Callable[[], Client]) -> Client:
         with self._lock:
             client = self._clients.get(key)
             if client is not None:
@@ -85,7 +84,7 @@ class Authenticator:
         )
         if claim.session_token is not None:
             return await self._token_caller(request, claim)
-        key = await rest.run(self.keys.lookup, claim.access_key)
+        key = await api.in_thread(self.keys.lookup, claim.access_key)
         matches = sigv4.signature_matches(request, claim, key.secret_access_key if key else _NO_SECRET)
         if key is None:
             raise errors.invalid_client_token()
@@ -112,7 +111,7 @@ class Authenticator:
                 "With a Kubernetes token as AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID names the namespace to work in: "
                 f"{claim.access_key!r} is not a namespace name"
             )
-        reviewed = await rest.run(identity.review_token, token)
+        reviewed = await api.in_thread(identity.review_token, token)
         if not reviewed.authenticated:
             raise errors.invalid_client_token(
                 f"The security token included in the request is invalid: {reviewed.error}"
