@@ -17,10 +17,13 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from redisbackup.cli.options import listen_address
 from redisbackup.k8s import client as kubernetes_client
-from redisbackup.web.serve import ServeOptions, TlsOptions, serve
+
+if TYPE_CHECKING:  # the server (aiohttp, botocore) is imported when it runs, not for every other command
+    from redisbackup.web.serve import ServeOptions
 
 ENV_PREFIX = "REDISBACKUP_API_"
 
@@ -144,6 +147,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def options_from(args: argparse.Namespace) -> ServeOptions:
+    from redisbackup.web.serve import ServeOptions, TlsOptions
+
     host, port = args.listen
     metrics_host, metrics_port = args.metrics_listen or ("127.0.0.1", 0)
     namespace = args.keys_namespace or kubernetes_client.current_namespace()
@@ -176,5 +181,7 @@ def handle(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from redisbackup.web.serve import serve
+
     asyncio.run(serve(options_from(args)))
     return 0
