@@ -142,3 +142,18 @@ def get_backup(namespace: str, name: str, client: Client | None = None) -> dict[
         PLURAL,
         name,
     )
+
+
+def patch_backup(namespace: str, name: str, patch: dict[str, Any], client: Client | None = None) -> dict[str, Any]:
+    """JSON merge patch of a RedisBackup (its mutable spec fields: tags, deletionPolicy, verify)."""
+    return api.call(
+        f"update RedisBackup {name} in namespace {namespace}",
+        api.custom(client).patch_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        patch,
+        _content_type=api.MERGE_PATCH,
+    )
