@@ -136,10 +136,7 @@ class SnapshotLocks:
             except ObjectNotFound:
                 return None
             return None
-        raise LockConflict(
-            f"{workload} in namespace {namespace} changed {ATTEMPTS} times in a row while the operator marked it as "
-            f"being snapshotted (annotation {ANNOTATION}); it is tried again"
-        )
+        raise LockConflict(f"{workload} in {namespace} kept changing while marking it as snapshotting")
 
     def release(self, namespace: str, workload: Workload, ours: Holder) -> None:
         """Remove the annotation if (and only if) it is still ours."""
