@@ -11,6 +11,7 @@ from kubernetes import client
 
 from devstack import redis_nodes
 from devstack.cluster import Cluster
+from devstack.datasets import server_version, written_rdb_version
 from devstack.fixtures.operator import StartOperator, s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
@@ -46,6 +47,8 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     source = redis_standalone.primary
     with source.client() as redis:
         redis_nodes.fill_mixed(redis, count=500)
+        engine, version = server_version(redis)
+        rdb_version = written_rdb_version(redis)
     mirror.pods(redis_standalone, namespace, "myNonClusteredRedis".lower())
 
     # ElastiCache's example 1, verbatim: the identifier is case-insensitive.
@@ -63,12 +66,16 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     assert (status["cacheClusterId"], status["numCacheNodes"], status["engine"], status["engineVersion"]) == (
         "myNonClusteredRedis-001",
         1,
-        "redis",
-        "7.0.15",
+        engine,
+        version,
     )
     assert (status["port"], status["snapshotSource"], status["storage"]) == (source.port, "manual", "s3")
     (node,) = status["nodeSnapshots"]
-    assert (node["cacheNodeId"], node["sourcePod"], node["rdbVersion"]) == ("0001", "mynonclusteredredis-001", 10)
+    assert (node["cacheNodeId"], node["sourcePod"], node["rdbVersion"]) == (
+        "0001",
+        "mynonclusteredredis-001",
+        rdb_version,
+    )
     assert node["objectKey"] == f"{namespace}/bkup-20150515/{uid}/node-0001.rdb"
     assert status["totalBytes"] == int(node["cacheSize"])
     ready = condition(body, "Ready")
