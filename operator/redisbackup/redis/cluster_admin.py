@@ -24,6 +24,8 @@ from redisbackup.redis.keyspace import keyspace
 
 log = logging.getLogger(__name__)
 
+DEFAULT_BUS_OFFSET = 10000  # the cluster bus listens on port + 10000 unless cluster-port says otherwise (7.0+)
+
 
 async def open_node(address: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts) -> RedisConnection:
     return await RedisConnection.open(address, settings, timeouts, chunk_size=1 << 20, depth=4)
@@ -53,7 +55,7 @@ async def inspect_target(connection: RedisConnection) -> TargetFacts:
     server = await read_server_info(connection)
     keys = sum(db.keys for db in (await keyspace(connection)).values())
     if not server.cluster_enabled:
-        return TargetFacts(connection.node, False, keys, engine_version=server.engine_version)
+        return TargetFacts(connection.node, False, keys, engine_version=server.engine_version, engine=server.engine)
     info = await cluster_info(connection)
     me = await myself(connection)
     return TargetFacts(
@@ -66,6 +68,7 @@ async def inspect_target(connection: RedisConnection) -> TargetFacts:
         bus_port=me.bus_port,
         primary_id=me.primary_id,
         engine_version=server.engine_version,
+        engine=server.engine,
     )
 
 
@@ -76,13 +79,17 @@ async def set_config_epoch(connection: RedisConnection, epoch: int) -> None:
         log.info("%s kept its config epoch (%s)", connection.node, reply.message)
 
 
-async def add_slots(connection: RedisConnection, ranges: Sequence[SlotRange]) -> None:
+async def add_slots(connection: RedisConnection, ranges: Sequence[SlotRange], *, by_range: bool = True) -> None:
+    """ADDSLOTSRANGE (Redis 7.0+), or every slot named for older servers (`by_range=False`)."""
     if not ranges:
         return
-    bounds = [value for r in ranges for value in (r.first, r.last)]
-    reply = await connection.command("CLUSTER", "ADDSLOTSRANGE", *bounds)
+    if by_range:
+        command: list[str | int] = ["ADDSLOTSRANGE", *(value for r in ranges for value in (r.first, r.last))]
+    else:
+        command = ["ADDSLOTS", *(slot for r in ranges for slot in range(r.first, r.last + 1))]
+    reply = await connection.command("CLUSTER", *command)
     if isinstance(reply, RespError):
-        raise RestoreFault(f"{connection.node} refused CLUSTER ADDSLOTSRANGE: {reply.message}")
+        raise RestoreFault(f"{connection.node} refused CLUSTER {command[0]}: {reply.message}")
 
 
 async def resolve_ip(address: NodeAddress) -> str:
@@ -96,7 +103,7 @@ async def resolve_ip(address: NodeAddress) -> str:
 
 async def meet(connection: RedisConnection, ip: str, port: int, bus_port: int | None) -> None:
     command: list[str | int] = ["CLUSTER", "MEET", ip, port]
-    if bus_port is not None:
+    if bus_port is not None and bus_port != port + DEFAULT_BUS_OFFSET:  # before 7.0 MEET takes no bus port
         command.append(bus_port)
     reply = await connection.command(*command)
     if isinstance(reply, RespError):
