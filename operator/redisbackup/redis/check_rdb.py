@@ -18,10 +18,9 @@ from pathlib import Path
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.engines import VerifierTooOld
 from redisbackup.domain.faults import SnapshotFault
-from redisbackup.redis.readers import RdbReader
+from redisbackup.redis.readers import CHECK_RDB_ENV, RdbReader
 from redisbackup.redis.scratch import TOO_NEW, find_program
 
-CHECK_RDB_ENV = "REDISBACKUP_REDIS_CHECK_RDB"
 OK_LINE = "RDB looks OK!"
 ERROR_LINE = "--- RDB ERROR DETECTED ---"
 _INFO = re.compile(r"^\[info\] (\d+) (keys read|expires|already expired)$")

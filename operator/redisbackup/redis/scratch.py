@@ -32,11 +32,10 @@ from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
 from redisbackup.redis.info import ServerInfo, read_server_info
-from redisbackup.redis.readers import RdbReader
+from redisbackup.redis.readers import REDIS_SERVER_ENV, RdbReader
 
 log = logging.getLogger(__name__)
 
-REDIS_SERVER_ENV = "REDISBACKUP_REDIS_SERVER"
 RDB_NAME = "dump.rdb"
 SOCKET_NAME = "redis.sock"
 LOG_NAME = "redis.log"
