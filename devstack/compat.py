@@ -96,8 +96,10 @@ def _cell(outcome: str | None) -> str:
     return _MARK.get(outcome, outcome or "not run")
 
 
-def _name(release: Release) -> str:
-    return f"{release.engine.capitalize()} {release.version}"
+def _name(release: Release, data: Mapping[str, Any]) -> str:
+    """The engine and the version its server reported in the last run (Debian's point release), else the registry's."""
+    reported = data.get("releases", {}).get(release.id, {}).get("reportedVersion", release.version)
+    return f"{release.engine.capitalize()} {reported}"
 
 
 def render(data: Mapping[str, Any], releases: Sequence[Release] = RELEASES) -> str:
@@ -112,13 +114,13 @@ def render(data: Mapping[str, Any], releases: Sequence[Release] = RELEASES) -> s
         cells = [_cell(operations.get(operation)) for operation in OPERATIONS]
         verifiers = ", ".join(entry.get("verifiedBy", [])) or "—"
         rdb = str(entry.get("rdbVersion", "?"))
-        lines.append(f"| {_name(release)} | {release.suite} | {rdb} | " + " | ".join(cells) + f" | {verifiers} |")
+        lines.append(f"| {_name(release, data)} | {release.suite} | {rdb} | " + " | ".join(cells) + f" | {verifiers} |")
     lines += [
         "",
         "Restoring a snapshot of the row's engine into a server of the column's (✅ it loads every key; ⛔ refused "
         "before anything changes, with `RestoreTargetIncompatible` naming both versions):",
         "",
-        "| snapshot of ↓ into → | " + " | ".join(_name(r) for r in releases) + " |",
+        "| snapshot of ↓ into → | " + " | ".join(_name(r, data) for r in releases) + " |",
         "|---|" + "---|" * len(releases),
     ]
     restores = data.get("restores", {})
@@ -126,7 +128,7 @@ def render(data: Mapping[str, Any], releases: Sequence[Release] = RELEASES) -> s
     for source in releases:
         row = restores.get(source.id, {})
         cells = [symbols.get(row.get(target.id), "not run") for target in releases]
-        lines.append(f"| {_name(source)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_name(source, data)} | " + " | ".join(cells) + " |")
     updated = data.get("updated")
     if updated:
         lines += ["", f"Last run of `make matrix`: {updated}."]

@@ -128,11 +128,13 @@ def test_kubectl_get_rb_shows_the_printer_columns(
     apply(kube, namespace, "daily", snapshotName="daily-1", cacheClusterId="cache")
     wait_phase(kube_api, namespace, "daily", "available", operator=operator)
 
+    with redis_standalone.primary.client() as redis:
+        engine, version = server_version(redis)
     table = kube.kubectl("get", "rb", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "SNAPSHOT", "SOURCE", "STATUS", "SIZE", "AGE"]
+    assert table[0].split() == ["NAME", "SNAPSHOT", "SOURCE", "ENGINE", "VERSION", "STATUS", "SIZE", "AGE"]
     row = table[1].split()
-    assert row[:4] == ["daily", "daily-1", "cache", "available"]
-    assert row[5] in ("B", "KiB")  # e.g. "92 B" / "1.2 KiB": the size with its unit
+    assert row[:6] == ["daily", "daily-1", "cache", engine, version, "available"]
+    assert row[7] in ("B", "KiB")  # e.g. "92 B" / "1.2 KiB": the size with its unit
     wide = kube.kubectl("get", "redisbackups", "-n", namespace, "-o", "wide").stdout.splitlines()
     assert wide[0].split()[-1] == "LOCATION"
     assert wide[1].split()[-1].startswith("file:///")
