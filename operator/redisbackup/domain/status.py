@@ -19,7 +19,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from redisbackup.api.faults import FaultCode
 from redisbackup.api.status import ConditionType, Phase, VerificationResult
 from redisbackup.domain.conditions import (
     ConditionValue,
@@ -245,14 +244,6 @@ def deletion_notice(deletion_policy: str, *, removed: int, location: str | None,
     if deletion_policy == "Retain":
         return Notice("Normal", "Retained", f"deletionPolicy Retain: the stored snapshot stays at {where}")
     return Notice("Normal", "Deleted", f"deleted {removed} stored object(s) of the snapshot at {where}")
-
-
-def failure_reason(status: Status | None) -> FaultCode | None:
-    failed = find(status, ConditionType.FAILED)
-    if failed is None or failed.get("status") != "True":
-        return None
-    reason = failed.get("reason")
-    return FaultCode(reason) if isinstance(reason, str) and reason in FaultCode._value2member_map_ else None
 
 
 # ---------------------------------------------------------------------------------------------- verification

@@ -8,7 +8,7 @@
 No access to the nodes' file systems is needed. Before anything changes, every node must read its node group's RDB
 (the same engine at the same or a newer version: RestoreTargetIncompatible otherwise), and a local reader is chosen
 per node group that reads the RDB and whose DUMP payloads the primary reads (the primary's own release if present;
-redis.readers, domain.engines). Redis before 7.0 is built with ADDSLOTS and without functions. Keys are written only
+local.readers, domain.engines). Redis before 7.0 is built with ADDSLOTS and without functions. Keys are written only
 after the cluster is whole, because a node refuses writes while cluster_state is fail; clients that connect during
 the restore see the data arrive. With `preloaded` (the init-container route, each primary having loaded its node
 group's RDB at boot) the data step is skipped and only the slots the primaries did not claim for their keys are
@@ -46,11 +46,12 @@ from redisbackup.domain.faults import RestoreFault
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.local.readers import RdbReader, find_readers
+from redisbackup.local.scratch_server import RDB_NAME, LocalRedisMissing, scratch_server
 from redisbackup.redis import cluster_admin
-from redisbackup.redis.connection import RedisConnection, Timeouts
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.copy import CopyResult, copy_functions, copy_keys
-from redisbackup.redis.readers import RdbReader, find_readers
-from redisbackup.redis.scratch import RDB_NAME, LocalRedisMissing, scratch_server
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import fetch_rdb
 
@@ -87,13 +88,13 @@ async def _wait(what: str, check: Callable[[], Awaitable[bool]], deadline: float
 
 
 class _Builder:
-    def __init__(self, plan: ClusterRestorePlan, connections: dict[NodeAddress, RedisConnection], report: Report):
+    def __init__(self, plan: ClusterRestorePlan, connections: dict[NodeAddress, RedisClient], report: Report):
         self.plan = plan
         self.connections = connections
         self.report = report
         self.facts: dict[NodeAddress, TargetFacts] = {}
 
-    def on(self, address: NodeAddress) -> RedisConnection:
+    def on(self, address: NodeAddress) -> RedisClient:
         return self.connections[address]
 
     async def check(self, preloaded: bool) -> bool:
@@ -210,7 +211,7 @@ async def _load_node_group(
     store: ObjectStore,
     manifest: Manifest,
     primary: PrimaryAssignment,
-    target: RedisConnection,
+    target: RedisClient,
     work_dir: Path | None,
     reader: RdbReader,
     report: Report,
@@ -230,7 +231,7 @@ async def _load_node_group(
                     source, target, progress=progress, absolute_expiry=reader.release.has_absolute_expiry
                 )
             finally:
-                source.close()
+                await source.close()
     return copied, functions
 
 
@@ -254,7 +255,7 @@ async def restore_cluster(
     opened = await asyncio.gather(
         *(cluster_admin.open_node(a, settings, TARGET_TIMEOUTS) for a in plan.addresses), return_exceptions=True
     )
-    connections = {a: c for a, c in zip(plan.addresses, opened, strict=True) if isinstance(c, RedisConnection)}
+    connections = {a: c for a, c in zip(plan.addresses, opened, strict=True) if isinstance(c, RedisClient)}
     try:
         for failure in opened:
             if isinstance(failure, BaseException):
@@ -311,4 +312,4 @@ async def restore_cluster(
     finally:
         for connection in connections.values():
             with contextlib.suppress(Exception):
-                connection.close()
+                await connection.close()

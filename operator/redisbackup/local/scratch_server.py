@@ -1,7 +1,7 @@
 """A throwaway redis-server that loads a stored RDB: the reader of last resort for restores and verification.
 
 Only redis-server reads every type, encoding and module hook of its own RDB format completely, so
-`restore-cluster` and verification let a local redis-server (or valkey-server: the reader redis.readers found for
+`restore-cluster` and verification let a local redis-server (or valkey-server: the reader local.readers found for
 the RDB's version) load the RDB instead of parsing it here. The server
 listens on no TCP port — only a Unix socket (mode 700) in the caller's private directory — saves nothing, checks
 every ziplist/listpack deeply while loading (`sanitize-dump-payload yes`), and is killed when the block ends; the
@@ -29,10 +29,11 @@ from redisbackup.api.faults import FaultCode
 from redisbackup.domain.engines import VerifierTooOld
 from redisbackup.domain.faults import RestoreFault, SnapshotFault
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
+from redisbackup.local.readers import REDIS_SERVER_ENV, RdbReader
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import RespError, Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
 from redisbackup.redis.info import ServerInfo, read_server_info
-from redisbackup.redis.readers import REDIS_SERVER_ENV, RdbReader
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,8 @@ class ScratchServer:
     def log_tail(self, lines: int = 12) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
-    async def connect(self, timeouts: Timeouts | None = None) -> RedisConnection:
-        return await RedisConnection.open(self.address, ConnectionSettings(), timeouts or Timeouts(reply=600.0))
+    async def connect(self, timeouts: Timeouts | None = None) -> RedisClient:
+        return await RedisClient.open(self.address, ConnectionSettings(), timeouts or Timeouts(reply=600.0))
 
 
 async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> None:
@@ -183,14 +184,14 @@ async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> N
                     "with a module) than this redis-server; use a redis-server at least as new as the source."
                 )
             with contextlib.suppress(RedisUnreachable, ConnectionLost):
-                connection = await RedisConnection.open(server.address, ConnectionSettings(), quick)
+                client = await RedisClient.open(server.address, ConnectionSettings(), quick)
                 try:
-                    reply = await connection.command("PING")
+                    reply = await client.command("PING")
                     if not isinstance(reply, RespError):
-                        server.info = await read_server_info(connection)
+                        server.info = await read_server_info(client)
                         return
                 finally:
-                    connection.close()
+                    await client.close()
             await asyncio.sleep(0.1)
 
 

@@ -4,7 +4,7 @@ It reads every opcode and object of the file with the server's loader (without k
 CRC-64 trailer, then prints `\\o/ RDB looks OK! \\o/` or `--- RDB ERROR DETECTED ---` followed by where and what,
 and `[info] N keys read / N expires / N already expired`. Debian ships it in redis-tools (valkey-tools).
 
-Only a checker that reads the RDB's version gives a verdict: redis.readers and domain.engines choose it, and a
+Only a checker that reads the RDB's version gives a verdict: local.readers and domain.engines choose it, and a
 checker that still says "Can't handle RDB format version" is VerifierTooOld (no verdict), never RdbCheckFailed.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.engines import VerifierTooOld
 from redisbackup.domain.faults import SnapshotFault
-from redisbackup.redis.readers import CHECK_RDB_ENV, RdbReader
-from redisbackup.redis.scratch import TOO_NEW, find_program
+from redisbackup.local.readers import CHECK_RDB_ENV, RdbReader
+from redisbackup.local.scratch_server import TOO_NEW, find_program
 
 OK_LINE = "RDB looks OK!"
 ERROR_LINE = "--- RDB ERROR DETECTED ---"
