@@ -71,7 +71,7 @@ def verdict(status: dict[str, Any], passed: bool, generation: int) -> Any:
     return mark_verified(
         status,
         {"result": "Passed" if passed else "Failed", "verifyTime": "2026-05-01T12:05:00Z"},
-        passed=passed,
+        result="Passed" if passed else "Failed",
         reason=None if passed else "StoredObjectCorrupt",
         message="verified 1 node" if passed else "the SHA-256 differs",
         generation=generation,
