@@ -67,9 +67,14 @@ async def test_a_workload_that_keeps_changing_is_a_typed_transient_fault_told_in
         with pytest.raises(LockConflict) as raised:
             await workflow.run(body())
         assert isinstance(raised.value, RedisBackupError)
-        assert condition(kubernetes, "Progressing")["reason"] == "InvalidCacheClusterState"
+        progressing = condition(kubernetes, "Progressing")
+        assert (progressing["status"], progressing["reason"]) == ("True", "InvalidCacheClusterState")
+        assert "changed 5 times in a row (attempt 1 of 2, limits.snapshotAttempts" in progressing["message"]
         await workflow.run(body(status=kubernetes.statuses["nightly"]))
-    assert condition(kubernetes, "Failed")["reason"] == "InvalidCacheClusterState"
+    failed = condition(kubernetes, "Failed")
+    assert (failed["status"], failed["reason"]) == ("True", "InvalidCacheClusterState")
+    assert "(gave up after 2 attempts; limits.snapshotAttempts is 2)" in failed["message"]
+    assert kubernetes.reasons() == ["Creating", "InvalidCacheClusterState", "InvalidCacheClusterState"]
     assert server.commands == []
 
 
