@@ -1,8 +1,13 @@
 """The backup use case: one RedisBackup, from accepted to available (or failed).
 
     check the spec again ─► creating ─► resolve the source ─► wait for the source's turn ─► mark the workload
-    ─► plan (INFO / CLUSTER SHARDS) ─► wait for a snapshot slot ─► take_snapshot ─► unmark ─► available
-    (a copy, spec.sourceSnapshotName: creating ─► find the source snapshot ─► copy_snapshot ─► available)
+    ─► wait for a snapshot slot ─► (resolve again if it waited) ─► plan (INFO / CLUSTER SHARDS) ─► take_snapshot
+    ─► unmark ─► available
+    (a copy, spec.sourceSnapshotName: creating ─► wait for a slot ─► find the source snapshot ─► copy_snapshot
+    ─► available)
+
+The plan (which Pods, which node of each shard, the slot ranges) is made under the slot, never before it: the wait
+for a slot has no bound, and the cluster may fail over or reshard, or a Pod IP go to another Pod, meanwhile.
 
 `RedisBackupReconciler.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and
 raises the fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not
@@ -28,6 +33,7 @@ from redisbackup.domain.admission import fault_for
 from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.manifest import Manifest
+from redisbackup.domain.pods import Workload
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
 from redisbackup.domain.status import (
     is_terminal,
@@ -57,11 +63,12 @@ log = logging.getLogger(__name__)
 
 
 class SnapshotSlot(NamedTuple):
-    """A slot of limits.maxConcurrentSnapshots held by one snapshot (or copy): its progress reports and when it
-    got the slot."""
+    """A slot of limits.maxConcurrentSnapshots held by one snapshot (or copy): its progress reports, when it got
+    the slot, and whether it waited for it."""
 
     progress: ProgressReporter
     started: float
+    waited: bool  # whether it had to wait for the slot (what was resolved before may have changed meanwhile)
 
 
 class RedisBackupReconciler:
@@ -228,21 +235,19 @@ class RedisBackupReconciler:
         self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
     ) -> None:
         ours = Holder(request.name, request.uid, request.namespace)
-        marked = []
+        marked: list[Workload] = []
         try:
-            for workload in source.workloads:
-                other = await self.kubernetes.mark(source.namespace, workload, ours)
-                if other is not None:
-                    by = other.annotation(source.namespace)
-                    raise SourceBusy(
-                        f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
-                        f'RedisBackup "{by}" (annotation redisbackup.io/snapshotting); this snapshot waits its turn'
-                    )
-                marked.append(workload)
-            async with self.kubernetes.connection(request.namespace, request.spec) as connection:
-                planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
-                await writer.apply(mark_planned(writer.status, planned.described(source)))
-                async with self._snapshot_slot(request, writer) as slot:
+            await self._mark(request, source, ours, marked)
+            async with self._snapshot_slot(request, writer) as slot:
+                # Planned only now, under the slot: the wait for it has no bound, and a plan made before it could
+                # read a node that has failed over since, record slot ranges from before a reshard, or dial a Pod
+                # IP given to another Pod meanwhile.
+                if slot.waited:
+                    source = await self.kubernetes.resolve(request.namespace, request.spec)
+                    await self._mark(request, source, ours, marked)
+                async with self.kubernetes.connection(request.namespace, request.spec) as connection:
+                    planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
+                    await writer.apply(mark_planned(writer.status, planned.described(source)))
                     self.metrics.snapshots_started.inc()
                     manifest = await take_snapshot(
                         planned.plan,
@@ -261,6 +266,20 @@ class RedisBackupReconciler:
                     await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, ours))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, slot.started)
 
+    async def _mark(self, request: BackupRequest, source: ResolvedSource, ours: Holder, marked: list[Workload]) -> None:
+        """Annotate each workload of `source` not marked yet (appended to `marked`); SourceBusy when one is held."""
+        for workload in source.workloads:
+            if workload in marked:
+                continue
+            other = await self.kubernetes.mark(source.namespace, workload, ours)
+            if other is not None:
+                by = other.annotation(source.namespace)
+                raise SourceBusy(
+                    f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
+                    f'RedisBackup "{by}" (annotation redisbackup.io/snapshotting); this snapshot waits its turn'
+                )
+            marked.append(workload)
+
     async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
         """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""
         name = str(request.spec["sourceSnapshotName"])
@@ -269,9 +288,10 @@ class RedisBackupReconciler:
             async def lease(storage: str) -> ObjectStore:
                 return await leases.enter_async_context(self.stores.lease(storage))
 
-            source = await find_copy_source(self.kubernetes, lease, request.namespace, name)
-            await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
             async with self._snapshot_slot(request, writer) as slot:
+                # Under the slot, as a snapshot's plan: the source may have been deleted while this copy queued.
+                source = await find_copy_source(self.kubernetes, lease, request.namespace, name)
+                await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
                 manifest = await copy_snapshot(
                     source.store,
                     source.manifest,
@@ -287,14 +307,24 @@ class RedisBackupReconciler:
     @contextlib.asynccontextmanager
     async def _snapshot_slot(self, request: BackupRequest, writer: StatusWriter) -> AsyncIterator[SnapshotSlot]:
         """A streaming slot (limits.maxConcurrentSnapshots), progress into status, and the in-flight gauge."""
-        async with self._slots:
+        waited = self._slots.locked()
+        if waited:
+            self.metrics.queued.inc()
+        try:
+            await self._slots.acquire()
+        finally:
+            if waited:
+                self.metrics.queued.dec()
+        try:
             progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
             self.metrics.in_flight.inc()
             try:
-                yield SnapshotSlot(progress, time.monotonic())
+                yield SnapshotSlot(progress, time.monotonic(), waited)
             finally:
                 self.metrics.in_flight.dec()
                 await progress.close()
+        finally:
+            self._slots.release()
 
     async def _finish(
         self,
