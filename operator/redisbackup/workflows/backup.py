@@ -32,8 +32,8 @@ from redisbackup.api.status import Phase
 from redisbackup.domain.admission import fault_for
 from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import RedisBackupError
+from redisbackup.domain.layout import new_attempt_id
 from redisbackup.domain.manifest import Manifest
-from redisbackup.domain.pods import Workload
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
 from redisbackup.domain.status import (
     is_terminal,
@@ -47,16 +47,19 @@ from redisbackup.domain.status import (
 from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
+from redisbackup.local.process_identity import this_process
 from redisbackup.redis.connection import Timeouts
 from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
+from redisbackup.workflows.commit import read_manifest, sweep
 from redisbackup.workflows.concurrency import RunningSnapshots, SourceGate
 from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
+from redisbackup.workflows.marking import SourceMarks
 from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.request import BackupRequest, Clock, ProgressReporter, utc_now
-from redisbackup.workflows.snapshot import read_manifest, take_snapshot
+from redisbackup.workflows.snapshot import take_snapshot
 from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
@@ -82,8 +85,10 @@ class RedisBackupReconciler:
         *,
         kubernetes: KubernetesAccess | None = None,
         clock: Clock = utc_now,
+        process: str | None = None,
     ) -> None:
         self.config = config
+        self.process = process or str(this_process())  # named in the source's mark (k8s.locks)
         self.limits = config.limits
         self.stores = stores
         self.metrics = metrics
@@ -197,6 +202,7 @@ class RedisBackupReconciler:
         if resumed and (manifest := await read_manifest(store, request.location)) is not None:
             # Committed by an attempt that died before it wrote the status: describe it, never take it again.
             log.info("%s/%s: snapshot already committed; writing its status", request.namespace, request.name)
+            await sweep(store, request.location, manifest)  # what attempts that lost the commit left behind
             source = None if request.is_copy else await self._resolve_quietly(request)
             await self._finish(request, writer, manifest, store, storage, source, None, started=None)
             return
@@ -234,17 +240,17 @@ class RedisBackupReconciler:
     async def _snapshot(
         self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
     ) -> None:
-        ours = Holder(request.name, request.uid, request.namespace)
-        marked: list[Workload] = []
-        try:
-            await self._mark(request, source, ours, marked)
+        attempt = new_attempt_id(self.clock())
+        ours = Holder(request.name, request.uid, request.namespace, process=self.process, attempt=attempt)
+        async with SourceMarks(self.kubernetes, request, ours).held() as marks:
+            await marks.mark(source)
             async with self._snapshot_slot(request, writer) as slot:
                 # Planned only now, under the slot: the wait for it has no bound, and a plan made before it could
                 # read a node that has failed over since, record slot ranges from before a reshard, or dial a Pod
                 # IP given to another Pod meanwhile.
                 if slot.waited:
                     source = await self.kubernetes.resolve(request.namespace, request.spec)
-                    await self._mark(request, source, ours, marked)
+                    await marks.mark(source)
                 async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                     planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
                     await writer.apply(mark_planned(writer.status, planned.described(source)))
@@ -258,27 +264,10 @@ class RedisBackupReconciler:
                         timeouts=self.timeouts,
                         tags=request.spec.get("tags") or {},
                         progress_interval=self.limits.progress_interval_seconds,
+                        attempt=attempt,
+                        abandoned=marks.abandoned,
                     )
-        finally:
-            for workload in reversed(marked):
-                # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, ours))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, slot.started)
-
-    async def _mark(self, request: BackupRequest, source: ResolvedSource, ours: Holder, marked: list[Workload]) -> None:
-        """Annotate each workload of `source` not marked yet (appended to `marked`); SourceBusy when one is held."""
-        for workload in source.workloads:
-            if workload in marked:
-                continue
-            other = await self.kubernetes.mark(source.namespace, workload, ours)
-            if other is not None:
-                by = other.annotation(source.namespace)
-                raise SourceBusy(
-                    f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
-                    f'RedisBackup "{by}" (annotation redisbackup.io/snapshotting); this snapshot waits its turn'
-                )
-            marked.append(workload)
 
     async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
         """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""

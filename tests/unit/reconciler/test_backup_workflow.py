@@ -16,7 +16,7 @@ from redisbackup.storage.memory import MemoryStore
 from redisbackup.workflows.uniqueness import KnownPeers
 from tests.unit.datapath.fake_redis import FakeRedis
 from tests.unit.datapath.test_rdb_verifier import REAL_RDB
-from tests.unit.reconciler.fakes import CREATED, FakeKubernetes, backups, body, single_pod
+from tests.unit.reconciler.fakes import CREATED, PROCESS, FakeKubernetes, backups, body, single_pod
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,7 +32,10 @@ async def test_a_new_backup_is_created_marked_planned_streamed_unmarked_and_avai
     assert status["nodeSnapshots"][0]["cacheSize"] == str(len(REAL_RDB))
     assert status["nodeSnapshots"][0]["sourcePod"] == "cache-0"
     assert status["location"] == "memory:///team/nightly/uid-1/"
-    assert store.objects["team/nightly/uid-1/node-0001.rdb"] == REAL_RDB
+    key = status["nodeSnapshots"][0]["objectKey"]
+    assert key.startswith("team/nightly/uid-1/20260501T120001Z-")
+    assert key.endswith("/node-0001.rdb")
+    assert store.objects[key] == REAL_RDB
     # creating, planned (engine, port, nodes: what create-snapshot shows), available; a small snapshot writes no
     # progress.
     assert len(kubernetes.patches) == 3
@@ -50,7 +53,7 @@ async def test_a_new_backup_is_created_marked_planned_streamed_unmarked_and_avai
         ],
     )
     assert kubernetes.reasons() == ["Creating", "Available"]
-    holder = Holder("nightly", "uid-1", "team")
+    holder = Holder("nightly", "uid-1", "team", process=PROCESS, attempt=key.split("/")[3])
     workload = Workload("StatefulSet", "cache")
     assert kubernetes.marks == [("mark", workload, holder), ("unmark", workload, holder)]
     assert workflow.metrics.backups.labels(result="available")._value.get() == 1
@@ -167,3 +170,28 @@ async def test_an_unknown_storage_location_fails_the_backup_naming_the_known_one
     failed = next(c for c in kubernetes.statuses["nightly"]["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "StorageLocationNotFound"
     assert 'storage location "archive" is not in the operator\'s configuration (known: embedded)' in failed["message"]
+
+
+async def test_a_hold_of_this_backup_by_another_live_process_is_waited_for_and_never_fails() -> None:
+    other = Holder("nightly", "uid-1", "team", process="operator-old/1/9/boot/1", attempt="old")
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port), holder=other)
+        workflow = backups(kubernetes, MemoryStore(), limits="snapshotAttempts: 1")
+        for _ in range(3):
+            with pytest.raises(Exception, match="by another operator process"):
+                await workflow.run(body(status=kubernetes.statuses.get("nightly")))
+        assert server.commands == [], "Redis is not asked while the other process is at it"
+        kubernetes.holder = None  # that process is done (or gone)
+        await workflow.run(body(status=kubernetes.statuses["nightly"]))
+    assert kubernetes.statuses["nightly"]["phase"] == "available"
+
+
+async def test_the_objects_of_an_attempt_whose_process_is_gone_are_removed_when_its_hold_is_taken_over() -> None:
+    store = MemoryStore()
+    dead = Holder("nightly", "uid-1", "team", process="operator-killed/1/9/boot/1", attempt="20260501T115900Z-dead")
+    await store.put_bytes(f"team/nightly/uid-1/{dead.attempt}/node-0001.rdb", b"the upload a SIGKILL cut short")
+    async with FakeRedis(rdb=REAL_RDB, cut_after=100) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port), replaced=dead)
+        with pytest.raises(ConnectionLost):
+            await backups(kubernetes, store).run(body())
+    assert store.objects == {}, "neither the dead attempt's objects nor this failed attempt's are left"
