@@ -23,6 +23,8 @@ class FaultCode(StrEnum):
     SNAPSHOT_QUOTA_EXCEEDED = "SnapshotQuotaExceededFault"
     SNAPSHOT_FEATURE_NOT_SUPPORTED = "SnapshotFeatureNotSupportedFault"
     TAG_QUOTA_PER_RESOURCE_EXCEEDED = "TagQuotaPerResourceExceeded"
+    TAG_NOT_FOUND = "TagNotFound"
+    INVALID_ARN = "InvalidARN"
 
     # Ours: the Redis side of a snapshot.
     REDIS_AUTHENTICATION_FAILED = "RedisAuthenticationFailed"

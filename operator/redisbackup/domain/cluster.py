@@ -153,6 +153,13 @@ def choose_node(shard: ClusterShard) -> ClusterNode | None:
     return primary if primary is not None and primary.health == "online" else None
 
 
+def node_groups(shards: Sequence[ClusterShard]) -> list[tuple[str, ClusterShard]]:
+    """The slot-owning shards with their NodeGroupId: 0001… in order of the shard's lowest slot (snapshots and
+    DescribeReplicationGroups number them alike)."""
+    owning = sorted((s for s in shards if s.slots), key=lambda s: s.lowest_slot)
+    return [(node_id(index), shard) for index, shard in enumerate(owning, start=1)]
+
+
 def plan_cluster(
     source_id: str, shards: Sequence[ClusterShard], moves: Sequence[SlotMove] = (), *, tls: bool = False
 ) -> SnapshotPlan:
@@ -164,7 +171,8 @@ def plan_cluster(
             f"{', …' if len(moves) > 5 else ''}): a snapshot now could miss keys or hold them twice. "
             "Wait for the migration to finish (or fix it with redis-cli --cluster fix), then take the snapshot."
         )
-    owning = sorted((s for s in shards if s.slots), key=lambda s: s.lowest_slot)
+    groups = node_groups(shards)
+    owning = [shard for _, shard in groups]
     gaps = _unserved(owning)
     if gaps:
         raise ReplicationGroupNotReady(
@@ -172,17 +180,17 @@ def plan_cluster(
             "(cluster_state would be fail): a snapshot would be incomplete. Assign every slot, then try again."
         )
     targets = []
-    for index, shard in enumerate(owning, start=1):
+    for group_id, shard in groups:
         chosen = choose_node(shard)
         if chosen is None:
             states = ", ".join(f"{n.node_id[:8]} {n.role} {n.health}" for n in shard.nodes) or "no nodes"
             raise ReplicationGroupNotReady(
-                f"shard {node_id(index)} of replication group {source_id!r} (slots {format_slots(shard.slots)}) "
+                f"shard {group_id} of replication group {source_id!r} (slots {format_slots(shard.slots)}) "
                 f"has no online node ({states}). Wait for a failover or for the node to recover, then try again."
             )
         targets.append(
             NodeTarget(
-                id=node_id(index),
+                id=group_id,
                 address=chosen.address(tls=tls),
                 role=chosen.role,
                 name=chosen.hostname,
