@@ -57,9 +57,9 @@ class SourceMarks:
         )
 
     @contextlib.asynccontextmanager
-    async def held(self, renew_every: float = RENEW_SECONDS) -> AsyncIterator[SourceMarks]:
+    async def held(self) -> AsyncIterator[SourceMarks]:
         """Renew the marks' leases while the block runs; remove the marks when it ends, however it ends."""
-        renewing = asyncio.create_task(self._renew(renew_every), name=f"renew marks of {self.request.name}")
+        renewing = asyncio.create_task(self._renew(RENEW_SECONDS), name=f"renew marks of {self.request.name}")
         try:
             yield self
         finally:

@@ -58,6 +58,7 @@ class FakeKubernetes:
     marks: list[tuple[str, Workload, Holder]] = field(default_factory=list)
     holder: Holder | None = None  # someone else's annotation on the workload
     replaced: Holder | None = None  # the hold of a gone process that marking takes over
+    renewals: int = 0
     resolutions: int = 0
 
     async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
@@ -90,7 +91,7 @@ class FakeKubernetes:
         return Marking(replaced=self.replaced)
 
     async def renew(self, namespace: str, workload: Workload, holder: Holder) -> bool:
-        self.marks.append(("renew", workload, holder))
+        self.renewals += 1
         return True
 
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from unittest.mock import patch
 
 import pytest
 
@@ -195,3 +197,19 @@ async def test_the_objects_of_an_attempt_whose_process_is_gone_are_removed_when_
         with pytest.raises(ConnectionLost):
             await backups(kubernetes, store).run(body())
     assert store.objects == {}, "neither the dead attempt's objects nor this failed attempt's are left"
+
+
+async def test_the_marks_lease_is_renewed_while_the_snapshot_streams() -> None:
+    big = REAL_RDB[:-9] + b"\x00" * 2_000_000 + REAL_RDB[-9:]
+    async with FakeRedis(rdb=big, pause_after=1_000_000) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port))
+        workflow = backups(kubernetes, MemoryStore())
+        with patch("redisbackup.workflows.marking.RENEW_SECONDS", 0.05):
+            snapshot = asyncio.create_task(workflow.run(body()))
+            async with asyncio.timeout(10):
+                while kubernetes.renewals < 3:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            snapshot.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await snapshot
+    assert [m[0] for m in kubernetes.marks] == ["mark", "unmark"]
