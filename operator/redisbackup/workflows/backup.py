@@ -11,16 +11,20 @@ for a slot has no bound, and the cluster may fail over or reshard, or a Pod IP g
 
 `RedisBackupReconciler.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and
 raises the fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not
-there yet (until `sourceMissingDeadlineSeconds` after creation), a source busy with another snapshot (always), a
-lost connection (up to `snapshotAttempts` times). A terminal RedisBackup is never snapshotted again, and an attempt
-that finds this uid's manifest already committed (an earlier attempt died just before writing the status) only
-writes the status. Nothing waits on the apiserver while it queues: the order is kept in memory.
+there yet or not Ready (until `sourceMissingDeadlineSeconds` after that wait began), a node loading its data set
+(until `busyDeadlineSeconds` after that wait began), a source busy with another snapshot (always), a lost
+connection (up to `snapshotAttempts` times). Waits are not failed attempts; when each began is kept in status
+(sourceMissingSince, busySince), so that a restart keeps it and a backup that queued for long does not fail at
+once. A terminal RedisBackup is never snapshotted again, and an attempt that finds this uid's manifest already
+committed (an earlier attempt died just before writing the status) only writes the status. Nothing waits on the
+apiserver while it queues: the order is kept in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -36,19 +40,24 @@ from redisbackup.domain.layout import new_attempt_id
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
 from redisbackup.domain.status import (
+    BUSY_SINCE,
+    SOURCE_MISSING_SINCE,
     is_terminal,
     mark_available,
     mark_creating,
     mark_failed,
     mark_planned,
+    mark_source_found,
     mark_waiting,
     phase_of,
+    waiting_since,
 )
 from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
 from redisbackup.local.process_identity import this_process
 from redisbackup.redis.connection import Timeouts
+from redisbackup.redis.faults import RedisNotReady
 from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
@@ -139,8 +148,9 @@ class RedisBackupReconciler:
                 # before they were typed).
                 raise
             except RedisBackupError as fault:
-                if fault.transient and not self._give_up(request, fault):
-                    await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request)))
+                waiting = self._waiting(writer.status, fault)
+                if fault.transient and not self._give_up(request, fault, waiting):
+                    await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request), waiting=waiting))
                     raise
                 await self._fail(request, writer, fault)
 
@@ -148,17 +158,35 @@ class RedisBackupReconciler:
         """What every transition records: the generation it observed and when."""
         return {"generation": request.generation, "now": self.clock()}
 
-    def _give_up(self, request: BackupRequest, fault: RedisBackupError) -> bool:
+    def _waiting(self, status: Mapping[str, Any], fault: RedisBackupError) -> tuple[str, dt.datetime] | None:
+        """The wait `fault` is part of (a status field of WAITS) and when it began; None: it is no wait."""
+        if isinstance(fault, AwaitingSource):
+            wait = SOURCE_MISSING_SINCE
+        elif isinstance(fault, RedisNotReady):
+            wait = BUSY_SINCE
+        else:
+            return None
+        return wait, waiting_since(status, wait) or self.clock()
+
+    def _give_up(
+        self, request: BackupRequest, fault: RedisBackupError, waiting: tuple[str, dt.datetime] | None
+    ) -> bool:
         if isinstance(fault, SourceBusy):
             return False  # waiting for another snapshot of the source is never a reason to fail
-        if isinstance(fault, AwaitingSource):
-            deadline = self.limits.source_missing_deadline_seconds
-            waited = (self.clock() - request.created).total_seconds() if request.created else 0.0
+        if waiting is not None:
+            # A wait, not a failed attempt: bounded by its own deadline, counted from when it began (persisted in
+            # status), never from the RedisBackup's creation — it may have queued behind others for hours.
+            wait, since = waiting
+            limit, deadline = (
+                ("sourceMissingDeadlineSeconds", self.limits.source_missing_deadline_seconds)
+                if wait == SOURCE_MISSING_SINCE
+                else ("busyDeadlineSeconds", self.limits.busy_deadline_seconds)
+            )
+            waited = (self.clock() - since).total_seconds()
             if waited >= deadline:
-                fault.message += (
-                    f" (gave up after waiting {waited:.0f}s; limits.sourceMissingDeadlineSeconds is {deadline:g})"
-                )
+                fault.message += f" (gave up after waiting {waited:.0f}s; limits.{limit} is {deadline:g})"
                 return True
+            fault.message += f" (waiting since {since:%Y-%m-%dT%H:%M:%SZ}; limits.{limit} is {deadline:g})"
             return False
         self._failures[request.uid] = failures = self._failures.get(request.uid, 0) + 1
         if failures >= self.limits.snapshot_attempts:
@@ -209,7 +237,7 @@ class RedisBackupReconciler:
         if request.is_copy:
             await self._copy(request, writer, store, storage)
             return
-        source = await self.kubernetes.resolve(request.namespace, request.spec)
+        source = await self._resolve(request, writer)
         keys = [(source.namespace, workload) for workload in source.workloads]
         if (holder := self.gate.holder(keys)) is not None:
             busy = SourceBusy(
@@ -219,7 +247,7 @@ class RedisBackupReconciler:
             await writer.apply(mark_waiting(writer.status, busy, **self._as_of(request)))
         async with self.gate.hold(keys, request.name):
             if holder is not None:  # the pods may have moved while we waited
-                source = await self.kubernetes.resolve(request.namespace, request.spec)
+                source = await self._resolve(request, writer)
             await self._snapshot(request, writer, source, store, storage)
 
     async def _check_unique(self, request: BackupRequest, peers: Peers) -> None:
@@ -231,6 +259,12 @@ class RedisBackupReconciler:
         taken = fault_for(validation.check_admitted(request.body, others, namespace=request.namespace))
         if taken is not None:
             raise taken
+
+    async def _resolve(self, request: BackupRequest, writer: StatusWriter) -> ResolvedSource:
+        """The source's Pods now; a wait for them is over once they are found (its deadline starts afresh)."""
+        source = await self.kubernetes.resolve(request.namespace, request.spec)
+        await writer.apply(mark_source_found(writer.status, **self._as_of(request)))
+        return source
 
     async def _resolve_quietly(self, request: BackupRequest) -> ResolvedSource | None:
         with contextlib.suppress(RedisBackupError):
@@ -249,7 +283,7 @@ class RedisBackupReconciler:
                 # read a node that has failed over since, record slot ranges from before a reshard, or dial a Pod
                 # IP given to another Pod meanwhile.
                 if slot.waited:
-                    source = await self.kubernetes.resolve(request.namespace, request.spec)
+                    source = await self._resolve(request, writer)
                     await marks.mark(source)
                 async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                     planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)

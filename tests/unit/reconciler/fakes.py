@@ -114,10 +114,16 @@ class MemoryPool(StorePool):
 
 
 def backups(
-    kubernetes: FakeKubernetes, store: MemoryStore, *, limits: str = "", now: dt.datetime | None = None
+    kubernetes: FakeKubernetes,
+    store: MemoryStore,
+    *,
+    limits: str = "",
+    now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> RedisBackupReconciler:
     config = parse_config(f"limits: {{{limits}}}" if limits else "")
-    clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
+    if clock is None:
+        clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
     return RedisBackupReconciler(
         config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock, process=PROCESS
     )

@@ -10,13 +10,13 @@ import pytest
 
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain.pods import Workload
-from redisbackup.domain.resolution import SourceAmbiguous, SourceNotFound
+from redisbackup.domain.resolution import ResolvedSource, SourceAmbiguous, SourceNotFound
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s.locks import Holder
-from redisbackup.redis.faults import ConnectionLost
+from redisbackup.redis.faults import ConnectionLost, RedisNotReady
 from redisbackup.storage.memory import MemoryStore
 from redisbackup.workflows.uniqueness import KnownPeers
-from tests.unit.datapath.fake_redis import FakeRedis
+from tests.unit.datapath.fake_redis import INFO, FakeRedis
 from tests.unit.datapath.test_rdb_verifier import REAL_RDB
 from tests.unit.reconciler.fakes import CREATED, PROCESS, FakeKubernetes, backups, body, single_pod
 
@@ -86,22 +86,34 @@ async def test_a_resumed_backup_whose_manifest_is_committed_only_writes_its_stat
     assert restarted.marks == []
 
 
-async def test_a_missing_source_is_awaited_until_the_deadline_then_fails() -> None:
-    def missing() -> None:
-        raise SourceNotFound("no Pod or StatefulSet named cache-0 in namespace team")
+def missing() -> None:
+    raise SourceNotFound("no Pod or StatefulSet named cache-0 in namespace team")
 
+
+async def test_a_missing_source_is_awaited_from_when_the_wait_began_until_the_deadline_then_fails() -> None:
+    """The deadline counts from the first attempt that found the source missing — kept in status across restarts —
+    not from creation: this backup was created an hour before its source went missing."""
+    began = CREATED + dt.timedelta(hours=1)
     kubernetes = FakeKubernetes(missing)  # type: ignore[arg-type]
-    early = backups(kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60")
+    first = backups(kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60", now=began)
     with pytest.raises(SourceNotFound):
-        await early.run(body())
-    assert kubernetes.statuses["nightly"]["phase"] == "creating"
+        await first.run(body())
+    status = kubernetes.statuses["nightly"]
+    assert (status["phase"], status["sourceMissingSince"]) == ("creating", "2026-05-01T13:00:00Z")
     assert kubernetes.reasons() == ["Creating", "CacheClusterNotFound"]
+    progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    assert "(waiting since 2026-05-01T13:00:00Z; limits.sourceMissingDeadlineSeconds is 60)" in progressing["message"]
     with pytest.raises(SourceNotFound):
-        await early.run(body(status=kubernetes.statuses["nightly"]))
+        await first.run(body(status=status))
     assert kubernetes.reasons() == ["Creating", "CacheClusterNotFound"], "a retry with no news writes nothing"
 
+    restarted = backups(  # another process: what it knows of the wait is in status
+        kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60", now=began + dt.timedelta(seconds=59)
+    )
+    with pytest.raises(SourceNotFound):
+        await restarted.run(body(status=kubernetes.statuses["nightly"]))
     late = backups(
-        kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60", now=CREATED + dt.timedelta(seconds=61)
+        kubernetes, MemoryStore(), limits="sourceMissingDeadlineSeconds: 60", now=began + dt.timedelta(seconds=61)
     )
     await late.run(body(status=kubernetes.statuses["nightly"]))
     status = kubernetes.statuses["nightly"]
@@ -109,6 +121,78 @@ async def test_a_missing_source_is_awaited_until_the_deadline_then_fails() -> No
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "CacheClusterNotFound"
     assert "gave up after waiting 61s; limits.sourceMissingDeadlineSeconds is 60" in failed["message"]
+
+
+async def test_a_source_found_again_ends_the_wait_and_a_later_absence_is_a_new_one() -> None:
+    now = [CREATED]
+    found = [False]
+
+    async def snapshot() -> None:
+        await workflow.run(body(status=kubernetes.statuses.get("nightly")))
+
+    async with FakeRedis(rdb=REAL_RDB, cut_after=100) as server:
+
+        def source() -> ResolvedSource:
+            if not found[0]:
+                missing()
+            return single_pod(server.port)
+
+        kubernetes = FakeKubernetes(source)
+        config = "sourceMissingDeadlineSeconds: 60, snapshotAttempts: 9"
+        workflow = backups(kubernetes, MemoryStore(), limits=config, clock=lambda: now[0])
+        with pytest.raises(SourceNotFound):
+            await snapshot()
+        assert kubernetes.statuses["nightly"]["sourceMissingSince"] == "2026-05-01T12:00:00Z"
+        found[0], now[0] = True, CREATED + dt.timedelta(seconds=30)
+        with pytest.raises(ConnectionLost):  # found, and the snapshot fails later on: the wait is over all the same
+            await snapshot()
+        assert "sourceMissingSince" not in kubernetes.statuses["nightly"]
+        found[0], now[0] = False, CREATED + dt.timedelta(seconds=3600)  # an hour later, briefly missing again
+        with pytest.raises(SourceNotFound):
+            await snapshot()
+    status = kubernetes.statuses["nightly"]
+    assert (status["phase"], status["sourceMissingSince"]) == ("creating", "2026-05-01T13:00:00Z")
+
+
+async def test_a_node_loading_its_data_set_is_waited_for_without_counting_attempts_until_its_own_deadline() -> None:
+    loading = INFO.replace(b"# Replication", b"loading:1\r\n# Replication")
+    busy = {"INFO": b"$%d\r\n%s\r\n" % (len(loading), loading)}
+    now = [CREATED]
+    async with FakeRedis(rdb=REAL_RDB, replies=busy) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port))
+        config = "snapshotAttempts: 1, busyDeadlineSeconds: 600"
+        workflow = backups(kubernetes, MemoryStore(), limits=config, clock=lambda: now[0])
+        for seconds in (0, 40, 300, 599):  # one attempt allowed: a wait is not an attempt
+            now[0] = CREATED + dt.timedelta(seconds=seconds)
+            with pytest.raises(RedisNotReady):
+                await workflow.run(body(status=kubernetes.statuses.get("nightly")))
+        status = kubernetes.statuses["nightly"]
+        assert (status["phase"], status["busySince"]) == ("creating", "2026-05-01T12:00:00Z")
+        progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+        assert progressing["reason"] == "RedisBusy"
+        assert "is loading its data set" in progressing["message"]
+        assert "(waiting since 2026-05-01T12:00:00Z; limits.busyDeadlineSeconds is 600)" in progressing["message"]
+
+        server.replies.clear()  # loaded
+        await workflow.run(body(status=status))
+    status = kubernetes.statuses["nightly"]
+    assert status["phase"] == "available"
+    assert "busySince" not in status
+
+
+async def test_a_node_busy_for_longer_than_its_deadline_fails_the_backup_naming_the_wait() -> None:
+    loading = INFO.replace(b"# Replication", b"loading:1\r\n# Replication")
+    async with FakeRedis(rdb=REAL_RDB, replies={"INFO": b"$%d\r\n%s\r\n" % (len(loading), loading)}) as server:
+        kubernetes = FakeKubernetes(lambda: single_pod(server.port))
+        with pytest.raises(RedisNotReady):
+            await backups(kubernetes, MemoryStore(), limits="busyDeadlineSeconds: 600", now=CREATED).run(body())
+        late = backups(
+            kubernetes, MemoryStore(), limits="busyDeadlineSeconds: 600", now=CREATED + dt.timedelta(seconds=601)
+        )
+        await late.run(body(status=kubernetes.statuses["nightly"]))
+    failed = next(c for c in kubernetes.statuses["nightly"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "RedisBusy"
+    assert "gave up after waiting 601s; limits.busyDeadlineSeconds is 600" in failed["message"]
 
 
 async def test_a_permanent_fault_fails_at_once_with_its_code() -> None:
