@@ -31,6 +31,8 @@ from devstack.processes import Process
 REPO = Path(__file__).resolve().parents[1]
 CRD_FILE = REPO / "crds" / "redisbackups.redisbackup.io.yaml"
 CRD_NAME = "redisbackups.redisbackup.io"
+SCHEDULE_CRD_FILE = REPO / "crds" / "redisbackupschedules.redisbackup.io.yaml"
+SCHEDULE_CRD_NAME = "redisbackupschedules.redisbackup.io"
 PROBE_WARNING = "is case-insensitive"
 FINALIZER = "redisbackup.io/data"
 
@@ -175,8 +177,10 @@ class RunningOperator:
 
 
 def install_crd(kube: Cluster, timeout: float = 60.0) -> None:
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    kube.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", f"crd/{CRD_NAME}")
+    """Both CRDs (RedisBackup, RedisBackupSchedule), Established."""
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE), "-f", str(SCHEDULE_CRD_FILE))
+    for name in (CRD_NAME, SCHEDULE_CRD_NAME):
+        kube.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", f"crd/{name}")
 
 
 def write_config(
@@ -256,14 +260,13 @@ def start(
 
 
 def release_leftovers(kube: Cluster, namespaces: Sequence[str]) -> None:
-    """Remove our finalizer from the RedisBackups a stopped operator left, so their namespaces can be deleted."""
+    """Remove our finalizer from the RedisBackups (and RedisBackupSchedules: kopf's daemons hold one there) a stopped
+    operator left, so their namespaces can be deleted."""
     with kube.api_client() as api:
         objects = client.CustomObjectsApi(api)
-        for namespace in namespaces:
+        for namespace, plural in ((ns, p) for ns in namespaces for p in ("redisbackupschedules", "redisbackups")):
             with contextlib.suppress(client.ApiException):
-                listing: Any = objects.list_namespaced_custom_object(
-                    "redisbackup.io", "v1alpha1", namespace, "redisbackups"
-                )
+                listing: Any = objects.list_namespaced_custom_object("redisbackup.io", "v1alpha1", namespace, plural)
                 for item in listing.get("items", []):
                     if FINALIZER in (item["metadata"].get("finalizers") or []):
                         kept = [f for f in item["metadata"]["finalizers"] if f != FINALIZER]
@@ -272,7 +275,7 @@ def release_leftovers(kube: Cluster, namespaces: Sequence[str]) -> None:
                                 "redisbackup.io",
                                 "v1alpha1",
                                 namespace,
-                                "redisbackups",
+                                plural,
                                 item["metadata"]["name"],
                                 {"metadata": {"finalizers": kept or None}},
                             )

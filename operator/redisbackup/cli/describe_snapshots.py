@@ -1,7 +1,7 @@
 """`redisbackup describe-snapshots`: ElastiCache's DescribeSnapshots over the Kubernetes API.
 
     redisbackup describe-snapshots [--snapshot-name NAME] [--cache-cluster-id ID | --replication-group-id ID]
-                                   [--show-node-group-config] [-n NS | -A]
+                                   [--snapshot-source system|user] [--show-node-group-config] [-n NS | -A]
 
 Prints `{"Snapshots": [{…}, …]}`, oldest first. Names and ids match ignoring case, as in ElastiCache. A
 --snapshot-name that matches nothing is SnapshotNotFoundFault (exit 254); a source id that matches nothing gives
@@ -16,6 +16,7 @@ from typing import Any
 
 from redisbackup.api.naming import resolved_identifier
 from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
+from redisbackup.domain.automated import ELASTICACHE_SOURCE_FILTER, matches_source_filter
 from redisbackup.domain.elasticache import snapshot_document_from_body
 from redisbackup.k8s.redisbackups import SnapshotNotFound, list_backups
 
@@ -34,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--cache-cluster-id", metavar="ID", help="only snapshots of this node")
     source.add_argument("--replication-group-id", metavar="ID", help="only snapshots of this Redis Cluster")
     parser.add_argument(
-        "--snapshot-source", choices=("manual",), help="only snapshots of this kind (all RedisBackups are manual)"
+        "--snapshot-source",
+        choices=tuple(ELASTICACHE_SOURCE_FILTER),
+        help="system: only automated backups (a RedisBackupSchedule's); user: only manual ones",
     )
     parser.add_argument(
         "--show-node-group-config",
@@ -57,6 +60,7 @@ def selected(body: Mapping[str, Any], args: argparse.Namespace) -> bool:
         and _matches(spec.get("replicationGroupId"), args.replication_group_id)
         and (args.cache_cluster_id is None or "cacheClusterId" in spec)
         and (args.replication_group_id is None or "replicationGroupId" in spec)
+        and matches_source_filter(body, args.snapshot_source)
     )
 
 
