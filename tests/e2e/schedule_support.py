@@ -35,7 +35,9 @@ class Timeline:
 
     @classmethod
     def starting_now(cls, rate: float) -> Timeline:
-        return cls(rate, dt.datetime.now(dt.UTC).replace(microsecond=0))
+        """From the last whole minute of the wall clock: at rate 60 the schedule's hours then begin at the wall
+        clock's minutes, its 10 minutes at its 10 seconds."""
+        return cls(rate, dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
 
     def env(self) -> dict[str, str]:
         return {"REDISBACKUP_CLOCK": f"rate={self.rate:g},since={self.since:%Y-%m-%dT%H:%M:%SZ}"}

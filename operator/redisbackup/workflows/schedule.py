@@ -170,7 +170,10 @@ class ScheduleReconciler:
         if due is not None:
             owned = await self._run_due(body, writer, timetable, due, owned, paused=suspended or turned_off)
         running = not (suspended or turned_off)
-        next_time = timetable.next_after(now) if running else None
+        # Paused or not, the daemon wakes at each slot: a paused one records it as skipped, so that resuming
+        # never makes up a run that fell due while paused.
+        upcoming = timetable.next_after(now)
+        next_time = upcoming if running else None
         seen = self._observe(body, timetable, owned, next_time, suspended=suspended, turned_off=turned_off)
         await writer.apply(mark_observed(writer.status, seen, generation=generation, now=now))
         if running:
@@ -183,9 +186,7 @@ class ScheduleReconciler:
             )
         else:
             self.metrics.forget(namespace, name)
-        if next_time is None:
-            return MAX_SLEEP_SECONDS
-        return min(max((next_time - now).total_seconds(), 0.0), MAX_SLEEP_SECONDS)
+        return min(max((upcoming - now).total_seconds(), 0.0), MAX_SLEEP_SECONDS)
 
     async def _apply_retention(
         self,

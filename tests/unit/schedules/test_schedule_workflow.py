@@ -152,7 +152,8 @@ async def test_suspend_stops_new_runs_and_slots_passed_while_suspended_are_not_m
     clock.advance(minutes=1, seconds=5)
     sleep = await schedules.reconcile(schedule(schedule="* * * * *", suspend=True))
     assert kube.created == []
-    assert sleep == 3600.0
+    assert sleep == 55.0, "it still wakes at each slot, to record it as skipped"
+    assert kube.status["lastSkippedTime"] == "2026-05-01T12:01:00Z"
     assert "nextScheduleTime" not in kube.status
     assert condition(kube.status, "Ready")["reason"] == "Suspended"
     assert metric(metrics, "redisbackup_schedule_seconds_since_last_success") is None, "no alert while suspended"
