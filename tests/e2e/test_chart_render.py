@@ -30,7 +30,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "replicaCount": 2,
         "webhook": {"certManager": {"enabled": True}},
         "storage": {"defaultLocation": "archive", "locations": {"embedded": None, "archive": {"s3": S3}}},
-        "metrics": {"serviceMonitor": {"enabled": True}},
+        "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
     },
     "ha-existing-secret": {
         "replicaCount": 3,
@@ -206,3 +206,26 @@ def test_unsafe_values_are_refused_with_what_to_do(
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_the_prometheus_rule_alerts_on_the_schedule_metrics_the_operator_exports(tmp_path: Path) -> None:
+    import datetime as dt
+    import re
+
+    from prometheus_client import generate_latest
+
+    from redisbackup.servers.metrics import Metrics
+
+    assert objects(render({}, tmp_path), "PrometheusRule") == [], "off by default: it needs the Prometheus Operator"
+    values = {"metrics": {"prometheusRule": {"enabled": True, "intervalFactor": 3, "labels": {"release": "prom"}}}}
+    rule = one(render(values, tmp_path), "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    (alert,) = rule["spec"]["groups"][0]["rules"]
+    assert alert["expr"] == (
+        "redisbackup_schedule_seconds_since_last_success > 3 * redisbackup_schedule_interval_seconds"
+    )
+    metrics = Metrics()
+    metrics.schedules.observe("team", "nightly", last_success=dt.datetime.now(dt.UTC), interval_seconds=60)
+    exported = set(re.findall(r"^(redisbackup_schedule_\w+)\{", generate_latest(metrics.registry).decode(), re.M))
+    assert set(re.findall(r"redisbackup_\w+", alert["expr"])) <= exported
+    assert "{{ $labels.schedule }}" in alert["annotations"]["summary"], "Prometheus' template survives helm's"
