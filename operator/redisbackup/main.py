@@ -23,13 +23,14 @@ import kopf
 from redisbackup import GROUP, VERSION
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.resource import PLURAL, SCHEDULE_PLURAL
-from redisbackup.handlers import admission, backups, health, schedules
+from redisbackup.handlers import admission, backups, final_snapshots, health, schedules
 from redisbackup.k8s.api import PoolWatch
 from redisbackup.servers.metrics import Metrics
 from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.clock import WallClock
+from redisbackup.workflows.final_snapshot import FinalSnapshots, LiveFinalSnapshotKubernetes
 from redisbackup.workflows.schedule import LiveScheduleKubernetes, ScheduleReconciler
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
@@ -81,6 +82,9 @@ def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler |
     if reconciler is not None:
         backups.register(registry, reconciler)
         schedules.register(registry, build_schedules(options, reconciler.metrics))
+        if options.config.final_snapshots.enabled:
+            deadline = options.config.final_snapshots.deadline_seconds
+            final_snapshots.register(registry, FinalSnapshots(LiveFinalSnapshotKubernetes(), deadline_seconds=deadline))
         _register_metrics(registry, reconciler, options)
         _register_store_closing(registry, reconciler)
     return registry

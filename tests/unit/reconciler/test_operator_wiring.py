@@ -12,8 +12,10 @@ import kopf
 import pytest
 
 from redisbackup import main
+from redisbackup.api.config import OperatorConfig
 from redisbackup.cli import run_operator
 from redisbackup.handlers import backups as handlers
+from redisbackup.handlers import final_snapshots as final_snapshot_handlers
 from redisbackup.handlers import schedules as schedule_handlers
 from redisbackup.handlers.backups import needs_snapshot, wants_verification
 from redisbackup.workflows.uniqueness import BackupIndex
@@ -42,7 +44,13 @@ def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_relea
         handlers.INDEX_ID,
         schedule_handlers.WAKE_ON_SPEC_ID,
         schedule_handlers.WAKE_ON_BACKUP_ID,
+        final_snapshot_handlers.STATEFULSET_ID,
+        final_snapshot_handlers.POD_ID,
     ]
+    without = main.build_registry(
+        main.OperatorOptions(webhook=None, config=OperatorConfig.model_validate({"finalSnapshots": {"enabled": False}}))
+    )
+    assert final_snapshot_handlers.POD_ID not in [h.id for h in without._watching.get_all_handlers()]
     for status, spawned in [
         ({}, True),
         ({"phase": "creating"}, True),
