@@ -8,6 +8,7 @@ The supervisor (devstack.supervisor --demo) starts the services below as its chi
       StatefulSet myreplicatedredis     3 pods  primary + 2 replicas        ← backup-replica-node.yaml
       StatefulSet myclusteredredis      6 pods  Redis Cluster, 3 shards x 2 ← backup-cluster.yaml
     the operator: `redisbackup operator --config .devstack/operator.yaml` (S3 bucket `redisbackup` by default)
+    the ElastiCache API: `redisbackup serve` (devstack.elasticache_api), with a key that is the S3 credentials
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import yaml
 
 from devstack import redis_nodes
 from devstack.cluster import Cluster
+from devstack.elasticache_api import RunningApi, start_for_demo
 from devstack.mirror import Mirror
 from devstack.operator import REPO, RunningOperator, Storage, install_crd, start
 from devstack.processes import Process
@@ -40,6 +42,7 @@ WORKLOADS = ("myNonClusteredRedis", "myReplicatedRedis", "myClusteredRedis")
 class DemoServices:
     processes: list[Process]
     operator: RunningOperator
+    elasticache_api: RunningApi
 
     def state(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,16 @@ class DemoServices:
             "operator_config": str(self.operator.config_path),
             "operator_log": str(self.operator.process.log_path),
             "metrics": f"http://127.0.0.1:{self.operator.metrics_port}/metrics",
+            "elasticache_endpoint": self.elasticache_api.url,
+            "elasticache_ca": str(self.elasticache_api.ca_file),
+            "elasticache_log": str(self.elasticache_api.process.log_path),
+        }
+
+    def env(self) -> dict[str, str]:
+        """What `.devstack/env` adds for `aws elasticache` (the credentials are the S3 ones, already there)."""
+        return {
+            "AWS_ENDPOINT_URL_ELASTICACHE": self.elasticache_api.url,
+            "AWS_CA_BUNDLE": str(self.elasticache_api.ca_file),
         }
 
 
@@ -104,8 +117,16 @@ def start_services(directory: Path, kubeconfig: Path, s3: S3Server, bucket: str)
         configuration="redisbackup-demo",
         test_limits=False,
     )
+    api, _ = start_for_demo(
+        cluster,
+        directory / "logs",
+        namespace=NAMESPACE,
+        access_key_id=s3.access_key,
+        secret_access_key=s3.secret_key,
+        region=s3.region,
+    )
     nodes = [node.process for topology in topologies for node in topology.nodes]
-    return DemoServices([*nodes, operator.process], operator)
+    return DemoServices([*nodes, operator.process, api.process], operator, api)
 
 
 # ----------------------------------------------------------------------------------------------------- the tour
@@ -160,7 +181,13 @@ def _print_next_steps(state: dict[str, Any]) -> None:
         f"  kubectl delete statefulset -n {NAMESPACE} mynonclusteredredis   # the backup stays available\n"
         f"  kubectl delete rb -n {NAMESPACE} bkup-20150515          # deletionPolicy Delete removes its data\n"
         f"  curl -s {demo['metrics']} | grep ^redisbackup_\n"
+        "  aws elasticache describe-cache-clusters --show-cache-node-info   # the Redis nodes, as ElastiCache does\n"
+        "  aws elasticache create-snapshot --cache-cluster-id myNonClusteredRedis --snapshot-name my-first\n"
+        "  aws elasticache describe-snapshots --query 'Snapshots[].[SnapshotName,SnapshotStatus]' --output table\n"
+        "  aws elasticache copy-snapshot --source-snapshot-name my-first --target-snapshot-name my-copy\n"
+        "  aws elasticache delete-snapshot --snapshot-name my-copy\n"
         f"  operator configuration: {demo['operator_config']}\n"
         f"  operator log:           {demo['operator_log']}\n"
+        f"  ElastiCache API:        {demo.get('elasticache_endpoint')} (log {demo.get('elasticache_log')})\n"
         "Stop everything with `make demo-down`."
     )

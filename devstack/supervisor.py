@@ -42,7 +42,7 @@ def _write_json(path: Path, content: dict[str, Any]) -> None:
     temporary.replace(path)  # atomic: `up` never reads half a file
 
 
-def _write_env(directory: Path, kubeconfig: Path, s3: S3Server) -> Path:
+def _write_env(directory: Path, kubeconfig: Path, s3: S3Server, extra: dict[str, str] | None = None) -> Path:
     bin_dir = directory / "bin"
     bin_dir.mkdir(exist_ok=True)
     for tools, program in ((binaries.KUBERNETES, "kubectl"), (binaries.HELM, "helm")):
@@ -53,6 +53,7 @@ def _write_env(directory: Path, kubeconfig: Path, s3: S3Server) -> Path:
     env_file = directory / "env"
     lines = [f'export KUBECONFIG="{kubeconfig}"', f'export PATH="{bin_dir}:$PATH"']
     lines += [f'export {name}="{value}"' for name, value in s3.env().items()]  # aws CLI, boto3, redisbackup
+    lines += [f'export {name}="{value}"' for name, value in (extra or {}).items()]  # the demo's ElastiCache API
     env_file.write_text("\n".join(lines) + "\n")
     env_file.chmod(0o600)
     return env_file
@@ -77,6 +78,7 @@ def run(directory: Path, *, demo: bool = False) -> int:
         print(f"S3 ready at {s3.endpoint_url} (bucket {DEMO_BUCKET})", flush=True)
         processes: list[Process] = [*plane.processes, s3.process]
         demo_state = None
+        demo_env: dict[str, str] = {}
         operator_ports: list[int] = []
         if demo:
             from devstack.demo import start_services  # imports the operator's stack only when asked
@@ -85,8 +87,11 @@ def run(directory: Path, *, demo: bool = False) -> int:
             processes += services.processes
             demo_processes = services.processes
             demo_state = services.state()
+            demo_env = services.env()
             operator = services.operator
             operator_ports = [operator.webhook_port, operator.metrics_port, operator.health_port]
+            api = services.elasticache_api
+            operator_ports += [int(api.url.rsplit(":", 1)[1]), api.metrics_port]
             print(f"demo services ready: Redis workloads and the operator in namespace {demo_state['namespace']}")
         state = {
             "pid": os.getpid(),
@@ -102,7 +107,7 @@ def run(directory: Path, *, demo: bool = False) -> int:
                 "access_key": s3.access_key,
                 "secret_key": s3.secret_key,
             },
-            "env_file": str(_write_env(directory, plane.kubeconfig, s3)),
+            "env_file": str(_write_env(directory, plane.kubeconfig, s3, demo_env)),
             "logs": str(plane.log_dir),
             "children": [{"pid": p.pid, "argv0": p.argv[0]} for p in processes],
             "ports": [*plane.endpoints.ports(), int(s3.endpoint_url.rsplit(":", 1)[1]), *operator_ports],

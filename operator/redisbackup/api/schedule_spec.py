@@ -16,6 +16,7 @@ from redisbackup.api.cel import cel_rule, validations
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.spec import (
     DNS_LABEL_PATTERN,
+    MAX_TAGS,
     DeletionPolicy,
     RedisAuth,
     RedisTLS,
@@ -122,7 +123,10 @@ class ScheduleTemplate(SpecModel):
         default=False,
         description="Verify each automated backup once it is available (RedisBackup's spec.verify).",
     )
-    tags: Tags | None = tags_field("spec.template.tags")
+    tags: Tags | None = tags_field(
+        "spec.template.tags",
+        f"ElastiCache's Tags of each automated backup (at most {MAX_TAGS}), copied to its stored objects' metadata.",
+    )
 
 
 class RedisBackupScheduleSpec(SpecModel):

@@ -85,7 +85,7 @@ def is_automated(body: Mapping[str, Any]) -> bool:
 
 def matches_source_filter(body: Mapping[str, Any], wanted: str | None) -> bool:
     """DescribeSnapshots' SnapshotSource filter: system keeps automated backups, user keeps manual ones, None all."""
-    return wanted is None or recorded_snapshot_source(body) == ELASTICACHE_SOURCE_FILTER[wanted]
+    return wanted is None or recorded_snapshot_source(body) == ELASTICACHE_SOURCE_FILTER.get(wanted)
 
 
 def belongs_to(body: Mapping[str, Any], schedule_name: str, schedule_uid: str) -> bool:

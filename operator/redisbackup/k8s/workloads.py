@@ -1,59 +1,49 @@
-"""The final-snapshot finalizer and result annotation on Redis workloads (StatefulSets, Pods), through the API.
+"""Listing a namespace's Pods and StatefulSets, and keeping annotations on them, with a given client.
 
-Every write carries the object's resourceVersion as a precondition (a JSON merge patch with metadata.resourceVersion):
-the finalizer list is replaced as a whole, so a concurrent change by someone else must make us read again rather than
-drop their finalizer. The chart's ValidatingAdmissionPolicy lets the operator change nothing else on a workload.
+The ElastiCache operations read workloads as their caller (`redisbackup.elasticache`): every call here takes the
+caller's client, and its errors come back as faults (`k8s.faults`), AccessDenied when the caller may not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from redisbackup.domain.final_snapshot import FINAL_SNAPSHOT_FINALIZER, FINAL_SNAPSHOT_RESULT_ANNOTATION, Workload
 from redisbackup.k8s import api
-from redisbackup.k8s.faults import UpdateConflict
+from redisbackup.k8s.api import Client
 
-ATTEMPTS = 5
-
-
-def _read(workload: Workload) -> dict[str, Any] | None:
-    pod = workload.kind == "Pod"
-    read: Callable[..., Any] = api.core().read_namespaced_pod if pod else api.apps().read_namespaced_stateful_set
-    return api.call_or_none(f"read {workload}", read, workload.name, workload.namespace)
+Kind = Literal["Pod", "StatefulSet"]
 
 
-def _patch(workload: Workload, patch: dict[str, Any]) -> None:
-    pod = workload.kind == "Pod"
-    write: Callable[..., Any] = api.core().patch_namespaced_pod if pod else api.apps().patch_namespaced_stateful_set
-    api.call(f"update {workload}", write, workload.name, workload.namespace, patch, _content_type=api.MERGE_PATCH)
+def list_pods(namespace: str, client: Client) -> list[dict[str, Any]]:
+    listing = api.call(f"list Pods in namespace {namespace}", api.core(client).list_namespaced_pod, namespace)
+    items: list[dict[str, Any]] = listing.get("items") or []
+    return items
 
 
-def set_finalizer(workload: Workload, *, present: bool, result: str | None = None) -> bool:
-    """Add or remove our finalizer (and, with `result`, write the result annotation in the same patch).
-    False when the workload is gone (nothing left to do)."""
-    for _attempt in range(ATTEMPTS):
-        body = _read(workload)
-        if body is None or str(body["metadata"].get("uid")) != workload.uid:
-            return False
-        finalizers = list(body["metadata"].get("finalizers") or [])
-        wanted = [f for f in finalizers if f != FINAL_SNAPSHOT_FINALIZER] + (
-            [FINAL_SNAPSHOT_FINALIZER] if present else []
-        )
-        metadata: dict[str, Any] = {"resourceVersion": body["metadata"]["resourceVersion"]}
-        if wanted != finalizers:
-            metadata["finalizers"] = wanted
-        if result is not None:
-            metadata["annotations"] = {FINAL_SNAPSHOT_RESULT_ANNOTATION: result}
-        if len(metadata) == 1:
-            return True
-        try:
-            _patch(workload, {"metadata": metadata})
-        except UpdateConflict:
-            continue  # changed since we read it: read again
-        return True
-    raise UpdateConflict(f"{workload} kept changing while its finalizer {FINAL_SNAPSHOT_FINALIZER} was updated")
+def list_statefulsets(namespace: str, client: Client) -> list[dict[str, Any]]:
+    listing = api.call(
+        f"list StatefulSets in namespace {namespace}", api.apps(client).list_namespaced_stateful_set, namespace
+    )
+    items: list[dict[str, Any]] = listing.get("items") or []
+    return items
 
 
-async def update_finalizer(workload: Workload, *, present: bool, result: str | None = None) -> bool:
-    return await api.in_thread(set_finalizer, workload, present=present, result=result)
+def annotate(
+    kind: Kind,
+    namespace: str,
+    name: str,
+    annotations: dict[str, str | None],
+    *,
+    resource_version: str,
+    client: Client,
+) -> dict[str, Any]:
+    """Merge-patch `annotations` (None removes one), refused (UpdateConflict) if the object changed since it was
+    read at `resource_version`: a read-modify-write of an annotation must not lose a concurrent one."""
+    body = {"metadata": {"annotations": annotations, "resourceVersion": resource_version}}
+    method: Callable[..., Any] = (
+        api.core(client).patch_namespaced_pod if kind == "Pod" else api.apps(client).patch_namespaced_stateful_set
+    )
+    return api.call(
+        f"annotate {kind} {name} in namespace {namespace}", method, name, namespace, body, _content_type=api.MERGE_PATCH
+    )

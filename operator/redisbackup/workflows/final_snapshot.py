@@ -33,7 +33,7 @@ from redisbackup.domain.final_snapshot import (
     is_final_snapshot_of,
     wanted,
 )
-from redisbackup.k8s import redisbackups, workloads
+from redisbackup.k8s import redisbackups, workload_finalizers
 from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.faults import RequestRejected
 from redisbackup.k8s.status import post_with_kopf
@@ -56,7 +56,7 @@ class FinalSnapshotKubernetes(Protocol):
 
 class LiveFinalSnapshotKubernetes:
     async def update_finalizer(self, workload: Workload, *, present: bool, result: str | None = None) -> bool:
-        return await workloads.update_finalizer(workload, present=present, result=result)
+        return await workload_finalizers.update_finalizer(workload, present=present, result=result)
 
     async def create_backup(self, namespace: str, body: dict[str, Any]) -> None:
         await in_thread(redisbackups.create_backup, namespace, body)
