@@ -69,7 +69,9 @@ class Timetable:
 
     def latest_at_or_before(self, moment: dt.datetime) -> dt.datetime:
         # Reverse iteration yields slots strictly before its start, at second precision: start a second later.
-        start = self._local(moment).replace(microsecond=0) + dt.timedelta(seconds=1)
+        # The second is added in UTC: local arithmetic would drop the fold of a repeated hour (DST's fall-back),
+        # and the slots of its second occurrence would then be skipped.
+        start = self._local(moment.replace(microsecond=0) + dt.timedelta(seconds=1))
         slot: dt.datetime = next(timing.cron_slots(self.expression, start, reverse=True))
         return slot.astimezone(dt.UTC)
 

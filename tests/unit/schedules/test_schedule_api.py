@@ -177,6 +177,51 @@ def test_a_time_zone_schedule_follows_daylight_saving_as_debian_cron() -> None:
     assert runs == ["03-28 01:30", "03-29 01:00", "03-30 00:30", "03-31 00:30"]
 
 
+@pytest.mark.parametrize(
+    ("zone", "expression", "start", "expected"),
+    [
+        # Fall-back in Berlin (2026-10-25, 03:00 CEST → 02:00 CET): a fixed 02:30 runs once, in the first 02:30 ...
+        ("Europe/Berlin", "30 2 * * *", (2026, 10, 24, 12), ["10-25 00:30", "10-26 01:30"]),
+        # ... while a wildcard hour runs in both occurrences of the repeated hour, as Debian's cron does.
+        (
+            "Europe/Berlin",
+            "0 * * * *",
+            (2026, 10, 24, 23),
+            ["10-25 00:00", "10-25 01:00", "10-25 02:00", "10-25 03:00"],
+        ),
+        (
+            "Europe/Berlin",
+            "*/30 * * * *",
+            (2026, 10, 25, 0),
+            ["10-25 00:30", "10-25 01:00", "10-25 01:30", "10-25 02:00"],
+        ),
+        # Spring-forward in New York (2026-03-08, 02:00 EST → 03:00 EDT): 02:30 does not exist, it runs at 03:00.
+        ("America/New_York", "30 2 * * *", (2026, 3, 7, 12), ["03-08 07:00", "03-09 06:30"]),
+        ("America/New_York", "0 * * * *", (2026, 3, 8, 5), ["03-08 06:00", "03-08 07:00", "03-08 08:00"]),
+        # Lord Howe Island moves its clocks by half an hour (2026-04-05, 02:00 → 01:30): 01:45 runs once.
+        ("Australia/Lord_Howe", "45 1 * * *", (2026, 4, 4, 0), ["04-04 14:45", "04-05 15:15"]),
+    ],
+)
+def test_the_daemon_runs_each_slot_of_a_dst_change_once_missing_none(
+    zone: str, expression: str, start: tuple[int, ...], expected: list[str]
+) -> None:
+    """What the daemon does across a daylight-saving change: wake at the next slot, run what is due, repeat. Every
+    slot the timetable announces (status.nextScheduleTime) runs, once, including those of a repeated hour."""
+    table = Timetable.of({"schedule": expression, "timeZone": zone}, "u")
+    handled = now = dt.datetime(*start, tzinfo=dt.UTC)  # type: ignore[arg-type]
+    runs = []
+    for _ in expected:
+        announced = table.next_after(now)
+        now = announced + dt.timedelta(seconds=1)
+        due = table.due(now, handled)
+        assert due is not None
+        assert (due.slot, due.skipped) == (announced, 0)
+        assert table.due(now, due.slot) is None, "handled: not due again"
+        handled = due.slot
+        runs.append(due.slot.strftime("%m-%d %H:%M"))
+    assert runs == expected
+
+
 def test_the_start_inside_a_window_is_stable_per_schedule_and_differs_between_schedules() -> None:
     starts = set()
     for uid in (f"uid-{i}" for i in range(20)):
