@@ -10,16 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
 from devstack.cluster import Cluster
+from devstack.elasticache_api import Key, RunningApi
 from devstack.fixtures.operator import StartOperator, s3_storage
 from devstack.fixtures.s3 import S3Bucket
 from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology, fill_mixed
+from tests.e2e.elasticache_api_support import aws
 from tests.e2e.operator_support import apply, wait_phase
 from tests.e2e.restore_support import redisbackup
 from tests.e2e.schedule_support import (
@@ -117,6 +120,14 @@ def test_a_schedule_keeps_the_newest_backups_shows_them_as_automated_and_takes_t
     assert [(s["SnapshotName"], s["SnapshotSource"], s["SnapshotRetentionLimit"]) for s in user] == [
         ("manual", "manual", 0)
     ]
+
+    # kubectl's wide table: TYPE (ElastiCache's SnapshotSource) before LOCATION; SIZE has a space ("1.2 KiB").
+    rows = [row.split() for row in kube.kubectl("get", "rb", "-n", namespace, "-o", "wide").stdout.strip().split("\n")]
+    assert rows[0][-2:] == ["TYPE", "LOCATION"]
+    assert {row[0]: row[-2] for row in rows[1:]} == {
+        "manual": "manual",
+        **{b["metadata"]["name"]: "automated" for b in backups},
+    }
 
     # Deleting the schedule deletes its automated backups (the garbage collector) and, through their finalizer,
     # their stored data; the manual backup stays.
@@ -306,3 +317,112 @@ def test_an_every_minute_schedule_runs_on_the_wall_clock_at_the_minute(
     assert slots([backup]) == [due]
     assert dt.timedelta(0) <= created - due < dt.timedelta(seconds=15), "created at its slot, not before, not late"
     wait_phase(kube_api, namespace, backup["metadata"]["name"], "available", operator=operator)
+
+
+@pytest.mark.slow
+def test_the_every_minute_sample_keeps_the_newest_two_automated_backups_on_the_wall_clock_and_goes_with_them(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+) -> None:
+    """manifests/samples/schedule-every-minute.yaml as make demo's user applies it, on the demo's workload name:
+    three runs, a minute apart (about three minutes: marked slow)."""
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3))
+    with redis_standalone.primary.client() as redis:
+        fill_mixed(redis, count=100)
+    mirror.statefulset(redis_standalone, namespace, "mynonclusteredredis")
+    sample = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "schedule-every-minute.yaml"
+    kube.kubectl("apply", "-n", namespace, "-f", str(sample))
+
+    def runs() -> int:
+        return [reason for reason, _ in schedule_events(kube_api, namespace, "every-minute")].count("Scheduled")
+
+    wait_until(lambda: runs() >= 3, what="ran three times", timeout=240, operator=operator)
+    backups = wait_until(
+        lambda: phases(b := automated(kube_api, namespace, "every-minute")) == ["available", "available"] and b,
+        what="kept the newest two",
+        timeout=50,  # a minute has room for the third run to finish and the oldest to go, before the fourth
+        operator=operator,
+    )
+    taken = slots(backups)
+    assert taken[1] - taken[0] == dt.timedelta(minutes=1)
+    table = kube.kubectl("get", "rbs", "-n", namespace).stdout.split("\n")
+    assert table[0].split() == ["NAME", "SOURCE", "SCHEDULE", "LAST", "NEXT", "KEPT"]
+    assert table[1].split()[:2] == ["every-minute", "myNonClusteredRedis"]
+    directories = [directory_of(b) for b in backups]
+    kube.kubectl("delete", "-n", namespace, "-f", str(sample), "--timeout=60s")
+    wait_until(lambda: not automated(kube_api, namespace, "every-minute"), what="removed its backups", timeout=60)
+    assert all(s3.keys(directory) == [] for directory in directories)
+
+
+def test_the_elasticache_api_shows_automated_snapshots_as_such_and_a_copy_of_one_outlives_the_schedule(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    elasticache_api: RunningApi,
+    api_user: Key,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+) -> None:
+    """The real `aws elasticache` CLI against the API: describe-snapshots --snapshot-source system | user, an
+    automated snapshot with its schedule's SnapshotRetentionLimit, and copy-snapshot, which keeps one as a manual
+    snapshot when the schedule (and with it every automated one) is deleted, as in ElastiCache."""
+    timeline = Timeline.starting_now(rate=60)  # "*/5 * * * *" runs every 5 s
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
+    with redis_standalone.primary.client() as redis:
+        fill_mixed(redis, count=50)
+    mirror.pods(redis_standalone, namespace, "cache")
+    apply(kube, namespace, "by-hand", snapshotName="by-hand", cacheClusterId="cache-001")
+    wait_phase(kube_api, namespace, "by-hand", "available", operator=operator)
+    apply_schedule(
+        kube, namespace, "often", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=3,
+        snapshotRetentionLimit=7,
+    )  # fmt: skip
+    wait_until(
+        lambda: "available" in phases(automated(kube_api, namespace, "often")),
+        what="took an automated backup",
+        timeout=90,
+        operator=operator,
+    )
+    kube.kubectl("patch", "rbs", "often", "-n", namespace, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+
+    code, system, stderr = aws(elasticache_api, api_user, "describe-snapshots", "--snapshot-source", "system")
+    assert code == 0, stderr
+    mine = {b["spec"]["snapshotName"] for b in automated(kube_api, namespace, "often")}
+    assert system["Snapshots"]
+    assert {s["SnapshotName"] for s in system["Snapshots"]} <= mine
+    assert {(s["SnapshotSource"], s["SnapshotRetentionLimit"]) for s in system["Snapshots"]} == {("automated", 7)}
+    code, user, stderr = aws(elasticache_api, api_user, "describe-snapshots", "--snapshot-source", "user")
+    assert code == 0, stderr
+    assert [(s["SnapshotName"], s["SnapshotSource"], s["SnapshotRetentionLimit"]) for s in user["Snapshots"]] == [
+        ("by-hand", "manual", 0)
+    ]
+    code, _, stderr = aws(elasticache_api, api_user, "describe-snapshots", "--snapshot-source", "automated")
+    assert code == 255
+    assert "InvalidParameterValue" in stderr, stderr
+
+    kept = next(s["SnapshotName"] for s in system["Snapshots"] if s["SnapshotStatus"] == "available")
+    code, copied, stderr = aws(
+        elasticache_api, api_user, "copy-snapshot", "--source-snapshot-name", kept, "--target-snapshot-name", "kept"
+    )
+    assert code == 0, stderr
+    assert copied["Snapshot"]["SnapshotSource"] == "manual"
+    copy = wait_phase(kube_api, namespace, "kept", "available", operator=operator)
+    assert copy["status"]["snapshotSource"] == "manual"
+    assert not copy["metadata"].get("ownerReferences")
+
+    kube.kubectl("delete", "rbs", "often", "-n", namespace, "--timeout=60s")
+    wait_until(lambda: not automated(kube_api, namespace, "often"), what="removed the automated backups")
+    code, left, stderr = aws(elasticache_api, api_user, "describe-snapshots")
+    assert code == 0, stderr
+    assert sorted((s["SnapshotName"], s["SnapshotSource"]) for s in left["Snapshots"]) == [
+        ("by-hand", "manual"),
+        ("kept", "manual"),
+    ]
+    assert len(s3.keys(directory_of(copy))) == 2, "the copy's data stays"

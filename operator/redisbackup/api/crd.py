@@ -59,6 +59,14 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Size", "type": "string", "jsonPath": ".status.size", "description": "Total size of the snapshot"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {
+        # The ElastiCache console's backup Type; `kubectl get rb -o wide`, or -l redisbackup.io/schedule=<name>.
+        "name": "Type",
+        "type": "string",
+        "jsonPath": ".status.snapshotSource",
+        "description": "ElastiCache's SnapshotSource: automated (a RedisBackupSchedule's) or manual",
+        "priority": 1,
+    },
+    {
         "name": "Location",
         "type": "string",
         "jsonPath": ".status.location",
