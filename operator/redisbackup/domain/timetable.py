@@ -94,9 +94,13 @@ class Timetable:
         return self.next_after(due.slot) > due.slot + due.late
 
     def interval(self, around: dt.datetime) -> dt.timedelta:
-        """The time between the next two slots after `around` (what "twice the interval" alerts measure)."""
-        first = self.next_after(around)
-        return self.next_after(first) - first
+        """What "no success for twice the interval" alerts measure: the longer of the gap between slots that
+        `around` is in and the one before it. Uneven schedules need both: "0 3 * * 1-5" is in its three-day gap over
+        the weekend (the next two slots, a day apart, would alert every Sunday), and a failed Monday run still
+        counts the weekend's gap (one failure is not two)."""
+        latest = self.latest_at_or_before(around)
+        previous = self.latest_at_or_before(latest - dt.timedelta(seconds=1))
+        return max(self.next_after(around) - latest, latest - previous)
 
     def describe(self) -> str:
         """What status.schedule shows: the expression and its zone, and for a window the start chosen in it."""

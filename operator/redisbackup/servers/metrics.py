@@ -12,8 +12,9 @@ redisbackup_schedule_seconds_since_last_success{namespace,schedule}
                                                since the slot of its newest available automated backup (since the
                                                schedule was created while it has none)
 redisbackup_schedule_interval_seconds{namespace,schedule}
-                                               between its next two runs: the chart's PrometheusRule alerts when the
-                                               first exceeds twice the second
+                                               between its runs (the longer of the gap between slots it is in and the
+                                               one before: a weekday schedule's weekend counts as three days); the
+                                               chart's PrometheusRule alerts when the first exceeds twice the second
 redisbackup_schedule_last_success_timestamp_seconds{namespace,schedule}
 """
 
@@ -109,7 +110,9 @@ class ScheduleMetrics(Collector):
             labels=labels,
         )
         interval = GaugeMetricFamily(
-            "redisbackup_schedule_interval_seconds", "Seconds between the schedule's next two runs.", labels=labels
+            "redisbackup_schedule_interval_seconds",
+            "Seconds between the schedule's runs: the longer of the current gap between slots and the one before it.",
+            labels=labels,
         )
         last = GaugeMetricFamily(
             "redisbackup_schedule_last_success_timestamp_seconds",

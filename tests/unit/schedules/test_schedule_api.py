@@ -222,6 +222,21 @@ def test_the_daemon_runs_each_slot_of_a_dst_change_once_missing_none(
     assert runs == expected
 
 
+def test_the_alerts_interval_spans_a_weekday_schedules_weekend_so_only_two_missed_runs_alert() -> None:
+    """The PrometheusRule fires when seconds since the last success exceed twice the interval."""
+    weekdays = Timetable.of({"schedule": "0 3 * * 1-5"}, "u")
+    friday = dt.datetime(2026, 12, 4, 3, 0, tzinfo=dt.UTC)  # the last success
+
+    def alerts(now: dt.datetime) -> bool:
+        return now - friday > 2 * weekdays.interval(now)
+
+    assert weekdays.interval(dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)) == dt.timedelta(days=3), "over the weekend"
+    assert not alerts(dt.datetime(2026, 12, 6, 23, 59, tzinfo=dt.UTC)), "Sunday: no run was missed"
+    assert not alerts(dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)), "Monday's run failed: one missed run"
+    assert alerts(dt.datetime(2026, 12, 8, 12, tzinfo=dt.UTC)), "Tuesday's failed too: two missed runs"
+    assert Timetable.of({"schedule": "*/5 * * * *"}, "u").interval(friday) == dt.timedelta(minutes=5)
+
+
 def test_the_start_inside_a_window_is_stable_per_schedule_and_differs_between_schedules() -> None:
     starts = set()
     for uid in (f"uid-{i}" for i in range(20)):
