@@ -426,3 +426,42 @@ def test_the_elasticache_api_shows_automated_snapshots_as_such_and_a_copy_of_one
         ("kept", "manual"),
     ]
     assert len(s3.keys(directory_of(copy))) == 2, "the copy's data stays"
+
+
+def test_a_snapshot_window_backs_up_once_a_day_at_its_start_inside_the_window_shown_as_elasticache_does(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_standalone: Topology,
+    mirror: Mirror,
+    s3: S3Bucket,
+) -> None:
+    timeline = Timeline.starting_now(rate=7200)  # a day in 12 s
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
+    mirror.pods(redis_standalone, namespace, "cache")
+    apply_schedule(
+        kube, namespace, "window", cacheClusterId="cache-001", snapshotWindow="23:00-01:00", snapshotRetentionLimit=3
+    )
+    backups = wait_until(
+        lambda: phases(b := automated(kube_api, namespace, "window"))[:2] == ["available", "available"] and b,
+        what="backed up on two days",
+        timeout=120,
+        operator=operator,
+    )
+    first, second = slots(backups)[:2]
+    # (A whole number of days: on a loaded machine a day's run can find the previous one still being taken.)
+    assert (second - first) % dt.timedelta(days=1) == dt.timedelta(0), "the same start minute every day"
+    assert (first.hour * 60 + first.minute - 23 * 60) % (24 * 60) < 120, f"{first} is inside 23:00-01:00 UTC"
+    schedule = get_schedule(kube_api, namespace, "window")
+    assert schedule is not None
+    assert schedule["status"]["schedule"] == (
+        f"{first.minute} {first.hour} * * * UTC (snapshotWindow 23:00-01:00: starts at {first:%H:%M})"
+    )
+    shown = {s["SnapshotName"]: s for s in describe(kube, namespace, "--snapshot-source", "system")}
+    snapshot = shown[backups[0]["spec"]["snapshotName"]]
+    assert (snapshot["SnapshotSource"], snapshot["SnapshotWindow"], snapshot["SnapshotRetentionLimit"]) == (
+        "automated",
+        "23:00-01:00",
+        3,
+    )
