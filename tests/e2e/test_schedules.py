@@ -19,6 +19,7 @@ from kubernetes import client
 from devstack.cluster import Cluster
 from devstack.elasticache_api import Key, RunningApi
 from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
 from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology, fill_mixed
@@ -465,3 +466,36 @@ def test_a_snapshot_window_backs_up_once_a_day_at_its_start_inside_the_window_sh
         "23:00-01:00",
         3,
     )
+
+
+def test_a_run_whose_previous_backup_is_still_being_taken_is_skipped_with_an_event_never_piled_up(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    redis_factory: RedisFactory,
+    mirror: Mirror,
+    s3: S3Bucket,
+) -> None:
+    # Each snapshot starts 20 s late: the runs due 5 and 10 s after the first find it still being taken.
+    slow = redis_factory.standalone(extra={"repl-diskless-sync-delay": "20"})
+    timeline = Timeline.starting_now(rate=60)  # "*/5 * * * *" runs every 5 s
+    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
+    mirror.pods(slow, namespace, "cache")
+    apply_schedule(kube, namespace, "eager", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=5)
+    skipped = wait_until(
+        lambda: [m for r, m in schedule_events(kube_api, namespace, "eager") if r == "SkippedRun"],
+        what="skipped a run",
+        timeout=90,
+        operator=operator,
+    )
+    (first,) = automated(kube_api, namespace, "eager")
+    assert f"the previous automated backup {first['metadata']['name']} is still being taken" in skipped[0]
+    schedule = get_schedule(kube_api, namespace, "eager")
+    assert schedule is not None
+    assert schedule["status"]["active"] == first["metadata"]["name"]
+    assert schedule["status"]["lastSkippedTime"] > schedule["status"]["lastScheduleTime"]
+    wait_phase(kube_api, namespace, first["metadata"]["name"], "available", operator=operator)
+    wait_until(lambda: len(automated(kube_api, namespace, "eager")) >= 2, what="ran again once it was taken")
+    taken = slots(automated(kube_api, namespace, "eager"))
+    assert len(set(taken)) == len(taken), "one backup per slot"
