@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from redisbackup.redis.scratch import (
+from redisbackup.local.scratch_server import (
     RDB_NAME,
     SOCKET_PATH_MAX,
     RdbLoadFailed,
@@ -43,7 +43,7 @@ async def test_a_temporary_directory_too_deep_for_a_socket_path_still_loads_the_
         try:
             assert await connection.command("DBSIZE") == 0
         finally:
-            connection.close()
+            await connection.close()
     assert not server.socket.exists()
 
 

@@ -23,7 +23,7 @@ from redisbackup.domain.elasticache import snapshot_document_from_body
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
 from redisbackup.elasticache import paging
 from redisbackup.elasticache.caller import Caller
-from redisbackup.k8s import redisbackups, rest
+from redisbackup.k8s import api, redisbackups
 from redisbackup.k8s.faults import RequestRejected
 from redisbackup.k8s.redisbackups import SnapshotNotFound
 from redisbackup.workflows.locate import InvalidSnapshotState
@@ -91,7 +91,7 @@ def snapshot(caller: Caller, body: Mapping[str, Any], *, show_node_group_config:
 # ---------------------------------------------------------------------------------------------- create and copy
 async def _create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     try:
-        return await rest.run(redisbackups.create_backup, caller.namespace, body, caller.client)
+        return await api.in_thread(redisbackups.create_backup, caller.namespace, body, caller.client)
     except RequestRejected as fault:
         if fault.code == FaultCode.SNAPSHOT_ALREADY_EXISTS and "already exists" in fault.message:
             raise RequestRejected(
@@ -109,7 +109,7 @@ async def watch(
     `within` seconds, None: no limit)."""
     deadline = None if within is None else time.monotonic() + within
     while True:
-        body = await rest.run(redisbackups.get_backup, caller.namespace, name, caller.client)
+        body = await api.in_thread(redisbackups.get_backup, caller.namespace, name, caller.client)
         if body is None:
             return None, False
         if until(body):
@@ -129,7 +129,7 @@ async def _accept(caller: Caller, name: str, created: dict[str, Any], within: fl
     if body is None:
         raise RedisBackupError(f"RedisBackup {caller.namespace}/{name} was deleted while it was being created")
     if (refused := acceptance.refusal(body)) is not None:
-        await rest.run(redisbackups.delete_backup, caller.namespace, name, caller.client)
+        await api.in_thread(redisbackups.delete_backup, caller.namespace, name, caller.client)
         raise refused
     return body, answered
 
@@ -225,7 +225,7 @@ async def describe_snapshots(
     `paged=False` returns every snapshot at once (the CLI, which has no --max-records)."""
     selection.check()
     namespace = None if all_namespaces else caller.namespace
-    listed = await rest.run(redisbackups.list_backups, namespace, caller.client)
+    listed = await api.in_thread(redisbackups.list_backups, namespace, caller.client)
     backups = [body for body in listed if selection.selects(body)]
     if selection.snapshot_name is not None and not backups:
         where = "any namespace" if all_namespaces else f"namespace {caller.namespace}"
@@ -250,7 +250,7 @@ async def delete_snapshot(caller: Caller, snapshot_name: str) -> Answer:
     """Ask for the RedisBackup's deletion: `{"Snapshot": {…, "SnapshotStatus": "deleting"}}`. As in ElastiCache, a
     snapshot being created is refused (InvalidSnapshotState)."""
     namespace = caller.namespace
-    body = await rest.run(redisbackups.find_backup, namespace, snapshot_name, caller.client)
+    body = await api.in_thread(redisbackups.find_backup, namespace, snapshot_name, caller.client)
     name = body["metadata"]["name"]
     if acceptance.phase(body) == "creating":
         raise InvalidSnapshotState(
@@ -258,7 +258,7 @@ async def delete_snapshot(caller: Caller, snapshot_name: str) -> Answer:
             f"delete the RedisBackup itself: kubectl delete -n {namespace} redisbackup/{name}",
             field="SnapshotName",
         )
-    deleted = await rest.run(redisbackups.delete_backup, namespace, name, caller.client)
+    deleted = await api.in_thread(redisbackups.delete_backup, namespace, name, caller.client)
     # The finalizer keeps it while the operator releases the data; if it is gone already, show it as it was.
     current = deleted if deleted.get("kind") == "RedisBackup" else body
     fields = snapshot(caller, current)

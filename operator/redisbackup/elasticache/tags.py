@@ -24,7 +24,7 @@ from redisbackup.domain.faults import ValidationFault
 from redisbackup.elasticache.arns import Arn, InvalidArn
 from redisbackup.elasticache.caller import Caller
 from redisbackup.elasticache.workloads import CacheClusterNotFound, ReplicationGroupNotFound, redis_workloads
-from redisbackup.k8s import redisbackups, rest, workloads
+from redisbackup.k8s import api, redisbackups, workloads
 from redisbackup.k8s.workloads import Kind
 
 
@@ -60,7 +60,7 @@ def _arn(caller: Caller, resource_name: str) -> Arn:
 
 async def _find(caller: Caller, arn: Arn) -> Tagged:
     if arn.kind == "snapshot":
-        body = await rest.run(redisbackups.find_backup, caller.namespace, arn.name, caller.client)
+        body = await api.in_thread(redisbackups.find_backup, caller.namespace, arn.name, caller.client)
         tags = (body.get("spec") or {}).get("tags") or {}
         return Tagged(None, body["metadata"]["name"], body["metadata"]["resourceVersion"], dict(tags))
     redis = await redis_workloads(caller)
@@ -103,9 +103,9 @@ async def _write(caller: Caller, tagged: Tagged, changes: dict[str, str | None])
     wanted = {key: value for key, value in {**tagged.tags, **changes}.items() if value is not None}
     if tagged.kind is None:
         patch = {"metadata": {"resourceVersion": tagged.resource_version}, "spec": {"tags": changes}}
-        await rest.run(redisbackups.patch_backup, caller.namespace, tagged.name, patch, caller.client)
+        await api.in_thread(redisbackups.patch_backup, caller.namespace, tagged.name, patch, caller.client)
     else:
-        await rest.run(
+        await api.in_thread(
             _annotate, caller, tagged, json.dumps(wanted, sort_keys=True, ensure_ascii=False) if wanted else None
         )
     return wanted

@@ -21,7 +21,7 @@ from redisbackup.domain.pods import Body, is_ready, redis_port
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.elasticache import paging
 from redisbackup.elasticache.caller import Caller
-from redisbackup.k8s import rest, workloads
+from redisbackup.k8s import api, workloads
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.info import describe_node
 from redisbackup.redis.topology import discover_cluster
@@ -41,8 +41,8 @@ class ReplicationGroupNotFound(SourceFault):
 
 async def redis_workloads(caller: Caller) -> RedisWorkloads:
     pods, statefulsets = await asyncio.gather(
-        rest.run(workloads.list_pods, caller.namespace, caller.client),
-        rest.run(workloads.list_statefulsets, caller.namespace, caller.client),
+        api.in_thread(workloads.list_pods, caller.namespace, caller.client),
+        api.in_thread(workloads.list_statefulsets, caller.namespace, caller.client),
     )
     return RedisWorkloads.of(pods, statefulsets)
 

@@ -34,9 +34,7 @@ from typing import Any
 import kubernetes
 
 from redisbackup.domain.faults import ValidationFault
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import calling
+from redisbackup.k8s import api
 from redisbackup.k8s.identity import service_account_user
 
 SECRET_TYPE = "redisbackup.io/access-key"
@@ -117,9 +115,8 @@ def from_secret(secret: Mapping[str, Any]) -> AccessKey | None:
 
 
 def _read(namespace: str, name: str, client: kubernetes.client.ApiClient | None) -> dict[str, Any] | None:
-    api = kubernetes.client.CoreV1Api(client or api_client())
     action = f"read access key Secret {name} in namespace {namespace}"
-    return calling(action, rest.fetch_or_none, api.read_namespaced_secret, name, namespace)
+    return api.call_or_none(action, api.core(client).read_namespaced_secret, name, namespace)
 
 
 class AccessKeys:
@@ -135,7 +132,7 @@ class AccessKeys:
         self._lock = threading.Lock()
 
     def lookup(self, access_key_id: str) -> AccessKey | None:
-        """The key with this id, None when there is none (synchronous: run it through rest.run)."""
+        """The key with this id, None when there is none (synchronous: run it through k8s.api.in_thread)."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(access_key_id)
@@ -162,10 +159,9 @@ def create(
             f"access key id {key.access_key_id!r} cannot name a Secret: use letters and digits",
             field="--access-key-id",
         )
-    api = kubernetes.client.CoreV1Api(client)
     body = secret_body(key, service_account=service_account, name=name)
-    return calling(
-        f"create Secret {name} in namespace {namespace}", rest.fetch, api.create_namespaced_secret, namespace, body
+    return api.call(
+        f"create Secret {name} in namespace {namespace}", api.core(client).create_namespaced_secret, namespace, body
     )
 
 
@@ -176,5 +172,6 @@ def find(namespace: str, access_key_id: str, client: kubernetes.client.ApiClient
 
 
 def delete(namespace: str, name: str, client: kubernetes.client.ApiClient) -> None:
-    api = kubernetes.client.CoreV1Api(client)
-    calling(f"delete Secret {name} in namespace {namespace}", rest.fetch, api.delete_namespaced_secret, name, namespace)
+    api.call(
+        f"delete Secret {name} in namespace {namespace}", api.core(client).delete_namespaced_secret, name, namespace
+    )

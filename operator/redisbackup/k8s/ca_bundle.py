@@ -12,9 +12,7 @@ from typing import Any
 
 import kubernetes
 
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import calling
+from redisbackup.k8s import api
 
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "redisbackup-serve"
@@ -24,17 +22,15 @@ KEY = "ca.crt"
 def publish_ca_bundle(
     namespace: str, name: str, bundle: bytes, client: kubernetes.client.ApiClient | None = None
 ) -> dict[str, Any]:
-    api = kubernetes.client.CoreV1Api(client or api_client())
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "redisbackup"}},
         "data": {KEY: bundle.decode()},
     }
-    return calling(
+    return api.call(
         f"publish the CA bundle in ConfigMap {name} of namespace {namespace}",
-        rest.fetch,
-        api.patch_namespaced_config_map,
+        api.core(client).patch_namespaced_config_map,
         name,
         namespace,
         body,

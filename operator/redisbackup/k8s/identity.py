@@ -20,9 +20,8 @@ from typing import Any
 
 import kubernetes
 
-from redisbackup.k8s import rest
+from redisbackup.k8s import api
 from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import calling
 
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
@@ -67,13 +66,13 @@ class ReviewedToken:
 
 
 def _review(token: str) -> dict[str, Any]:
-    api = kubernetes.client.AuthenticationV1Api(api_client())
+    authentication = kubernetes.client.AuthenticationV1Api(api_client())
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
-    return calling("review a token (TokenReview)", rest.fetch, api.create_token_review, body)
+    return api.call("review a token (TokenReview)", authentication.create_token_review, body)
 
 
 def review_token(token: str) -> ReviewedToken:
-    """Who the apiserver says `token` is (synchronous; run it through rest.run)."""
+    """Who the apiserver says `token` is (synchronous; run it through k8s.api.in_thread)."""
     status = _review(token).get("status") or {}
     if not status.get("authenticated"):
         return ReviewedToken(False, error=str(status.get("error") or "not authenticated"))

@@ -11,23 +11,20 @@ from typing import Any, Literal
 
 import kubernetes
 
-from redisbackup.k8s import rest
-from redisbackup.k8s.faults import calling
+from redisbackup.k8s import api
 
 Kind = Literal["Pod", "StatefulSet"]
 
 
 def list_pods(namespace: str, client: kubernetes.client.ApiClient) -> list[dict[str, Any]]:
-    api = kubernetes.client.CoreV1Api(client)
-    listing = calling(f"list Pods in namespace {namespace}", rest.fetch, api.list_namespaced_pod, namespace)
+    listing = api.call(f"list Pods in namespace {namespace}", api.core(client).list_namespaced_pod, namespace)
     items: list[dict[str, Any]] = listing.get("items") or []
     return items
 
 
 def list_statefulsets(namespace: str, client: kubernetes.client.ApiClient) -> list[dict[str, Any]]:
-    api = kubernetes.client.AppsV1Api(client)
-    listing = calling(
-        f"list StatefulSets in namespace {namespace}", rest.fetch, api.list_namespaced_stateful_set, namespace
+    listing = api.call(
+        f"list StatefulSets in namespace {namespace}", api.apps(client).list_namespaced_stateful_set, namespace
     )
     items: list[dict[str, Any]] = listing.get("items") or []
     return items
@@ -45,17 +42,14 @@ def annotate(
     """Merge-patch `annotations` (None removes one), refused (UpdateConflict) if the object changed since it was
     read at `resource_version`: a read-modify-write of an annotation must not lose a concurrent one."""
     body = {"metadata": {"annotations": annotations, "resourceVersion": resource_version}}
-    call: Callable[..., Any] = (
-        kubernetes.client.CoreV1Api(client).patch_namespaced_pod
-        if kind == "Pod"
-        else kubernetes.client.AppsV1Api(client).patch_namespaced_stateful_set
+    patch: Callable[..., Any] = (
+        api.core(client).patch_namespaced_pod if kind == "Pod" else api.apps(client).patch_namespaced_stateful_set
     )
-    return calling(
+    return api.call(
         f"annotate {kind} {name} in namespace {namespace}",
-        rest.fetch,
-        call,
+        patch,
         name,
         namespace,
         body,
-        _content_type=rest.MERGE_PATCH,
+        _content_type=api.MERGE_PATCH,
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import kubernetes
 
 from redisbackup.elasticache.caller import Caller
-from redisbackup.k8s import identity, rest
+from redisbackup.k8s import api, identity
 from redisbackup.k8s.access_keys import AccessKeys
 from redisbackup.queryapi import errors, sigv4
 from redisbackup.queryapi.model import SERVICE
@@ -85,7 +85,7 @@ class Authenticator:
         )
         if claim.session_token is not None:
             return await self._token_caller(request, claim)
-        key = await rest.run(self.keys.lookup, claim.access_key)
+        key = await api.in_thread(self.keys.lookup, claim.access_key)
         matches = sigv4.signature_matches(request, claim, key.secret_access_key if key else _NO_SECRET)
         if key is None:
             raise errors.invalid_client_token()
@@ -112,7 +112,7 @@ class Authenticator:
                 "With a Kubernetes token as AWS_SESSION_TOKEN, AWS_ACCESS_KEY_ID names the namespace to work in: "
                 f"{claim.access_key!r} is not a namespace name"
             )
-        reviewed = await rest.run(identity.review_token, token)
+        reviewed = await api.in_thread(identity.review_token, token)
         if not reviewed.authenticated:
             raise errors.invalid_client_token(
                 f"The security token included in the request is invalid: {reviewed.error}"

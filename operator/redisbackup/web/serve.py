@@ -4,7 +4,7 @@ The application runs as kopf runs its own servers: `AppRunner(handle_signals=Fal
 up in `finally`; SIGTERM (a Pod being stopped) and SIGINT end it gracefully — the listener closes, requests in
 flight get `shutdown_timeout` seconds to finish.
 
-Certificates, as the admission webhook's (`redisbackup.k8s.webhook_tls`): a mounted Secret (cert-manager's
+Certificates, as the admission webhook's (`redisbackup.servers.webhook_certificates`): a mounted Secret (cert-manager's
 tls.crt/tls.key/ca.crt, or the chart's own), reloaded when renewed; or, without one, a CA and certificate the
 server makes and rotates itself — then it publishes its CA bundle (a file, and/or a ConfigMap) for clients to
 trust (AWS_CA_BUNDLE). Renewed certificates go into the live SSL context: new handshakes use them at once.
@@ -26,16 +26,17 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from redisbackup.k8s import rest, webhook_tls
+from redisbackup.k8s import api
 from redisbackup.k8s.access_keys import AccessKeys
 from redisbackup.k8s.ca_bundle import publish_ca_bundle
-from redisbackup.k8s.webhook_tls import CertificatePolicy
 from redisbackup.queryapi.actions import ActionSettings
 from redisbackup.queryapi.authentication import Authenticator, ClientCache
 from redisbackup.queryapi.handler import QueryApi
 from redisbackup.queryapi.limits import RateLimiter
 from redisbackup.queryapi.metrics import ApiMetrics
 from redisbackup.queryapi.sigv4 import DEFAULT_SKEW
+from redisbackup.servers import webhook_certificates
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 from redisbackup.web.app import init_app
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,13 @@ class ServingCertificates:
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._own_dir: Path | None = None
-        self.source: webhook_tls.GeneratedCertificates | webhook_tls.MountedCertificates
+        self.source: webhook_certificates.GeneratedCertificates | webhook_certificates.MountedCertificates
         if options.cert_dir is not None:
-            self.source = webhook_tls.MountedCertificates(options.cert_dir)
+            self.source = webhook_certificates.MountedCertificates(options.cert_dir)
         else:
             self._own_dir = Path(tempfile.mkdtemp(prefix="redisbackup-serve-"))
-            self.source = webhook_tls.GeneratedCertificates(self._own_dir, options.hosts, options.policy)
-        self.served: webhook_tls.Served | None = None
+            self.source = webhook_certificates.GeneratedCertificates(self._own_dir, options.hosts, options.policy)
+        self.served: webhook_certificates.ServingCertificates | None = None
 
     async def refresh(self) -> None:
         served = self.source.refresh(_now())
@@ -111,7 +112,7 @@ class ServingCertificates:
             temporary.write_bytes(bundle)
             temporary.replace(self.options.ca_file)
         if self.options.ca_configmap:
-            await rest.run(publish_ca_bundle, self.options.namespace, self.options.ca_configmap, bundle)
+            await api.in_thread(publish_ca_bundle, self.options.namespace, self.options.ca_configmap, bundle)
             log.info("Published the CA bundle in ConfigMap %s/%s.", self.options.namespace, self.options.ca_configmap)
 
     async def keep_fresh(self) -> None:

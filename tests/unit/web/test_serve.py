@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 
 from devstack.net import free_port
-from redisbackup.k8s.webhook_tls import CertificatePolicy
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 from redisbackup.web import serve as serving
 from redisbackup.web.serve import ServeOptions, ServingCertificates, TlsOptions
 
