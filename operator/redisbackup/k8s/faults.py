@@ -42,6 +42,10 @@ class ObjectNotFound(KubernetesUnavailable):
     transient = False
 
 
+class ResourceExpired(KubernetesUnavailable):
+    """A watch (or a list's continue token) asked for a resourceVersion the apiserver no longer has (410 Gone)."""
+
+
 class UpdateConflict(KubernetesFault):
     """The object changed between our read and our write (optimistic concurrency): read it again and retry."""
 
@@ -94,6 +98,8 @@ def api_fault(error: Exception, action: str) -> RedisBackupError:
             )
         if error.status == 404:
             return ObjectNotFound(f"the Kubernetes API could not {action}: {message}")
+        if error.status == 410:
+            return ResourceExpired(f"the Kubernetes API could not {action}: {message}")
         if error.status == 409 and _body(error).get("reason") == "Conflict":
             return UpdateConflict(f"could not {action}: it changed meanwhile ({message})")
         code = code_in(message)

@@ -15,6 +15,9 @@ caller's InvalidClientTokenId, not an AccessDenied on the first call.
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,3 +80,30 @@ def review_token(token: str) -> ReviewedToken:
     if not status.get("authenticated"):
         return ReviewedToken(False, error=str(status.get("error") or "not authenticated"))
     return ReviewedToken(True, user=str((status.get("user") or {}).get("username") or ""))
+
+
+class ClientCache:
+    """Kubernetes clients per identity, reused (each holds a connection pool) and closed when evicted."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._clients: OrderedDict[str, kubernetes.client.ApiClient] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], kubernetes.client.ApiClient]) -> kubernetes.client.ApiClient:
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+            client = self._clients[key] = make()
+            while len(self._clients) > self.size:
+                _, evicted = self._clients.popitem(last=False)
+                evicted.close()  # type: ignore[no-untyped-call]
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()  # type: ignore[no-untyped-call]
+            self._clients.clear()

@@ -29,8 +29,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redisbackup.k8s import api
 from redisbackup.k8s.access_keys import AccessKeys
 from redisbackup.k8s.ca_bundle import publish_ca_bundle
+from redisbackup.k8s.identity import ClientCache
 from redisbackup.queryapi.actions import ActionSettings
-from redisbackup.queryapi.authentication import Authenticator, ClientCache
+from redisbackup.queryapi.authentication import Authenticator
 from redisbackup.queryapi.handler import QueryApi
 from redisbackup.queryapi.limits import RateLimiter
 from redisbackup.queryapi.metrics import ApiMetrics
