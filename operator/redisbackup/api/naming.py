@@ -173,3 +173,13 @@ def suggested_snapshot_name(source: str, when: dt.datetime) -> str:
     prefix = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "", source))
     prefix = re.sub(r"^[^A-Za-z]+", "", prefix)[:room].rstrip("-") or "backup"
     return prefix + stamp
+
+
+def constraints(kind: NameKind) -> list[str]:
+    """ElastiCache's own summary of the rules ("Cluster naming constraints"), shown under a name's text box."""
+    return [
+        f"Must contain from 1 to {kind.max_length} alphanumeric characters or hyphens.",
+        "Must begin with a letter.",
+        "Cannot contain two consecutive hyphens.",
+        "Cannot end with a hyphen.",
+    ]
