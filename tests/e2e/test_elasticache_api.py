@@ -27,8 +27,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def slow_node(redis_factory: RedisFactory) -> Topology:
-    """A node that starts each snapshot 4 s after it is asked, so CreateSnapshot answers while it is creating."""
-    return redis_factory.standalone(extra={"repl-diskless-sync-delay": "4"})
+    """A node that starts each snapshot 10 s after it is asked, so CreateSnapshot answers while it is creating
+    (and a loaded machine still runs the next aws command before it ends)."""
+    return redis_factory.standalone(extra={"repl-diskless-sync-delay": "10"})
 
 
 def arn(namespace: str, kind: str, name: str) -> str:

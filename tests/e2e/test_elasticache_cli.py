@@ -69,9 +69,10 @@ def pod_created(api: client.ApiClient, namespace: str, pod: str) -> str:
 
 @pytest.fixture
 def slow_node(redis_factory: RedisFactory) -> Topology:
-    """A node that starts each snapshot 4 s after it is asked (repl-diskless-sync-delay): long enough for
+    """A node that starts each snapshot 10 s after it is asked (repl-diskless-sync-delay): long enough for
     create-snapshot to answer while the snapshot is still `creating`, as ElastiCache's answer always is."""
-    return redis_factory.standalone(extra={"repl-diskless-sync-delay": "4"})
+    # 4 s was too short on a loaded machine: a second CLI process could start only after the snapshot ended.
+    return redis_factory.standalone(extra={"repl-diskless-sync-delay": "10"})
 
 
 def test_create_describe_delete_print_the_seeds_snapshot_field_by_field(

@@ -18,23 +18,19 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from redisbackup.console.context import ConsoleSettings
+from redisbackup.cli.options import listen_address
 from redisbackup.k8s import client as kubernetes_client
-from redisbackup.web.serve import ConsoleOptions, ServeOptions, TlsOptions, serve
+
+if TYPE_CHECKING:  # the server (aiohttp, botocore) is imported when it runs, not for every other command
+    from redisbackup.web.serve import ServeOptions
 
 ENV_PREFIX = "REDISBACKUP_API_"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(ENV_PREFIX + name, default)
-
-
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
 
 
 def _positive(text: str) -> float:
@@ -56,14 +52,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--listen",
-        type=_listen,
+        type=listen_address,
         default=_env("LISTEN", "127.0.0.1:8443"),
         metavar="HOST:PORT",
         help="HTTPS address (env REDISBACKUP_API_LISTEN); default 127.0.0.1:8443",
     )
     parser.add_argument(
         "--metrics-listen",
-        type=_listen,
+        type=listen_address,
         default=_env("METRICS_LISTEN"),
         metavar="HOST:PORT",
         help="plain-HTTP address of /metrics and /healthz (env REDISBACKUP_API_METRICS_LISTEN); default: none",
@@ -181,6 +177,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def options_from(args: argparse.Namespace) -> ServeOptions:
+    from redisbackup.console.context import ConsoleSettings
+    from redisbackup.web.serve import ConsoleOptions, ServeOptions, TlsOptions
+
     host, port = args.listen
     metrics_host, metrics_port = args.metrics_listen or ("127.0.0.1", 0)
     namespace = args.keys_namespace or kubernetes_client.current_namespace()
@@ -225,5 +224,7 @@ def handle(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from redisbackup.web.serve import serve
+
     asyncio.run(serve(options_from(args)))
     return 0

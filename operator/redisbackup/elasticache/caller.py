@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import kubernetes
-
 from redisbackup.elasticache.arns import Arn, ResourceKind
+from redisbackup.k8s.api import Client
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class Caller:
     no region and shows none.
     """
 
-    client: kubernetes.client.ApiClient
+    client: Client
     namespace: str
     identity: str = ""
     """Who the client authenticates as, for messages and logs (e.g. system:serviceaccount:team-a:backup)."""

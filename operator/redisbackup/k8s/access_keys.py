@@ -31,10 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import kubernetes
-
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 from redisbackup.k8s.identity import service_account_user
 
 SECRET_TYPE = "redisbackup.io/access-key"
@@ -114,7 +113,7 @@ def from_secret(secret: Mapping[str, Any]) -> AccessKey | None:
     return AccessKey(key_id, secret_key, user, namespace, str(metadata.get("name", "")))
 
 
-def _read(namespace: str, name: str, client: kubernetes.client.ApiClient | None) -> dict[str, Any] | None:
+def _read(namespace: str, name: str, client: Client | None) -> dict[str, Any] | None:
     action = f"read access key Secret {name} in namespace {namespace}"
     return api.call_or_none(action, api.core(client).read_namespaced_secret, name, namespace)
 
@@ -122,9 +121,7 @@ def _read(namespace: str, name: str, client: kubernetes.client.ApiClient | None)
 class AccessKeys:
     """The keys of one namespace, looked up by id with the server's own client, each answer kept `ttl` seconds."""
 
-    def __init__(
-        self, namespace: str, *, ttl: float = CACHE_SECONDS, client: kubernetes.client.ApiClient | None = None
-    ) -> None:
+    def __init__(self, namespace: str, *, ttl: float = CACHE_SECONDS, client: Client | None = None) -> None:
         self.namespace = namespace
         self.ttl = ttl
         self._client = client
@@ -132,7 +129,7 @@ class AccessKeys:
         self._lock = threading.Lock()
 
     def lookup(self, access_key_id: str) -> AccessKey | None:
-        """The key with this id, None when there is none (synchronous: run it through k8s.api.in_thread)."""
+        """The key with this id, None when there is none (synchronous: run it through api.in_thread)."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(access_key_id)
@@ -150,9 +147,7 @@ class AccessKeys:
         return key
 
 
-def create(
-    namespace: str, key: AccessKey, *, service_account: str | None, client: kubernetes.client.ApiClient
-) -> dict[str, Any]:
+def create(namespace: str, key: AccessKey, *, service_account: str | None, client: Client) -> dict[str, Any]:
     name = secret_name(key.access_key_id)
     if name is None:
         raise ValidationFault(
@@ -160,18 +155,17 @@ def create(
             field="--access-key-id",
         )
     body = secret_body(key, service_account=service_account, name=name)
-    return api.call(
-        f"create Secret {name} in namespace {namespace}", api.core(client).create_namespaced_secret, namespace, body
-    )
+    action = f"create Secret {name} in namespace {namespace}"
+    return api.call(action, api.core(client).create_namespaced_secret, namespace, body)
 
 
-def find(namespace: str, access_key_id: str, client: kubernetes.client.ApiClient) -> dict[str, Any] | None:
+def find(namespace: str, access_key_id: str, client: Client) -> dict[str, Any] | None:
     """The Secret that holds the key with this id, if any."""
     name = secret_name(access_key_id)
     return _read(namespace, name, client) if name is not None else None
 
 
-def delete(namespace: str, name: str, client: kubernetes.client.ApiClient) -> None:
+def delete(namespace: str, name: str, client: Client) -> None:
     api.call(
         f"delete Secret {name} in namespace {namespace}", api.core(client).delete_namespaced_secret, name, namespace
     )

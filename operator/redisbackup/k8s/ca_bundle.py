@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes
-
 from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "redisbackup-serve"
 KEY = "ca.crt"
 
 
-def publish_ca_bundle(
-    namespace: str, name: str, bundle: bytes, client: kubernetes.client.ApiClient | None = None
-) -> dict[str, Any]:
+def publish_ca_bundle(namespace: str, name: str, bundle: bytes, client: Client | None = None) -> dict[str, Any]:
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

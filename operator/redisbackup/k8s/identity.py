@@ -69,13 +69,13 @@ class ReviewedToken:
 
 
 def _review(token: str) -> dict[str, Any]:
-    authentication = kubernetes.client.AuthenticationV1Api(api_client())
+    reviews = kubernetes.client.AuthenticationV1Api(api_client())
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
-    return api.call("review a token (TokenReview)", authentication.create_token_review, body)
+    return api.call("review a token (TokenReview)", reviews.create_token_review, body)
 
 
 def review_token(token: str) -> ReviewedToken:
-    """Who the apiserver says `token` is (synchronous; run it through k8s.api.in_thread)."""
+    """Who the apiserver says `token` is (synchronous; run it through api.in_thread)."""
     status = _review(token).get("status") or {}
     if not status.get("authenticated"):
         return ReviewedToken(False, error=str(status.get("error") or "not authenticated"))

@@ -9,20 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-import kubernetes
-
 from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 Kind = Literal["Pod", "StatefulSet"]
 
 
-def list_pods(namespace: str, client: kubernetes.client.ApiClient) -> list[dict[str, Any]]:
+def list_pods(namespace: str, client: Client) -> list[dict[str, Any]]:
     listing = api.call(f"list Pods in namespace {namespace}", api.core(client).list_namespaced_pod, namespace)
     items: list[dict[str, Any]] = listing.get("items") or []
     return items
 
 
-def list_statefulsets(namespace: str, client: kubernetes.client.ApiClient) -> list[dict[str, Any]]:
+def list_statefulsets(namespace: str, client: Client) -> list[dict[str, Any]]:
     listing = api.call(
         f"list StatefulSets in namespace {namespace}", api.apps(client).list_namespaced_stateful_set, namespace
     )
@@ -37,19 +36,14 @@ def annotate(
     annotations: dict[str, str | None],
     *,
     resource_version: str,
-    client: kubernetes.client.ApiClient,
+    client: Client,
 ) -> dict[str, Any]:
     """Merge-patch `annotations` (None removes one), refused (UpdateConflict) if the object changed since it was
     read at `resource_version`: a read-modify-write of an annotation must not lose a concurrent one."""
     body = {"metadata": {"annotations": annotations, "resourceVersion": resource_version}}
-    patch: Callable[..., Any] = (
+    method: Callable[..., Any] = (
         api.core(client).patch_namespaced_pod if kind == "Pod" else api.apps(client).patch_namespaced_stateful_set
     )
     return api.call(
-        f"annotate {kind} {name} in namespace {namespace}",
-        patch,
-        name,
-        namespace,
-        body,
-        _content_type=api.MERGE_PATCH,
+        f"annotate {kind} {name} in namespace {namespace}", method, name, namespace, body, _content_type=api.MERGE_PATCH
     )

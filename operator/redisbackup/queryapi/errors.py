@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import RedisBackupError
+from redisbackup.k8s.faults import ObjectNotFound
 from redisbackup.queryapi.model import modelled_error
 
 
@@ -79,6 +80,8 @@ _OWN_STATUS = {
 
 def wire_error(fault: RedisBackupError) -> QueryError:
     """The answer for a fault of the core: the model's code and status, else ours (4xx unless it is our side)."""
+    if isinstance(fault, ObjectNotFound):  # e.g. the key's namespace does not exist: nothing to retry
+        return QueryError("ResourceNotFound", fault.message, status=404)
     spec = modelled_error(fault.code.value)
     if spec is not None:
         return QueryError(spec.code, fault.message, status=spec.status)

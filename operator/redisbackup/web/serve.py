@@ -92,7 +92,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class ServingCertificates:
+class ApiCertificates:
     """The serving certificate in an SSL context, kept current, and the CA bundle published when it changes."""
 
     def __init__(self, options: TlsOptions) -> None:
@@ -201,7 +201,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    certificates = ServingCertificates(options.tls)
+    certificates = ApiCertificates(options.tls)
     api = build_api(options)
     runners: list[web.AppRunner] = []
     refresher: asyncio.Task[None] | None = None

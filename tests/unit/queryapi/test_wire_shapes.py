@@ -274,3 +274,18 @@ def test_required_and_list_parameters_are_checked(
     with pytest.raises(QueryError, match=message) as refused:
         decode(model.operation(action).input_shape, form)
     assert refused.value.code == code
+
+
+def test_the_cores_faults_keep_the_models_status_and_only_the_servers_side_is_a_5xx() -> None:
+    from redisbackup.domain.resolution import SourceNotFound
+    from redisbackup.k8s.faults import AccessDenied, KubernetesUnavailable, ObjectNotFound, UpdateConflict
+    from redisbackup.queryapi.errors import wire_error
+
+    assert (wire_error(SourceNotFound("x")).code, wire_error(SourceNotFound("x")).status) == (
+        "CacheClusterNotFound",
+        404,
+    )
+    assert wire_error(AccessDenied("x")).status == 403
+    assert wire_error(ObjectNotFound('namespaces "nope" not found')).status == 404
+    assert wire_error(KubernetesUnavailable("down")).status == 503
+    assert wire_error(UpdateConflict("changed")).status == 503  # retrying is right: the object changed meanwhile

@@ -15,7 +15,7 @@ from cryptography import x509
 from devstack.net import free_port
 from redisbackup.servers.webhook_certificates import CertificatePolicy
 from redisbackup.web import serve as serving
-from redisbackup.web.serve import ServeOptions, ServingCertificates, TlsOptions
+from redisbackup.web.serve import ApiCertificates, ServeOptions, TlsOptions
 
 POLICY = CertificatePolicy(
     ca_validity=dt.timedelta(days=10), cert_validity=dt.timedelta(days=2), renew_before=dt.timedelta(days=1)
@@ -68,7 +68,7 @@ async def test_a_renewed_certificate_is_served_and_a_new_ca_published_without_a_
     now = dt.datetime(2024, 5, 15, tzinfo=dt.UTC)
     monkeypatch.setattr(serving, "_now", lambda: now)
     ca_file = tmp_path / "ca.crt"
-    certificates = ServingCertificates(TlsOptions(ca_file=ca_file, hosts=("localhost",), policy=POLICY))
+    certificates = ApiCertificates(TlsOptions(ca_file=ca_file, hosts=("localhost",), policy=POLICY))
     try:
         await certificates.refresh()
         assert certificates.served is not None
