@@ -34,3 +34,36 @@ def open_create_backup(page: Any, cluster: str) -> Any:
     dialog = page.get_by_role("dialog", name="Create Backup")
     expect(dialog).to_be_visible()
     return dialog
+
+
+def focused(page: Any) -> str:
+    """What has the keyboard focus: its accessible label, text or id."""
+    return str(
+        page.evaluate(
+            """() => { const e = document.activeElement;
+                return e ? (e.getAttribute('aria-label') || e.textContent.trim() || e.id || e.tagName) : ''; }"""
+        )
+    )
+
+
+def tab_to(page: Any, wanted: str, *, backwards: bool = False, limit: int = 60) -> None:
+    """Press Tab (or Shift+Tab) until the focused element is `wanted`; fail if it never is."""
+    seen = []
+    for _ in range(limit):
+        if focused(page) == wanted:
+            return
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        seen.append(focused(page))
+    raise AssertionError(f"{wanted!r} never took the focus; Tab went through {seen}")
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's violations on the page (axe shipped in the axe-playwright-python package: no CDN)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+    ]

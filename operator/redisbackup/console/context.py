@@ -46,7 +46,7 @@ class Console:
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
-            undefined=jinja2.StrictUndefined,
+            undefined=jinja2.ChainableUndefined,  # optional status fields render as nothing
         )
         self.templates.globals.update(
             prefix=PREFIX,
