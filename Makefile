@@ -17,6 +17,7 @@ define run_pytest
 endef
 STAMP  := $(VENV)/.installed
 REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
+CHROMIUM := $(shell command -v /usr/bin/chromium 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
@@ -45,12 +46,19 @@ ifeq ($(REDIS_SERVER),)
 	-$(SUDO) systemctl disable --now redis-server >/dev/null 2>&1 || $(SUDO) service redis-server stop >/dev/null 2>&1 || true
 endif
 
+.PHONY: chromium
+chromium: ## Install Debian's chromium when missing (the console's browser tests drive it with Playwright)
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+endif
+
 .PHONY: controlplane
 controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) etcd, kube-apiserver, kube-controller-manager, kubectl, helm, weed
 	$(PY) -m devstack.binaries all
 
 .PHONY: install
-install: venv redis controlplane ## Everything the tests and the demo need: .venv, redis-server, the Go tools
+install: venv redis chromium controlplane ## Everything the tests and the demo need: .venv, redis-server, chromium, the Go tools
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint
@@ -87,6 +95,14 @@ e2e: install ## End-to-end tests on the real local stack (or REDISBACKUP_E2E_KUB
 .PHONY: test
 test: install ## Unit + e2e + the smoke subset of the fault suite (what CI runs)
 	$(call run_pytest,tests/unit tests/e2e tests/fault -m "smoke or not slow" --durations=10)
+
+.PHONY: console-test
+console-test: install ## Every browser test of the console (chromium + Playwright); make test runs their smoke subset
+	$(call run_pytest,tests/e2e/test_console.py -m browser -p no:randomly --durations=10)
+
+.PHONY: screenshots
+screenshots: install ## Regenerate the README's console screenshots (docs/console/*.png) from a real browser session
+	REDISBACKUP_SCREENSHOTS_DIR=$(CURDIR)/docs/console $(PYTEST) tests/e2e/test_console.py -k screenshots -p no:randomly
 
 .PHONY: faults
 faults: install ## The whole fault-injection suite; prints a table of outcomes

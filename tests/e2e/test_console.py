@@ -4,6 +4,7 @@ Redis, Backup, Create Backup, Backup Name."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ def node(kube: Cluster, start_operator: StartOperator, namespace: str, redis_fac
     return "shop-001"
 
 
+@pytest.mark.slow
 def test_deleting_a_backup_asks_for_its_name_and_removes_it_from_the_list_and_the_cluster(
     kube: Cluster, kube_api: client.ApiClient, console: RunningConsole, namespace: str, node: str, page: Any
 ) -> None:
@@ -140,6 +142,7 @@ def test_deleting_a_backup_asks_for_its_name_and_removes_it_from_the_list_and_th
     wait_gone(kube_api, namespace, "old-baseline")
 
 
+@pytest.mark.slow
 def test_copying_a_backup_makes_an_independent_one_that_becomes_available(
     kube: Cluster, kube_api: client.ApiClient, console: RunningConsole, namespace: str, node: str, page: Any
 ) -> None:
@@ -166,6 +169,7 @@ def test_copying_a_backup_makes_an_independent_one_that_becomes_available(
     assert copy["status"]["nodeSnapshots"][0]["sha256"] == original["status"]["nodeSnapshots"][0]["sha256"]
 
 
+@pytest.mark.slow
 def test_a_user_whose_rbac_forbids_creating_is_refused_with_the_apiservers_reason(
     kube: Cluster, kube_api: client.ApiClient, console: RunningConsole, namespace: str, node: str, page: Any
 ) -> None:
@@ -185,6 +189,7 @@ def test_a_user_whose_rbac_forbids_creating_is_refused_with_the_apiservers_reaso
     assert get(kube_api, namespace, "not-allowed") is None
 
 
+@pytest.mark.slow
 def test_the_whole_path_works_from_the_keyboard_alone(
     kube: Cluster, kube_api: client.ApiClient, console: RunningConsole, namespace: str, node: str, page: Any
 ) -> None:
@@ -219,6 +224,7 @@ def test_the_whole_path_works_from_the_keyboard_alone(
     kube.kubectl("wait", "-n", namespace, "--for=jsonpath={.status.phase}=available", "--timeout=90s", "rb/by-keyboard")
 
 
+@pytest.mark.slow
 def test_every_page_passes_axe_and_restore_shows_a_statefulset_the_apiserver_accepts(
     kube: Cluster, console: RunningConsole, namespace: str, node: str, page: Any
 ) -> None:
@@ -244,3 +250,45 @@ def test_every_page_passes_axe_and_restore_shows_a_statefulset_the_apiserver_acc
     dry_run = kube.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=restore_yaml, check=False)
     assert dry_run.returncode == 0, dry_run.stderr
     assert "statefulset.apps/baseline-restored created (server dry run)" in dry_run.stdout
+
+
+SCREENSHOTS = ("sign-in", "redis", "create-backup", "backups", "backup-details", "restore", "copy", "delete")
+
+
+@pytest.mark.slow
+def test_screenshots_of_each_page(
+    kube: Cluster, console: RunningConsole, namespace: str, node: str, page: Any, tmp_path: Path
+) -> None:
+    """What the README shows (`make screenshots` writes them to docs/console/): every page, as a user sees it."""
+    where = Path(os.environ.get("REDISBACKUP_SCREENSHOTS_DIR") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    for name in ("nightly", "before-upgrade"):
+        available_backup(kube, namespace, name, node)
+
+    def shoot(name: str) -> None:
+        page.screenshot(path=where / f"{name}.png", full_page=False)
+
+    page.goto(console.url)
+    shoot("sign-in")
+    sign_in(page, console, user_token(kube, namespace, "backup-user", BACKUP_RULES))
+    shoot("redis")
+    dialog = open_create_backup(page, node)
+    dialog.get_by_role("textbox", name="Backup Name").fill("shop--baseline")
+    dialog.get_by_text("YAML that will be applied").click()
+    shoot("create-backup")
+    page.goto(f"{console.url}backups?namespace={namespace}")
+    expect(backup_row(page, "nightly")).to_contain_text("available")
+    shoot("backups")
+    page.get_by_role("link", name="nightly", exact=True).click()
+    shoot("backup-details")
+    page.get_by_role("link", name="Restore", exact=True).click()
+    shoot("restore")
+    page.goto(f"{console.url}backups/{namespace}/nightly/copy")
+    shoot("copy")
+    page.goto(f"{console.url}backups/{namespace}/nightly/delete")
+    page.get_by_role("textbox", name="Type nightly to confirm").fill("nightly")
+    shoot("delete")
+    for name in SCREENSHOTS:
+        image = (where / f"{name}.png").read_bytes()
+        assert image.startswith(b"\x89PNG\r\n\x1a\n"), name
+        assert int.from_bytes(image[16:20], "big") == 1280, name  # the viewport's width: a real page, not a blank
