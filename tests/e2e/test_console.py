@@ -69,7 +69,7 @@ def test_the_seeds_console_path_from_sign_in_to_an_available_backup(
     expect(create).to_be_enabled()
     dialog.get_by_text("YAML that will be applied").click()
     expect(dialog.locator("#backup-yaml")).to_contain_text('snapshotName: "bkup-20150515"')
-    expect(dialog.locator("#backup-yaml")).to_contain_text("cacheClusterId: mynonclusteredredis-001")
+    expect(dialog.locator("#backup-yaml")).to_contain_text('cacheClusterId: "mynonclusteredredis-001"')
     create.click()
 
     # "The status of the cluster changes to snapshotting."

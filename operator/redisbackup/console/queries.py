@@ -4,6 +4,7 @@ see — every namespace at once when RBAC allows it, else namespace by namespace
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +22,35 @@ def _namespace_names(visitor: Visitor) -> list[str]:
     return sorted(str(item["metadata"]["name"]) for item in listing.get("items") or [])
 
 
+NAMESPACES_TTL = 30.0
+_namespaces: dict[str, tuple[float, list[str] | None]] = {}
+
+
+async def _listed_namespaces(visitor: Visitor) -> list[str] | None:
+    """Every namespace, when the visitor may list them (None when not); remembered for half a minute per
+    user, so that paging and filtering cost no extra call."""
+    now, key = time.monotonic(), visitor.user
+    cached = _namespaces.get(key)
+    if cached is not None and now - cached[0] < NAMESPACES_TTL:
+        return cached[1]
+    try:
+        names: list[str] | None = await api.in_thread(_namespace_names, visitor)
+    except AccessDenied:
+        names = None
+    if len(_namespaces) > 1000:
+        _namespaces.clear()
+    _namespaces[key] = (now, names)
+    return names
+
+
 async def namespaces(visitor: Visitor, default: str, *extra: str | None) -> tuple[list[str], bool]:
     """The namespaces to offer, and whether the visitor may list them all (else: their own, the default, and
     whatever they typed)."""
-    try:
-        return await api.in_thread(_namespace_names, visitor), True
-    except AccessDenied:
-        known = [visitor.home_namespace, default, *extra]
-        return sorted({name for name in known if name}), False
+    names = await _listed_namespaces(visitor)
+    if names is not None:
+        return names, True
+    known = [visitor.home_namespace, default, *extra]
+    return sorted({name for name in known if name}), False
 
 
 async def _all_pages(call: Callable[[str | None], Awaitable[dict[str, Any]]], key: str) -> list[dict[str, Any]]:

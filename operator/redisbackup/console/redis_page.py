@@ -30,8 +30,8 @@ from redisbackup.elasticache import snapshots
 from redisbackup.elasticache.snapshots import NewSnapshot
 
 routes = web.RouteTableDef()
-# Plain YAML scalars the live preview replaces: valid names need no quoting, but "yes" or "1e3" would be read as
-# something else than a string, so the preview always quotes them.
+# Plain YAML scalars the live preview replaces. A valid name never needs escaping, but "yes" or "1e3" unquoted
+# would be read as something else than a string, so the preview always quotes them.
 _SNAPSHOT_MARK, _OBJECT_MARK, _SOURCE_MARK = "zzsnapshotnamezz", "zzobjectnamezz", "zzsourcezz"
 
 
@@ -84,8 +84,8 @@ def backup_yaml(namespace: str, source: SourceChoice, name: str) -> list[tuple[s
     text = yaml.safe_dump(marked, sort_keys=False)
     values = {
         _SNAPSHOT_MARK: (f'"{name}"', "snapshot-name"),
-        _OBJECT_MARK: (name.lower(), "object-name"),
-        f"cacheClusterId: {_SOURCE_MARK}": (f"{source.parameter}: {source.id}", "source"),
+        _OBJECT_MARK: (f'"{name.lower()}"', "object-name"),
+        f"cacheClusterId: {_SOURCE_MARK}": (f'{source.parameter}: "{source.id}"', "source"),
     }
     pieces = re.split("(" + "|".join(re.escape(mark) for mark in values) + ")", text)
     return [values.get(piece, (piece, None)) for piece in pieces if piece]

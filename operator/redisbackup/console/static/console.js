@@ -30,7 +30,7 @@
       if (problems.length) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
       if (submit) { submit.disabled = problems.length > 0; }
       form.querySelectorAll('[data-bind="snapshot-name"]').forEach(function (el) { el.textContent = '"' + input.value + '"'; });
-      form.querySelectorAll('[data-bind="object-name"]').forEach(function (el) { el.textContent = input.value.toLowerCase(); });
+      form.querySelectorAll('[data-bind="object-name"]').forEach(function (el) { el.textContent = '"' + input.value.toLowerCase() + '"'; });
     }
     input.addEventListener("input", check);
     check();
@@ -39,7 +39,7 @@
   function setUpSourceSelect(select) {
     function show() {
       var parts = select.value.split(":");
-      select.form.querySelectorAll('[data-bind="source"]').forEach(function (el) { el.textContent = parts[0] + ": " + parts.slice(1).join(":"); });
+      select.form.querySelectorAll('[data-bind="source"]').forEach(function (el) { el.textContent = parts[0] + ': "' + parts.slice(1).join(":") + '"'; });
     }
     select.addEventListener("change", show);
     show();
