@@ -109,3 +109,17 @@ async def test_a_script_signs_in_with_its_bearer_token_and_needs_no_csrf_token()
 
 def test_the_hidden_field_helper_finds_the_token() -> None:
     assert hidden('<input type="hidden" name="csrf_token" value="abc">', "csrf_token") == "abc"
+
+
+async def test_the_stylesheet_and_script_come_from_the_package_without_signing_in() -> None:
+    async with serving(make_console()) as base, aiohttp.ClientSession(cookie_jar=jar()) as session:
+        for name, kind in (("console.js", "javascript"), ("console.css", "text/css")):
+            async with session.get(f"{base}/static/{name}") as answer:
+                assert answer.status == 200
+                assert kind in answer.headers["Content-Type"]
+                assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+                assert "https://" not in await answer.text()  # the assets fetch nothing from elsewhere
+        async with session.get(f"{base}/sign-in") as page:
+            html = await page.text()
+        assert 'src="/console/static/console.js' in html
+        assert "//" not in html.split("<body", 1)[0].replace("://", "")  # no CDN, no external asset
