@@ -5,9 +5,9 @@ Used by the pytest fixtures (devstack.fixtures.console) and `make demo`:
     console = start(cluster, log_dir, keys_namespace="redisbackup")    # a RunningConsole: url, ca_file
     token = user_token(cluster, "team-a", "backup-user", BACKUP_RULES)  # a ServiceAccount's token to sign in with
 
-The server is the ElastiCache API's (devstack.elasticache_api): a ServiceAccount with the chart's rights only
-(TokenReview, impersonation, its own namespace's Secrets); every console request is made with the signed-in
-user's own token.
+The server is the ElastiCache API's (devstack.elasticache_api), run here as a ServiceAccount without any
+cluster-wide right — no impersonation, no TokenReview: the console asks who a token is with the token itself, and
+makes every request with the signed-in user's own token.
 """
 
 from __future__ import annotations
@@ -70,7 +70,12 @@ def start(
 ) -> RunningConsole:
     server_args = ["--console", "--console-namespace", default_namespace, *args]
     api = elasticache_api.start(
-        kube, log_dir, keys_namespace=keys_namespace, args=server_args, token_seconds=token_seconds
+        kube,
+        log_dir,
+        keys_namespace=keys_namespace,
+        args=server_args,
+        token_seconds=token_seconds,
+        cluster_rights=False,
     )
     return RunningConsole(api)
 

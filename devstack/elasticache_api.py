@@ -225,9 +225,14 @@ def start(
     host: str = "127.0.0.1",
     timeout: float = 60.0,
     token_seconds: int = 3600,
+    cluster_rights: bool = True,
 ) -> RunningApi:
-    """`redisbackup serve` as ServiceAccount redisbackup-api of `keys_namespace`; returns once it answers."""
-    _grant_server(kube, keys_namespace)
+    """`redisbackup serve` as ServiceAccount redisbackup-api of `keys_namespace`; returns once it answers.
+    Without `cluster_rights`, the server has only its own namespace's (no impersonation, no TokenReview)."""
+    if cluster_rights:
+        _grant_server(kube, keys_namespace)
+    else:
+        grant(kube, keys_namespace, SERVER_ACCOUNT, OWN_NAMESPACE_RULES)
     port, metrics_port = free_port(host), free_port("127.0.0.1")
     kubeconfig = kube.kubeconfig_for(
         keys_namespace, SERVER_ACCOUNT, log_dir / f"api-{port}.kubeconfig", seconds=token_seconds

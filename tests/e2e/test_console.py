@@ -168,6 +168,22 @@ def test_copying_a_backup_makes_an_independent_one_that_becomes_available(
     assert original is not None
     assert copy["status"]["nodeSnapshots"][0]["sha256"] == original["status"]["nodeSnapshots"][0]["sha256"]
 
+    # Verify: the operator loads the copy into a throwaway redis-server and records what it found.
+    row.get_by_role("link", name="baseline-copy").click()
+    page.get_by_role("button", name="Verify", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Verification requested")
+    verification = page.get_by_role("region", name="Verification")
+    for _ in range(60):
+        if "passed" in verification.inner_text():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(verification).to_contain_text("passed")
+    expect(verification).to_contain_text("Keys loaded")
+    verified = get(kube_api, namespace, "baseline-copy")
+    assert verified is not None
+    assert verified["status"]["verification"]["result"] == "Passed"
+
 
 @pytest.mark.slow
 def test_a_user_whose_rbac_forbids_creating_is_refused_with_the_apiservers_reason(

@@ -1,6 +1,6 @@
 """Signing in with one's own Kubernetes token, and out.
 
-The form posts the token (never in a URL); the apiserver says whose it is (TokenReview); the session cookie then
+The form posts the token (never in a URL); the apiserver says whose it is (SelfSubjectReview); the session cookie then
 holds it sealed (`console.sessions`). The form itself carries a CSRF token bound to a short-lived cookie, so no
 other site can sign a browser in as someone else.
 """

@@ -1,7 +1,8 @@
 """Who is asking: a signed-in user (the session cookie) or a script (`Authorization: Bearer <token>`).
 
-Either way the visitor is a Kubernetes token and the user the apiserver says it belongs to (TokenReview at sign-in,
-and for a bearer token at most once a minute). Every request the console makes for them is made with that token
+Either way the visitor is a Kubernetes token and the user the apiserver says it belongs to, asked with the token
+itself (SelfSubjectReview: at sign-in, and for a bearer token at most once a minute), so the console needs no
+right of the server's own, not even TokenReview. Every request the console makes for them is made with that token
 (`k8s.identity.bearer`): RBAC decides what they see and do, and the server's own rights are never used for them.
 """
 
@@ -56,7 +57,7 @@ class Visitors:
         keys: SessionKeys,
         *,
         clients: ClientCache | None = None,
-        review: Callable[[str], ReviewedToken] = identity.review_token,
+        review: Callable[[str], ReviewedToken] = identity.who_am_i,
     ) -> None:
         self.keys = keys
         self.clients = clients or ClientCache()
@@ -68,7 +69,7 @@ class Visitors:
         return self.clients.get(f"console:{_digest(token)}", lambda: identity.bearer(token))
 
     async def review(self, token: str) -> ReviewedToken:
-        """Who the apiserver says `token` is (TokenReview), remembered for a minute."""
+        """Who the apiserver says `token` is, remembered for a minute."""
         digest, now = _digest(token), time.monotonic()
         with self._lock:
             cached = self._reviewed.get(digest)

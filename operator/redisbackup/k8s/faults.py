@@ -31,6 +31,10 @@ class AccessDenied(KubernetesFault):
     code = FaultCode.ACCESS_DENIED
 
 
+class Unauthenticated(AccessDenied):
+    """The apiserver did not accept the credentials at all (401): an invalid, expired or revoked token."""
+
+
 class KubernetesUnavailable(KubernetesFault):
     code = FaultCode.KUBERNETES_UNAVAILABLE
     transient = True
@@ -91,7 +95,12 @@ def api_fault(error: Exception, action: str) -> RedisBackupError:
     """Map a failed API call (`action`: "create RedisBackup x in namespace y") onto a fault."""
     if isinstance(error, ApiException):
         message = api_message(error)
-        if error.status in (401, 403):
+        if error.status == 401:
+            return Unauthenticated(
+                f"the Kubernetes API did not accept the credentials to {action}: {message} (an invalid, expired or "
+                "revoked token?)"
+            )
+        if error.status == 403:
             return AccessDenied(
                 f"not allowed to {action}: {message}. Ask for RBAC permission on redisbackups.redisbackup.io "
                 "(see the README's RBAC section), or use a kubeconfig that has it"

@@ -9,7 +9,8 @@ authorization decision to the apiserver:
 - `bearer(token)`: the caller's own Kubernetes token, as kubectl would send it — no right of the server's at all.
 
 `review_token` asks the apiserver (TokenReview) who a token belongs to, before it is used: a bad token is then the
-caller's InvalidClientTokenId, not an AccessDenied on the first call.
+caller's InvalidClientTokenId, not an AccessDenied on the first call. `who_am_i` asks the same with the token itself
+(SelfSubjectReview, which every signed-in user may create): the console's sign-in needs no right of the server's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import kubernetes
 
 from redisbackup.k8s import api
 from redisbackup.k8s.client import api_client
+from redisbackup.k8s.faults import AccessDenied, Unauthenticated
 
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
@@ -80,6 +82,27 @@ def review_token(token: str) -> ReviewedToken:
     if not status.get("authenticated"):
         return ReviewedToken(False, error=str(status.get("error") or "not authenticated"))
     return ReviewedToken(True, user=str((status.get("user") or {}).get("username") or ""))
+
+
+def who_am_i(token: str) -> ReviewedToken:
+    """Who the apiserver says `token` is, asked with the token itself (synchronous; run it through api.in_thread).
+    A token it does not accept (401) is not authenticated; one RBAC forbids even that (403) says so."""
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    client = bearer(token)
+    try:
+        answer = api.call(
+            "ask who the token is (SelfSubjectReview)",
+            kubernetes.client.AuthenticationV1Api(client).create_self_subject_review,
+            body,
+        )
+    except Unauthenticated:
+        return ReviewedToken(False, error="it is invalid, expired or revoked (401 Unauthorized)")
+    except AccessDenied as refused:
+        return ReviewedToken(False, error=refused.message)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    user = ((answer.get("status") or {}).get("userInfo") or {}).get("username")
+    return ReviewedToken(True, user=str(user)) if user else ReviewedToken(False, error="the apiserver named no user")
 
 
 class ClientCache:

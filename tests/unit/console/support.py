@@ -1,4 +1,4 @@
-"""The console's application on a loopback port, with the apiserver's TokenReview stubbed."""
+"""The console's application on a loopback port, with the apiserver's review of tokens stubbed."""
 
 from __future__ import annotations
 
