@@ -57,8 +57,12 @@ endif
 controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) etcd, kube-apiserver, kube-controller-manager, kubectl, helm, weed
 	$(PY) -m devstack.binaries all
 
+.PHONY: userlands
+userlands: $(STAMP) redis ## Make (once, cached in ~/.cache/redisbackup/rootfs) the Debian userlands of Redis 6.0/8.0 and Valkey 8.0/8.1
+	$(PY) -m devstack.versions
+
 .PHONY: install
-install: venv redis chromium controlplane ## Everything the tests and the demo need: .venv, redis-server, chromium, the Go tools
+install: venv redis chromium controlplane userlands ## Everything the tests and the demo need: .venv, redis-server, chromium, the Go tools, the other Redis/Valkey versions
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint
@@ -93,8 +97,17 @@ e2e: install ## End-to-end tests on the real local stack (or REDISBACKUP_E2E_KUB
 	$(call run_pytest,tests/e2e)
 
 .PHONY: test
-test: install ## Unit + e2e + the smoke subset of the fault suite (what CI runs)
-	$(call run_pytest,tests/unit tests/e2e tests/fault -m "smoke or not slow" --durations=10)
+test: install ## Unit + e2e + the smoke subsets of the fault suite and the version matrix (what CI runs)
+	$(call run_pytest,tests/unit tests/e2e tests/fault tests/matrix -m "smoke or not slow" --durations=10)
+
+.PHONY: matrix
+matrix: install ## The version matrix (Redis 6.0/7.0/8.0, Valkey 8.0/8.1): writes docs/compatibility.json and the README's table
+	REDISBACKUP_MATRIX_RESULTS=docs/compatibility.json $(PYTEST) tests/matrix -p no:randomly --durations=15; \
+	status=$$?; $(PY) -m devstack.compat --write; exit $$status
+
+.PHONY: compat
+compat: $(STAMP) ## Render the README's compatibility table from docs/compatibility.json (what `make matrix` ran)
+	$(PY) -m devstack.compat --write
 
 .PHONY: console-test
 console-test: install ## Every browser test of the console (chromium + Playwright); make test runs their smoke subset

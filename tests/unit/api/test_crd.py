@@ -85,7 +85,7 @@ def test_kubectl_sees_a_short_name_categories_columns_and_a_status_subresource()
     (version,) = document["spec"]["versions"]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) == 0]
-    assert columns == ["Snapshot", "Source", "Status", "Size", "Age"]
+    assert columns == ["Snapshot", "Source", "Engine", "Version", "Status", "Size", "Age"]
 
 
 def test_every_field_has_a_description_for_kubectl_explain(version: dict[str, Any]) -> None:
