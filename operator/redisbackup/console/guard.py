@@ -4,6 +4,9 @@ Only paths under /console are guarded (the Query API on the same server has its 
 asked for without a session redirects to the sign-in form; a script's bearer token the apiserver refuses is a 401.
 Every write (POST) from a signed-in browser must carry the session's CSRF token (form field `csrf_token` or header
 X-CSRF-Token) and, when the browser says where it comes from (Origin), come from this console.
+
+A refusal no page handled itself (RBAC forbids the visitor to read a backup, Kubernetes cannot be reached) is a page
+that says so with the apiserver's words and the matching status — never a bare 500.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from redisbackup.console.context import PREFIX, VISITOR, console_of
+from redisbackup.console.context import PREFIX, VISITOR, console_of, refusal_status, render
+from redisbackup.domain.faults import RedisBackupError
 from redisbackup.k8s.identity import ReviewedToken
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,14 @@ async def _admit(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
+def _refused(request: web.Request, fault: RedisBackupError) -> web.Response:
+    status = refusal_status(fault)
+    title = {403: "Not allowed", 404: "Not found", 503: "Kubernetes did not answer"}.get(status, "Refused")
+    log.info("Console request %s %s refused: %s", request.method, request.path, fault.code)
+    return render(request, "refused.html", status=status, title=title, fault_code=fault.code,
+                  fault_message=fault.message)  # fmt: skip
+
+
 def setup_guard(app: web.Application) -> None:
     @web.middleware
     async def console_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -83,7 +95,10 @@ def setup_guard(app: web.Application) -> None:
         try:
             response = None if request.path.startswith(PUBLIC) else await _admit(request)
             if response is None:
-                response = await handler(request)
+                try:
+                    response = await handler(request)
+                except RedisBackupError as fault:
+                    response = _refused(request, fault)
         except web.HTTPException as answer:
             answer.headers.update({k: v for k, v in HEADERS.items() if k not in answer.headers})
             raise

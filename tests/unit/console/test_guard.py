@@ -4,8 +4,11 @@ cookies, CSRF on every write, bearer tokens for scripts, and the browser securit
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from redisbackup.console.guard import CONTENT_SECURITY_POLICY
+from redisbackup.k8s import redisbackups
+from redisbackup.k8s.faults import AccessDenied
 from tests.unit.console.support import hidden, jar, make_console, serving, signed_in
 
 
@@ -123,3 +126,22 @@ async def test_the_stylesheet_and_script_come_from_the_package_without_signing_i
             html = await page.text()
         assert 'src="/console/static/console.js' in html
         assert "//" not in html.split("<body", 1)[0].replace("://", "")  # no CDN, no external asset
+
+
+async def test_a_refusal_no_page_handles_is_a_page_with_the_apiservers_words_not_a_500(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def forbidden(namespace: str, name: str, client: object) -> None:
+        raise AccessDenied(f'not allowed to get RedisBackup {name}: redisbackups "{name}" is forbidden')
+
+    monkeypatch.setattr(redisbackups, "get_backup", forbidden)
+    async with (
+        serving(make_console()) as base,
+        aiohttp.ClientSession(cookie_jar=jar()) as session,
+        session.get(f"{base}/backups/team-b/x", headers={"Authorization": "Bearer bob-token"}) as answer,
+    ):
+        html = await answer.text()
+        assert answer.status == 403
+        assert "<h1>Not allowed</h1>" in html
+        assert "AccessDenied: not allowed to get RedisBackup x: redisbackups &#34;x&#34; is forbidden" in html
+        assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
