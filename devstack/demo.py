@@ -103,7 +103,9 @@ def start_services(directory: Path, kubeconfig: Path, s3: S3Server, bucket: str)
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     cluster = Cluster(kubeconfig)
-    single = redis_nodes.standalone(base, "single")
+    # Redis's own default delay before a diskless snapshot (the test stack sets 0): as on a stock server, the node
+    # shows `snapshotting` for a few seconds in the console — the seed's path, seen by whoever follows it.
+    single = redis_nodes.standalone(base, "single", extra={"repl-diskless-sync-delay": "5"})
     replicated = redis_nodes.replicated(base, "replicated", replicas=2)
     sharded = redis_nodes.cluster(base, "sharded", shards=3, replicas=1)
     topologies = (single, replicated, sharded)

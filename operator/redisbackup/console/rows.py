@@ -119,7 +119,9 @@ def live_statuses(workloads: RedisWorkloads) -> dict[str, str]:
     for cluster_id, pod, group in workloads.cache_clusters():
         if group is None:
             statuses[cluster_id] = str(
-                cache_cluster(cluster_id, pod, None, show_node_info=False, arn=None)["CacheClusterStatus"]
+                cache_cluster(
+                    cluster_id, pod, None, show_node_info=False, arn=None, statefulset=workloads.node_statefulset(pod)
+                )["CacheClusterStatus"]
             )
     return statuses
 
