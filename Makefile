@@ -110,8 +110,8 @@ compat: $(STAMP) ## Render the README's compatibility table from docs/compatibil
 	$(PY) -m devstack.compat --write
 
 .PHONY: console-test
-console-test: install ## Every browser test of the console (chromium + Playwright); make test runs their smoke subset
-	$(call run_pytest,tests/e2e/test_console.py -m browser -p no:randomly --durations=10)
+console-test: install ## Every test of the console: in chromium (Playwright) and over HTTPS; make test runs the seed's path and the HTTPS ones
+	$(call run_pytest,tests/e2e/test_console.py tests/e2e/test_console_security.py -p no:randomly --durations=10)
 
 .PHONY: screenshots
 screenshots: install ## Regenerate the README's console screenshots (docs/console/*.png) from a real browser session
