@@ -26,6 +26,7 @@ so a typo in a values file never silently falls back to a default.
       maxConcurrentSnapshots: 4
       progressIntervalSeconds: 5
       eventWorkers: 1000
+    finalSnapshots: {enabled: true, deadlineSeconds: 900}
     namespaces: []                                # empty: every namespace
     metrics: {host: 0.0.0.0, port: 8080}
     health: {host: 0.0.0.0, port: 8081}
@@ -152,8 +153,13 @@ class Storage(ConfigModel):
 
 class Limits(ConfigModel):
     source_missing_deadline_seconds: float = Field(default=600.0, ge=0)
-    """How long a RedisBackup waits for its source (and its Secret) to appear before it fails; GitOps tools
-    often create the Redis workload a moment after the backup."""
+    """How long a RedisBackup waits for its source (and its Secret) to appear, or its Pod to be Ready, before it
+    fails, counted from when that wait began (status.sourceMissingSince); GitOps tools often create the Redis
+    workload a moment after the backup."""
+    busy_deadline_seconds: float = Field(default=3600.0, ge=0)
+    """How long a RedisBackup waits for a Redis node that says it cannot serve a snapshot yet (loading its data
+    set, running a long script, a replica without its primary) before it fails, counted from when that wait began
+    (status.busySince). Waiting is not a failed attempt: a large data set can take many minutes to load."""
     max_concurrent_snapshots: int = Field(default=4, ge=1, le=1000)
     """Snapshots streamed at the same time by this operator; the others wait their turn."""
     max_concurrent_verifications: int = Field(default=1, ge=1, le=100)
@@ -186,6 +192,15 @@ class Limits(ConfigModel):
         return delay
 
 
+class FinalSnapshots(ConfigModel):
+    """Final snapshots of Redis workloads annotated redisbackup.io/final-snapshot, taken when they are deleted."""
+
+    enabled: bool = True
+    """Watch StatefulSets and Pods for the annotation (needs watch and finalizer rights on them)."""
+    deadline_seconds: float = Field(default=900.0, gt=0)
+    """How long a deleted workload waits for its final snapshot before it is released anyway."""
+
+
 class Endpoint(ConfigModel):
     host: str = "0.0.0.0"
     """Address to listen on."""
@@ -198,6 +213,8 @@ class OperatorConfig(ConfigModel):
 
     storage: Storage = Field(default_factory=Storage)
     limits: Limits = Field(default_factory=Limits)
+    final_snapshots: FinalSnapshots = Field(default_factory=FinalSnapshots)
+    """Final snapshots of deleted Redis workloads (redisbackup.io/final-snapshot)."""
     namespaces: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(default_factory=list)
     """Namespaces whose RedisBackups this operator serves; empty: all of them."""
     metrics: Endpoint = Field(default_factory=lambda: Endpoint(port=8080))

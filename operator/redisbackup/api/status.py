@@ -147,8 +147,11 @@ class RedisBackupStatus(StatusModel):
     phase: Phase | None = Field(
         default=None, description="creating, available, failed or deleting (ElastiCache's SnapshotStatus)."
     )
-    snapshot_source: Literal["manual"] | None = Field(
-        default=None, description="Always manual: RedisBackups are ElastiCache manual snapshots."
+    snapshot_source: Literal["manual", "automated"] | None = Field(
+        default=None,
+        description="ElastiCache's SnapshotSource: automated for the backups a RedisBackupSchedule creates (owned by "
+        "it and labelled redisbackup.io/schedule), manual for every other one. Decided by the operator when the "
+        "snapshot starts, and kept.",
     )
     observed_generation: int | None = Field(
         default=None, ge=0, description="The metadata.generation the operator last acted on."
@@ -186,6 +189,18 @@ class RedisBackupStatus(StatusModel):
     size: str | None = Field(default=None, description="Total size of the snapshot, human-readable (e.g. 1.5 MiB).")
     total_bytes: int | None = Field(default=None, ge=0, description="Total size of the snapshot in bytes.")
     progress: Progress | None = Field(default=None, description="Streaming progress while creating.")
+    source_missing_since: datetime | None = Field(
+        default=None,
+        description="When the snapshot began waiting for its source (or a Secret) to appear, or its Pod to be "
+        "Ready: limits.sourceMissingDeadlineSeconds counts from here, so a backup that queued behind others does "
+        "not fail at once when its Pod is briefly not Ready. Cleared when the source is found.",
+    )
+    busy_since: datetime | None = Field(
+        default=None,
+        description="When the snapshot began waiting for a Redis node that cannot serve it yet (loading its data "
+        "set, running a long script, a replica without its primary): limits.busyDeadlineSeconds counts from here. "
+        "Cleared when the wait is over.",
+    )
     verification: Verification | None = Field(
         default=None,
         description="The last verification: each stored RDB checked against the manifest, by redis-check-rdb and "

@@ -27,7 +27,7 @@ from typing import Any
 import kopf
 
 from redisbackup import GROUP, VERSION
-from redisbackup.api.resource import PLURAL
+from redisbackup.api.resource import PLURAL, SCHEDULE_KIND, SCHEDULE_PLURAL
 from redisbackup.domain.conditions import Notice, StatusChange, merge
 from redisbackup.k8s import api
 
@@ -44,6 +44,7 @@ class FieldManager(StrEnum):
     VERIFIER = "redisbackup-verifier"  # the spec.verify daemon
     DELETION = "redisbackup-deletion"  # the deletion handler
     CLI = "redisbackup-cli"  # `redisbackup verify` recording its verdict
+    SCHEDULER = "redisbackup-scheduler"  # a RedisBackupSchedule's own status (its runs, retention, conditions)
 
 
 PostEvent = Callable[[Mapping[str, Any], Notice], None]
@@ -57,20 +58,22 @@ def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
     kopf.event(reference, type=notice.type, reason=notice.reason, message=notice.message[:1024])
 
 
-def _apply_status(namespace: str, name: str, manager: str, status: Mapping[str, Any]) -> dict[str, Any]:
+def _apply_status(
+    namespace: str, name: str, manager: str, status: Mapping[str, Any], kind: str = "RedisBackup", plural: str = PLURAL
+) -> dict[str, Any]:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "RedisBackup",
+        "kind": kind,
         "metadata": {"name": name, "namespace": namespace},
         "status": dict(status),
     }
     return api.call(
-        f"update the status of RedisBackup {name} in namespace {namespace}",
+        f"update the status of {kind} {name} in namespace {namespace}",
         api.custom().patch_namespaced_custom_object_status,
         GROUP,
         VERSION,
         namespace,
-        PLURAL,
+        plural,
         name,
         body,
         field_manager=manager,
@@ -82,6 +85,13 @@ def _apply_status(namespace: str, name: str, manager: str, status: Mapping[str, 
 async def apply_status(namespace: str, name: str, manager: str, status: Mapping[str, Any]) -> Mapping[str, Any]:
     """Server-side apply of `status` to RedisBackup `namespace/name` as `manager`: everything that manager owns."""
     return await api.in_thread(_apply_status, namespace, name, manager, status)
+
+
+async def apply_schedule_status(
+    namespace: str, name: str, manager: str, status: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Server-side apply of `status` to RedisBackupSchedule `namespace/name` as `manager`."""
+    return await api.in_thread(_apply_status, namespace, name, manager, status, SCHEDULE_KIND, SCHEDULE_PLURAL)
 
 
 def owned_status(body: Mapping[str, Any], manager: str) -> dict[str, Any]:
