@@ -16,8 +16,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from redisbackup.cli.config_file import CONFIG_ENV, load_config
-from redisbackup.cli.options import listen_address
+from redisbackup.cli.commands import summary
+from redisbackup.cli.config_file import load_config
+from redisbackup.cli.options import CONFIG_ENV, listen_address
 
 # main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
 # (the one exception in the import-linter contract).
@@ -64,7 +65,7 @@ def _service(text: str) -> ServiceRef:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "operator",
-        help="run the operator (reconciliation and the admission webhook)",
+        help=summary("operator"),
         description=__doc__,
     )
     parser.add_argument(
