@@ -22,6 +22,7 @@ from redisbackup.domain.plan import SnapshotPlan, plan_single_node
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.location import open_store
+from redisbackup.workflows.budget import StreamBudget
 from redisbackup.workflows.planning import plan_cluster_snapshot
 from redisbackup.workflows.snapshot import take_snapshot
 
@@ -38,7 +39,9 @@ async def probe(options: dict[str, Any]) -> dict[str, Any]:
     settings = ConnectionSettings()
     store = open_store(options["to"], **options.get("s3", {}))
     if options.get("nodes"):  # several nodes at once, each its own snapshot, in this one process
-        return await probe_many(options["nodes"], store, settings)
+        return await probe_many(
+            options["nodes"], store, settings, options.get("budget_mib"), options.get("streams", 16)
+        )
     host, port = options["redis"].rsplit(":", 1)
     address = NodeAddress(host, int(port))
     plan: SnapshotPlan
@@ -65,8 +68,12 @@ async def probe(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def probe_many(nodes: list[str], store: ObjectStore, settings: ConnectionSettings) -> dict[str, Any]:
-    """N single-node snapshots at once (as the operator takes N backups, or one N-shard cluster's streams)."""
+async def probe_many(
+    nodes: list[str], store: ObjectStore, settings: ConnectionSettings, budget_mib: int | None, streams: int
+) -> dict[str, Any]:
+    """N single-node snapshots at once (as the operator takes N backups, or one N-shard cluster's streams), sharing
+    one stream budget as the operator's snapshots do (budget_mib None: unbounded memory)."""
+    budget = StreamBudget(budget_mib << 20 if budget_mib else None, streams)
     plans = []
     for node in nodes:
         host, port = node.rsplit(":", 1)
@@ -75,7 +82,10 @@ async def probe_many(nodes: list[str], store: ObjectStore, settings: ConnectionS
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     manifests = await asyncio.gather(
-        *(take_snapshot(plan, store, SnapshotLocation("bench", "bench", uuid.uuid4().hex), settings) for plan in plans)
+        *(
+            take_snapshot(plan, store, SnapshotLocation("bench", "bench", uuid.uuid4().hex), settings, budget=budget)
+            for plan in plans
+        )
     )
     seconds = time.perf_counter() - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -86,6 +96,7 @@ async def probe_many(nodes: list[str], store: ObjectStore, settings: ConnectionS
         "bytes": sum(m.total_size for m in manifests),
         "rss_before_kib": rss_before,
         "peak_rss_kib": _status_kib("VmHWM"),
+        "budget_peak_bytes": budget.peak_used,
     }
 
 

@@ -321,6 +321,28 @@ def parallel_rows(bench: Bench, nodes: list[RedisNode]) -> list[str]:
     return rows
 
 
+CHART_MEMORY_LIMIT = 512 * MIB  # charts/redisbackup/values.yaml resources.limits.memory
+
+
+def budget_rows(bench: Bench, nodes: list[RedisNode]) -> list[str]:
+    """Issue 19: 4 concurrent 16-shard backups (64 node streams, to S3) under the chart's default memory limit,
+    with the budget the operator derives from it (half). The streams read the bench cluster's nodes in turn."""
+    addresses = [f"{n.host}:{n.port}" for n in nodes]
+    streams = [addresses[i % len(addresses)] for i in range(64)]
+    result = probe(
+        {"nodes": streams, "to": f"s3://{bench.bucket}/budget", "s3": bench.s3_options,
+         "budget_mib": CHART_MEMORY_LIMIT // 2 // MIB, "streams": 16}
+    )  # fmt: skip
+    bench.clean_bucket()
+    peak = result["peak_rss_kib"] * 1024
+    return [
+        row("64 streams (4 x 16 shards)", f"    peak RSS, budget {CHART_MEMORY_LIMIT // 2 // MIB} MiB -> S3", None,
+            f"{peak / MIB:.0f} MiB", "<= 512 MiB",
+            verdict(peak <= CHART_MEMORY_LIMIT) + f"  (budget used at most {result['budget_peak_bytes'] / MIB:.0f} MiB,"
+            f" {result['seconds']:.1f} s)"),
+    ]  # fmt: skip
+
+
 @pytest.mark.timeout(4 * 3600)
 def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> None:
     lines = [f"machine before: {machine_state()}"]
@@ -373,7 +395,8 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
                 write_random(client, megabytes=VALUES_MB)  # type: ignore[arg-type]
             redis_nodes.wait_replicas_in_sync(nodes, timeout=600)
             table += parallel_rows(bench, nodes.nodes)
-            print("\n".join(table[-12:]), flush=True)
+            table += budget_rows(bench, nodes.nodes)
+            print("\n".join(table[-14:]), flush=True)
 
     lines.append(f"machine after:  {machine_state()}")
     lines.append("cpu s: CPU seconds of the client process(es) only: redis-cli (+ boto3), or redisbackup")

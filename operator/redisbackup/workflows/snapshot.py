@@ -27,6 +27,7 @@ from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.info import ServerInfo
 from redisbackup.redis.replication import Transfer, open_rdb_stream
 from redisbackup.storage.base import ObjectNotFound, ObjectStore, StoredObject
+from redisbackup.workflows.budget import StreamBudget, stream_cost
 from redisbackup.workflows.checksums import verify_while
 from redisbackup.workflows.progress import Progress, ProgressTracker
 
@@ -89,12 +90,15 @@ async def _run_all(
     timeouts: Timeouts | None,
     tracker: ProgressTracker,
     max_parallel: int,
+    budget: StreamBudget | None,
 ) -> list[NodeResult]:
     """Snapshot every node concurrently; on the first failure cancel the rest and raise that failure."""
     gate = asyncio.Semaphore(max_parallel)
+    budget = budget or StreamBudget(None, max_parallel)
+    cost = stream_cost(store)
 
     async def one(target: NodeTarget) -> NodeResult:
-        async with gate:
+        async with gate, budget.stream(cost):
             key = location.node_key(target.id)
             return await snapshot_node(target, store, key, connection, timeouts=timeouts, tracker=tracker)
 
@@ -190,11 +194,14 @@ async def take_snapshot(
     tags: Mapping[str, str] | None = None,
     progress_interval: float = 0.5,
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES,
+    budget: StreamBudget | None = None,
 ) -> Manifest:
     """Snapshot every node of `plan` into `store` under `location`; return the committed manifest.
 
     Idempotent per location: if this uid already has a manifest it is returned untouched (the snapshot was
     completed by an earlier attempt); otherwise leftovers of an interrupted attempt are removed first.
+    `budget` (workflows.budget), shared by every snapshot of a process, admits each node stream when its memory
+    fits; without one, at most `max_parallel_nodes` of this plan's streams run at once.
     Raises a RedisBackupError subclass (SnapshotFault, StorageFault…) and leaves nothing stored on failure.
     """
     existing = await read_manifest(store, location)
@@ -206,7 +213,7 @@ async def take_snapshot(
         log.info("removed %d objects of an interrupted attempt under %s", removed, location.directory)
     tracker = ProgressTracker(progress, [t.id for t in plan.nodes], interval=progress_interval)
     try:
-        results = await _run_all(plan, store, location, connection, timeouts, tracker, max_parallel_nodes)
+        results = await _run_all(plan, store, location, connection, timeouts, tracker, max_parallel_nodes, budget)
         manifest = build_manifest(plan, location, results, tags=tags)
         await store.put_bytes(location.manifest_key, manifest.to_json())  # last: the commit record
     except BaseException:

@@ -85,7 +85,9 @@ metricz: {port: 1}
     assert message.startswith("/etc/redisbackup/config.yaml has 4 problem(s):")
     assert "storage.locations.embedded.file.size is not a known setting" in message
     assert "storage.locations.archive.s3.bukcet is not a known setting" in message
-    assert "(allowed here: bucket, prefix, endpoint, region, addressingStyle, credentials, caBundle)" in message
+    assert (
+        "(allowed here: bucket, prefix, endpoint, region, addressingStyle, credentials, caBundle, transfer)" in message
+    )
     assert "limits.maxConcurentSnapshots is not a known setting" in message
     assert "maxConcurrentSnapshots" in message  # the right spelling is listed
     assert "metricz is not a known setting: remove it or correct its spelling" in message
