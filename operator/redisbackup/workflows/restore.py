@@ -26,6 +26,7 @@ from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.rdb import ChecksumMismatch, RdbDigest, RdbVerifier, UnsupportedRdbVersion
 from redisbackup.storage.base import ObjectNotFound, ObjectStore
 from redisbackup.storage.file import TEMP_SUFFIX, FileStore
+from redisbackup.workflows.checksums import verify_while
 from redisbackup.workflows.progress import Progress, ProgressTracker
 from redisbackup.workflows.snapshot import read_manifest
 
@@ -137,8 +138,7 @@ async def copy_rdb(
                         f"{where} is longer than the {record.size} bytes its manifest records: it was replaced "
                         "after the snapshot was taken. Nothing was restored; use another snapshot."
                     )
-                verifier.update(chunk)
-                await writer.write(chunk)
+                await verify_while(verifier, chunk, writer.write)  # hashing in a thread (workflows.checksums)
                 tracker.add(record.id, len(chunk))
             digest = verifier.finish()
         except ObjectNotFound:
