@@ -53,7 +53,9 @@ COMMANDS: dict[str, Command] = {
         "verify", "check that a stored snapshot restores (redis-check-rdb, a load into a throwaway redis-server)"
     ),
     "dump": Command("dump", "snapshot a Redis node or cluster to a directory or S3 (no Kubernetes needed)"),
-    "validate": Command("validate", "check RedisBackup manifests offline with the webhook's rules"),
+    "validate": Command(
+        "validate", "check RedisBackup and RedisBackupSchedule manifests offline with the webhook's rules"
+    ),
     "operator": Command("run_operator", "run the operator (reconciliation and the admission webhook)"),
 }
 

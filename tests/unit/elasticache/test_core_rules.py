@@ -199,7 +199,8 @@ def test_describe_filters_match_ids_ignoring_case_and_refuse_two_sources() -> No
     assert SnapshotFilter(snapshot_name="nightly").selects(body)
     assert SnapshotFilter(replication_group_id="MYCLUSTEREDREDIS").selects(body)
     assert not SnapshotFilter(cache_cluster_id="myclusteredredis").selects(body)  # a group is not a cache cluster
-    assert SnapshotFilter(snapshot_source="manual").selects(body)
+    # ElastiCache's SnapshotSource filter: user for manual snapshots, system for automatic ones (domain.automated).
+    assert SnapshotFilter(snapshot_source="user").selects(body)
     assert not SnapshotFilter(snapshot_source="system").selects(body)
     with pytest.raises(ValidationFault, match="cannot be combined"):
         SnapshotFilter(cache_cluster_id="a", replication_group_id="b").check()
