@@ -9,6 +9,8 @@ The supervisor (devstack.supervisor --demo) starts the services below as its chi
       StatefulSet myclusteredredis      6 pods  Redis Cluster, 3 shards x 2 ← backup-cluster.yaml
     the operator: `redisbackup operator --config .devstack/operator.yaml` (S3 bucket `redisbackup` by default)
     the ElastiCache API: `redisbackup serve` (devstack.elasticache_api), with a key that is the S3 credentials
+    the console: the same server at /console/, and the token of ServiceAccount demo/console-user, who may back up
+    in namespace demo (devstack.console.BACKUP_RULES)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import yaml
 
 from devstack import redis_nodes
 from devstack.cluster import Cluster
+from devstack.console import BACKUP_RULES, user_token
 from devstack.elasticache_api import RunningApi, start_for_demo
 from devstack.mirror import Mirror
 from devstack.operator import REPO, RunningOperator, Storage, install_crd, start
@@ -36,6 +39,7 @@ SAMPLES = REPO / "manifests" / "samples"
 # ElastiCache's examples 1, 2 and 3, in that order.
 SAMPLE_FILES = ("backup-single-node.yaml", "backup-replica-node.yaml", "backup-cluster.yaml")
 WORKLOADS = ("myNonClusteredRedis", "myReplicatedRedis", "myClusteredRedis")
+CONSOLE_ACCOUNT = "console-user"
 
 
 @dataclass
@@ -43,6 +47,7 @@ class DemoServices:
     processes: list[Process]
     operator: RunningOperator
     elasticache_api: RunningApi
+    console_token: str = ""
 
     def state(self) -> dict[str, Any]:
         return {
@@ -53,13 +58,22 @@ class DemoServices:
             "elasticache_endpoint": self.elasticache_api.url,
             "elasticache_ca": str(self.elasticache_api.ca_file),
             "elasticache_log": str(self.elasticache_api.process.log_path),
+            "console_url": self.console_url,
+            "console_token": self.console_token,
         }
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.elasticache_api.url}/console/"
 
     def env(self) -> dict[str, str]:
         """What `.devstack/env` adds for `aws elasticache` (the credentials are the S3 ones, already there)."""
         return {
             "AWS_ENDPOINT_URL_ELASTICACHE": self.elasticache_api.url,
             "AWS_CA_BUNDLE": str(self.elasticache_api.ca_file),
+            # The console, and a token to sign in with: a user who may back up in namespace demo.
+            "REDISBACKUP_CONSOLE_URL": self.console_url,
+            "REDISBACKUP_CONSOLE_TOKEN": self.console_token,
         }
 
 
@@ -89,7 +103,9 @@ def start_services(directory: Path, kubeconfig: Path, s3: S3Server, bucket: str)
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     cluster = Cluster(kubeconfig)
-    single = redis_nodes.standalone(base, "single")
+    # Redis's own default delay before a diskless snapshot (the test stack sets 0): as on a stock server, the node
+    # shows `snapshotting` for a few seconds in the console — the seed's path, seen by whoever follows it.
+    single = redis_nodes.standalone(base, "single", extra={"repl-diskless-sync-delay": "5"})
     replicated = redis_nodes.replicated(base, "replicated", replicas=2)
     sharded = redis_nodes.cluster(base, "sharded", shards=3, replicas=1)
     topologies = (single, replicated, sharded)
@@ -124,9 +140,19 @@ def start_services(directory: Path, kubeconfig: Path, s3: S3Server, bucket: str)
         access_key_id=s3.access_key,
         secret_access_key=s3.secret_key,
         region=s3.region,
+        args=[
+            "--console",
+            "--console-namespace",
+            NAMESPACE,
+            "--console-location",
+            "s3",
+            "--console-location",
+            "embedded",
+        ],
     )
+    token = user_token(cluster, NAMESPACE, CONSOLE_ACCOUNT, BACKUP_RULES, seconds=30 * 24 * 3600)
     nodes = [node.process for topology in topologies for node in topology.nodes]
-    return DemoServices([*nodes, operator.process, api.process], operator, api)
+    return DemoServices([*nodes, operator.process, api.process], operator, api, token)
 
 
 # ----------------------------------------------------------------------------------------------------- the tour
@@ -192,5 +218,8 @@ def _print_next_steps(state: dict[str, Any]) -> None:
         f"  operator configuration: {demo['operator_config']}\n"
         f"  operator log:           {demo['operator_log']}\n"
         f"  ElastiCache API:        {demo.get('elasticache_endpoint')} (log {demo.get('elasticache_log')})\n"
+        "The console (its certificate is the server's own CA, $AWS_CA_BUNDLE): open the URL, sign in with the token\n"
+        f"  REDISBACKUP_CONSOLE_URL={demo.get('console_url')}\n"
+        f"  REDISBACKUP_CONSOLE_TOKEN={demo.get('console_token')}\n"
         "Stop everything with `make demo-down`."
     )

@@ -46,6 +46,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "delete-access-key": Command("access_keys", "revoke an access key of the ElastiCache API (deletes its Secret)"),
     "restore": Command("restore", "restore a snapshot's RDB into a Redis data directory (e.g. from an init container)"),
+    "restore-manifest": Command(
+        "restore_manifest", "print the YAML of a new Redis (StatefulSet) restored from a snapshot"
+    ),
     "restore-cluster": Command(
         "restore_cluster", "restore a Redis Cluster snapshot into new empty cluster-mode nodes (slots, data, replicas)"
     ),

@@ -17,7 +17,7 @@ from typing import Any
 _EXPORTS = {
     "Progress": "progress",
     "delete_snapshot": "snapshot",
-    "read_manifest": "snapshot",
+    "read_manifest": "commit",
     "snapshot_node": "snapshot",
     "take_snapshot": "snapshot",
 }

@@ -14,8 +14,6 @@ nothing at all, and shares no object with its source: deleting either leaves the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,10 +31,10 @@ from redisbackup.domain.resolution import AwaitingSource, SourceBusy
 from redisbackup.storage.base import ObjectNotFound, ObjectStore, StorageAccessDenied
 from redisbackup.storage.s3 import S3Store
 from redisbackup.workflows.access import KubernetesAccess
+from redisbackup.workflows.commit import StoreAttempt, read_manifest, sweep
 from redisbackup.workflows.locate import backup_location
 from redisbackup.workflows.progress import Progress
 from redisbackup.workflows.restore import SnapshotNotStored, StoredObjectCorrupt, copy_rdb, load_manifest
-from redisbackup.workflows.snapshot import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +61,15 @@ async def copy_snapshot(
 ) -> Manifest:
     """Copy every RDB of `source_manifest` into `target` under `location`, then commit the copy's manifest.
 
-    Idempotent per location, as take_snapshot: a committed copy is returned untouched, leftovers of an
-    interrupted attempt are removed first, and a failure leaves nothing under `location`.
+    Idempotent per location, as take_snapshot: a committed copy is returned untouched; each attempt copies under
+    keys of its own and commits with a create-only manifest (workflows.commit), so two attempts (two operator
+    processes) never remove each other's objects, and a failure leaves nothing of this attempt.
     """
     existing = await read_manifest(target, location)
     if existing is not None:
+        await sweep(target, location, existing)
         return existing
-    await target.delete_prefix(location.directory)
+    attempt = StoreAttempt(target, location)
     done = 0
     total = source_manifest.total_size
 
@@ -80,7 +80,7 @@ async def copy_snapshot(
     try:
         records = []
         for record in source_manifest.node_snapshots:
-            key = location.node_key(record.id)
+            key = attempt.key(record.id)
             if await copy_in_s3(source, record, target, key):
                 overall(record.size, record.size)
             else:
@@ -101,13 +101,16 @@ async def copy_snapshot(
                     namespace=source_manifest.namespace,
                     uid=source_manifest.uid,
                 ),
+                "attempt": attempt.id,
             }
         )
-        await target.put_bytes(location.manifest_key, manifest.to_json())  # last: the commit record
+        committed = await attempt.commit(manifest)  # last: the commit record
     except BaseException:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(target.delete_prefix(location.directory))
+        await attempt.abandon()
         raise
+    if committed.attempt != attempt.id:
+        await attempt.abandon()
+    await sweep(target, location, committed)
     log.info(
         "copied snapshot %s (%d bytes) to %s/%s",
         source_manifest.snapshot_name,
@@ -115,7 +118,7 @@ async def copy_snapshot(
         target.url,
         location.directory,
     )
-    return manifest
+    return committed
 
 
 async def copy_in_s3(source: ObjectStore, record: NodeSnapshotRecord, target: ObjectStore, key: str) -> bool:
