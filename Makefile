@@ -46,11 +46,25 @@ ifeq ($(REDIS_SERVER),)
 endif
 
 .PHONY: controlplane
-controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) etcd, kube-apiserver, kube-controller-manager, kubectl, helm, weed
+controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) Kubernetes (control plane and node), helm, weed, CoreDNS, local-path-provisioner
 	$(PY) -m devstack.binaries all
 
+# The real node's runtime and the image builder, from Debian (devstack/node, devstack/images).
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack podman tini mmdebstrap util-linux iproute2
+.PHONY: node-packages
+node-packages: ## Install the node's Debian packages when missing (containerd, runc, CNI plugins, iptables, podman, tini, mmdebstrap)
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+.PHONY: images
+images: $(STAMP) node-packages controlplane ## Build the container images with podman (once per content, cached in ~/.cache/redisbackup/images)
+	$(PY) -m devstack.images
+
 .PHONY: install
-install: venv redis controlplane ## Everything the tests and the demo need: .venv, redis-server, the Go tools
+install: venv redis controlplane node-packages images ## Everything the tests and the demo need: .venv, redis-server, the Go tools, the node's packages, the images
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint

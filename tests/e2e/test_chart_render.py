@@ -140,7 +140,7 @@ def test_the_pod_meets_the_restricted_pod_security_standard_and_runs_the_images_
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], "the one writable path"
         assert not any("hostPath" in volume for volume in pod["volumes"])
         argv = image_config().argv(container)
-        assert argv[:2] == ["redisbackup", "operator"], variant
+        assert argv[:4] == ["tini", "--", "redisbackup", "operator"], variant
 
 
 def test_the_rendered_configuration_is_what_the_operator_accepts(tmp_path: Path) -> None:
