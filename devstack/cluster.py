@@ -23,7 +23,8 @@ from devstack.kube import ControlPlane, write_kubeconfig
 
 class KubectlError(subprocess.CalledProcessError):
     def __str__(self) -> str:
-        return f"`kubectl {' '.join(self.cmd[2:])}` exited with {self.returncode}: {self.stderr.strip()}"
+        program = Path(self.cmd[0]).name
+        return f"`{program} {' '.join(self.cmd[2:])}` exited with {self.returncode}: {self.stderr.strip()}"
 
 
 @dataclass
@@ -54,6 +55,28 @@ class Cluster:
         if check and result.returncode != 0:
             raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
         return result
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run helm against this cluster; raise with its stderr when `check` and it fails."""
+        argv = [str(binaries.tool("helm")), f"--kubeconfig={self.kubeconfig}", *args]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
+        return result
+
+    def rollout(self, namespace: str, *names: str, timeout: float = 300) -> None:
+        """Wait until each `kind/name` has rolled out (Deployment, StatefulSet, DaemonSet) or completed (Job)."""
+        for name in names:
+            if name.startswith("job"):
+                self.kubectl("wait", "-n", namespace, "--for=condition=Complete", f"--timeout={timeout:.0f}s", name)
+            else:
+                self.kubectl("rollout", "status", "-n", namespace, f"--timeout={timeout:.0f}s", name)
+
+    def pod_ips(self, namespace: str, selector: str) -> dict[str, str]:
+        """Pod name → Pod IP of the Pods matching a label `selector` (a real node's Pod network is routed here)."""
+        with self.api_client() as api:
+            pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
+        return {pod.metadata.name: pod.status.pod_ip for pod in pods if pod.status.pod_ip}
 
     def create_namespace(self, hint: str = "test", *, timeout: float = 30.0) -> str:
         """A new namespace named after `hint`, returned once its `default` ServiceAccount exists (Pods need it)."""
