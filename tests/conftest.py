@@ -5,4 +5,5 @@ pytest_plugins = [
     "devstack.fixtures.s3",
     "devstack.fixtures.kube",
     "devstack.fixtures.operator",
+    "devstack.fixtures.node",
 ]
