@@ -138,7 +138,15 @@ LOCAL_PATH = ToolSet(
     module_dir=None,
     packages=(f"github.com/rancher/local-path-provisioner@{LOCAL_PATH_VERSION}",),
 )
-TOOLSETS = {t.name: t for t in (KUBERNETES, HELM, SEAWEEDFS, COREDNS, LOCAL_PATH)}
+# How GitOps tools judge health, by their own code (devstack.gitops): cli-utils' kstatus and Argo CD's Lua runtime.
+GITOPS_HEALTH = ToolSet(
+    name="gitops-health",
+    version="cli-utils-v0.37.2-gopher-lua-v1.1.1",  # pinned in devstack/gitopshealth/go.mod
+    programs=("kstatus", "argocd-health"),
+    module_dir=HERE / "gitopshealth",
+    packages=("./kstatus", "./argocd-health"),
+)
+TOOLSETS = {t.name: t for t in (KUBERNETES, HELM, SEAWEEDFS, COREDNS, LOCAL_PATH, GITOPS_HEALTH)}
 
 
 def _go_env() -> dict[str, str]:
