@@ -15,6 +15,13 @@ CGROUP = Path("/sys/fs/cgroup/pids")
 
 
 @dataclass(frozen=True)
+class Task:
+    pid: int
+    state: str  # R, S, D, Z, …
+    name: str
+
+
+@dataclass(frozen=True)
 class ContainerProcess:
     namespace: str
     pod: str
@@ -24,6 +31,20 @@ class ContainerProcess:
     uid: int
     mount_namespace: str
     command: str
+
+    def tasks(self) -> list[Task]:
+        """Every process of the container (its cgroup's), with its state: a Z is a zombie nobody reaped."""
+        cgroup = Path(f"/proc/{self.pid}/cgroup").read_text()
+        path = next(line.split(":", 2)[2] for line in cgroup.splitlines() if ":pids:" in line)
+        found = []
+        for pid in (CGROUP / path.lstrip("/") / "cgroup.procs").read_text().split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+            found.append(Task(int(pid), rest[0], name))
+        return found
 
     @property
     def own_mount_namespace(self) -> bool:
