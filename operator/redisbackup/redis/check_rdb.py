@@ -3,14 +3,18 @@
 It reads every opcode and object of the file with the server's loader (without keeping the data) and checks the
 CRC-64 trailer, then prints `\\o/ RDB looks OK! \\o/` or `--- RDB ERROR DETECTED ---` followed by where and what,
 and `[info] N keys read / N expires / N already expired`. Debian ships it in redis-tools.
+
+It reads its input front to back, so it also checks an RDB streamed to its standard input (`check_rdb_stream`):
+verification never needs room on disk for the RDB.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import SnapshotFault
@@ -66,23 +70,66 @@ def parse_report(output: str, returncode: int, *, what: str) -> RdbCheck:
     return RdbCheck(counts["keys read"], counts["expires"], counts["already expired"], written_by)
 
 
-async def check_rdb(path: Path, *, what: str, program: str | None = None, time_limit: float = 3600.0) -> RdbCheck:
-    """Run redis-check-rdb on `path` (a local file)."""
+class StreamedCheck:
+    """redis-check-rdb reading an RDB from its standard input while the caller streams it there."""
+
+    def __init__(self, process: asyncio.subprocess.Process, what: str) -> None:
+        self.process = process
+        self.what = what
+        self._open = True
+        assert process.stdout is not None
+        self._output = asyncio.ensure_future(process.stdout.read())  # read meanwhile: a full pipe would block it
+
+    async def write(self, chunk: bytes) -> None:
+        """Pass `chunk` on; once the checker stopped reading (it found a problem and exited), drop the rest: the
+        verdict is in its output."""
+        if not self._open:
+            return
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(chunk)
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            self._open = False
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+        self._output.cancel()
+
+    async def finish(self, time_limit: float = 3600.0) -> RdbCheck:
+        """End of the RDB: the checker's verdict (RdbCheckFailed with its explanation when it found a problem)."""
+        assert self.process.stdin is not None
+        if self._open:
+            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await self.process.stdin.wait_closed()
+            self._open = False
+        try:
+            async with asyncio.timeout(time_limit):
+                output = await self._output
+                await self.process.wait()
+        except TimeoutError:
+            raise RdbCheckFailed(
+                f"redis-check-rdb did not finish checking {self.what} within {time_limit:g}s"
+            ) from None
+        return parse_report(output.decode(errors="replace"), self.process.returncode or 0, what=self.what)
+
+
+@contextlib.asynccontextmanager
+async def check_rdb_stream(*, what: str, program: str | None = None) -> AsyncIterator[StreamedCheck]:
+    """redis-check-rdb over its standard input; stopped when the block ends."""
     executable = find_check_rdb(program)
     process = await asyncio.create_subprocess_exec(
         executable,
-        str(path),
-        stdin=asyncio.subprocess.DEVNULL,
+        "/dev/stdin",
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    check = StreamedCheck(process, what)
     try:
-        async with asyncio.timeout(time_limit):
-            output, _ = await process.communicate()
-    except TimeoutError:
-        raise RdbCheckFailed(f"redis-check-rdb did not finish checking {what} within {time_limit:g}s") from None
+        yield check
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    return parse_report(output.decode(errors="replace"), process.returncode or 0, what=what)
+        await check.stop()

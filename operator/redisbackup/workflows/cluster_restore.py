@@ -44,9 +44,9 @@ from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis import cluster_admin
 from redisbackup.redis.connection import RedisConnection, Timeouts
 from redisbackup.redis.copy import CopyResult, copy_functions, copy_keys
-from redisbackup.redis.scratch import RDB_NAME, scratch_server
+from redisbackup.redis.scratch import streamed_scratch_server
 from redisbackup.storage.base import ObjectStore
-from redisbackup.workflows.restore import fetch_rdb
+from redisbackup.workflows.restore import read_verified
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,11 @@ async def _load_node_group(
     report: Report,
 ) -> tuple[CopyResult, int]:
     what = f'node group {primary.node_group_id} of snapshot "{manifest.snapshot_name}"'
+    # The RDB streams into the throwaway server (never onto the disk: a Job's /tmp is often a small emptyDir).
     with tempfile.TemporaryDirectory(prefix="redisbackup-restore-", dir=work_dir) as directory:
-        await fetch_rdb(store, primary.record, Path(directory, RDB_NAME))
-        async with scratch_server(Path(directory), what=what, redis_server=redis_server) as server:
+        async with streamed_scratch_server(Path(directory), what=what, redis_server=redis_server) as load:
+            await read_verified(store, primary.record, load.write)
+            server = await load.finish()
             source = await server.connect()
             try:
                 functions = await copy_functions(source, target)

@@ -1,12 +1,18 @@
 """Verifying a stored snapshot: can every RDB in it be restored, and what does it hold?
 
-Per node, one at a time (each load needs about as much memory as the node's data set):
+Per node, one at a time (each load needs about as much memory as the node's data set), in one pass over the
+stored RDB, which never touches the disk (in the operator's Pod, /tmp is a small emptyDir: an RDB written there
+got the Pod evicted, and the restarted operator verified again, without end):
 
-1. fetch the stored RDB into a private temporary directory, checking size, CRC-64 and SHA-256 against the
-   manifest (the bytes are the ones the snapshot stored);
-2. `redis-check-rdb` over the file (Redis's own parser reads every object and checks the CRC-64 trailer);
-3. load it into a throwaway redis-server with deep payload sanitization, count the keys per database, and for a
-   Redis Cluster shard check that every key hashes to a slot the shard owned (else restore-cluster would fail).
+1. the stored bytes are checked against the manifest while they stream: size, CRC-64 and SHA-256 (the bytes are
+   the ones the snapshot stored);
+2. `redis-check-rdb` reads the same stream on its standard input (Redis's own parser reads every object and
+   checks the CRC-64 trailer);
+3. a throwaway redis-server with deep payload sanitization loads the same stream through a FIFO; then the keys
+   are counted per database, and for a Redis Cluster shard every key must hash to a slot the shard owned (else
+   restore-cluster would fail).
+
+A mismatch with the manifest is reported before anything the checker or the loader says about those bytes.
 
 What passing proves and what it does not is in the README ("Verifying a snapshot"): in short, the stored bytes
 are the snapshot's, complete, and loadable by this redis-server version; not that the data is what the
@@ -34,12 +40,12 @@ from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, Verificat
 from redisbackup.k8s.events import post_event
 from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
-from redisbackup.redis.check_rdb import check_rdb
+from redisbackup.redis.check_rdb import check_rdb_stream
 from redisbackup.redis.connection import RedisConnection
 from redisbackup.redis.keyspace import keyspace, scan_keys
-from redisbackup.redis.scratch import RDB_NAME, scratch_server
+from redisbackup.redis.scratch import streamed_scratch_server
 from redisbackup.storage.base import ObjectStore
-from redisbackup.workflows.restore import fetch_rdb
+from redisbackup.workflows.restore import read_verified
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +90,17 @@ async def _verify_node(
 ) -> tuple[NodeCheck, str]:
     kind = "node group" if record.node_group_id else "node"
     what = f'{kind} {record.id} of snapshot "{manifest.snapshot_name}"'
-    rdb = directory / RDB_NAME
-    await fetch_rdb(store, record, rdb)
-    checked = await check_rdb(rdb, what=what, program=redis_check_rdb)
-    async with scratch_server(directory, what=what, redis_server=redis_server) as server:
+    async with (
+        check_rdb_stream(what=what, program=redis_check_rdb) as check,
+        streamed_scratch_server(directory, what=what, redis_server=redis_server) as load,
+    ):
+
+        async def both(chunk: bytes) -> None:
+            await asyncio.gather(check.write(chunk), load.write(chunk))
+
+        await read_verified(store, record, both)
+        checked = await check.finish()
+        server = await load.finish()
         connection = await server.connect()
         try:
             databases = await keyspace(connection)
