@@ -23,11 +23,12 @@ import kopf
 from redisbackup import GROUP, VERSION
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.resource import PLURAL
-from redisbackup.handlers import admission, backups
-from redisbackup.k8s.webhook_server import AdmissionServer, WebhookOptions
+from redisbackup.handlers import admission, backups, health
+from redisbackup.k8s.api import PoolWatch
+from redisbackup.servers.metrics import Metrics
+from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 from redisbackup.storage.pool import StorePool
-from redisbackup.workflows.backup import Backups
-from redisbackup.workflows.metrics import Metrics
+from redisbackup.workflows.backup import RedisBackupReconciler
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
 FINALIZER = f"{DOMAIN}/data"
@@ -49,50 +50,67 @@ class OperatorOptions:
     """Storage locations, limits, ports (the configuration file)."""
     reconcile: bool = True
     """Take and delete snapshots; False serves the webhook only."""
+    liveness_patience: float = 180.0
+    """Seconds the Kubernetes client's thread pool may run nothing before the liveness probe fails: more than a
+    call can take with its timeout and the client's retries (k8s.api.REQUEST_TIMEOUT)."""
 
 
-def build_backups(options: OperatorOptions, metrics: Metrics | None = None) -> Backups:
-    return Backups(options.config, StorePool(dict(options.config.storage.locations)), metrics or Metrics())
+def build_reconciler(options: OperatorOptions, metrics: Metrics | None = None) -> RedisBackupReconciler:
+    return RedisBackupReconciler(
+        options.config, StorePool(dict(options.config.storage.locations)), metrics or Metrics()
+    )
 
 
-def build_registry(options: OperatorOptions, workflows: Backups | None = None) -> kopf.OperatorRegistry:
+def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler | None = None) -> kopf.OperatorRegistry:
+    """Every handler of this operator: login, the admission webhook, and (unless webhook-only) the reconciler's."""
     registry = kopf.OperatorRegistry()
-    served = (workflows or build_backups(options)) if options.reconcile else None
+    if not options.reconcile:
+        reconciler = None  # webhook only
+    elif reconciler is None:
+        reconciler = build_reconciler(options)
     # An explicit registry has none of kopf's implicit login handlers: log in as the kubernetes client does
     # (the Pod's ServiceAccount in a cluster, else KUBECONFIG), the same credentials redisbackup.k8s uses.
     kopf.on.login(registry=registry, id="login")(kopf.login_via_client)
+    health.register(registry, PoolWatch(patience=options.liveness_patience))
     if options.webhook is not None:
-        kopf.on.validate(
-            GROUP,
-            VERSION,
-            PLURAL,
-            id=admission.HANDLER_ID,
-            operations=["CREATE", "UPDATE"],
-            persistent=True,
-            side_effects=False,
-            ignore_failures=False,
-            registry=registry,
-        )(functools.partial(admission.validate_redisbackup, index=served.index if served else None))
-    if served is not None:
-        backups.register(registry, served)
-        kopf.on.startup(registry=registry, id="metrics")(_serve_metrics(served, options))
-        kopf.on.cleanup(registry=registry, id="close-stores")(_close_stores(served))
+        _register_webhook(registry, reconciler)
+    if reconciler is not None:
+        backups.register(registry, reconciler)
+        _register_metrics(registry, reconciler, options)
+        _register_store_closing(registry, reconciler)
     return registry
 
 
-def _serve_metrics(served: Backups, options: OperatorOptions) -> Any:
+def _register_webhook(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler | None) -> None:
+    """The validating webhook; it reads the reconciler's index of RedisBackups when there is one."""
+    kopf.on.validate(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id=admission.HANDLER_ID,
+        operations=["CREATE", "UPDATE"],
+        persistent=True,
+        side_effects=False,
+        ignore_failures=False,
+        registry=registry,
+    )(functools.partial(admission.validate_redisbackup, index=reconciler.index if reconciler else None))
+
+
+def _register_metrics(
+    registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler, options: OperatorOptions
+) -> None:
     async def serve_metrics(**_: Any) -> None:
         endpoint = options.config.metrics
-        served.metrics.serve(endpoint.host, endpoint.port)
+        reconciler.metrics.serve(endpoint.host, endpoint.port)
 
-    return serve_metrics
+    kopf.on.startup(registry=registry, id="metrics")(serve_metrics)
 
 
-def _close_stores(served: Backups) -> Any:
+def _register_store_closing(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
     async def close_stores(**_: Any) -> None:
-        await served.stores.close()
+        await reconciler.stores.close()
 
-    return close_stores
+    kopf.on.cleanup(registry=registry, id="close-stores")(close_stores)
 
 
 def configure(settings: kopf.OperatorSettings, options: OperatorOptions) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.plan import SnapshotPlan, plan_single_node
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.topology import plan_cluster_snapshot
 from redisbackup.storage.location import open_store
+from redisbackup.workflows.planning import plan_cluster_snapshot
 from redisbackup.workflows.snapshot import take_snapshot
 
 
@@ -40,7 +40,7 @@ async def probe(options: dict[str, Any]) -> dict[str, Any]:
     store = open_store(options["to"], **options.get("s3", {}))
     plan: SnapshotPlan
     if options.get("cluster"):
-        plan = await plan_cluster_snapshot("bench", [address], settings)
+        plan = (await plan_cluster_snapshot("bench", [address], settings)).plan
     else:
         plan = plan_single_node("bench", address)
     location = SnapshotLocation("bench", "bench", uuid.uuid4().hex)

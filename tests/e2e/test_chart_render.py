@@ -12,9 +12,9 @@ import yaml
 from devstack import binaries, manifests
 from devstack.cluster import Cluster
 from devstack.image import image_config
-from redisbackup.api.config import parse_config
+from redisbackup.cli.config_file import parse_config
 from redisbackup.k8s.webhook_configuration import build_configuration
-from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
+from redisbackup.servers.webhook import ServiceRef, WebhookOptions
 from tests.e2e.chart_support import audit, helm, objects, one, operator_rules, render
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,9 @@ from devstack import redis_nodes
 from devstack.fixtures.redis import RedisFactory
 from devstack.redis_nodes import Topology
 from redisbackup.domain.cluster import ReplicationGroupNotReady
-from redisbackup.redis.topology import NotAClusterNode, plan_cluster_snapshot
+from redisbackup.redis.topology import NotAClusterNode
 from redisbackup.storage.base import ObjectStore
+from redisbackup.workflows.planning import plan_cluster_snapshot
 from redisbackup.workflows.snapshot import take_snapshot
 from tests.e2e.datapath_support import address, assert_restores_to, connection, new_location
 from tests.e2e.datapath_support import store as store  # the parametrized fixture
@@ -26,7 +27,7 @@ async def test_each_shard_restores_to_its_primarys_data(
         redis_nodes.fill_mixed(client, count=900)
     redis_nodes.wait_cluster_gossip(redis_cluster)
     seed = redis_cluster.primary
-    plan = await plan_cluster_snapshot("orders", [address(seed)], connection(seed))
+    plan = (await plan_cluster_snapshot("orders", [address(seed)], connection(seed))).plan
     manifest = await take_snapshot(plan, store, new_location(), connection(seed))
 
     assert (manifest.replication_group_id, manifest.num_node_groups) == ("orders", 3)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from redisbackup.redis.check_rdb import RdbCheckFailed, check_rdb_stream
-from redisbackup.redis.scratch import (
+from redisbackup.local.check_rdb import RdbCheckFailed, check_rdb_stream
+from redisbackup.local.scratch_server import (
     RDB_NAME,
     SOCKET_PATH_MAX,
     RdbLoadFailed,
@@ -51,7 +51,7 @@ async def test_a_temporary_directory_too_deep_for_a_socket_path_still_loads_the_
         try:
             assert await connection.command("DBSIZE") == 0
         finally:
-            connection.close()
+            await connection.close()
     assert not server.socket.exists()
 
 

@@ -8,7 +8,7 @@ from redisbackup import main
 from redisbackup.cli import main as cli
 from redisbackup.cli.run_operator import options_from
 from redisbackup.k8s.webhook_configuration import build_configuration
-from redisbackup.k8s.webhook_server import AdmissionServer, WebhookOptions
+from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 
 
 def test_the_webhook_is_registered_for_redisbackup_creates_and_updates() -> None:

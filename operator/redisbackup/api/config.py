@@ -1,6 +1,6 @@
 """The operator's configuration: storage locations, limits, scope and ports (one YAML file, rendered by the chart).
 
-    REDISBACKUP_CONFIG=/etc/redisbackup/config.yaml redisbackup operator
+The models only: reading the file (and REDISBACKUP_DATA_DIR) is `redisbackup.cli.config_file`'s.
 
 Where snapshots go is decided here by the cluster's administrator, not in each RedisBackup: a RedisBackup may
 only name a location (`spec.storage`), and gets the default one otherwise. Keys are camelCase as in Helm values;
@@ -33,15 +33,11 @@ so a typo in a values file never silently falls back to a default.
 
 from __future__ import annotations
 
-import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-CONFIG_ENV = "REDISBACKUP_CONFIG"
-DATA_DIR_ENV = "REDISBACKUP_DATA_DIR"
 DEFAULT_LOCATION = "embedded"
 DEFAULT_DATA_DIR = "/var/lib/redisbackup"
 
@@ -49,10 +45,6 @@ DEFAULT_DATA_DIR = "/var/lib/redisbackup"
 LocationName = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
-
-
-class ConfigError(ValueError):
-    """The configuration file is unreadable or breaks a rule; the message names the key and what to do."""
 
 
 class ConfigModel(BaseModel):
@@ -136,15 +128,15 @@ class StorageLocation(ConfigModel):
         return self.s3.url
 
 
-def _embedded() -> dict[str, StorageLocation]:
-    path = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+def embedded_locations(path: str = DEFAULT_DATA_DIR) -> dict[str, StorageLocation]:
+    """The locations of a configuration that names none: one directory, `embedded`."""
     return {DEFAULT_LOCATION: StorageLocation(file=FileLocation(path=path))}
 
 
 class Storage(ConfigModel):
     default_location: LocationName = DEFAULT_LOCATION
     """The location of RedisBackups that name none in spec.storage."""
-    locations: dict[LocationName, StorageLocation] = Field(default_factory=_embedded, min_length=1)
+    locations: dict[LocationName, StorageLocation] = Field(default_factory=embedded_locations, min_length=1)
     """Named locations; a RedisBackup's spec.storage picks one by name."""
 
     @model_validator(mode="after")
@@ -216,62 +208,3 @@ class OperatorConfig(ConfigModel):
         """The location named in a RedisBackup (or the default), with its name; KeyError when unknown."""
         chosen = name or self.storage.default_location
         return chosen, self.storage.locations[chosen]
-
-
-def parse_config(text: str, *, source: str = CONFIG_ENV) -> OperatorConfig:
-    """The configuration in YAML `text`; `source` (a path) is named in errors."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source} is not valid YAML: {error}") from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"{source} must be a mapping of settings (storage, limits, …), not {type(document).__name__}")
-    try:
-        return OperatorConfig.model_validate(document)
-    except ValidationError as error:
-        problems = [_describe(detail) for detail in error.errors(include_url=False)]
-        listed = "\n".join(f"  - {problem}" for problem in problems)
-        raise ConfigError(f"{source} has {len(problems)} problem(s):\n{listed}") from None
-
-
-def _describe(detail: Any) -> str:
-    path = ".".join(str(part) for part in detail["loc"]) or "(top level)"
-    if detail["type"] == "extra_forbidden":
-        parent = detail["loc"][:-1]
-        allowed = _allowed_keys(parent)
-        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        return f"{path} is not a known setting: remove it or correct its spelling{hint}"
-    message = detail["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    return f"{path}: {message}"
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys of the model at `loc` (walking models, dict values and optional fields by name)."""
-    model: Any = OperatorConfig
-    for part in loc:
-        fields = getattr(model, "model_fields", None)
-        if fields is None:
-            return []
-        field = next((f for name, f in fields.items() if part in (name, f.alias)), None)
-        if field is None:  # a dict key (a location name): the dict's value type follows
-            continue
-        model = _model_in(field.annotation)
-        if model is None:
-            return []
-    fields = getattr(model, "model_fields", {})
-    return [f.alias or name for name, f in fields.items()]
-
-
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel inside `X | None` or `dict[str, X]`, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in getattr(annotation, "__args__", ()):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None

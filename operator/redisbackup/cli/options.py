@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from redisbackup.api.config import CONFIG_ENV, ConfigError, OperatorConfig, parse_config
+from redisbackup.cli.config_file import CONFIG_ENV
 from redisbackup.domain.source import TlsSettings
 
 
@@ -59,14 +59,3 @@ def add_kubernetes_arguments(parser: argparse.ArgumentParser, *, namespace_help:
     group.add_argument("-n", "--namespace", help=namespace_help)
     group.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
     group.add_argument("--context", help="kubeconfig context (default: the current one)")
-
-
-def load_config(path: Path | None) -> OperatorConfig:
-    """The configuration file's settings (defaults when no file is given); ConfigError says what is wrong."""
-    if path is None:
-        return OperatorConfig()
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror or error}") from None
-    return parse_config(text, source=str(path))

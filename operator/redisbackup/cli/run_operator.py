@@ -1,7 +1,8 @@
 """`redisbackup operator`: run the operator (kopf) with our settings: scope, peering, the admission webhook.
 
 Every flag has an environment variable (the Helm chart sets those); a flag wins over its variable, and both win
-over the configuration file (`--config`, env REDISBACKUP_CONFIG; see redisbackup.api.config for its format).
+over the configuration file (`--config`, env REDISBACKUP_CONFIG; read by redisbackup.cli.config_file, its format
+is redisbackup.api.config).
 """
 
 # Not named `operator.py`: a module of that name could shadow the standard library's `operator`.
@@ -15,14 +16,13 @@ import secrets
 import sys
 from pathlib import Path
 
-from redisbackup.api.config import CONFIG_ENV
-from redisbackup.cli.options import load_config
-from redisbackup.k8s.webhook_server import ServiceRef, WebhookOptions
-from redisbackup.k8s.webhook_tls import CertificatePolicy
+from redisbackup.cli.config_file import CONFIG_ENV, load_config
 
 # main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
 # (the one exception in the import-linter contract).
 from redisbackup.main import OperatorOptions, run
+from redisbackup.servers.webhook import ServiceRef, WebhookOptions
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 
 ENV_PREFIX = "REDISBACKUP_"
 # Replicas draw their priority below this; an operator a developer starts with a higher one pauses them all.
@@ -81,6 +81,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"the configuration file: storage locations, limits, ports (env {CONFIG_ENV}); default: one embedded "
         "file location in REDISBACKUP_DATA_DIR or /var/lib/redisbackup",
     )
+    _add_scope_arguments(parser)
+    _add_webhook_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--debug", action="store_true", help="log everything, including kopf's internals")
+    parser.set_defaults(handler=handle)
+
+
+def _add_scope_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which namespaces, and how several replicas share the work (peering) and report liveness."""
     scope = parser.add_argument_group("scope")
     scope.add_argument(
         "-n",
@@ -107,6 +116,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--liveness", default=_env("LIVENESS"), help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz"
     )
 
+
+def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the admission webhook listens, how the apiserver reaches it, its certificates and configuration."""
     hook = parser.add_argument_group("admission webhook")
     hook.add_argument(
         "--no-webhook",
@@ -171,9 +183,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECONDS",
         help="apiserver's timeout for one admission call, 1-30 (env REDISBACKUP_WEBHOOK_TIMEOUT); default 5",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    parser.add_argument("--debug", action="store_true", help="log everything, including kopf's internals")
-    parser.set_defaults(handler=handle)
 
 
 def certificate_policy() -> CertificatePolicy:
@@ -197,41 +206,43 @@ def options_from(args: argparse.Namespace) -> OperatorOptions:
     liveness = args.liveness
     if liveness is None and config.health.port:
         liveness = f"http://{config.health.host}:{config.health.port}/healthz"
-    webhook = None
-    if args.webhook:
-        host, port = args.webhook_listen
-        webhook = WebhookOptions(
-            listen_host=host,
-            listen_port=port,
-            url=args.webhook_url,
-            service=args.webhook_service,
-            cert_dir=args.webhook_cert_dir,
-            extra_hosts=tuple(args.webhook_hosts or _env_list("WEBHOOK_HOSTS")),
-            configuration_name=args.webhook_configuration,
-            manage_configuration=args.manage_configuration,
-            timeout_seconds=args.webhook_timeout,
-            namespaces=namespaces,
-            policy=certificate_policy(),
-        )
-        if webhook.service is None:
-            webhook.base_url()  # raises now for a listen address the apiserver cannot call
-        if args.peering and webhook.cert_dir is None and webhook.manage_configuration:
-            # Every replica serves the webhook behind the Service; each would publish its own generated CA.
-            print(
-                "redisbackup operator: warning: with --peering, several replicas serve the webhook: give them "
-                "shared certificates with --webhook-cert-dir (e.g. a cert-manager Secret)",
-                file=sys.stderr,
-            )
     return OperatorOptions(
         namespaces=namespaces,
         peering=args.peering,
         priority=args.priority,
         liveness_endpoint=liveness,
-        webhook=webhook,
+        webhook=webhook_options(args, namespaces) if args.webhook else None,
         verbose=args.verbose,
         debug=args.debug,
         config=config,
     )
+
+
+def webhook_options(args: argparse.Namespace, namespaces: tuple[str, ...]) -> WebhookOptions:
+    host, port = args.webhook_listen
+    webhook = WebhookOptions(
+        listen_host=host,
+        listen_port=port,
+        url=args.webhook_url,
+        service=args.webhook_service,
+        cert_dir=args.webhook_cert_dir,
+        extra_hosts=tuple(args.webhook_hosts or _env_list("WEBHOOK_HOSTS")),
+        configuration_name=args.webhook_configuration,
+        manage_configuration=args.manage_configuration,
+        timeout_seconds=args.webhook_timeout,
+        namespaces=namespaces,
+        policy=certificate_policy(),
+    )
+    if webhook.service is None:
+        webhook.base_url()  # raises now for a listen address the apiserver cannot call
+    if args.peering and webhook.cert_dir is None and webhook.manage_configuration:
+        # Every replica serves the webhook behind the Service; each would publish its own generated CA.
+        print(
+            "redisbackup operator: warning: with --peering, several replicas serve the webhook: give them "
+            "shared certificates with --webhook-cert-dir (e.g. a cert-manager Secret)",
+            file=sys.stderr,
+        )
+    return webhook
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from redisbackup.api.config import ConfigError
+from redisbackup.cli.config_file import ConfigError
 from redisbackup.cli.progress import ProgressLine
 from redisbackup.domain.faults import RedisBackupError
 

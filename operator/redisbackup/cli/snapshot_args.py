@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from redisbackup.cli.options import (
-    add_config_argument,
-    add_kubernetes_arguments,
-    add_s3_arguments,
-    load_config,
-    s3_options,
-)
+from redisbackup.cli.config_file import load_config
+from redisbackup.cli.options import add_config_argument, add_kubernetes_arguments, add_s3_arguments, s3_options
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.k8s import client as kubernetes_client
 from redisbackup.workflows.locate import LocatedSnapshot, locate_backup, locate_url

@@ -50,11 +50,6 @@ class SnapshotLocation:
         return f"{self.namespace}/{self.snapshot_name}/{self.uid}/"
 
     @property
-    def snapshot_directory(self) -> str:
-        """The prefix of every upload ever made under this snapshot name (all uids)."""
-        return f"{self.namespace}/{self.snapshot_name}/"
-
-    @property
     def manifest_key(self) -> str:
         return self.directory + MANIFEST_NAME
 

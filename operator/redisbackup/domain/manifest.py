@@ -15,7 +15,6 @@ from pydantic.alias_generators import to_camel
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import StorageFault
-from redisbackup.domain.plan import SourceKind
 
 
 class ManifestUnreadable(StorageFault):
@@ -101,10 +100,6 @@ class Manifest(_Model):
     node_snapshots: tuple[NodeSnapshotRecord, ...]
     tags: dict[str, str] = Field(default_factory=dict)
     copied_from: CopiedFrom | None = None
-
-    @property
-    def source_kind(self) -> SourceKind:
-        return "replicationGroup" if self.replication_group_id is not None else "cacheCluster"
 
     @property
     def total_size(self) -> int:

@@ -123,7 +123,3 @@ def pods_of(statefulset: Body, pods: Sequence[Body]) -> list[Body]:
 def _ordinal(name: str) -> tuple[int, str]:
     tail = name.rsplit("-", 1)[-1]
     return (int(tail), name) if tail.isdigit() else (1 << 30, name)
-
-
-def _pod_name(pod: Body) -> str:
-    return str(pod.get("metadata", {}).get("name"))

@@ -18,7 +18,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from redisbackup.api.faults import FaultCode
 from redisbackup.api.status import ConditionType, Phase
 from redisbackup.domain.conditions import (
     ConditionValue,
@@ -244,14 +243,6 @@ def deletion_notice(deletion_policy: str, *, removed: int, location: str | None,
     if deletion_policy == "Retain":
         return Notice("Normal", "Retained", f"deletionPolicy Retain: the stored snapshot stays at {where}")
     return Notice("Normal", "Deleted", f"deleted {removed} stored object(s) of the snapshot at {where}")
-
-
-def failure_reason(status: Status | None) -> FaultCode | None:
-    failed = find(status, ConditionType.FAILED)
-    if failed is None or failed.get("status") != "True":
-        return None
-    reason = failed.get("reason")
-    return FaultCode(reason) if isinstance(reason, str) and reason in FaultCode._value2member_map_ else None
 
 
 # ---------------------------------------------------------------------------------------------- verification

@@ -1,7 +1,8 @@
 """kopf handlers of RedisBackups: a daemon takes the snapshot, a deletion handler releases the data. Thin.
 
 - Every watch event updates the index of RedisBackups (workflows.uniqueness.BackupIndex, no API calls) that
-  the reconciler's and the webhook's uniqueness checks read.
+  the reconciler's and the webhook's uniqueness checks read. Every handler is `async`: kopf would run a `def`
+  handler in a thread, and the state they share (the index, the reconciler's queues) belongs to the event loop.
 - The snapshot runs in a daemon, which kopf starts for every RedisBackup that is not terminal — when it is
   created, and for each one still creating when the operator starts — and cancels when the RedisBackup is
   deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available, failed) get no
@@ -25,7 +26,7 @@ from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.status import is_terminal
-from redisbackup.workflows.backup import Backups
+from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.deletion import release_backup
 from redisbackup.workflows.observation import observe_generation
 from redisbackup.workflows.verification import Verifications, needs_verification
@@ -47,48 +48,64 @@ def wants_verification(body: kopf.Body, **_: Any) -> bool:
     return needs_verification(body)
 
 
-def _retry(backups: Backups, error: Exception, retry: int) -> kopf.TemporaryError:
+def _retry(reconciler: RedisBackupReconciler, error: Exception, retry: int) -> kopf.TemporaryError:
     fault = error if isinstance(error, RedisBackupError) else None
-    return kopf.TemporaryError(str(error), delay=backups.retry_delay(retry, fault))
+    return kopf.TemporaryError(str(error), delay=reconciler.retry_delay(retry, fault))
 
 
-def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
-    """Add the RedisBackup handlers to `registry`, bound to `backups` (the workflows and their limits)."""
+def register(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
+    """Add the RedisBackup handlers to `registry`, bound to `reconciler` (the workflows and their limits)."""
+    _register_index(registry, reconciler)
+    _register_snapshot(registry, reconciler)
+    _register_spec_edit(registry, reconciler)
+    _register_verification(registry, reconciler)
+    _register_release(registry, reconciler)
 
+
+def _register_index(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
+    # Async on purpose, as every handler here: kopf runs a `def` handler in a thread, and the index is read on the
+    # event loop (the webhook, the reconciler) without a lock, so it must only ever change on the loop as well.
     @kopf.on.event(GROUP, VERSION, PLURAL, id=INDEX_ID, registry=registry)
-    def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
-        backups.index.observe(body, deleted=type == "DELETED")
+    async def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
+        reconciler.index.observe(body, deleted=type == "DELETED")
 
+
+def _register_snapshot(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
     @kopf.daemon(
         GROUP,
         VERSION,
         PLURAL,
         id=DAEMON_ID,
         when=needs_snapshot,
-        backoff=backups.limits.retry_max_delay_seconds,
+        backoff=reconciler.limits.retry_max_delay_seconds,
         cancellation_timeout=60.0,  # cancelled at once on deletion; up to this long to abort its uploads
         registry=registry,
     )
-    async def take_snapshot(body: kopf.Body, namespace: str | None, retry: int, **kwargs: Any) -> None:
-        peers = backups.index.peers(namespace or "", str((body.get("spec") or {}).get("snapshotName")))
+    async def take_snapshot(body: kopf.Body, namespace: str | None, retry: int, **_: Any) -> None:
+        peers = reconciler.index.peers(namespace or "", str((body.get("spec") or {}).get("snapshotName")))
         try:
-            await backups.run(dict(body), peers)
+            await reconciler.run(dict(body), peers)
         except RedisBackupError as fault:
-            raise _retry(backups, fault, retry) from fault
+            raise _retry(reconciler, fault, retry) from fault
         except kopf.TemporaryError:
             raise
         except Exception as error:  # the apiserver, a bug: log it fully and try again later
             log.exception("%s/%s: unexpected error while taking the snapshot", namespace, body["metadata"]["name"])
-            raise _retry(backups, error, retry) from error
+            raise _retry(reconciler, error, retry) from error
 
-    # The spec may change only where CEL allows it (deletionPolicy, verify): neither needs work here, but the new
-    # generation must be observed (a verification asked for is the verify daemon's).
+
+def _register_spec_edit(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
+    """The spec may change only where CEL allows it (deletionPolicy, verify): neither needs work here, but the new
+    generation must be observed (a verification asked for is the verify daemon's)."""
+
     @kopf.on.update(GROUP, VERSION, PLURAL, id=OBSERVE_ID, field="spec", registry=registry)
     async def observe_spec_edit(body: kopf.Body, **_: Any) -> None:
-        await observe_generation(backups, dict(body))
+        await observe_generation(reconciler, dict(body))
 
+
+def _register_verification(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
     verifications = Verifications(
-        backups.stores.get, backups.kubernetes, concurrency=backups.limits.max_concurrent_verifications
+        reconciler.stores.lease, reconciler.kubernetes, concurrency=reconciler.limits.max_concurrent_verifications
     )
 
     @kopf.daemon(
@@ -97,7 +114,7 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         PLURAL,
         id=VERIFY_ID,
         when=wants_verification,
-        backoff=backups.limits.retry_max_delay_seconds,
+        backoff=reconciler.limits.retry_max_delay_seconds,
         cancellation_timeout=10.0,
         registry=registry,
     )
@@ -105,13 +122,15 @@ def register(registry: kopf.OperatorRegistry, backups: Backups) -> None:
         try:
             await verifications.run(body)  # the live body: it follows the object while the verification runs
         except RedisBackupError as fault:
-            raise _retry(backups, fault, retry) from fault
+            raise _retry(reconciler, fault, retry) from fault
 
+
+def _register_release(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
     @kopf.on.delete(GROUP, VERSION, PLURAL, id=DELETE_ID, registry=registry)
     async def release_snapshot_data(body: kopf.Body, retry: int, **_: Any) -> None:
         try:
-            await release_backup(backups, dict(body))
+            await release_backup(reconciler, dict(body))
         except Exception as error:
             if not isinstance(error, RedisBackupError):
                 log.exception("unexpected error while releasing %s", body["metadata"]["name"])
-            raise _retry(backups, error, retry) from error
+            raise _retry(reconciler, error, retry) from error

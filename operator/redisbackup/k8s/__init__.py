@@ -1,1 +1,3 @@
-"""Kubernetes access: resolving sources, reading Secrets, status patches, events, webhook configuration."""
+"""Kubernetes access: resolving sources, reading Secrets, status patches, events, webhook configuration.
+
+Every call goes through `k8s.api` (JSON, a request timeout, errors as `k8s.faults`)."""

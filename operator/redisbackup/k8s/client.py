@@ -32,7 +32,7 @@ def select(kubeconfig: str | None = None, context: str | None = None) -> None:
 def api_client() -> kubernetes.client.ApiClient:
     """A client for the current context: the Pod's service account in a cluster, else KUBECONFIG/~/.kube/config.
 
-    Synchronous (the official client): call it through `asyncio.to_thread` from async handlers.
+    Synchronous (the official client): every call goes through `redisbackup.k8s.api`.
     """
     kubeconfig, context = _selected["kubeconfig"], _selected["context"]
     if kubeconfig is None and context is None:

@@ -15,24 +15,22 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import kubernetes
-
 from redisbackup.domain.resolution import SecretNotFound
 from redisbackup.domain.source import ConnectionSettings, RedisCredentials, TlsSettings
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 
-def _read_secret(namespace: str, name: str, client: kubernetes.client.ApiClient | None) -> dict[str, Any] | None:
-    core = kubernetes.client.CoreV1Api(client or api_client())
-    return rest.fetch_or_none(core.read_namespaced_secret, name, namespace)
+def _read_secret(namespace: str, name: str, client: Client | None) -> dict[str, Any] | None:
+    read = api.core(client).read_namespaced_secret
+    return api.call_or_none(f"read Secret {name} in namespace {namespace}", read, name, namespace)
 
 
 async def secret_data(
-    namespace: str, name: str, keys: tuple[str, ...], *, field: str, client: kubernetes.client.ApiClient | None = None
+    namespace: str, name: str, keys: tuple[str, ...], *, field: str, client: Client | None = None
 ) -> dict[str, str]:
     """The decoded values of `keys` in Secret `name`; SecretNotFound names the field that refers to it."""
-    secret = await rest.run(_read_secret, namespace, name, client)
+    secret = await api.in_thread(_read_secret, namespace, name, client)
     if secret is None:
         raise SecretNotFound(
             f'{field}: Secret "{name}" does not exist in namespace {namespace}. Create it (or correct the name); '
@@ -53,7 +51,7 @@ async def secret_data(
 
 @contextlib.asynccontextmanager
 async def redis_connection(
-    namespace: str, spec: Mapping[str, Any], client: kubernetes.client.ApiClient | None = None
+    namespace: str, spec: Mapping[str, Any], client: Client | None = None
 ) -> AsyncIterator[ConnectionSettings]:
     """ConnectionSettings for spec.auth and spec.tls, valid inside the block (client certificate files)."""
     credentials = RedisCredentials()

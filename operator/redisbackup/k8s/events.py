@@ -8,22 +8,21 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import kubernetes
-
 from redisbackup.domain.conditions import Notice
-from redisbackup.k8s.client import api_client
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "redisbackup-cli"
 
 
-def post_event(body: Mapping[str, Any], notice: Notice, client: kubernetes.client.ApiClient | None = None) -> None:
+def post_event(body: Mapping[str, Any], notice: Notice, client: Client | None = None) -> None:
     """Best effort: an Event is a courtesy, never a reason for a command to fail."""
     metadata = body.get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
     now = dt.datetime.now(dt.UTC)
-    event: Any = {
+    event: dict[str, Any] = {
         "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": namespace},
         "involvedObject": {
             "apiVersion": body.get("apiVersion"),
@@ -42,8 +41,6 @@ def post_event(body: Mapping[str, Any], notice: Notice, client: kubernetes.clien
         "count": 1,
     }
     try:
-        kubernetes.client.CoreV1Api(client or api_client()).create_namespaced_event(
-            namespace, event, _preload_content=False
-        )
+        api.call(f"post an Event about {name}", api.core(client).create_namespaced_event, namespace, event)
     except Exception:
         log.warning("could not post event %s about %s/%s", notice.reason, namespace, name, exc_info=True)

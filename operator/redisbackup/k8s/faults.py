@@ -1,5 +1,7 @@
 """Kubernetes API errors as faults: what the apiserver (or our admission webhook behind it) said, typed.
 
+`redisbackup.k8s.api` maps every failed call through `api_fault`; nothing else sees the client's exceptions.
+
 A webhook or CEL rejection already carries our fault code in its message (`SnapshotAlreadyExistsFault: …`, as
 `redisbackup.api.cel` and the webhook write them); it is found again here so the CLI can print it the way aws
 prints ElastiCache's errors.
@@ -9,8 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
@@ -18,30 +19,44 @@ from kubernetes.client.exceptions import ApiException
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
 
-T = TypeVar("T")
-
 _CODES = "|".join(sorted((re.escape(code.value) for code in FaultCode), key=len, reverse=True))
 _CODE_IN_MESSAGE = re.compile(rf"\b({_CODES}): ")
 
 
-class AccessDenied(RedisBackupError):
+class KubernetesFault(RedisBackupError):
+    """A call to the Kubernetes API failed: what the apiserver said, or that it could not be reached."""
+
+
+class AccessDenied(KubernetesFault):
     code = FaultCode.ACCESS_DENIED
 
 
-class KubernetesUnavailable(RedisBackupError):
+class KubernetesUnavailable(KubernetesFault):
     code = FaultCode.KUBERNETES_UNAVAILABLE
     transient = True
 
 
-class UpdateConflict(RedisBackupError):
+class ObjectNotFound(KubernetesUnavailable):
+    """The object a call names does not exist (404); `call_or_none` turns it into None for reads."""
+
+    transient = False
+
+
+class UpdateConflict(KubernetesFault):
     """The object changed between our read and our write (optimistic concurrency): read it again and retry."""
 
     code = FaultCode.KUBERNETES_UNAVAILABLE
     transient = True
 
 
-class RequestRejected(ValidationFault):
+class RequestRejected(ValidationFault, KubernetesFault):
     """The apiserver refused the request: schema, CEL rule, or our admission webhook."""
+
+
+class AlreadyExists(RequestRejected):
+    """A create found an object of that name (for a RedisBackup: its snapshot name is taken, as ElastiCache says)."""
+
+    code = FaultCode.SNAPSHOT_ALREADY_EXISTS
 
 
 def _body(error: ApiException) -> dict[str, Any]:
@@ -77,14 +92,17 @@ def api_fault(error: Exception, action: str) -> RedisBackupError:
                 f"not allowed to {action}: {message}. Ask for RBAC permission on redisbackups.redisbackup.io "
                 "(see the README's RBAC section), or use a kubeconfig that has it"
             )
+        if error.status == 404:
+            return ObjectNotFound(f"the Kubernetes API could not {action}: {message}")
         if error.status == 409 and _body(error).get("reason") == "Conflict":
             return UpdateConflict(f"could not {action}: it changed meanwhile ({message})")
         code = code_in(message)
         if code is not None:
             return RequestRejected(_after_code(message), code=code)
-        if error.status in (400, 409, 422):
-            conflict = FaultCode.SNAPSHOT_ALREADY_EXISTS if error.status == 409 else None
-            return RequestRejected(f"cannot {action}: {message}", code=conflict)
+        if error.status == 409:
+            return AlreadyExists(f"cannot {action}: {message}")
+        if error.status in (400, 422):
+            return RequestRejected(f"cannot {action}: {message}")
         return KubernetesUnavailable(f"the Kubernetes API could not {action}: {message}")
     if isinstance(error, urllib3.exceptions.HTTPError | OSError):
         return KubernetesUnavailable(
@@ -92,11 +110,3 @@ def api_fault(error: Exception, action: str) -> RedisBackupError:
             "kubeconfig's server address and that the cluster is up"
         )
     raise error
-
-
-def calling(action: str, call: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """`call(*args, **kwargs)`, its errors as faults."""
-    try:
-        return call(*args, **kwargs)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
-        raise api_fault(error, action) from error

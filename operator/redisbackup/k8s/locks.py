@@ -14,18 +14,17 @@ itself, and it releases the annotation when done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import kubernetes
-from kubernetes.client.exceptions import ApiException
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
 from redisbackup.domain.pods import Workload
 from redisbackup.domain.status import is_terminal
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
+from redisbackup.k8s.faults import ObjectNotFound, UpdateConflict
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +62,38 @@ class LockConflict(Exception):
 
 
 class SnapshotLocks:
-    """Acquire/release the annotation on workloads of one namespace (synchronous; run them through `rest.run`)."""
+    """Acquire/release the annotation on workloads of one namespace (synchronous; run them with `api.in_thread`)."""
 
-    def __init__(self, client: kubernetes.client.ApiClient | None = None) -> None:
+    def __init__(self, client: Client | None = None) -> None:
         self._client = client
 
-    def _api(self) -> tuple[kubernetes.client.CoreV1Api, kubernetes.client.AppsV1Api]:
-        client = self._client or api_client()
-        return kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client)
-
     def _read(self, namespace: str, workload: Workload) -> dict[str, Any] | None:
-        core, apps = self._api()
+        read: Callable[..., Any]
         if workload.kind == "Pod":
-            return rest.fetch_or_none(core.read_namespaced_pod, workload.name, namespace)
-        return rest.fetch_or_none(apps.read_namespaced_stateful_set, workload.name, namespace)
+            read = api.core(self._client).read_namespaced_pod
+        else:
+            read = api.apps(self._client).read_namespaced_stateful_set
+        return api.call_or_none(f"read {workload} in namespace {namespace}", read, workload.name, namespace)
 
     def _patch(self, namespace: str, workload: Workload, patch: dict[str, Any]) -> None:
-        core, apps = self._api()
-        call = core.patch_namespaced_pod if workload.kind == "Pod" else apps.patch_namespaced_stateful_set
-        rest.fetch(call, workload.name, namespace, patch, _content_type=rest.MERGE_PATCH)
+        write: Callable[..., Any]
+        if workload.kind == "Pod":
+            write = api.core(self._client).patch_namespaced_pod
+        else:
+            write = api.apps(self._client).patch_namespaced_stateful_set
+        action = f"annotate {workload} in namespace {namespace}"
+        api.call(action, write, workload.name, namespace, patch, _content_type=api.MERGE_PATCH)
 
     def _holder_is_live(self, holder: Holder) -> bool:
         """Whether the RedisBackup named in an annotation may still be snapshotting."""
-        api = kubernetes.client.CustomObjectsApi(self._client or api_client())
-        body = rest.fetch_or_none(
-            api.get_namespaced_custom_object, GROUP, VERSION, holder.namespace, PLURAL, holder.name
+        body = api.call_or_none(
+            f"read RedisBackup {holder.name} in namespace {holder.namespace}",
+            api.custom(self._client).get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            holder.namespace,
+            PLURAL,
+            holder.name,
         )
         if body is None:
             return False
@@ -96,7 +102,7 @@ class SnapshotLocks:
             return False
         return not is_terminal(body.get("status"))
 
-    def acquire(self, namespace: str, workload: Workload, me: Holder) -> Holder | None:
+    def acquire(self, namespace: str, workload: Workload, ours: Holder) -> Holder | None:
         """Take the annotation; None on success (or when the workload is gone), else the live holder."""
         for _attempt in range(ATTEMPTS):
             body = self._read(namespace, workload)
@@ -107,7 +113,7 @@ class SnapshotLocks:
             current = annotations.get(ANNOTATION)
             if current is not None:
                 holder = Holder.parse(current, annotations.get(UID_ANNOTATION, ""), namespace)
-                if holder.same(me, namespace):
+                if holder.same(ours, namespace):
                     return None
                 if self._holder_is_live(holder):
                     return holder
@@ -117,21 +123,19 @@ class SnapshotLocks:
             patch = {
                 "metadata": {
                     "resourceVersion": metadata.get("resourceVersion"),
-                    "annotations": {ANNOTATION: me.annotation(namespace), UID_ANNOTATION: me.uid},
+                    "annotations": {ANNOTATION: ours.annotation(namespace), UID_ANNOTATION: ours.uid},
                 }
             }
             try:
                 self._patch(namespace, workload, patch)
-            except ApiException as error:
-                if rest.is_conflict(error):
-                    continue  # changed since we read it: look again
-                if rest.is_not_found(error):
-                    return None
-                raise
+            except UpdateConflict:
+                continue  # changed since we read it: look again
+            except ObjectNotFound:
+                return None
             return None
         raise LockConflict(f"{workload} in {namespace} kept changing while marking it as snapshotting")
 
-    def release(self, namespace: str, workload: Workload, me: Holder) -> None:
+    def release(self, namespace: str, workload: Workload, ours: Holder) -> None:
         """Remove the annotation if (and only if) it is still ours."""
         for _attempt in range(ATTEMPTS):
             body = self._read(namespace, workload)
@@ -140,7 +144,7 @@ class SnapshotLocks:
             metadata = body.get("metadata") or {}
             annotations = metadata.get("annotations") or {}
             current = Holder.parse(annotations.get(ANNOTATION, ""), annotations.get(UID_ANNOTATION, ""), namespace)
-            if not current.same(me, namespace):
+            if not current.same(ours, namespace):
                 return
             patch = {
                 "metadata": {
@@ -150,11 +154,9 @@ class SnapshotLocks:
             }
             try:
                 self._patch(namespace, workload, patch)
-            except ApiException as error:
-                if rest.is_conflict(error):
-                    continue
-                if rest.is_not_found(error):
-                    return
-                raise
+            except UpdateConflict:
+                continue
+            except ObjectNotFound:
+                return
             return
         log.warning("could not remove %s from %s in %s: it kept changing", ANNOTATION, workload, namespace)

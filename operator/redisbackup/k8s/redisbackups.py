@@ -6,10 +6,7 @@ deletes them, and records verification results in their status. Errors come back
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-
-import kubernetes
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.faults import FaultCode
@@ -17,38 +14,50 @@ from redisbackup.api.naming import resolved_identifier
 from redisbackup.api.resource import PLURAL
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain.faults import ValidationFault
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import calling
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 
-def list_existing_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> list[ExistingBackup]:
+def list_existing_backups(namespace: str, client: Client | None = None) -> list[ExistingBackup]:
     """Every RedisBackup of `namespace` (including ones being deleted: they still hold their snapshotName).
 
     A plain list, not an informer cache: it is a consistent read, so a RedisBackup created a moment ago is seen.
     Two creates racing each other can still both pass; the reconciler's re-check settles that case.
     """
-    api = kubernetes.client.CustomObjectsApi(client or api_client())
-    listing: dict[str, Any] = api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)  # type: ignore[assignment]
+    listing = api.call(
+        f"list RedisBackups in namespace {namespace}",
+        api.custom(client).list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+    )
     found = (ExistingBackup.from_body(item) for item in listing.get("items", []))
     return [backup for backup in found if backup is not None]
 
 
-def _count(namespace: str, client: kubernetes.client.ApiClient | None) -> int:
-    api = kubernetes.client.CustomObjectsApi(client or api_client())
+def _count(namespace: str, client: Client | None) -> int:
     # A list of one item without a resourceVersion is a consistent read; the apiserver counts the rest for us.
-    listing = rest.fetch(api.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, limit=1)
+    listing = api.call(
+        f"count the RedisBackups in namespace {namespace}",
+        api.custom(client).list_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        limit=1,
+    )
     remaining = int((listing.get("metadata") or {}).get("remainingItemCount") or 0)
     return len(listing.get("items") or []) + remaining
 
 
-async def count_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> int:
+async def count_backups(namespace: str, client: Client | None = None) -> int:
     """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all."""
-    return await rest.run(_count, namespace, client)
+    return await api.in_thread(_count, namespace, client)
 
 
-async def existing_backups(namespace: str, client: kubernetes.client.ApiClient | None = None) -> list[ExistingBackup]:
-    return await asyncio.to_thread(list_existing_backups, namespace, client)
+async def existing_backups(namespace: str, client: Client | None = None) -> list[ExistingBackup]:
+    return await api.in_thread(list_existing_backups, namespace, client)
 
 
 # ---------------------------------------------------------------------------------------------- the CLI's calls
@@ -56,20 +65,15 @@ class SnapshotNotFound(ValidationFault):
     code = FaultCode.SNAPSHOT_NOT_FOUND
 
 
-def _custom(client: kubernetes.client.ApiClient | None) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(client or api_client())
-
-
-def list_backups(namespace: str | None, client: kubernetes.client.ApiClient | None = None) -> list[dict[str, Any]]:
+def list_backups(namespace: str | None, client: Client | None = None) -> list[dict[str, Any]]:
     """Every RedisBackup of `namespace` (None: of every namespace), oldest first."""
-    api = _custom(client)
+    custom = api.custom(client)
     if namespace is None:
-        listing = calling("list RedisBackups", rest.fetch, api.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+        listing = api.call("list RedisBackups", custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
     else:
-        listing = calling(
+        listing = api.call(
             f"list RedisBackups in namespace {namespace}",
-            rest.fetch,
-            api.list_namespaced_custom_object,
+            custom.list_namespaced_custom_object,
             GROUP,
             VERSION,
             namespace,
@@ -79,9 +83,7 @@ def list_backups(namespace: str | None, client: kubernetes.client.ApiClient | No
     return sorted(items, key=lambda b: (b["metadata"].get("creationTimestamp", ""), b["metadata"]["name"]))
 
 
-def find_backup(
-    namespace: str, snapshot_name: str, client: kubernetes.client.ApiClient | None = None
-) -> dict[str, Any]:
+def find_backup(namespace: str, snapshot_name: str, client: Client | None = None) -> dict[str, Any]:
     """The RedisBackup of `namespace` whose spec.snapshotName is `snapshot_name` (ignoring case, as the
     uniqueness rule does); SnapshotNotFound when there is none."""
     wanted = resolved_identifier(snapshot_name)
@@ -101,15 +103,12 @@ def find_backup(
     return found[0]
 
 
-def create_backup(
-    namespace: str, body: dict[str, Any], client: kubernetes.client.ApiClient | None = None
-) -> dict[str, Any]:
-    api = _custom(client)
+def create_backup(namespace: str, body: dict[str, Any], client: Client | None = None) -> dict[str, Any]:
+    custom = api.custom(client)
     name = body["metadata"]["name"]
-    return calling(
+    return api.call(
         f"create RedisBackup {name} in namespace {namespace}",
-        rest.fetch,
-        api.create_namespaced_custom_object,
+        custom.create_namespaced_custom_object,
         GROUP,
         VERSION,
         namespace,
@@ -118,13 +117,12 @@ def create_backup(
     )
 
 
-def delete_backup(namespace: str, name: str, client: kubernetes.client.ApiClient | None = None) -> dict[str, Any]:
+def delete_backup(namespace: str, name: str, client: Client | None = None) -> dict[str, Any]:
     """Ask for the deletion; returns the object as it is now (with deletionTimestamp, held by the finalizer)."""
-    api = _custom(client)
-    return calling(
+    custom = api.custom(client)
+    return api.call(
         f"delete RedisBackup {name} in namespace {namespace}",
-        rest.fetch,
-        api.delete_namespaced_custom_object,
+        custom.delete_namespaced_custom_object,
         GROUP,
         VERSION,
         namespace,
@@ -133,12 +131,11 @@ def delete_backup(namespace: str, name: str, client: kubernetes.client.ApiClient
     )
 
 
-def get_backup(namespace: str, name: str, client: kubernetes.client.ApiClient | None = None) -> dict[str, Any] | None:
-    api = _custom(client)
-    return calling(
+def get_backup(namespace: str, name: str, client: Client | None = None) -> dict[str, Any] | None:
+    custom = api.custom(client)
+    return api.call_or_none(
         f"read RedisBackup {name} in namespace {namespace}",
-        rest.fetch_or_none,
-        api.get_namespaced_custom_object,
+        custom.get_namespaced_custom_object,
         GROUP,
         VERSION,
         namespace,
@@ -153,22 +150,21 @@ def patch_backup_status(
     patch: dict[str, Any],
     *,
     resource_version: str | None = None,
-    client: kubernetes.client.ApiClient | None = None,
+    client: Client | None = None,
 ) -> dict[str, Any]:
     """JSON merge patch of `.status`; with `resource_version`, refused (409) if the object changed since."""
-    api = _custom(client)
+    custom = api.custom(client)
     body: dict[str, Any] = {"status": patch}
     if resource_version is not None:
         body["metadata"] = {"resourceVersion": resource_version}
-    return calling(
+    return api.call(
         f"update the status of RedisBackup {name} in namespace {namespace}",
-        rest.fetch,
-        api.patch_namespaced_custom_object_status,
+        custom.patch_namespaced_custom_object_status,
         GROUP,
         VERSION,
         namespace,
         PLURAL,
         name,
         body,
-        _content_type=rest.MERGE_PATCH,
+        _content_type=api.MERGE_PATCH,
     )

@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import kubernetes
-
 from redisbackup.api.naming import resolved_identifier
 from redisbackup.domain import resolution
 from redisbackup.domain.resolution import REPLICATION_GROUP_LABEL, ResolvedSource
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
 
 
 def label_selector(selector: Mapping[str, Any]) -> str:
@@ -36,30 +34,29 @@ def label_selector(selector: Mapping[str, Any]) -> str:
 
 
 class SourceReader:
-    """Synchronous reads for one namespace; `resolve` runs them in the k8s thread pool."""
+    """Synchronous reads (through `redisbackup.k8s.api`); `resolve_source` runs them on its thread pool."""
 
-    def __init__(self, client: kubernetes.client.ApiClient | None = None) -> None:
+    def __init__(self, client: Client | None = None) -> None:
         self._client = client
 
-    @property
-    def core(self) -> kubernetes.client.CoreV1Api:
-        return kubernetes.client.CoreV1Api(self._client or api_client())
-
-    @property
-    def apps(self) -> kubernetes.client.AppsV1Api:
-        return kubernetes.client.AppsV1Api(self._client or api_client())
-
     def namespace(self, name: str) -> dict[str, Any] | None:
-        return rest.fetch_or_none(self.core.read_namespace, name)
+        return api.call_or_none(f"read namespace {name}", api.core(self._client).read_namespace, name)
 
     def pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return rest.fetch_or_none(self.core.read_namespaced_pod, name, namespace)
+        read = api.core(self._client).read_namespaced_pod
+        return api.call_or_none(f"read Pod {name} in namespace {namespace}", read, name, namespace)
 
     def statefulset(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return rest.fetch_or_none(self.apps.read_namespaced_stateful_set, name, namespace)
+        read = api.apps(self._client).read_namespaced_stateful_set
+        return api.call_or_none(f"read StatefulSet {name} in namespace {namespace}", read, name, namespace)
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        listing = rest.fetch(self.core.list_namespaced_pod, namespace, label_selector=selector)
+        listing = api.call(
+            f"list the Pods {selector} in namespace {namespace}",
+            api.core(self._client).list_namespaced_pod,
+            namespace,
+            label_selector=selector,
+        )
         items: list[dict[str, Any]] = listing.get("items") or []
         return items
 
@@ -89,9 +86,7 @@ class SourceReader:
         )
 
 
-async def resolve_source(
-    namespace: str, spec: Mapping[str, Any], client: kubernetes.client.ApiClient | None = None
-) -> ResolvedSource:
+async def resolve_source(namespace: str, spec: Mapping[str, Any], client: Client | None = None) -> ResolvedSource:
     """The Pod(s) `spec` names, as decided by `redisbackup.domain.resolution` (raises its faults).
 
     `namespace` is the RedisBackup's; the Pods are looked for in spec.sourceNamespace when it names another one
@@ -101,7 +96,7 @@ async def resolve_source(
     port = spec.get("port")
     source_namespace = str(spec.get("sourceNamespace") or namespace)
     if source_namespace != namespace:
-        resolution.check_shared(source_namespace, await rest.run(reader.namespace, source_namespace), namespace)
+        resolution.check_shared(source_namespace, await api.in_thread(reader.namespace, source_namespace), namespace)
     if spec.get("replicationGroupId"):
-        return await rest.run(reader.replication_group, source_namespace, str(spec["replicationGroupId"]), port)
-    return await rest.run(reader.single_node, source_namespace, str(spec["cacheClusterId"]), port)
+        return await api.in_thread(reader.replication_group, source_namespace, str(spec["replicationGroupId"]), port)
+    return await api.in_thread(reader.single_node, source_namespace, str(spec["cacheClusterId"]), port)

@@ -15,13 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
-import kubernetes
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
 from redisbackup.domain.conditions import Notice, StatusChange
-from redisbackup.k8s import rest
-from redisbackup.k8s.client import api_client
+from redisbackup.k8s import api
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +46,22 @@ def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _patch_status(namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-    api = kubernetes.client.CustomObjectsApi(api_client())
-    return rest.fetch(
-        api.patch_namespaced_custom_object_status,
+    return api.call(
+        f"update the status of RedisBackup {name} in namespace {namespace}",
+        api.custom().patch_namespaced_custom_object_status,
         GROUP,
         VERSION,
         namespace,
         PLURAL,
         name,
         {"status": dict(patch)},
-        _content_type=rest.MERGE_PATCH,
+        _content_type=api.MERGE_PATCH,
     )
 
 
 async def patch_status(namespace: str, name: str, patch: Mapping[str, Any]) -> object:
     """Merge-patch the status subresource of RedisBackup `namespace/name`."""
-    return await rest.run(_patch_status, namespace, name, patch)
+    return await api.in_thread(_patch_status, namespace, name, patch)
 
 
 class StatusWriter:

@@ -7,17 +7,15 @@ We write it ourselves instead of using kopf's `settings.admission.managed`: kopf
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-import kubernetes
-from kubernetes.client.exceptions import ApiException
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
-from redisbackup.k8s.client import api_client
+from redisbackup.k8s import api
+from redisbackup.k8s.api import Client
+from redisbackup.k8s.faults import AlreadyExists, ObjectNotFound, UpdateConflict
 
 logger = logging.getLogger(__name__)
 
@@ -76,49 +74,50 @@ def build_configuration(
     }
 
 
-def _merged_metadata(ours: dict[str, Any], current: Any) -> dict[str, Any]:
+def _merged_metadata(ours: dict[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
     """Our metadata over the existing object's: labels and annotations others set stay (the Helm chart creates the
     object and owns it by its labels and annotations; `kubectl apply` keeps its last-applied one there)."""
-    if current is None:
-        return dict(ours)
     return {
         **ours,
-        "labels": {**(current.labels or {}), **(ours.get("labels") or {})},
-        "annotations": {**(current.annotations or {}), **(ours.get("annotations") or {})},
-        "resourceVersion": current.resource_version,
+        "labels": {**(current.get("labels") or {}), **(ours.get("labels") or {})},
+        "annotations": {**(current.get("annotations") or {}), **(ours.get("annotations") or {})},
+        "resourceVersion": current.get("resourceVersion"),
     }
 
 
-def apply_configuration(configuration: dict[str, Any], client: kubernetes.client.ApiClient | None = None) -> None:
+def apply_configuration(configuration: dict[str, Any], client: Client | None = None) -> None:
     """Create the configuration, or replace the existing one (retrying when someone else changed it meanwhile)."""
-    api = kubernetes.client.AdmissionregistrationV1Api(client or api_client())
+    admission = api.admissionregistration(client)
     name = configuration["metadata"]["name"]
-    body: Any = configuration  # the client serialises plain dicts as they are
     for _attempt in range(5):
-        try:
-            current = api.read_validating_webhook_configuration(name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        current = api.call_or_none(
+            f"read the ValidatingWebhookConfiguration {name}", admission.read_validating_webhook_configuration, name
+        )
+        if current is None:
             try:
-                api.create_validating_webhook_configuration(body)
-            except ApiException as create_error:
-                if create_error.status == 409:  # created concurrently: replace it on the next attempt
-                    continue
-                raise
+                api.call(
+                    f"create the ValidatingWebhookConfiguration {name}",
+                    admission.create_validating_webhook_configuration,
+                    configuration,
+                )
+            except AlreadyExists:
+                continue  # created concurrently: replace it on the next attempt
             logger.info("Created the ValidatingWebhookConfiguration %s.", name)
             return
-        body = {**configuration, "metadata": _merged_metadata(configuration["metadata"], current.metadata)}
+        metadata = _merged_metadata(configuration["metadata"], current.get("metadata") or {})
         try:
-            api.replace_validating_webhook_configuration(name, body)
-        except ApiException as error:
-            if error.status == 409:
-                continue
-            raise
+            api.call(
+                f"replace the ValidatingWebhookConfiguration {name}",
+                admission.replace_validating_webhook_configuration,
+                name,
+                {**configuration, "metadata": metadata},
+            )
+        except (UpdateConflict, ObjectNotFound):
+            continue  # changed or deleted since we read it: look again
         logger.info("Updated the ValidatingWebhookConfiguration %s.", name)
         return
     raise RuntimeError(f"could not write the ValidatingWebhookConfiguration {name}: it kept changing under us")
 
 
-async def publish(configuration: dict[str, Any], client: kubernetes.client.ApiClient | None = None) -> None:
-    await asyncio.to_thread(apply_configuration, configuration, client)
+async def publish(configuration: dict[str, Any], client: Client | None = None) -> None:
+    await api.in_thread(apply_configuration, configuration, client)

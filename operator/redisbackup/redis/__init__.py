@@ -1,11 +1,11 @@
-"""Async access to Redis nodes: topology discovery and RDB streaming over the replication protocol.
+"""Async access to Redis nodes: ordinary commands through redis-py (client), topology discovery, and RDB
+streaming over the replication protocol (connection, replication: the one raw RESP path).
 
 What the rest of the operator uses:
 
     open_rdb_stream(address, settings, timeouts) -> async context manager yielding an RdbStream
     describe_node(address, settings, timeouts) -> ServerInfo          (INFO: engine, version, role, cluster mode)
     discover_cluster(seed, settings, timeouts) -> ClusterTopology     (CLUSTER SHARDS + slots in migration)
-    plan_cluster_snapshot(source_id, seeds, settings, timeouts) -> SnapshotPlan
 """
 
 from redisbackup.redis.connection import Timeouts
@@ -20,7 +20,7 @@ from redisbackup.redis.faults import (
 )
 from redisbackup.redis.info import ServerInfo, describe_node
 from redisbackup.redis.replication import RdbStream, open_rdb_stream
-from redisbackup.redis.topology import ClusterTopology, NotAClusterNode, discover_cluster, plan_cluster_snapshot
+from redisbackup.redis.topology import ClusterTopology, NotAClusterNode, discover_cluster
 
 __all__ = [
     "ClusterTopology",
@@ -38,5 +38,4 @@ __all__ = [
     "describe_node",
     "discover_cluster",
     "open_rdb_stream",
-    "plan_cluster_snapshot",
 ]

@@ -17,7 +17,8 @@ from redisbackup.domain.cluster_restore import Myself, TargetFacts, parse_myself
 from redisbackup.domain.faults import RestoreFault
 from redisbackup.domain.plan import SlotRange
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import RespError, Timeouts
 from redisbackup.redis.faults import UnexpectedReply
 from redisbackup.redis.info import parse_info, read_server_info
 from redisbackup.redis.keyspace import keyspace
@@ -25,11 +26,11 @@ from redisbackup.redis.keyspace import keyspace
 log = logging.getLogger(__name__)
 
 
-async def open_node(address: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts) -> RedisConnection:
-    return await RedisConnection.open(address, settings, timeouts, chunk_size=1 << 20, depth=4)
+async def open_node(address: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts) -> RedisClient:
+    return await RedisClient.open(address, settings, timeouts)
 
 
-async def text_reply(connection: RedisConnection, *command: str | int) -> str:
+async def text_reply(connection: RedisClient, *command: str | int) -> str:
     reply = await connection.call(*command)
     if isinstance(reply, bytes):
         return reply.decode(errors="replace")
@@ -38,45 +39,45 @@ async def text_reply(connection: RedisConnection, *command: str | int) -> str:
     raise UnexpectedReply(f"{connection.node} answered {' '.join(map(str, command[:2]))} with {reply!r:.80}")
 
 
-async def myself(connection: RedisConnection) -> Myself:
+async def myself(connection: RedisClient) -> Myself:
     found = parse_myself(await text_reply(connection, "CLUSTER", "NODES"))
     if found is None:
         raise UnexpectedReply(f"{connection.node} has no 'myself' line in CLUSTER NODES")
     return found
 
 
-async def cluster_info(connection: RedisConnection) -> dict[str, str]:
+async def cluster_info(connection: RedisClient) -> dict[str, str]:
     return parse_info(await text_reply(connection, "CLUSTER", "INFO"))
 
 
-async def inspect_target(connection: RedisConnection) -> TargetFacts:
+async def inspect_target(connection: RedisClient) -> TargetFacts:
     server = await read_server_info(connection)
     keys = sum(db.keys for db in (await keyspace(connection)).values())
     if not server.cluster_enabled:
         return TargetFacts(connection.node, False, keys, engine_version=server.engine_version)
     info = await cluster_info(connection)
-    me = await myself(connection)
+    node = await myself(connection)
     return TargetFacts(
         connection.node,
         True,
         keys,
         known_nodes=int(info.get("cluster_known_nodes", "1")),
-        owned_slots=me.slots,
-        node_id=me.node_id,
-        bus_port=me.bus_port,
-        primary_id=me.primary_id,
+        owned_slots=node.slots,
+        node_id=node.node_id,
+        bus_port=node.bus_port,
+        primary_id=node.primary_id,
         engine_version=server.engine_version,
     )
 
 
-async def set_config_epoch(connection: RedisConnection, epoch: int) -> None:
+async def set_config_epoch(connection: RedisClient, epoch: int) -> None:
     """Distinct epochs for fresh primaries; a node that already has one keeps it (Redis resolves collisions)."""
     reply = await connection.command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
     if isinstance(reply, RespError):
         log.info("%s kept its config epoch (%s)", connection.node, reply.message)
 
 
-async def add_slots(connection: RedisConnection, ranges: Sequence[SlotRange]) -> None:
+async def add_slots(connection: RedisClient, ranges: Sequence[SlotRange]) -> None:
     if not ranges:
         return
     bounds = [value for r in ranges for value in (r.first, r.last)]
@@ -94,7 +95,7 @@ async def resolve_ip(address: NodeAddress) -> str:
     return str(infos[0][4][0])
 
 
-async def meet(connection: RedisConnection, ip: str, port: int, bus_port: int | None) -> None:
+async def meet(connection: RedisClient, ip: str, port: int, bus_port: int | None) -> None:
     command: list[str | int] = ["CLUSTER", "MEET", ip, port]
     if bus_port is not None:
         command.append(bus_port)
@@ -103,11 +104,11 @@ async def meet(connection: RedisConnection, ip: str, port: int, bus_port: int | 
         raise RestoreFault(f"{connection.node} refused CLUSTER MEET {ip} {port}: {reply.message}")
 
 
-async def replicate(connection: RedisConnection, primary_id: str) -> None:
+async def replicate(connection: RedisClient, primary_id: str) -> None:
     reply = await connection.command("CLUSTER", "REPLICATE", primary_id)
     if isinstance(reply, RespError):
         raise RestoreFault(f"{connection.node} refused CLUSTER REPLICATE {primary_id[:8]}: {reply.message}")
 
 
-async def replication(connection: RedisConnection) -> dict[str, str]:
+async def replication(connection: RedisClient) -> dict[str, str]:
     return parse_info(await text_reply(connection, "INFO", "replication"))

@@ -1,8 +1,11 @@
-"""One raw RESP2 connection to a Redis node: TCP or TLS, AUTH, commands, and the reader for a bulk stream.
+"""The raw RESP2 connection of the snapshot's SYNC stream: TCP or TLS, AUTH, the handshake, then the RDB.
 
-The replication protocol needs a connection we fully control (it stops speaking RESP after SYNC), and one code
-path for TLS, credentials, timeouts and error mapping is simpler to trust than two; so discovery commands (INFO,
-CLUSTER SHARDS) use this connection too, and redis-py is not needed in product code.
+Only the replication protocol uses it (redis.replication). After SYNC the server stops speaking RESP: it sends
+keep-alive newlines while it forks, then the RDB as `$<length>` or `$EOF:<40-byte mark>` framing of unknown size
+with the mark at its end, and expects a replica to stay silent; redis-py reads replies, not such a stream, and
+would buffer it through its own parser. This connection receives straight into a bounded pool of buffers
+(receive_buffers) with back-pressure instead. Every ordinary command elsewhere goes through redis-py
+(redis.client), which shares `Timeouts`, `RespError` and the TLS context (`ssl_context`) with this module.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from redisbackup.redis.faults import (
     UnexpectedReply,
     fault_for_error,
 )
-from redisbackup.redis.inbox import DEFAULT_CHUNK_SIZE, DEFAULT_DEPTH, Inbox, InboxReader
+from redisbackup.redis.receive_buffers import DEFAULT_CHUNK_SIZE, DEFAULT_DEPTH, BufferedStreamReader, ReceiveBuffers
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +67,16 @@ def ssl_context(settings: TlsSettings) -> ssl.SSLContext:
 class RedisConnection:
     """Use `await RedisConnection.open(...)`, then `call()`; `close()` when done (idempotent)."""
 
-    def __init__(self, node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts, inbox: Inbox) -> None:
+    def __init__(
+        self, node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts, buffers: ReceiveBuffers
+    ) -> None:
         self.node = node
         self.settings = settings
         self.timeouts = timeouts
-        self.inbox = inbox
-        self.reader = InboxReader(inbox)
-        assert isinstance(inbox.transport, asyncio.WriteTransport)
-        self._transport: asyncio.WriteTransport = inbox.transport
+        self.buffers = buffers
+        self.reader = BufferedStreamReader(buffers)
+        assert isinstance(buffers.transport, asyncio.WriteTransport)
+        self._transport: asyncio.WriteTransport = buffers.transport
 
     @classmethod
     async def open(
@@ -90,12 +95,12 @@ class RedisConnection:
         try:
             async with asyncio.timeout(timeouts.connect):
                 if node.is_unix_socket:
-                    _, inbox = await loop.create_unix_connection(
-                        lambda: Inbox(chunk_size=chunk_size, depth=depth), node.host
+                    _, buffers = await loop.create_unix_connection(
+                        lambda: ReceiveBuffers(chunk_size=chunk_size, depth=depth), node.host
                     )
                 else:
-                    _, inbox = await loop.create_connection(
-                        lambda: Inbox(chunk_size=chunk_size, depth=depth),
+                    _, buffers = await loop.create_connection(
+                        lambda: ReceiveBuffers(chunk_size=chunk_size, depth=depth),
                         node.host,
                         node.port,
                         ssl=ssl_context(tls) if tls else None,
@@ -120,10 +125,10 @@ class RedisConnection:
                 f"cannot connect to Redis at {node}: {reason}. Check that the node is running and listening on that "
                 "address and port, and that no NetworkPolicy or firewall blocks the operator."
             ) from error
-        sock = inbox.transport.get_extra_info("socket") if inbox.transport else None
+        sock = buffers.transport.get_extra_info("socket") if buffers.transport else None
         if sock is not None and sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        connection = cls(node, settings, timeouts, inbox)
+        connection = cls(node, settings, timeouts, buffers)
         try:
             await connection.authenticate()
         except BaseException:
@@ -170,7 +175,7 @@ class RedisConnection:
         self._transport.write(encode_command(*args))
 
     async def read_line(self, idle: float, during: str) -> bytes:
-        """One reply line; `idle` is the longest silence tolerated (see InboxReader)."""
+        """One reply line; `idle` is the longest silence tolerated (see BufferedStreamReader)."""
         try:
             line = await self.reader.readline(idle)
         except TimeoutError:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import RestoreFault
-from redisbackup.redis.connection import RedisConnection, RespError
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import RespError
 from redisbackup.redis.faults import UnexpectedReply
 from redisbackup.redis.keyspace import scan_keys
 
 BATCH_KEYS = 500
 BATCH_BYTES = 8 << 20
-REPLY_IDLE = 300.0  # a RESTORE of a huge key may take a while on a busy server
 
 
 @dataclass
@@ -34,7 +34,7 @@ class CopyResult:
     bytes: int = 0  # of DUMP payloads
 
 
-def _restore_fault(target: RedisConnection, key: bytes, message: str) -> RestoreFault:
+def _restore_fault(target: RedisClient, key: bytes, message: str) -> RestoreFault:
     shown = f"{key[:60]!r}"
     prefix = message.split(" ", 1)[0].upper()
     if prefix in ("MOVED", "ASK"):
@@ -60,15 +60,12 @@ def _restore_fault(target: RedisConnection, key: bytes, message: str) -> Restore
     return RestoreFault(f"{target.node} refused to RESTORE key {shown}: {message}")
 
 
-async def _dump_batch(source: RedisConnection, keys: list[bytes]) -> list[tuple[bytes, int, bytes]]:
+async def _dump_batch(source: RedisClient, keys: list[bytes]) -> list[tuple[bytes, int, bytes]]:
     """(key, absolute expiry in ms or 0, payload) for each key that still exists."""
-    for key in keys:
-        source.send("PEXPIRETIME", key)
-        source.send("DUMP", key)
+    replies = await source.pipeline([command for key in keys for command in (("PEXPIRETIME", key), ("DUMP", key))])
     dumped = []
-    for key in keys:
-        expiry = await source.read_reply(REPLY_IDLE, "PEXPIRETIME")
-        payload = await source.read_reply(REPLY_IDLE, "DUMP")
+    for index, key in enumerate(keys):
+        expiry, payload = replies[2 * index], replies[2 * index + 1]
         if isinstance(expiry, RespError) or isinstance(payload, RespError):
             error = expiry if isinstance(expiry, RespError) else payload
             assert isinstance(error, RespError)
@@ -81,21 +78,20 @@ async def _dump_batch(source: RedisConnection, keys: list[bytes]) -> list[tuple[
     return dumped
 
 
-async def _restore_batch(target: RedisConnection, dumped: list[tuple[bytes, int, bytes]], result: CopyResult) -> None:
+async def _restore_batch(target: RedisClient, dumped: list[tuple[bytes, int, bytes]], result: CopyResult) -> None:
     now_ms = int(time.time() * 1000)
-    sent = []
+    sent: list[tuple[bytes, int]] = []
+    commands: list[tuple[str | bytes | int, ...]] = []
     for key, expiry, payload in dumped:
         if expiry and expiry <= now_ms:
             result.expired += 1
             continue
-        if expiry:
-            target.send("RESTORE", key, expiry, payload, "ABSTTL")
-        else:
-            target.send("RESTORE", key, 0, payload)
+        commands.append(("RESTORE", key, expiry, payload, "ABSTTL") if expiry else ("RESTORE", key, 0, payload))
         sent.append((key, len(payload)))
+    if not commands:
+        return
     first_error: RestoreFault | None = None
-    for key, size in sent:  # read every reply, even after an error, so the connection stays in step
-        reply = await target.read_reply(REPLY_IDLE, "RESTORE")
+    for (key, size), reply in zip(sent, await target.pipeline(commands), strict=True):
         if isinstance(reply, RespError):
             first_error = first_error or _restore_fault(target, key, reply.message)
             continue
@@ -106,8 +102,8 @@ async def _restore_batch(target: RedisConnection, dumped: list[tuple[bytes, int,
 
 
 async def copy_keys(
-    source: RedisConnection,
-    target: RedisConnection,
+    source: RedisClient,
+    target: RedisClient,
     *,
     progress: Callable[[CopyResult], None] | None = None,
     batch_keys: int = BATCH_KEYS,
@@ -134,7 +130,7 @@ async def copy_keys(
     return result
 
 
-async def copy_functions(source: RedisConnection, target: RedisConnection) -> int:
+async def copy_functions(source: RedisClient, target: RedisClient) -> int:
     """Copy the source's function libraries (Redis 7 functions live in the RDB, not in keys); return how many."""
     libraries = await source.call("FUNCTION", "LIST")
     if not isinstance(libraries, list) or not libraries:

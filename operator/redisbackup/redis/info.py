@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.connection import RedisConnection, Timeouts
+from redisbackup.redis.client import Commands, RedisClient
+from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.faults import UnexpectedReply
 
 
@@ -53,7 +54,7 @@ def server_info(text: str, *, node: str) -> ServerInfo:
     )
 
 
-async def read_server_info(connection: RedisConnection) -> ServerInfo:
+async def read_server_info(connection: Commands) -> ServerInfo:
     reply = await connection.call("INFO")
     if not isinstance(reply, bytes):
         raise UnexpectedReply(f"{connection.node} answered INFO with {type(reply).__name__}, not a bulk string")
@@ -64,8 +65,8 @@ async def describe_node(
     node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None = None
 ) -> ServerInfo:
     """Connect, AUTH, INFO, close: what the operator checks before it plans a snapshot."""
-    connection = await RedisConnection.open(node, settings, timeouts, chunk_size=1 << 16, depth=2)
+    client = await RedisClient.open(node, settings, timeouts)
     try:
-        return await read_server_info(connection)
+        return await read_server_info(client)
     finally:
-        connection.close()
+        await client.close()

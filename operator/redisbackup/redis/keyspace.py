@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redisbackup.redis.connection import RedisConnection
+from redisbackup.redis.client import Commands
 from redisbackup.redis.faults import UnexpectedReply
 
 _DB_LINE = re.compile(r"^db(\d+):keys=(\d+),expires=(\d+)")
@@ -27,14 +27,14 @@ def parse_keyspace(text: str) -> dict[int, DatabaseKeys]:
     return found
 
 
-async def keyspace(connection: RedisConnection) -> dict[int, DatabaseKeys]:
+async def keyspace(connection: Commands) -> dict[int, DatabaseKeys]:
     reply = await connection.call("INFO", "keyspace")
     if not isinstance(reply, bytes):
         raise UnexpectedReply(f"{connection.node} answered INFO keyspace with {type(reply).__name__}")
     return parse_keyspace(reply.decode(errors="replace"))
 
 
-async def scan_keys(connection: RedisConnection, *, count: int = 1000) -> AsyncIterator[list[bytes]]:
+async def scan_keys(connection: Commands, *, count: int = 1000) -> AsyncIterator[list[bytes]]:
     """Every key of the selected database, in batches. Complete for a server nobody writes to (ours)."""
     cursor = b"0"
     while True:

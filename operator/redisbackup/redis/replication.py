@@ -28,15 +28,15 @@ from typing import Literal
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisBusy, UnexpectedReply, fault_for_error
-from redisbackup.redis.inbox import DEFAULT_CHUNK_SIZE, DEFAULT_DEPTH
 from redisbackup.redis.info import ServerInfo, read_server_info
+from redisbackup.redis.receive_buffers import DEFAULT_CHUNK_SIZE, DEFAULT_DEPTH
 
 log = logging.getLogger(__name__)
 
 Transfer = Literal["diskless", "disk"]
 EOF_MARK_SIZE = 40
-# While the RDB flows, pause 4 ms after each small read (see Inbox.nap) and hand the consumer ~512 KiB at a time
-# (or whatever came within 20 ms). Measured against reading every packet: about half the CPU per GB, the same
+# While the RDB flows, pause 4 ms after each small read (see ReceiveBuffers.nap) and hand the consumer ~512 KiB at a
+# time (or whatever came within 20 ms). Measured against reading every packet: about half the CPU per GB, the same
 # throughput. The kernel's socket buffer (autotuned to MBs) holds the data meanwhile; a large read never naps.
 BULK_READ_NAP = 0.004
 BULK_GATHER_LINGER = 0.02
@@ -203,7 +203,7 @@ async def open_rdb_stream(
         started_at = dt.datetime.now(dt.UTC)
         connection.send("SYNC")
         transfer, size, mark = await _bulk_header(connection, node)
-        connection.inbox.nap = BULK_READ_NAP
+        connection.buffers.nap = BULK_READ_NAP
         log.debug("%s: %s transfer of %s bytes", node, transfer, size if size is not None else "unknown")
         yield RdbStream(
             node=node,

@@ -1,4 +1,4 @@
-"""Discovering a Redis Cluster's shards, for planning one RDB per shard.
+"""Discovering a Redis Cluster's shards, for planning one RDB per shard (workflows.planning plans with it).
 
 Any reachable node answers CLUSTER SHARDS for the whole cluster. Slot migrations are only visible in each
 primary's own CLUSTER NODES line, so every primary is asked as well (concurrently).
@@ -7,22 +7,15 @@ primary's own CLUSTER NODES line, so every primary is asked as well (concurrentl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.domain.cluster import (
-    ClusterShard,
-    SlotMove,
-    parse_cluster_shards,
-    parse_slot_moves,
-    plan_cluster,
-)
+from redisbackup.domain.cluster import ClusterShard, SlotMove, parse_cluster_shards, parse_slot_moves
 from redisbackup.domain.faults import SourceFault
-from redisbackup.domain.plan import SnapshotPlan
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
-from redisbackup.redis.faults import ConnectionLost, RedisUnreachable, UnexpectedReply, fault_for_error
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import RespError, Timeouts
+from redisbackup.redis.faults import UnexpectedReply, fault_for_error
 
 
 class NotAClusterNode(SourceFault):
@@ -36,16 +29,12 @@ class ClusterTopology:
     state: str  # cluster_state from CLUSTER INFO: "ok" or "fail"
 
 
-async def _open(node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None) -> RedisConnection:
-    return await RedisConnection.open(node, settings, timeouts, chunk_size=1 << 16, depth=2)
-
-
 async def _cluster_nodes(node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None) -> str:
-    connection = await _open(node, settings, timeouts)
+    client = await RedisClient.open(node, settings, timeouts)
     try:
-        reply = await connection.call("CLUSTER", "NODES")
+        reply = await client.call("CLUSTER", "NODES")
     finally:
-        connection.close()
+        await client.close()
     if not isinstance(reply, bytes):
         raise UnexpectedReply(f"{node} answered CLUSTER NODES with {type(reply).__name__}, not text")
     return reply.decode()
@@ -55,9 +44,9 @@ async def discover_cluster(
     seed: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None = None
 ) -> ClusterTopology:
     """Ask `seed` for the shards and every primary for slots in migration."""
-    connection = await _open(seed, settings, timeouts)
+    client = await RedisClient.open(seed, settings, timeouts)
     try:
-        info = await connection.command("CLUSTER", "INFO")
+        info = await client.command("CLUSTER", "INFO")
         if isinstance(info, RespError):
             if "cluster support disabled" in info.message:
                 raise NotAClusterNode(
@@ -66,9 +55,9 @@ async def discover_cluster(
                     field="replicationGroupId",
                 )
             raise fault_for_error(str(seed), "CLUSTER INFO", info.message, settings.credentials)
-        shards_reply = await connection.call("CLUSTER", "SHARDS")
+        shards_reply = await client.call("CLUSTER", "SHARDS")
     finally:
-        connection.close()
+        await client.close()
     if not isinstance(info, bytes) or not isinstance(shards_reply, list):
         raise UnexpectedReply(f"{seed} gave malformed CLUSTER INFO/SHARDS replies")
     state = next(
@@ -81,22 +70,3 @@ async def discover_cluster(
     texts = await asyncio.gather(*(_cluster_nodes(address, settings, timeouts) for address in primaries))
     moves = tuple(move for text in texts for move in parse_slot_moves(text))
     return ClusterTopology(shards=shards, moves=moves, state=state)
-
-
-async def plan_cluster_snapshot(
-    source_id: str,
-    seeds: Sequence[NodeAddress],
-    settings: ConnectionSettings,
-    timeouts: Timeouts | None = None,
-) -> SnapshotPlan:
-    """Discover through the first seed that answers, then choose one node per shard (see domain.cluster)."""
-    last_error: RedisUnreachable | ConnectionLost | None = None
-    for seed in seeds:
-        try:
-            topology = await discover_cluster(seed, settings, timeouts)
-        except (RedisUnreachable, ConnectionLost) as error:  # try the next seed
-            last_error = error
-            continue
-        return plan_cluster(source_id, topology.shards, topology.moves, tls=settings.tls is not None)
-    assert last_error is not None, "no seeds given"
-    raise last_error

@@ -38,8 +38,3 @@ def part_size(part_number: int, base: int) -> int:
         return base
     doublings = (part_number - FLAT_PARTS - 1) // GROWTH_STEP + 1
     return min(S3_MAX_PART, base << doublings)
-
-
-def capacity(base: int) -> int:
-    """The largest object 10,000 parts hold with this base size."""
-    return sum(part_size(n, base) for n in range(1, S3_MAX_PARTS + 1))

@@ -10,8 +10,8 @@ from redisbackup.domain.pods import Workload
 from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
 from redisbackup.k8s import credentials, redisbackups, sources
+from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.locks import Holder, SnapshotLocks
-from redisbackup.k8s.rest import run as in_thread
 from redisbackup.k8s.status import StatusWriter
 
 

@@ -4,10 +4,10 @@
     ─► plan (INFO / CLUSTER SHARDS) ─► wait for a snapshot slot ─► take_snapshot ─► unmark ─► available
     (a copy, spec.sourceSnapshotName: creating ─► find the source snapshot ─► copy_snapshot ─► available)
 
-`Backups.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and raises the
-fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not there yet
-(until `sourceMissingDeadlineSeconds` after creation), a source busy with another snapshot (always), a lost
-connection (up to `snapshotAttempts` times). A terminal RedisBackup is never snapshotted again, and an attempt
+`RedisBackupReconciler.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and
+raises the fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not
+there yet (until `sourceMissingDeadlineSeconds` after creation), a source busy with another snapshot (always), a
+lost connection (up to `snapshotAttempts` times). A terminal RedisBackup is never snapshotted again, and an attempt
 that finds this uid's manifest already committed (an earlier attempt died just before writing the status) only
 writes the status. Nothing waits on the apiserver while it queues: the order is kept in memory.
 """
@@ -24,21 +24,30 @@ from typing import Any, NamedTuple
 from redisbackup.api import validation
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.status import Phase
-from redisbackup.domain import status as transitions
 from redisbackup.domain.admission import fault_for
 from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
+from redisbackup.domain.status import (
+    is_terminal,
+    mark_available,
+    mark_creating,
+    mark_failed,
+    mark_planned,
+    mark_waiting,
+    phase_of,
+)
+from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
 from redisbackup.redis.connection import Timeouts
+from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
-from redisbackup.workflows.concurrency import Running, SourceGate
+from redisbackup.workflows.concurrency import RunningSnapshots, SourceGate
 from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
-from redisbackup.workflows.metrics import Metrics
 from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.request import BackupRequest, Clock, ProgressReporter, utc_now
 from redisbackup.workflows.snapshot import read_manifest, take_snapshot
@@ -47,14 +56,15 @@ from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, Peers, pee
 log = logging.getLogger(__name__)
 
 
-class Streaming(NamedTuple):
-    """One snapshot (or copy) holding a streaming slot: its progress reports and when it got the slot."""
+class SnapshotSlot(NamedTuple):
+    """A slot of limits.maxConcurrentSnapshots held by one snapshot (or copy): its progress reports and when it
+    got the slot."""
 
     progress: ProgressReporter
     started: float
 
 
-class Backups:
+class RedisBackupReconciler:
     """Every RedisBackup this operator snapshots: limits, queues, stores and status writers."""
 
     def __init__(
@@ -73,7 +83,7 @@ class Backups:
         self.kubernetes = kubernetes or LiveKubernetes()
         self.clock = clock
         self.gate = SourceGate()
-        self.running = Running()
+        self.running_snapshots = RunningSnapshots()
         self.index = BackupIndex()
         self._slots = asyncio.Semaphore(self.limits.max_concurrent_snapshots)
         self._writers: dict[str, StatusWriter] = {}
@@ -105,19 +115,25 @@ class Backups:
     async def run(self, body: Mapping[str, Any], peers: Peers | None = None) -> None:
         request = BackupRequest(body)
         writer = self.writer(body)
-        if transitions.is_terminal(writer.status):
+        if is_terminal(writer.status):
             self.forget(request.uid)
             return  # never again: a finished snapshot is not re-taken, a failed one not retried
-        with self.running.track(request.uid):
+        with self.running_snapshots.track(request.uid):
             try:
                 await self._attempt(request, writer, peers or KnownPeers())
+            except KubernetesFault:
+                # A failed call to the apiserver is not the snapshot's failure: kopf retries the attempt with
+                # backoff, without counting it against limits.snapshotAttempts (as for the client's raw errors
+                # before they were typed).
+                raise
             except RedisBackupError as fault:
                 if fault.transient and not self._give_up(request, fault):
-                    await writer.apply(transitions.mark_waiting(writer.status, fault, **self._stamp(request)))
+                    await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request)))
                     raise
                 await self._fail(request, writer, fault)
 
-    def _stamp(self, request: BackupRequest) -> dict[str, Any]:
+    def _as_of(self, request: BackupRequest) -> dict[str, Any]:
+        """What every transition records: the generation it observed and when."""
         return {"generation": request.generation, "now": self.clock()}
 
     def _give_up(self, request: BackupRequest, fault: RedisBackupError) -> bool:
@@ -143,7 +159,7 @@ class Backups:
     async def _fail(self, request: BackupRequest, writer: StatusWriter, fault: RedisBackupError) -> None:
         self.metrics.backups.labels(result="failed").inc()
         self.forget(request.uid)
-        await writer.apply(transitions.mark_failed(writer.status, fault, **self._stamp(request)))
+        await writer.apply(mark_failed(writer.status, fault, **self._as_of(request)))
 
     async def _attempt(self, request: BackupRequest, writer: StatusWriter, peers: Peers) -> None:
         # The webhook's rules again: it may not have been installed, or two creates raced past it.
@@ -151,17 +167,23 @@ class Backups:
         if invalid is not None:
             raise invalid
         storage = writer.status.get("storage") or request.spec.get("storage") or self.config.storage.default_location
-        store = self.stores.get(storage)  # an unknown location fails the backup: the spec names it
-        resumed = transitions.phase_of(writer.status) == Phase.CREATING
+        # An unknown location fails the backup (the spec names it); the store stays open until the attempt ends.
+        async with self.stores.lease(storage) as store:
+            await self._attempt_in(request, writer, peers, store, storage)
+
+    async def _attempt_in(
+        self, request: BackupRequest, writer: StatusWriter, peers: Peers, store: ObjectStore, storage: str
+    ) -> None:
+        resumed = phase_of(writer.status) == Phase.CREATING
         if not resumed:  # a retry keeps the reason of its wait until streaming starts (no write per retry)
             await writer.apply(
-                transitions.mark_creating(
+                mark_creating(
                     writer.status,
                     snapshot_name=request.snapshot_name,
                     source_field=request.source_field,
                     source_id=request.source_id,
                     storage=storage,
-                    **self._stamp(request),
+                    **self._as_of(request),
                 )
             )
         await self._check_unique(request, peers)
@@ -181,7 +203,7 @@ class Backups:
                 f'{request.source_field} "{request.source_id}" is being snapshotted by RedisBackup "{holder}"; this '
                 "snapshot waits its turn (one snapshot per source at a time)"
             )
-            await writer.apply(transitions.mark_waiting(writer.status, busy, **self._stamp(request)))
+            await writer.apply(mark_waiting(writer.status, busy, **self._as_of(request)))
         async with self.gate.hold(keys, request.name):
             if holder is not None:  # the pods may have moved while we waited
                 source = await self.kubernetes.resolve(request.namespace, request.spec)
@@ -205,11 +227,11 @@ class Backups:
     async def _snapshot(
         self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
     ) -> None:
-        me = Holder(request.name, request.uid, request.namespace)
+        ours = Holder(request.name, request.uid, request.namespace)
         marked = []
         try:
             for workload in source.workloads:
-                other = await self.kubernetes.mark(source.namespace, workload, me)
+                other = await self.kubernetes.mark(source.namespace, workload, ours)
                 if other is not None:
                     by = other.annotation(source.namespace)
                     raise SourceBusy(
@@ -219,15 +241,15 @@ class Backups:
                 marked.append(workload)
             async with self.kubernetes.connection(request.namespace, request.spec) as connection:
                 planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
-                await writer.apply(transitions.mark_planned(writer.status, planned.described(source)))
-                async with self._streaming(request, writer) as streaming:
+                await writer.apply(mark_planned(writer.status, planned.described(source)))
+                async with self._snapshot_slot(request, writer) as slot:
                     self.metrics.snapshots_started.inc()
                     manifest = await take_snapshot(
                         planned.plan,
                         store,
                         request.location,
                         connection,
-                        progress=streaming.progress,
+                        progress=slot.progress,
                         timeouts=self.timeouts,
                         tags=request.spec.get("tags") or {},
                         progress_interval=self.limits.progress_interval_seconds,
@@ -236,37 +258,40 @@ class Backups:
             for workload in reversed(marked):
                 # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, me))
-        await self._finish(
-            request, writer, manifest, store, storage, source, planned.automatic_failover, streaming.started
-        )
+                    await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, ours))
+        await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, slot.started)
 
     async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
         """spec.sourceSnapshotName: copy that available snapshot's objects into this RedisBackup's (workflows.copy)."""
         name = str(request.spec["sourceSnapshotName"])
-        source = await find_copy_source(self.kubernetes, self.stores.get, request.namespace, name)
-        await writer.apply(transitions.mark_planned(writer.status, source.planned_fields(storage)))
-        async with self._streaming(request, writer) as streaming:
-            manifest = await copy_snapshot(
-                source.store,
-                source.manifest,
-                store,
-                request.location,
-                tags=request.spec.get("tags") or {},
-                progress=streaming.progress,
-            )
+        async with contextlib.AsyncExitStack() as leases:
+
+            async def lease(storage: str) -> ObjectStore:
+                return await leases.enter_async_context(self.stores.lease(storage))
+
+            source = await find_copy_source(self.kubernetes, lease, request.namespace, name)
+            await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
+            async with self._snapshot_slot(request, writer) as slot:
+                manifest = await copy_snapshot(
+                    source.store,
+                    source.manifest,
+                    store,
+                    request.location,
+                    tags=request.spec.get("tags") or {},
+                    progress=slot.progress,
+                )
         await self._finish(
-            request, writer, manifest, store, storage, None, None, streaming.started, source_status=source.status
+            request, writer, manifest, store, storage, None, None, slot.started, source_status=source.status
         )
 
     @contextlib.asynccontextmanager
-    async def _streaming(self, request: BackupRequest, writer: StatusWriter) -> AsyncIterator[Streaming]:
+    async def _snapshot_slot(self, request: BackupRequest, writer: StatusWriter) -> AsyncIterator[SnapshotSlot]:
         """A streaming slot (limits.maxConcurrentSnapshots), progress into status, and the in-flight gauge."""
         async with self._slots:
             progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
             self.metrics.in_flight.inc()
             try:
-                yield Streaming(progress, time.monotonic())
+                yield SnapshotSlot(progress, time.monotonic())
             finally:
                 self.metrics.in_flight.dec()
                 await progress.close()
@@ -298,4 +323,4 @@ class Backups:
         if started is not None:
             self.metrics.duration.observe(time.monotonic() - started)
         self.forget(request.uid)
-        await writer.apply(transitions.mark_available(writer.status, fields, **self._stamp(request)))
+        await writer.apply(mark_available(writer.status, fields, **self._as_of(request)))

@@ -41,10 +41,11 @@ from redisbackup.domain.faults import RestoreFault
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.local.scratch_server import streamed_scratch_server
 from redisbackup.redis import cluster_admin
-from redisbackup.redis.connection import RedisConnection, Timeouts
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.copy import CopyResult, copy_functions, copy_keys
-from redisbackup.redis.scratch import streamed_scratch_server
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import read_verified
 
@@ -81,13 +82,13 @@ async def _wait(what: str, check: Callable[[], Awaitable[bool]], deadline: float
 
 
 class _Builder:
-    def __init__(self, plan: ClusterRestorePlan, connections: dict[NodeAddress, RedisConnection], report: Report):
+    def __init__(self, plan: ClusterRestorePlan, connections: dict[NodeAddress, RedisClient], report: Report):
         self.plan = plan
         self.connections = connections
         self.report = report
         self.facts: dict[NodeAddress, TargetFacts] = {}
 
-    def on(self, address: NodeAddress) -> RedisConnection:
+    def on(self, address: NodeAddress) -> RedisClient:
         return self.connections[address]
 
     async def check(self, preloaded: bool) -> bool:
@@ -181,7 +182,7 @@ async def _load_node_group(
     store: ObjectStore,
     manifest: Manifest,
     primary: PrimaryAssignment,
-    target: RedisConnection,
+    target: RedisClient,
     work_dir: Path | None,
     redis_server: str | None,
     report: Report,
@@ -201,7 +202,7 @@ async def _load_node_group(
 
                 copied = await copy_keys(source, target, progress=progress)
             finally:
-                source.close()
+                await source.close()
     return copied, functions
 
 
@@ -225,7 +226,7 @@ async def restore_cluster(
     opened = await asyncio.gather(
         *(cluster_admin.open_node(a, settings, TARGET_TIMEOUTS) for a in plan.addresses), return_exceptions=True
     )
-    connections = {a: c for a, c in zip(plan.addresses, opened, strict=True) if isinstance(c, RedisConnection)}
+    connections = {a: c for a, c in zip(plan.addresses, opened, strict=True) if isinstance(c, RedisClient)}
     try:
         for failure in opened:
             if isinstance(failure, BaseException):
@@ -274,4 +275,4 @@ async def restore_cluster(
     finally:
         for connection in connections.values():
             with contextlib.suppress(Exception):
-                connection.close()
+                await connection.close()

@@ -3,7 +3,7 @@
 `SourceGate` serialises the snapshots of one source inside this process, first come first served, without any
 API traffic while they wait (a thousand queued backups must not poll the apiserver); the
 `redisbackup.io/snapshotting` annotation (k8s.locks) then makes it visible and safe across processes.
-`Running` lets a deletion wait until the cancelled snapshot of the same RedisBackup has cleaned up.
+`RunningSnapshots` lets a deletion wait until the cancelled snapshot of the same RedisBackup has cleaned up.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class SourceGate:
         return None
 
     @contextlib.asynccontextmanager
-    async def hold(self, keys: Sequence[Hashable], me: str) -> AsyncIterator[None]:
+    async def hold(self, keys: Sequence[Hashable], holder: str) -> AsyncIterator[None]:
         """Hold every key (taken in sorted order, so two holders of overlapping sets cannot deadlock)."""
         ordered = sorted(set(keys), key=repr)
         entries = [self._entries.setdefault(key, _Entry()) for key in ordered]
@@ -44,7 +44,7 @@ class SourceGate:
         try:
             for entry in entries:
                 await entry.lock.acquire()
-                entry.holder = me
+                entry.holder = holder
                 taken.append(entry)
             yield
         finally:
@@ -60,7 +60,7 @@ class SourceGate:
         return len(self._entries)
 
 
-class Running:
+class RunningSnapshots:
     """The task currently snapshotting each RedisBackup (by uid)."""
 
     def __init__(self) -> None:

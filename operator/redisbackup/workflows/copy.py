@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,11 +190,11 @@ class CopySource:
 
 
 async def find_copy_source(
-    kubernetes: KubernetesAccess, stores: Callable[[str], ObjectStore], namespace: str, name: str
+    kubernetes: KubernetesAccess, stores: Callable[[str], Awaitable[ObjectStore]], namespace: str, name: str
 ) -> CopySource:
     """The RedisBackup of `namespace` whose snapshotName is `name`, if it can be copied now (else the fault)."""
     found = await kubernetes.find_snapshot(namespace, name)
     source = check_source_snapshot(found, namespace=namespace, name=name)
     status = source.get("status") or {}
-    store = stores(str(status.get("storage")))
+    store = await stores(str(status.get("storage")))
     return CopySource(status, store, await load_manifest(store, backup_location(source)))

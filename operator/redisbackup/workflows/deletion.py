@@ -16,10 +16,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from redisbackup.domain import status as transitions
 from redisbackup.domain.faults import StorageFault
-from redisbackup.domain.status import FORCE_DELETE_ANNOTATION
-from redisbackup.workflows.backup import Backups
+from redisbackup.domain.status import FORCE_DELETE_ANNOTATION, deletion_notice, mark_deleting, mark_deletion_blocked
+from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.request import BackupRequest
 from redisbackup.workflows.snapshot import delete_snapshot
 
@@ -33,39 +32,37 @@ def force_delete_requested(body: Mapping[str, Any]) -> bool:
     return str(annotations.get(FORCE_DELETE_ANNOTATION, "")).strip().lower() == "true"
 
 
-async def release_backup(backups: Backups, body: Mapping[str, Any]) -> None:
+async def release_backup(reconciler: RedisBackupReconciler, body: Mapping[str, Any]) -> None:
     """Handle the stored data of a RedisBackup being deleted; raise a StorageFault to be retried."""
     request = BackupRequest(body)
-    if not await backups.running.wait_stopped(request.uid, CANCEL_TIMEOUT):
+    if not await reconciler.running_snapshots.wait_stopped(request.uid, CANCEL_TIMEOUT):
         log.warning("%s/%s: the cancelled snapshot is still cleaning up", request.namespace, request.name)
-    backups.forget(request.uid)
-    writer = backups.writer(body)
+    reconciler.forget(request.uid)
+    writer = reconciler.writer(body)
     policy = str(request.spec.get("deletionPolicy") or "Delete")
     storage = writer.status.get("storage")
     location = writer.status.get("location")
-    generation, now = request.generation, backups.clock()
+    generation, now = request.generation, reconciler.clock()
     try:
         await writer.apply(
-            transitions.mark_deleting(
-                writer.status, deletion_policy=policy, location=location, generation=generation, now=now
-            )
+            mark_deleting(writer.status, deletion_policy=policy, location=location, generation=generation, now=now)
         )
         if force_delete_requested(body):
-            writer.notify(transitions.deletion_notice(policy, removed=0, location=location, forced=True))
-            backups.metrics.deletions.labels(result="force_deleted").inc()
+            writer.notify(deletion_notice(policy, removed=0, location=location, forced=True))
+            reconciler.metrics.deletions.labels(result="force_deleted").inc()
             return
         if policy == "Retain" or not storage:
             # Retain keeps the data; without a recorded storage location nothing was ever stored.
-            writer.notify(transitions.deletion_notice(policy, removed=0, location=location, forced=False))
-            backups.metrics.deletions.labels(result="retained" if policy == "Retain" else "deleted").inc()
+            writer.notify(deletion_notice(policy, removed=0, location=location, forced=False))
+            reconciler.metrics.deletions.labels(result="retained" if policy == "Retain" else "deleted").inc()
             return
         try:
-            store = backups.stores.get(storage)
-            removed = await delete_snapshot(store, request.location)
+            async with reconciler.stores.lease(storage) as store:
+                removed = await delete_snapshot(store, request.location)
         except StorageFault as fault:
-            await writer.apply(transitions.mark_deletion_blocked(writer.status, fault, generation=generation, now=now))
+            await writer.apply(mark_deletion_blocked(writer.status, fault, generation=generation, now=now))
             raise
-        writer.notify(transitions.deletion_notice(policy, removed=removed, location=location, forced=False))
-        backups.metrics.deletions.labels(result="deleted").inc()
+        writer.notify(deletion_notice(policy, removed=removed, location=location, forced=False))
+        reconciler.metrics.deletions.labels(result="deleted").inc()
     finally:
-        backups.forget(request.uid)
+        reconciler.forget(request.uid)

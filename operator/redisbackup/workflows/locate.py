@@ -10,7 +10,6 @@ Either way the manifest is read first: it is the commit record, and everything r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from redisbackup.api.status import Phase
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.domain.layout import SnapshotLocation, split_snapshot_url
 from redisbackup.domain.manifest import Manifest
+from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.redisbackups import find_backup
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.location import open_store
@@ -85,13 +85,13 @@ async def locate_backup(
     namespace: str, snapshot_name: str, config: OperatorConfig, *, doing: str = "be restored"
 ) -> LocatedSnapshot:
     """The stored snapshot of an available RedisBackup, opened with the operator's storage configuration."""
-    body = await asyncio.to_thread(find_backup, namespace, snapshot_name)
+    body = await in_thread(find_backup, namespace, snapshot_name)
     require_available(body, doing)
     status = body.get("status") or {}
     storage = status.get("storage") or (body.get("spec") or {}).get("storage") or config.storage.default_location
     pool = StorePool(dict(config.storage.locations))
     try:
-        store = pool.get(storage)
+        store = await pool.open(storage)
         location = backup_location(body)
         manifest = await load_manifest(store, location)
     except BaseException:

@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from redisbackup.domain import status as transitions
-from redisbackup.workflows.backup import Backups
+from redisbackup.domain.status import is_terminal, mark_observed
+from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.request import BackupRequest
 
 
-async def observe_generation(backups: Backups, body: Mapping[str, Any]) -> None:
+async def observe_generation(reconciler: RedisBackupReconciler, body: Mapping[str, Any]) -> None:
     request = BackupRequest(body)
-    if transitions.is_terminal(body.get("status")):
-        writer = backups.kubernetes.status_writer(body)
-    else:  # the snapshot's own writer, so that neither overwrites what the other wrote
-        writer = backups.writer(body)
-    await writer.apply(transitions.mark_observed(writer.status, generation=request.generation))
+    # One still being created shares the snapshot's writer, so that neither overwrites what the other wrote.
+    writer = reconciler.kubernetes.status_writer(body) if is_terminal(body.get("status")) else reconciler.writer(body)
+    await writer.apply(mark_observed(writer.status, generation=request.generation))

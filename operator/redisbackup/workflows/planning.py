@@ -3,11 +3,14 @@
 A single node is asked INFO first: a Redis Cluster node named as cacheClusterId is refused (ElastiCache wants the
 replicationGroupId for cluster mode enabled). A cluster is asked CLUSTER SHARDS through its Ready Pods; nodes
 whose Pod is not Ready are never chosen, and every chosen node is named after its Pod in status and manifest.
+`plan_cluster_snapshot` is the one cluster planner: the operator's, and `redisbackup dump --cluster`'s (given
+addresses, not Pods).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -61,25 +64,8 @@ async def _plan_single(
     return PlannedSnapshot(plan_single_node(source.source_id, address, name=pod.name), server=server)
 
 
-async def _discover(
-    source: ResolvedSource, namespace: str, connection: ConnectionSettings, timeouts: Timeouts
-) -> ClusterTopology:
-    last_error: RedisUnreachable | ConnectionLost | None = None
-    for pod in source.pods:
-        assert pod.ip is not None
-        try:
-            return await discover_cluster(NodeAddress(pod.ip, pod.port), connection, timeouts)
-        except NotAClusterNode:
-            raise not_a_cluster(source, namespace) from None
-        except (RedisUnreachable, ConnectionLost) as error:
-            last_error = error  # ask the next pod
-    assert last_error is not None
-    raise last_error
-
-
-def _without_unready(shards: tuple[ClusterShard, ...], source: ResolvedSource) -> tuple[ClusterShard, ...]:
-    """Mark the nodes of Pods that are not Ready, so the plan never picks them."""
-    unready = {pod.ip for pod in source.unready if pod.ip}
+def _without_unready(shards: tuple[ClusterShard, ...], unready: Collection[str]) -> tuple[ClusterShard, ...]:
+    """Mark the nodes at `unready` addresses (Pods that are not Ready), so the plan never picks them."""
     if not unready:
         return shards
     return tuple(
@@ -96,11 +82,39 @@ def _without_unready(shards: tuple[ClusterShard, ...], source: ResolvedSource) -
 async def _plan_cluster(
     source: ResolvedSource, namespace: str, connection: ConnectionSettings, timeouts: Timeouts
 ) -> PlannedSnapshot:
-    topology = await _discover(source, namespace, connection, timeouts)
-    shards = _without_unready(topology.shards, source)
-    plan = plan_cluster(source.source_id, shards, topology.moves, tls=connection.tls is not None)
+    seeds = [NodeAddress(pod.ip, pod.port) for pod in source.pods if pod.ip is not None]
+    try:
+        return await plan_cluster_snapshot(
+            source.source_id,
+            seeds,
+            connection,
+            timeouts,
+            unready={pod.ip for pod in source.unready if pod.ip},
+            name_of=lambda ip: pod.name if (pod := source.pod_at(ip)) else None,
+        )
+    except NotAClusterNode:
+        raise not_a_cluster(source, namespace) from None
+
+
+async def plan_cluster_snapshot(
+    source_id: str,
+    seeds: Sequence[NodeAddress],
+    connection: ConnectionSettings,
+    timeouts: Timeouts | None = None,
+    *,
+    unready: Collection[str] = (),
+    name_of: Callable[[str], str | None] = lambda ip: None,
+) -> PlannedSnapshot:
+    """One node per shard of the Redis Cluster the first answering seed belongs to (see domain.cluster).
+
+    `unready`: addresses never to read from (Pods that are not Ready); `name_of`: the name to record for a node
+    at an address (its Pod's), if any. The operator and `redisbackup dump --cluster` both plan with this.
+    """
+    topology = await _discover(seeds, connection, timeouts)
+    shards = _without_unready(topology.shards, unready)
+    plan = plan_cluster(source_id, shards, topology.moves, tls=connection.tls is not None)
     named = tuple(
-        dataclasses.replace(target, name=pod.name) if (pod := source.pod_at(target.address.host)) else target
+        dataclasses.replace(target, name=name) if (name := name_of(target.address.host)) else target
         for target in plan.nodes
     )
     owning = [shard for shard in shards if shard.slots]
@@ -109,3 +123,18 @@ async def _plan_cluster(
     )
     server = await describe_node(plan.nodes[0].address, connection, timeouts) if plan.nodes else None
     return PlannedSnapshot(dataclasses.replace(plan, nodes=named), failover, server)
+
+
+async def _discover(
+    seeds: Sequence[NodeAddress], connection: ConnectionSettings, timeouts: Timeouts | None
+) -> ClusterTopology:
+    """The topology as the first seed that answers sees it (NotAClusterNode when that seed is no cluster node)."""
+    last_error: RedisUnreachable | ConnectionLost | None = None
+    for seed in seeds:
+        try:
+            return await discover_cluster(seed, connection, timeouts)
+        except (RedisUnreachable, ConnectionLost) as error:
+            last_error = error  # ask the next seed
+    if last_error is None:
+        raise ValueError("no seeds to discover the cluster through")
+    raise last_error

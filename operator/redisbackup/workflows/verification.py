@@ -13,6 +13,7 @@ first, see `until_observed`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -63,7 +64,7 @@ async def until_observed(body: Mapping[str, Any], *, poll: float = 0.1) -> None:
 class Verifications:
     def __init__(
         self,
-        stores: Callable[[str], ObjectStore],
+        stores: Callable[[str], contextlib.AbstractAsyncContextManager[ObjectStore]],
         kubernetes: KubernetesAccess,
         *,
         concurrency: int = 1,
@@ -82,9 +83,9 @@ class Verifications:
         name = (body.get("spec") or {}).get("snapshotName", metadata.get("name"))
         async with self._gate:
             try:
-                store = self.stores(str(status.get("storage")))
-                manifest = await load_manifest(store, backup_location(body))
-                report = await verify_snapshot(store, manifest, work_dir=self.work_dir)
+                async with self.stores(str(status.get("storage"))) as store:
+                    manifest = await load_manifest(store, backup_location(body))
+                    report = await verify_snapshot(store, manifest, work_dir=self.work_dir)
             except RedisBackupError as problem:
                 if problem.transient and problem.code not in VERDICTS:
                     raise

@@ -30,20 +30,21 @@ from pathlib import Path
 from typing import Any
 
 from redisbackup.api.faults import FaultCode
-from redisbackup.domain import status as transitions
 from redisbackup.domain.conditions import StatusChange
 from redisbackup.domain.faults import RedisBackupError, SnapshotFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
+from redisbackup.domain.status import mark_verified
 from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, VerificationReport, verification_status
+from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.events import post_event
 from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
-from redisbackup.redis.check_rdb import check_rdb_stream
-from redisbackup.redis.connection import RedisConnection
+from redisbackup.local.check_rdb import check_rdb_stream
+from redisbackup.local.scratch_server import streamed_scratch_server
+from redisbackup.redis.client import RedisClient
 from redisbackup.redis.keyspace import keyspace, scan_keys
-from redisbackup.redis.scratch import streamed_scratch_server
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.restore import read_verified
 
@@ -59,7 +60,7 @@ class KeysOutsideSlots(SnapshotFault):
     transient = False
 
 
-async def check_slots(connection: RedisConnection, record: NodeSnapshotRecord, what: str) -> None:
+async def check_slots(connection: RedisClient, record: NodeSnapshotRecord, what: str) -> None:
     """Every key of a loaded shard RDB hashes to one of the shard's recorded slots."""
     owned = SlotSet(parse_slots(record.slots or ""))
     outside: list[tuple[bytes, int]] = []
@@ -109,7 +110,7 @@ async def _verify_node(
                     raise KeysOutsideSlots(f"{what} holds keys in databases other than 0, which a cluster cannot")
                 await check_slots(connection, record, what)
         finally:
-            connection.close()
+            await connection.close()
     verified = NodeCheck(
         id=record.id,
         clustered=record.node_group_id is not None,
@@ -168,7 +169,7 @@ VERDICTS = frozenset(
 def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, generation: int | None) -> StatusChange:
     """The status transition that records `report` (mark_verified), for the operator and the CLI alike."""
     fault = report.fault
-    return transitions.mark_verified(
+    return mark_verified(
         status,
         verification_status(report),
         passed=report.passed,
@@ -191,18 +192,16 @@ async def record_verification(
         change = verified(current.get("status"), report, generation=(current.get("metadata") or {}).get("generation"))
         version = (current.get("metadata") or {}).get("resourceVersion")
         try:
-            updated = await asyncio.to_thread(
-                patch_backup_status, namespace, name, change.patch, resource_version=version
-            )
+            updated = await in_thread(patch_backup_status, namespace, name, change.patch, resource_version=version)
         except UpdateConflict:
             if attempt == attempts - 1:
                 raise
-            fresh = await asyncio.to_thread(get_backup, namespace, name)
+            fresh = await in_thread(get_backup, namespace, name)
             if fresh is None:
                 raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
             current = fresh
             continue
         if change.notice is not None:
-            await asyncio.to_thread(post_event, updated, change.notice)
+            await in_thread(post_event, updated, change.notice)
         return updated
     raise AssertionError("unreachable")

@@ -35,7 +35,7 @@ def test_every_redisbackup_container_of_a_sample_parses(name: str) -> None:
 
 
 def test_the_samples_storage_configuration_is_valid_and_its_keys_are_mounted() -> None:
-    from redisbackup.api.config import parse_config
+    from redisbackup.cli.config_file import parse_config
 
     (config_map,) = [d for d in yaml.safe_load_all((SAMPLES / "node.yaml").read_text()) if d["kind"] == "ConfigMap"]
     config = parse_config(config_map["data"]["config.yaml"])

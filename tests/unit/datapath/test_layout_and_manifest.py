@@ -19,7 +19,6 @@ def test_keys_follow_namespace_name_uid_then_node() -> None:
     assert location.directory == "prod/bkup-20150515/6f1c2d8e-0000-4000-8000-000000000001/"
     assert location.node_key("0002") == location.directory + "node-0002.rdb"
     assert location.manifest_key == location.directory + "manifest.json"
-    assert location.snapshot_directory == "prod/bkup-20150515/"
 
 
 @pytest.mark.parametrize(

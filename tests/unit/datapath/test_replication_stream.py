@@ -174,6 +174,6 @@ async def test_memory_stays_within_the_buffer_pool_while_the_consumer_is_slow() 
         async for chunk in stream:
             received += chunk
             await asyncio.sleep(0.001)  # a slow store
-        inbox = stream._connection.inbox
+        buffers = stream._connection.buffers
     assert bytes(received) == rdb
-    assert inbox.buffers_allocated <= 5
+    assert buffers.buffers_allocated <= 5

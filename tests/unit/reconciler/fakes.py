@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from redisbackup.api.config import OperatorConfig, parse_config
+from redisbackup.api.config import OperatorConfig, StorageLocation
+from redisbackup.cli.config_file import parse_config
 from redisbackup.domain.conditions import Notice
 from redisbackup.domain.pods import SourcePod, Workload
 from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter, merge
+from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.memory import MemoryStore
-from redisbackup.storage.pool import StorePool
-from redisbackup.workflows.backup import Backups
-from redisbackup.workflows.metrics import Metrics
+from redisbackup.storage.pool import Keys, StorePool
+from redisbackup.workflows.backup import RedisBackupReconciler
 
 CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -101,14 +102,13 @@ class MemoryPool(StorePool):
         super().__init__(dict(config.storage.locations))
         self.store = store
 
-    def get(self, name: str) -> ObjectStore:
-        super().get(name)  # unknown names fail as they would in the operator
-        return self.store
+    def _open_location(self, location: StorageLocation, keys: Keys) -> ObjectStore:
+        return self.store  # every location is this one store; unknown names still fail as in the operator
 
 
 def backups(
     kubernetes: FakeKubernetes, store: MemoryStore, *, limits: str = "", now: dt.datetime | None = None
-) -> Backups:
+) -> RedisBackupReconciler:
     config = parse_config(f"limits: {{{limits}}}" if limits else "")
     clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
-    return Backups(config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock)
+    return RedisBackupReconciler(config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from redisbackup.api.config import ConfigError, OperatorConfig, parse_config
+from redisbackup.api.config import OperatorConfig
+from redisbackup.cli.config_file import ConfigError, load_config, parse_config
 
 FULL = """
 storage:
@@ -39,7 +40,18 @@ def test_an_empty_file_gives_the_embedded_file_location_and_production_limits() 
 
 def test_the_embedded_directory_follows_redisbackup_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDISBACKUP_DATA_DIR", "/data/snapshots")
-    assert OperatorConfig().location(None)[1].url == "file:///data/snapshots"
+    assert load_config(None).location(None)[1].url == "file:///data/snapshots"
+    assert parse_config("storage: {defaultLocation: embedded}").location(None)[1].url == "file:///data/snapshots"
+    # A file that names its locations is taken as written; the models themselves never read the environment.
+    named = parse_config("storage: {locations: {embedded: {file: {path: /srv/rdb}}}}")
+    assert named.location(None)[1].url == "file:///srv/rdb"
+    assert OperatorConfig().location(None)[1].url == "file:///var/lib/redisbackup"
+
+
+def test_a_relative_redisbackup_data_dir_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDISBACKUP_DATA_DIR", "data")
+    with pytest.raises(ConfigError, match="REDISBACKUP_DATA_DIR must be an absolute path"):
+        load_config(None)
 
 
 def test_a_full_file_reads_as_written_and_the_prefix_is_normalised() -> None:

@@ -81,7 +81,7 @@ async def test_deleting_mid_snapshot_cancels_it_and_leaves_nothing_behind() -> N
         workflow = backups(kubernetes, store)
         snapshot = asyncio.create_task(workflow.run(body()))
         async with asyncio.timeout(10):  # until the RDB is streaming into the store
-            while "uid-1" not in workflow.running or not store.open_writers:  # noqa: ASYNC110
+            while "uid-1" not in workflow.running_snapshots or not store.open_writers:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         await release_backup(workflow, deleting(status={"phase": "creating", "storage": "embedded"}))
         with pytest.raises(asyncio.CancelledError):

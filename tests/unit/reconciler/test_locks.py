@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from redisbackup.domain.pods import Workload
+from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.locks import ANNOTATION, UID_ANNOTATION, Holder, LockConflict, SnapshotLocks
 
 STS = Workload("StatefulSet", "cache")
@@ -30,7 +30,7 @@ class FakeLocks(SnapshotLocks):
         assert self.workload is not None
         if self.conflicts or patch["metadata"]["resourceVersion"] != self.workload["metadata"]["resourceVersion"]:
             self.conflicts = max(0, self.conflicts - 1)
-            raise ApiException(status=409)
+            raise UpdateConflict("changed meanwhile")
         annotations = self.workload["metadata"]["annotations"]
         for key, value in patch["metadata"]["annotations"].items():
             if value is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +134,45 @@ def test_the_samples_are_valid_redisbackups_with_distinct_snapshot_names() -> No
         "myReplicatedRedis-1",
         "myClusteredRedis",
     }
+
+
+def all_handlers(built: kopf.OperatorRegistry) -> list[Any]:
+    return [
+        handler
+        for kind in (built._activities, built._indexing, built._watching, built._spawning, built._changing)
+        for handler in kind.get_all_handlers()
+    ] + list(built._webhooks.get_all_handlers())
+
+
+def test_every_handler_of_ours_runs_on_the_event_loop_not_in_kopfs_thread_pool() -> None:
+    """kopf runs a `def` handler in a thread: one that changed shared state (the index the webhook iterates on the
+    loop) would race with its readers — "dictionary changed size during iteration", or a missed duplicate."""
+    from redisbackup.servers.webhook import WebhookOptions
+
+    built = main.build_registry(main.OperatorOptions(webhook=WebhookOptions()))
+    ours = [h for h in all_handlers(built) if h.fn is not kopf.login_via_client]
+    assert {h.id for h in ours} >= {handlers.INDEX_ID, handlers.DAEMON_ID, handlers.DELETE_ID}
+    sync = [h.id for h in ours if not inspect.iscoroutinefunction(getattr(h.fn, "func", h.fn))]
+    assert sync == [], f"handlers kopf would run in a thread: {sync}"
+
+
+async def test_the_index_is_changed_on_the_event_loops_thread_when_kopf_invokes_its_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kopf._core.actions.invocation import invoke
+
+    reconciler = main.build_reconciler(main.OperatorOptions(webhook=None))
+    built = main.build_registry(main.OperatorOptions(webhook=None), reconciler)
+    (indexer,) = built._watching.get_all_handlers()
+    threads: list[threading.Thread] = []
+    observe = reconciler.index.observe
+
+    def recording(body: Any, *, deleted: bool) -> None:
+        threads.append(threading.current_thread())
+        observe(body, deleted=deleted)
+
+    monkeypatch.setattr(reconciler.index, "observe", recording)
+    body = {"metadata": {"name": "a", "uid": "u1", "namespace": "team"}, "spec": {"snapshotName": "nightly"}}
+    await invoke(indexer.fn, kwargs={"type": "ADDED", "body": body, "event": {"type": "ADDED", "object": body}})
+    assert threads == [threading.current_thread()], "the index was changed outside the event loop's thread"
+    assert [b.name for b in reconciler.index.peers("team", "NIGHTLY").same_name()] == ["a"]

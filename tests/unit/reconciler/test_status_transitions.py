@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from redisbackup.api.faults import FaultCode
 from redisbackup.api.status import RedisBackupStatus
 from redisbackup.domain import status as transitions
 from redisbackup.domain.conditions import Notice, StatusChange
@@ -131,7 +130,6 @@ def test_failed_carries_the_fault_code_as_the_reason_and_its_message() -> None:
         "gave up",
     )
     assert found["Ready"]["reason"] == found["Progressing"]["reason"] == "CacheClusterNotFound"
-    assert transitions.failure_reason(status) == FaultCode.CACHE_CLUSTER_NOT_FOUND
 
 
 def test_a_blocked_deletion_says_why_and_how_to_give_up_on_the_data() -> None:

@@ -26,7 +26,7 @@ from redisbackup.domain.plan import SlotRange
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
 from redisbackup.domain.source import NodeAddress
 from redisbackup.domain.verification import NodeCheck, VerificationReport, verification_status
-from redisbackup.redis.check_rdb import RdbCheckFailed, parse_report
+from redisbackup.local.check_rdb import RdbCheckFailed, parse_report
 from tests.unit.restore.support import manifest, record
 
 

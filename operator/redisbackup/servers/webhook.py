@@ -1,12 +1,12 @@
-"""The admission webhook's HTTPS endpoint: kopf's WebhookServer, fed with our certificates and our configuration.
+"""The admission webhook's HTTPS endpoint: `settings.admission.server` for kopf, through kopf's public protocol.
 
-kopf's server is used as it is configured (not subclassed): it serves the requests with an SSL context we give
-it and hands the client config to kopf. This wrapper around it
+It listens with aiohttp (admission_review: the requests, checked before kopf sees them) and an SSL context of its
+own, and hands kopf the client config. Around that it
 
-- makes and rotates the certificates (`webhook_tls`) in a private directory — kopf's own self-signed helper
+- makes and rotates the certificates (`webhook_certificates`) in a private directory — kopf's own self-signed helper
   needs `certbuilder`/`oscrypto`, which do not work with the OpenSSL 3 here — or uses certificates mounted from
   a Secret (cert-manager's tls.crt/tls.key/ca.crt), and loads renewed ones into the live SSL context;
-- turns kopf's URL into the address the apiserver must use: a URL for local runs, a Service in a cluster;
+- tells the apiserver where to call: a URL for local runs, a Service in a cluster;
 - writes the ValidatingWebhookConfiguration with that address and CA bundle each time either changes.
 """
 
@@ -28,9 +28,11 @@ from types import TracebackType
 from typing import Any, cast
 
 import kopf
+from aiohttp import web
 
-from redisbackup.k8s import admission_review, webhook_configuration, webhook_tls
-from redisbackup.k8s.webhook_tls import CertificatePolicy
+from redisbackup.k8s import webhook_configuration
+from redisbackup.servers import admission_review, webhook_certificates
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +106,6 @@ class WebhookOptions:
         return config
 
 
-_NEVER = 10.0 * 365 * 24 * 3600  # kopf's file check interval when we reload certificates ourselves
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -120,19 +119,21 @@ class AdmissionServer:
         self.publish = publish if publish is not None else webhook_configuration.publish
         self._own_dir: Path | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self.source: webhook_tls.GeneratedCertificates | webhook_tls.MountedCertificates | None = None
-        self.served: webhook_tls.Served | None = None
+        self.source: webhook_certificates.GeneratedCertificates | webhook_certificates.MountedCertificates | None = None
+        self.certificates: webhook_certificates.ServingCertificates | None = None
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
 
     async def __aenter__(self) -> AdmissionServer:
         if self.options.cert_dir is None:
             self._own_dir = Path(tempfile.mkdtemp(prefix="redisbackup-webhook-"))
-            self.source = webhook_tls.GeneratedCertificates(self._own_dir, self.options.hosts(), self.options.policy)
+            self.source = webhook_certificates.GeneratedCertificates(
+                self._own_dir, self.options.hosts(), self.options.policy
+            )
         else:
-            self.source = webhook_tls.MountedCertificates(self.options.cert_dir)
-        self.served = self.source.refresh(_now())
-        self.context.load_cert_chain(self.served.certfile, self.served.keyfile)
+            self.source = webhook_certificates.MountedCertificates(self.options.cert_dir)
+        self.certificates = self.source.refresh(_now())
+        self.context.load_cert_chain(self.certificates.certfile, self.certificates.keyfile)
         return self
 
     async def __aexit__(
@@ -146,30 +147,28 @@ class AdmissionServer:
             shutil.rmtree(self._own_dir, ignore_errors=True)
 
     async def __call__(self, fn: kopf.WebhookFn) -> AsyncGenerator[kopf.WebhookClientConfig, None]:
-        assert self.served is not None, "the server is used outside its context"
-        # kopf serves with our SSL context, into which we load renewed certificates ourselves: new handshakes use
-        # them at once. kopf's own reload (restart the listener when the files change) would refuse connections
-        # for a moment, and with failurePolicy Fail that rejects API requests, so its file check is disabled.
-        server = admission_review.WebhookServer(
-            addr=self.options.listen_host,
-            port=self.options.listen_port,
-            context=self.context,
-            certfile=self.served.certfile,
-            pkeyfile=self.served.keyfile,
-            cadata=self.served.bundle,
-            file_check_interval=_NEVER,
-        )
-        # kopf declares an AsyncIterator; it is an async generator, which we close explicitly.
-        endpoints = cast(AsyncGenerator[kopf.WebhookClientConfig, None], server(admission_review.checked(fn)))
+        """kopf's public server protocol: serve `fn` (kopf's admission entry point) and yield how to reach it.
+
+        Our own aiohttp listener rather than kopf.WebhookServer: that one can only be changed by overriding its
+        private `_serve`. It serves with our SSL context, into which renewed certificates are loaded in place, so
+        new handshakes use them at once without a restart (a restarting listener would refuse connections for a
+        moment, and with failurePolicy Fail that rejects API requests).
+        """
+        assert self.certificates is not None, "the server is used outside its context"
+        runner = web.AppRunner(admission_review.application(fn), handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
         try:
-            async for served in endpoints:
-                config = await self._publish(self.served.bundle)
-                logger.info("Serving the admission webhook on %s.", served.get("url"))
-                if self._refresher is None:
-                    self._refresher = asyncio.create_task(self._keep_fresh(), name="webhook certificates")
-                yield cast(kopf.WebhookClientConfig, config)
+            host = self.options.listen_host or None  # None: every interface, as aiohttp says it
+            site = web.TCPSite(runner, host, self.options.listen_port, ssl_context=self.context, reuse_address=True)
+            await site.start()
+            config = await self._publish(self.certificates.bundle)
+            logger.info("Serving the admission webhook on %s:%s.", self.options.listen_host, self.options.listen_port)
+            if self._refresher is None:
+                self._refresher = asyncio.create_task(self._keep_fresh(), name="webhook certificates")
+            yield cast(kopf.WebhookClientConfig, config)
+            await asyncio.Event().wait()  # serve until kopf closes the generator
         finally:
-            await endpoints.aclose()  # stops kopf's listener now, not whenever the generator is collected
+            await runner.cleanup()
 
     async def _publish(self, bundle: bytes) -> dict[str, Any]:
         config = self.options.client_config(self.handler_id, base64.b64encode(bundle).decode() if bundle else None)
@@ -186,15 +185,15 @@ class AdmissionServer:
     async def refresh(self) -> None:
         """Renew what is due: publish a changed CA bundle first, then serve a changed certificate."""
         assert self.source is not None
-        assert self.served is not None
-        served = self.source.refresh(_now())
-        if served.bundle != self.served.bundle:
-            await self._publish(served.bundle)
-            logger.info("Published the webhook's new CA bundle (%d certificates).", served.bundle.count(b"BEGIN"))
-        if served.fingerprint != self.served.fingerprint:
-            self.context.load_cert_chain(served.certfile, served.keyfile)
+        assert self.certificates is not None
+        renewed = self.source.refresh(_now())
+        if renewed.bundle != self.certificates.bundle:
+            await self._publish(renewed.bundle)
+            logger.info("Published the webhook's new CA bundle (%d certificates).", renewed.bundle.count(b"BEGIN"))
+        if renewed.fingerprint != self.certificates.fingerprint:
+            self.context.load_cert_chain(renewed.certfile, renewed.keyfile)
             logger.info("Serving a renewed webhook certificate.")
-        self.served = served
+        self.certificates = renewed
 
     async def _keep_fresh(self) -> None:
         assert self.source is not None

@@ -1,11 +1,11 @@
 """Receiving from a socket straight into a small pool of reusable buffers, with back-pressure.
 
-`Inbox` is an asyncio BufferedProtocol: the event loop `recv_into`s our buffers directly (no intermediate bytes
-objects, also behind TLS), and when every buffer is full and unread it pauses reading, so the kernel's window
-closes and the server waits. Memory is bounded by `depth x chunk_size` however large the RDB.
+`ReceiveBuffers` is an asyncio BufferedProtocol: the event loop `recv_into`s our buffers directly (no
+intermediate bytes objects, also behind TLS), and when every buffer is full and unread it pauses reading, so the
+kernel's window closes and the server waits. Memory is bounded by `depth x chunk_size` however large the RDB.
 
-`InboxReader` gives the consumer lines (the RESP handshake, keep-alives) and views of the stream (the RDB).
-A view is only valid until the next read: its buffer goes back to the pool then.
+`BufferedStreamReader` gives the consumer lines (the RESP handshake, keep-alives) and views of the stream (the
+RDB). A view is only valid until the next read: its buffer goes back to the pool then.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_DEPTH = 4
 
 
-class Inbox(asyncio.BufferedProtocol):
+class ReceiveBuffers(asyncio.BufferedProtocol):
     def __init__(self, *, chunk_size: int = DEFAULT_CHUNK_SIZE, depth: int = DEFAULT_DEPTH) -> None:
         self._chunk_size = chunk_size
         self._depth = max(2, depth)
@@ -163,21 +163,21 @@ class Inbox(asyncio.BufferedProtocol):
             self._waiter.set_result(None)
 
 
-class InboxReader:
-    """Lines, exact byte counts and stream views on top of an Inbox.
+class BufferedStreamReader:
+    """Lines, exact byte counts and stream views on top of an ReceiveBuffers.
 
     `idle` is the longest silence tolerated while waiting for more bytes (a stall timeout, renewed by every
     arrival), not a deadline for the whole call.
     """
 
-    def __init__(self, inbox: Inbox) -> None:
-        self._inbox = inbox
+    def __init__(self, buffers: ReceiveBuffers) -> None:
+        self._buffers = buffers
         self._view = memoryview(b"")
         self._pos = 0
         self.bytes_read = 0
 
     async def _refill(self, idle: float | None, gather: int = 1, linger: float = 0.002) -> bool:
-        chunk = await self._inbox.next_chunk(idle, gather=gather, linger=linger)
+        chunk = await self._buffers.next_chunk(idle, gather=gather, linger=linger)
         if chunk is None:
             return False
         self._view, self._pos = chunk, 0

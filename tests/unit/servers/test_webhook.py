@@ -14,8 +14,8 @@ import pytest
 from cryptography import x509
 
 from devstack.net import free_port
-from redisbackup.k8s.webhook_server import AdmissionServer, ServiceRef, WebhookOptions
-from redisbackup.k8s.webhook_tls import CertificatePolicy
+from redisbackup.servers.webhook import AdmissionServer, ServiceRef, WebhookOptions
+from redisbackup.servers.webhook_certificates import CertificatePolicy
 
 HANDLER = "validate-redisbackup"
 

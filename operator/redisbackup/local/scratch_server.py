@@ -33,7 +33,8 @@ from pathlib import Path
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import RestoreFault, SnapshotFault
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
+from redisbackup.redis.client import RedisClient
+from redisbackup.redis.connection import RespError, Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
 from redisbackup.redis.info import ServerInfo, read_server_info
 
@@ -152,8 +153,8 @@ class ScratchServer:
     def log_tail(self, lines: int = 12) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
 
-    async def connect(self, timeouts: Timeouts | None = None) -> RedisConnection:
-        return await RedisConnection.open(self.address, ConnectionSettings(), timeouts or Timeouts(reply=600.0))
+    async def connect(self, timeouts: Timeouts | None = None) -> RedisClient:
+        return await RedisClient.open(self.address, ConnectionSettings(), timeouts or Timeouts(reply=600.0))
 
 
 async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> None:
@@ -174,14 +175,14 @@ async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> N
                     "with a module) than this redis-server; use a redis-server at least as new as the source."
                 )
             with contextlib.suppress(RedisUnreachable, ConnectionLost):
-                connection = await RedisConnection.open(server.address, ConnectionSettings(), quick)
+                client = await RedisClient.open(server.address, ConnectionSettings(), quick)
                 try:
-                    reply = await connection.command("PING")
+                    reply = await client.command("PING")
                     if not isinstance(reply, RespError):
-                        server.info = await read_server_info(connection)
+                        server.info = await read_server_info(client)
                         return
                 finally:
-                    connection.close()
+                    await client.close()
             await asyncio.sleep(0.1)
 
 

@@ -10,8 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from redisbackup.k8s import webhook_tls
-from redisbackup.k8s.webhook_tls import CertificatePolicy, WebhookCertificates
+from redisbackup.servers import webhook_certificates
+from redisbackup.servers.webhook_certificates import CertificatePolicy, WebhookCertificates
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HOSTS = ("127.0.0.1",)
@@ -32,13 +32,13 @@ def trusted(cert: x509.Certificate, bundle: list[x509.Certificate], at: dt.datet
 
 def test_three_years_of_daily_rotation_never_serve_a_certificate_the_apiserver_cannot_verify() -> None:
     policy = CertificatePolicy()
-    state = webhook_tls.create(HOSTS, T0, policy)
+    state = webhook_certificates.create(HOSTS, T0, policy)
     published = state.bundle(T0)
     issuers, serials = {state.current_ca.cert.subject}, {state.serving_cert.serial_number}
     for day in range(1, 3 * 366):
         now = T0 + dt.timedelta(days=day)
         previous = state
-        state = webhook_tls.rotate(state, HOSTS, now, policy)
+        state = webhook_certificates.rotate(state, HOSTS, now, policy)
         bundle = state.bundle(now)
         # Either side may pick up the change first: old or new certificate against old or new bundle.
         assert trusted(state.serving_cert, bundle, now), f"day {day}"
@@ -53,7 +53,7 @@ def test_three_years_of_daily_rotation_never_serve_a_certificate_the_apiserver_c
 
 
 def test_a_fresh_set_is_a_ca_and_a_server_certificate_for_the_hosts() -> None:
-    state = webhook_tls.create(("127.0.0.1", "redisbackup.system.svc"), T0, CertificatePolicy())
+    state = webhook_certificates.create(("127.0.0.1", "redisbackup.system.svc"), T0, CertificatePolicy())
     ca, cert = state.current_ca.cert, state.serving_cert
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
@@ -65,14 +65,14 @@ def test_a_fresh_set_is_a_ca_and_a_server_certificate_for_the_hosts() -> None:
 
 def test_nothing_changes_between_renewals() -> None:
     policy = CertificatePolicy()
-    state = webhook_tls.create(HOSTS, T0, policy)
-    assert webhook_tls.rotate(state, HOSTS, T0 + dt.timedelta(days=1), policy) is state
+    state = webhook_certificates.create(HOSTS, T0, policy)
+    assert webhook_certificates.rotate(state, HOSTS, T0 + dt.timedelta(days=1), policy) is state
 
 
 def test_new_host_names_get_a_new_certificate_at_once() -> None:
     policy = CertificatePolicy()
-    state = webhook_tls.create(HOSTS, T0, policy)
-    rotated = webhook_tls.rotate(state, ("127.0.0.2",), T0 + dt.timedelta(hours=1), policy)
+    state = webhook_certificates.create(HOSTS, T0, policy)
+    rotated = webhook_certificates.rotate(state, ("127.0.0.2",), T0 + dt.timedelta(hours=1), policy)
     assert rotated.serving_cert is not state.serving_cert
     sans = rotated.serving_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.2")]
@@ -84,8 +84,8 @@ def test_the_lifetimes_must_leave_room_for_an_overlapping_ca() -> None:
 
 
 def test_files_hold_the_bundle_and_one_pem_with_key_and_certificate(tmp_path: Path) -> None:
-    state: WebhookCertificates = webhook_tls.create(HOSTS, T0, CertificatePolicy())
-    webhook_tls.write(state, tmp_path, T0)
+    state: WebhookCertificates = webhook_certificates.create(HOSTS, T0, CertificatePolicy())
+    webhook_certificates.write(state, tmp_path, T0)
     bundle = x509.load_pem_x509_certificates((tmp_path / "ca.crt").read_bytes())
     assert bundle == [state.current_ca.cert]
     pem = tmp_path / "tls.pem"
@@ -100,11 +100,11 @@ def test_a_service_name_longer_than_a_common_name_may_be_still_gets_a_certificat
 
     from cryptography import x509
 
-    from redisbackup.k8s import webhook_tls
+    from redisbackup.servers import webhook_certificates
 
     long_host = "my-release-redisbackup-webhook.platform-backups-production-eu-west-1.svc"
     assert len(long_host) > 64
     now = dt.datetime.now(dt.UTC)
-    state = webhook_tls.create([long_host, "127.0.0.1"], now, webhook_tls.CertificatePolicy())
+    state = webhook_certificates.create([long_host, "127.0.0.1"], now, webhook_certificates.CertificatePolicy())
     names = state.serving_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert long_host in names.get_values_for_type(x509.DNSName)

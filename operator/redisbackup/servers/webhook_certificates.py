@@ -206,7 +206,7 @@ def write(state: WebhookCertificates, directory: Path, now: dt.datetime) -> None
 
 
 @dataclass(frozen=True)
-class Served:
+class ServingCertificates:
     """What the webhook should present and publish right now."""
 
     certfile: Path
@@ -229,14 +229,14 @@ class GeneratedCertificates:
     def check_interval(self) -> float:
         return max(0.5, min(60.0, self.policy.renew_before.total_seconds() / 4))
 
-    def refresh(self, now: dt.datetime) -> Served:
+    def refresh(self, now: dt.datetime) -> ServingCertificates:
         if self.state is None:
             self.state = create(self.hosts, now, self.policy)
         else:
             self.state = rotate(self.state, self.hosts, now, self.policy)
         write(self.state, self.directory, now)  # every time: an expired CA must leave the bundle too
         serving = self.directory / SERVING_FILE
-        return Served(
+        return ServingCertificates(
             serving, serving, self.state.bundle_pem(now), self.state.serving_cert.fingerprint(hashes.SHA256())
         )
 
@@ -249,8 +249,8 @@ class MountedCertificates:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def refresh(self, now: dt.datetime) -> Served:
+    def refresh(self, now: dt.datetime) -> ServingCertificates:
         cert, key, ca = (self.directory / name for name in ("tls.crt", "tls.key", "ca.crt"))
         bundle = ca.read_bytes() if ca.exists() else b""
         # Only a digest is kept: the key itself need not stay in memory longer than a reload takes.
-        return Served(cert, key, bundle, hashlib.sha256(cert.read_bytes() + key.read_bytes()).digest())
+        return ServingCertificates(cert, key, bundle, hashlib.sha256(cert.read_bytes() + key.read_bytes()).digest())

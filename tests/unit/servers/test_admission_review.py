@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from redisbackup.k8s.admission_review import checked, review_problem
+from redisbackup.servers.admission_review import application, checked, review_problem
 
 
 def review(**request: Any) -> dict[str, Any]:
@@ -56,3 +56,41 @@ async def test_kopf_never_sees_a_malformed_review_and_the_answer_is_a_400() -> N
     assert "the body is a JSON list" in (refused.value.text or "")
     assert seen == []
     assert await serve(review(), webhook="validate-redisbackup") == {"response": {"allowed": True}}  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status"),
+    [("MissingDataError", 400), ("UnknownResourceError", 404), ("AmbiguousResourceError", 409)],
+)
+async def test_kopfs_refusals_of_a_review_are_client_errors_not_500s(refusal: str, status: int) -> None:
+    """Our server speaks kopf's public protocol; kopf's admission entry point refuses reviews it cannot route with
+    exceptions it does not export. Should kopf rename them, this fails (they would turn into 500s)."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from kopf._core.engines import admission as kopf_admission
+
+    async def kopf_entry(data: Any, **_: Any) -> dict[str, Any]:
+        raise getattr(kopf_admission, refusal)("cannot route this review")
+
+    async with TestClient(TestServer(application(kopf_entry))) as client:  # type: ignore[arg-type]
+        response = await client.post("/validate-redisbackup", json=review())
+        assert response.status == status
+        assert "cannot route this review" in await response.text()
+
+
+async def test_the_handler_is_named_by_the_path_and_gets_the_callers_headers() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    calls: list[dict[str, Any]] = []
+
+    async def kopf_entry(data: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        return {"response": {"uid": data["request"]["uid"], "allowed": True}}
+
+    async with TestClient(TestServer(application(kopf_entry))) as client:  # type: ignore[arg-type]
+        response = await client.post("/validate-redisbackup", json=review(), headers={"X-Caller": "apiserver"})
+        assert response.status == 200
+        assert (await response.json())["response"]["allowed"] is True
+    (kwargs,) = calls
+    assert kwargs["webhook"] == "validate-redisbackup"
+    assert kwargs["headers"]["X-Caller"] == "apiserver"
+    assert "sslpeer" in kwargs

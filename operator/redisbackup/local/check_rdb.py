@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import SnapshotFault
-from redisbackup.redis.scratch import find_program
+from redisbackup.local.scratch_server import find_program
 
 CHECK_RDB_ENV = "REDISBACKUP_REDIS_CHECK_RDB"
 OK_LINE = "RDB looks OK!"

@@ -1,0 +1,119 @@
+"""The one way redisbackup calls the Kubernetes API (kopf keeps its own connection for watching and patching).
+
+Every call goes through `call` (or `call_or_none`):
+
+- it asks for plain JSON (`_preload_content=False`): the operator works on dicts, the shape `redisbackup.domain`
+  reads, and skipping the client's model classes saves most of its CPU and memory when a thousand backups run;
+- it has a request timeout (`REQUEST_TIMEOUT`): an apiserver that hangs must not hold a backup, a webhook request
+  or a CLI command forever;
+- its errors come back as the typed faults of `redisbackup.k8s.faults` (403 AccessDenied, 404 ObjectNotFound,
+  409 UpdateConflict, a refusal RequestRejected, anything else KubernetesUnavailable), mapped here and nowhere else.
+
+The client is synchronous. Async code runs functions of these calls with `in_thread`, on a small pool of its
+own: a slow apiserver never blocks the event loop, and the pool's size bounds how many requests this process has
+in flight. `PoolWatch` tells the liveness probe whether that pool still runs anything at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import kubernetes
+import urllib3.exceptions
+from kubernetes.client.exceptions import ApiException
+
+from redisbackup.k8s.client import api_client
+from redisbackup.k8s.faults import ObjectNotFound, api_fault
+
+T = TypeVar("T")
+Client = kubernetes.client.ApiClient
+MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take is their sum
+THREADS = 8
+
+_executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
+
+
+def core(client: Client | None = None) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(client or api_client())
+
+
+def apps(client: Client | None = None) -> kubernetes.client.AppsV1Api:
+    return kubernetes.client.AppsV1Api(client or api_client())
+
+
+def custom(client: Client | None = None) -> kubernetes.client.CustomObjectsApi:
+    return kubernetes.client.CustomObjectsApi(client or api_client())
+
+
+def admissionregistration(client: Client | None = None) -> kubernetes.client.AdmissionregistrationV1Api:
+    return kubernetes.client.AdmissionregistrationV1Api(client or api_client())
+
+
+def call(action: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The JSON body `method(*args, **kwargs)` answers (synchronous); `action` ("read Pod x in namespace y") names
+    the call in its fault."""
+    try:
+        response = method(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+        try:
+            data = response.data
+        finally:
+            response.release_conn()
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise api_fault(error, action) from error
+    body: dict[str, Any] = json.loads(data) if data else {}
+    return body
+
+
+def call_or_none(action: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """Like `call`, but None when the object does not exist (404)."""
+    try:
+        return call(action, method, *args, **kwargs)
+    except ObjectNotFound:
+        return None
+
+
+async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` (synchronous calls through this module) on the Kubernetes thread pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor, functools.partial(function, *args, **kwargs))
+
+
+class PoolWatch:
+    """Whether the Kubernetes thread pool still runs what it is given (for the liveness probe).
+
+    `stuck()` never blocks: it hands the pool a no-op and reports, on a later look, whether that no-op has waited
+    longer than `patience`. Every call has a timeout, so a healthy pool, however busy, runs it within about
+    REQUEST_TIMEOUT; one whose threads all hang (a call without a timeout, a deadlock) never does.
+    """
+
+    def __init__(self, executor: ThreadPoolExecutor | None = None, *, patience: float = 60.0) -> None:
+        self._executor = executor or _executor
+        self.patience = patience
+        self._lock = threading.Lock()
+        # Watching starts now, not at the first probe: kopf keeps a probe's success for a while, and a pool that
+        # is already stuck must not pass the first one.
+        self._pending: tuple[Future[None], float] | None = (self._executor.submit(_nothing), time.monotonic())
+
+    def stuck(self) -> float | None:
+        """Seconds the pool has left a no-op waiting, when that is longer than `patience`; else None."""
+        now = time.monotonic()
+        with self._lock:
+            if self._pending is not None:
+                future, since = self._pending
+                if not future.done():
+                    waited = now - since
+                    return waited if waited > self.patience else None
+            self._pending = (self._executor.submit(_nothing), now)
+        return None
+
+
+def _nothing() -> None:
+    return None
