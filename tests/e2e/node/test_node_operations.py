@@ -251,6 +251,7 @@ def test_helm_upgrade_keeps_admitting_backups(
         worker.join()
     assert admitted > 20
     assert refusals == [], f"{len(refusals)} of {admitted} refused during the rollout, e.g. {refusals[:3]}"
+    wait_until(lambda: before not in restarts(kube, s3_release.namespace), 120, "the old Pod gone")
     assert restarts(kube, s3_release.namespace) == {s3_release.pod()["metadata"]["name"]: 0}
 
 
