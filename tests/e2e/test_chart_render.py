@@ -241,3 +241,18 @@ def test_the_snapshots_volume_is_not_chowned_again_at_every_start(tmp_path: Path
     pod = one(render({}, tmp_path), "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
     assert pod["securityContext"]["fsGroup"] == 65532
+
+
+@pytest.mark.parametrize(("address", "listen"), [("", ":9443"), ("::", "[::]:9443"), ("0.0.0.0", "0.0.0.0:9443")])
+def test_the_endpoints_listen_on_every_address_of_both_families_by_default(
+    address: str, listen: str, tmp_path: Path
+) -> None:
+    """An IPv6-only cluster reaches Pods over IPv6 only: binding 0.0.0.0 left the webhook, metrics and probes
+    unreachable there. Empty (the default): every address, IPv4 and IPv6."""
+    docs = render({"listenAddress": address} if address else {}, tmp_path)
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["REDISBACKUP_WEBHOOK_LISTEN"]["value"] == listen
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    config = parse_config(one(docs, "ConfigMap")["data"]["config.yaml"], source="chart")
+    assert (config.metrics.host, config.health.host) == (address, address)

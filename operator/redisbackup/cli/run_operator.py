@@ -216,12 +216,22 @@ def certificate_policy() -> CertificatePolicy:
     )
 
 
+def _pod_family_any() -> str:
+    """Every address of the family the kubelet probes: the Pod's IP's (POD_IP, from the downward API).
+
+    kopf serves the liveness probe on one address family only (asyncio makes an IPv6 socket IPv6-only), so "every
+    address" means every IPv6 address on an IPv6 (or IPv6-first) Pod, every IPv4 address otherwise.
+    """
+    return "::" if ":" in os.environ.get("POD_IP", "") else "0.0.0.0"
+
+
 def options_from(args: argparse.Namespace) -> OperatorOptions:
     config = load_config(args.config)
     namespaces = tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES") or config.namespaces))
     liveness = args.liveness
     if liveness is None and config.health.port:
-        liveness = f"http://{config.health.host}:{config.health.port}/healthz"
+        host = config.health.host or _pod_family_any()
+        liveness = f"http://{f'[{host}]' if ':' in host else host}:{config.health.port}/healthz"
     return OperatorOptions(
         namespaces=namespaces,
         peering=args.peering,
