@@ -98,8 +98,12 @@ unit: $(STAMP) ## Unit tests only (no servers)
 e2e: install ## End-to-end tests on the real local stack (or REDISBACKUP_E2E_KUBECONFIG=<path>: that cluster)
 	$(call run_pytest,tests/e2e)
 
+.PHONY: e2e-node
+e2e-node: install ## The tests on the real node (kubelet + containerd): installs, samples, restores, rollouts (~20 min)
+	$(call run_pytest,tests/e2e/node -m node --durations=20)
+
 .PHONY: test
-test: install ## Unit + e2e + the smoke subset of the fault suite (what CI runs)
+test: install ## Unit + e2e (with the real node's smoke tests) + the smoke subset of the fault suite (what CI runs)
 	$(call run_pytest,tests/unit tests/e2e tests/fault -m "smoke or not slow" --durations=10)
 
 .PHONY: faults
@@ -112,7 +116,7 @@ bench: install ## Benchmarks (not timed tests): prints ratios against baselines 
 
 # ----------------------------------------------------------------------------------------------- demo
 .PHONY: demo
-demo: install ## Start the local stack and the operator, apply a sample RedisBackup, show it reach available
+demo: install ## Start the local stack with a real node, helm install the operator, back up the samples (they reach available)
 	$(PY) -m devstack demo
 
 .PHONY: status
@@ -120,7 +124,7 @@ status: $(STAMP) ## Is the local stack of `make demo` running? (kubeconfig, endp
 	@$(PY) -m devstack status
 
 .PHONY: demo-down
-demo-down: ## Stop everything `make demo` started
+demo-down: ## Stop everything `make demo` started (and check the node left nothing: no process, mount, link, rule)
 	@if [ -x $(PY) ]; then $(PY) -m devstack down; fi
 
 .PHONY: clean

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -185,13 +186,16 @@ class Node:
 
     # ------------------------------------------------------------------------------------------- stopping
     def stop(self) -> None:
-        """Stop every program; kill every container (they are in the node's cgroup)."""
+        """Stop every program (all at once: nothing here needs another to stop first), then containerd; kill every
+        container (they are in the node's cgroup). The Pods need no graceful end: the whole node goes."""
+        for process in self.processes:
+            process.signal(signal.SIGTERM)
         for process in reversed(self.processes):
             process.stop(timeout=5)
         self.processes.clear()
+        kill_processes(cgroup_pids(self.slot.cgroup))
         if self.containerd is not None:
             self.containerd.stop()
-        kill_processes(cgroup_pids(self.slot.cgroup))
 
 
 @dataclass
