@@ -64,7 +64,11 @@ images: $(STAMP) node-packages controlplane ## Build the container images with p
 	$(PY) -m devstack.images
 
 .PHONY: install
-install: venv redis controlplane node-packages images ## Everything the tests and the demo need: .venv, redis-server, the Go tools, the node's packages, the images
+install: venv redis controlplane userlands node-packages images ## Everything the tests and the demo need: .venv, redis-server, the Go tools, the other Redis/Valkey versions, the node's packages, the images
+
+.PHONY: userlands
+userlands: $(STAMP) redis ## Make (once, cached in ~/.cache/redisbackup/rootfs) the Debian userlands of Redis 6.0/8.0 and Valkey 8.0/8.1
+	$(PY) -m devstack.versions
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint
@@ -103,8 +107,17 @@ e2e-node: install ## The tests on the real node (kubelet + containerd): installs
 	$(call run_pytest,tests/e2e/node -m node --durations=20)
 
 .PHONY: test
-test: install ## Unit + e2e (with the real node's smoke tests) + the smoke subset of the fault suite (what CI runs)
-	$(call run_pytest,tests/unit tests/e2e tests/fault -m "smoke or not slow" --durations=10)
+test: install ## Unit + e2e (with the real node's smoke tests) + the smoke subsets of the fault suite and the version matrix (what CI runs)
+	$(call run_pytest,tests/unit tests/e2e tests/fault tests/matrix -m "smoke or not slow" --durations=10)
+
+.PHONY: matrix
+matrix: install ## The version matrix (Redis 6.0/7.0/8.0, Valkey 8.0/8.1): writes docs/compatibility.json and the README's table
+	REDISBACKUP_MATRIX_RESULTS=docs/compatibility.json $(PYTEST) tests/matrix -p no:randomly --durations=15; \
+	status=$$?; $(PY) -m devstack.compat --write; exit $$status
+
+.PHONY: compat
+compat: $(STAMP) ## Render the README's compatibility table from docs/compatibility.json (what `make matrix` ran)
+	$(PY) -m devstack.compat --write
 
 .PHONY: faults
 faults: install ## The whole fault-injection suite; prints a table of outcomes

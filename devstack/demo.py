@@ -10,6 +10,7 @@ samples, waits for them and shows what users see:
       StatefulSet myclusteredredis      6 pods  Redis Cluster, 3 shards x 2 ← backup-cluster.yaml
     namespace redisbackup-system: `helm install redisbackup charts/redisbackup` (default values but the image, the
       one `make images` built from this tree), the operator a Pod of its Deployment
+    the ElastiCache API: `redisbackup serve` (devstack.elasticache_api), with a key that is the S3 credentials
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ import yaml
 
 from devstack import images, redis_nodes
 from devstack.cluster import Cluster
+from devstack.elasticache_api import RunningApi, start_for_demo
 from devstack.node import RealCluster
 from devstack.operator import REPO
+from devstack.processes import Process
+from devstack.s3 import S3Server
 
 NAMESPACE = "demo"
 OPERATOR_NAMESPACE = "redisbackup-system"
@@ -43,6 +47,12 @@ OPERATOR_SELECTOR = "app.kubernetes.io/name=redisbackup,app.kubernetes.io/compon
 class DemoServices:
     namespace: str
     operator_namespace: str
+    elasticache_api: RunningApi
+
+    @property
+    def processes(self) -> list[Process]:
+        """What runs on this machine beside the node (the operator and Redis run in the node's Pods)."""
+        return [self.elasticache_api.process]
 
     def state(self) -> dict[str, Any]:
         return {
@@ -50,11 +60,22 @@ class DemoServices:
             "operator_namespace": self.operator_namespace,
             "release": RELEASE,
             "image": images.OPERATOR.reference,
+            "elasticache_endpoint": self.elasticache_api.url,
+            "elasticache_ca": str(self.elasticache_api.ca_file),
+            "elasticache_log": str(self.elasticache_api.process.log_path),
+        }
+
+    def env(self) -> dict[str, str]:
+        """What `.devstack/env` adds for `aws elasticache` (the credentials are the S3 ones, already there)."""
+        return {
+            "AWS_ENDPOINT_URL_ELASTICACHE": self.elasticache_api.url,
+            "AWS_CA_BUNDLE": str(self.elasticache_api.ca_file),
         }
 
 
-def start_services(cluster: RealCluster) -> DemoServices:
-    """The sample Redis workloads (filled with data) and the operator's Helm release; returns once all run."""
+def start_services(cluster: RealCluster, s3: S3Server) -> DemoServices:
+    """The sample Redis workloads (filled with data), the operator's Helm release and the ElastiCache API (a key
+    that is the S3 credentials); returns once all run."""
     kube = Cluster(cluster.kubeconfig)
     kube.kubectl("create", "namespace", NAMESPACE)
     kube.kubectl("apply", "-n", NAMESPACE, "-f", str(WORKLOADS))
@@ -81,7 +102,15 @@ def start_services(cluster: RealCluster) -> DemoServices:
         "--wait",
         "--timeout=5m",
     )
-    return DemoServices(NAMESPACE, OPERATOR_NAMESPACE)
+    api, _ = start_for_demo(
+        kube,
+        cluster.workdir / "logs",
+        namespace=NAMESPACE,
+        access_key_id=s3.access_key,
+        secret_access_key=s3.secret_key,
+        region=s3.region,
+    )
+    return DemoServices(NAMESPACE, OPERATOR_NAMESPACE, api)
 
 
 def fill(kube: Cluster) -> None:
@@ -170,6 +199,7 @@ def processes_table(state: dict[str, Any]) -> str:
 
 
 def _print_next_steps(state: dict[str, Any]) -> None:
+    demo = state.get("demo") or {}
     print(
         "\nEverything keeps running in the background. Try:\n"
         f"  source {state['env_file']}\n"
@@ -179,5 +209,11 @@ def _print_next_steps(state: dict[str, Any]) -> None:
         f"  kubectl delete statefulset -n {NAMESPACE} mynonclusteredredis   # the backup stays available\n"
         f"  kubectl delete rb -n {NAMESPACE} bkup-20150515          # deletionPolicy Delete removes its data\n"
         f"  kubectl exec -n {NAMESPACE} mynonclusteredredis-0 -- redis-cli dbsize\n"
+        "  aws elasticache describe-cache-clusters --show-cache-node-info   # the Redis nodes, as ElastiCache does\n"
+        "  aws elasticache create-snapshot --cache-cluster-id myNonClusteredRedis --snapshot-name my-first\n"
+        "  aws elasticache describe-snapshots --query 'Snapshots[].[SnapshotName,SnapshotStatus]' --output table\n"
+        "  aws elasticache copy-snapshot --source-snapshot-name my-first --target-snapshot-name my-copy\n"
+        "  aws elasticache delete-snapshot --snapshot-name my-copy\n"
+        f"  ElastiCache API:        {demo.get('elasticache_endpoint')} (log {demo.get('elasticache_log')})\n"
         "Stop everything with `make demo-down`."
     )

@@ -34,7 +34,9 @@ from typing import Any, Protocol
 
 from kubernetes import client
 
-REDIS_IMAGE = "docker.io/library/redis:7.0.15"
+from devstack.versions import HOST
+
+REDIS_IMAGE = HOST.image  # for a node that does not say which release it runs
 SCHEDULING_GATE = "devstack.redisbackup.io/no-kubelet"
 REPLICATION_GROUP_LABEL = "redisbackup.io/replication-group"
 
@@ -63,6 +65,12 @@ class RedisNodeLike(Protocol):
     def username(self) -> str | None: ...
     @property
     def tls(self) -> CertFilesLike | None: ...
+
+
+def image_of(node: RedisNodeLike) -> str:
+    """The image a Pod of this node would run: its release's (devstack.redis_nodes.RedisNode.image)."""
+    image = getattr(node, "image", None)
+    return image if isinstance(image, str) else REDIS_IMAGE
 
 
 class TopologyLike(Protocol):
@@ -222,7 +230,7 @@ class Mirror:
         self.core.patch_namespaced_pod_status(
             pod,
             mirrored.namespace,
-            {"status": {"conditions": conditions, "containerStatuses": [self._container_status(ready)]}},
+            {"status": {"conditions": conditions, "containerStatuses": [self._container_status(mirrored, pod, ready)]}},
         )
         if mirrored.statefulset:
             sts = self.apps.read_namespaced_stateful_set(mirrored.statefulset, mirrored.namespace)
@@ -275,7 +283,7 @@ class Mirror:
     ) -> dict[str, Any]:
         container: dict[str, Any] = {
             "name": "redis",
-            "image": REDIS_IMAGE,
+            "image": image_of(node),
             "ports": [{"name": "redis", "containerPort": node.port, "protocol": "TCP"}],
         }
         env = []
@@ -330,11 +338,11 @@ class Mirror:
         self.core.patch_namespaced_pod_status(pod, mirrored.namespace, {"status": self._running_status(node)})
 
     # ------------------------------------------------------------------------------------------- status
-    def _container_status(self, ready: bool) -> dict[str, Any]:
-        return container_status("redis", REDIS_IMAGE, ready)
+    def _container_status(self, mirrored: Mirrored, pod: str, ready: bool) -> dict[str, Any]:
+        return container_status("redis", image_of(mirrored.nodes[pod]), ready)
 
     def _running_status(self, node: RedisNodeLike) -> dict[str, Any]:
-        return running_status(node.host, ["redis"], REDIS_IMAGE)
+        return running_status(node.host, ["redis"], image_of(node))
 
     def _write_statefulset_status(self, mirrored: Mirrored, generation: int, revision: str) -> None:
         ready = 0

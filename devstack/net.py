@@ -34,6 +34,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def free_port_pair(host: str, offset: int) -> tuple[int, int]:
+    """Ports p and p + `offset` that are both free on `host` now: Redis before 7.0 always puts its cluster bus on
+    port + 10000, so p must stay below 65536 - offset (the kernel's picks often do not)."""
+    for _ in range(200):
+        port = random.randrange(20000, 65536 - offset)
+        try:
+            for candidate in (port, port + offset):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((host, candidate))
+        except OSError:
+            continue
+        return port, port + offset
+    raise RuntimeError(f"no free pair of ports {offset} apart on {host}")
+
+
 def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
     """Block until a TCP connect to host:port succeeds, or raise TimeoutError."""
     import time

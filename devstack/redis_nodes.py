@@ -1,7 +1,9 @@
-"""Real redis-server topologies for tests, benchmarks and `make demo`.
+"""Real redis-server (or valkey-server) topologies for tests, benchmarks and `make demo`.
 
-Each node runs the Debian `redis-server` through `devstack.processes.Process` on its own 127.0.0.x address (as
-every Pod has its own IP), with a config file in its data directory (passwords never appear in `ps`). Topologies:
+Each node runs a Debian server through `devstack.processes.Process` on its own 127.0.0.x address (as every Pod
+has its own IP), with a config file in its data directory (passwords never appear in `ps`). The server is the
+host's own `redis-server` unless a `release` of `devstack.versions` is named (Redis 6.0 … Valkey 8.1); options a
+release lacks are left out of its configuration. Topologies:
 
 - `standalone()` — one node; options for a password, ACL users, TLS, diskless or disk-based replication;
 - `replicated()` — a primary and N replicas (`replicaof`), ready when every replica's link is up;
@@ -27,11 +29,11 @@ from typing import Any, Literal
 import redis
 import redis.cluster
 
-from devstack.net import free_port, next_host
+from devstack.net import free_port, free_port_pair, next_host
 from devstack.processes import Process
 from devstack.tls import CertFiles, CertificateAuthority
+from devstack.versions import HOST, Release
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SLOTS = 16384
 
 # What a backup user needs and nothing more: the replication handshake (AUTH is always allowed), INFO for the
@@ -69,10 +71,16 @@ class RedisNode:
     acl_users: dict[str, AclUser] = field(default_factory=dict)
     cluster_id: str | None = None  # CLUSTER MYID, cluster nodes only
     cluster_bus_port: int | None = None
+    release: Release = HOST
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def image(self) -> str:
+        """The container image a Pod of this node would run (devstack.mirror shows it in Pod specs)."""
+        return self.release.image
 
     @property
     def url(self) -> str:
@@ -166,6 +174,7 @@ class Topology:
 # ---------------------------------------------------------------------------------------------------- one node
 def _config_lines(
     *,
+    release: Release,
     host: str,
     port: int,
     data_dir: Path,
@@ -179,11 +188,12 @@ def _config_lines(
     replicaof: RedisNode | None,
     extra: Mapping[str, str],
 ) -> list[str]:
+    seven = release.line >= (7, 0)  # Valkey's lines (8.x) are past it too
     lines = [
         f"bind {host}",
         # Without these, connections a node opens (replication, cluster bus) leave from 127.0.0.1 and peers
         # would record that instead of the node's own address, as on a real network they would not.
-        f"bind-source-addr {host}",
+        *([f"bind-source-addr {host}"] if seven else []),  # Redis 7.0+; 6.0 relies on the announce-ip below
         f"replica-announce-ip {host}",
         "protected-mode no",
         f"dir {data_dir}",
@@ -192,7 +202,7 @@ def _config_lines(
         "appendonly no",
         'logfile ""',
         "daemonize no",
-        "enable-debug-command yes",
+        *(["enable-debug-command yes"] if seven else []),  # 7.0+; before it, DEBUG is always allowed
         f"repl-diskless-sync {'yes' if diskless else 'no'}",
         "repl-diskless-sync-delay 0",
         "repl-diskless-load disabled",
@@ -217,14 +227,14 @@ def _config_lines(
         lines += [f"requirepass {admin_password}", f"masterauth {admin_password}"]
     lines += [f"user {u.name} on >{u.password} {u.rules}" for u in acl_users]
     if cluster_bus_port is not None:
-        # The bus port defaults to port + 10000, which overflows for the high ports free_port() hands out.
         lines += [
             "cluster-enabled yes",
             "cluster-config-file nodes.conf",
             "cluster-node-timeout 5000",
-            f"cluster-port {cluster_bus_port}",
             f"cluster-announce-ip {host}",
         ]
+        if seven:  # the bus port defaults to port + 10000 (all 6.0 knows), which overflows for high ports
+            lines.append(f"cluster-port {cluster_bus_port}")
     if replicaof is not None:
         lines.append(f"replicaof {replicaof.host} {replicaof.port}")
     lines += [f"{key} {value}" for key, value in extra.items()]
@@ -245,14 +255,17 @@ def start_node(
     replicaof: RedisNode | None = None,
     extra: Mapping[str, str] | None = None,
     wait: bool = True,
+    release: Release = HOST,
 ) -> RedisNode:
-    """Start one redis-server on a fresh 127.0.0.x address; return once it answers PING (unless wait=False).
+    """Start one server of `release` on a fresh 127.0.0.x address; return once it answers PING (unless wait=False).
 
     `acl=True` adds the users `backup` (just what a snapshot needs) and `nosync` (everything but SYNC/PSYNC); the
     node's `username`/`password` are then `backup`'s. `password` alone protects the default user (requirepass).
     """
+    release.ensure()
     host = next_host()
-    port = free_port(host)
+    old_cluster = cluster and release.line < (7, 0)
+    port, bus_port = free_port_pair(host, 10000) if old_cluster else (free_port(host), None)
     data_dir = base_dir / name
     data_dir.mkdir(parents=True, exist_ok=True)
     admin_password = password
@@ -263,7 +276,8 @@ def start_node(
             AclUser("backup", secrets.token_hex(8), BACKUP_ACL_RULES),
             AclUser("nosync", secrets.token_hex(8), NO_SYNC_ACL_RULES),
         ]
-    bus_port = free_port(host) if cluster else None
+    if cluster and bus_port is None:
+        bus_port = free_port(host)
     certs = client_certs = None
     if tls is not None:
         certs = tls.issue(data_dir / "tls", name, [host, "localhost"])
@@ -272,6 +286,7 @@ def start_node(
     config.write_text(
         "\n".join(
             _config_lines(
+                release=release,
                 host=host,
                 port=port,
                 data_dir=data_dir,
@@ -289,7 +304,7 @@ def start_node(
         + "\n"
     )
     config.chmod(0o600)
-    process = Process(f"redis-{name}", [REDIS_SERVER, str(config)], log_dir=base_dir / "logs")
+    process = Process(f"redis-{name}", release.argv("server", str(config)), log_dir=base_dir / "logs")
     node = RedisNode(
         name=name,
         host=host,
@@ -304,6 +319,7 @@ def start_node(
         admin_password=admin_password,
         acl_users={u.name: u for u in users},
         cluster_bus_port=bus_port,
+        release=release,
     )
     if wait:
         wait_answers(node)
@@ -361,13 +377,15 @@ def cluster(
         primaries = nodes[:shards]
         for i, (primary, (first, last)) in enumerate(zip(primaries, slot_ranges(shards), strict=True)):
             with primary.client() as client:
-                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+                client.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))  # ADDSLOTSRANGE: 7.0+
             shard_replicas = nodes[shards + i * replicas : shards + (i + 1) * replicas]
             topology.shards.append(Shard(primary=primary, replicas=shard_replicas, slots=(first, last)))
         seed = nodes[0]
         for node in nodes[1:]:
             with node.client() as client:
-                client.execute_command("CLUSTER", "MEET", seed.host, seed.port, seed.cluster_bus_port)
+                # 6.0's MEET takes no bus port: its bus is always port + 10000 (free_port_pair saw to that)
+                bus = [seed.cluster_bus_port] if seed.cluster_bus_port != seed.port + 10000 else []
+                client.execute_command("CLUSTER", "MEET", seed.host, seed.port, *bus)
         _wait(lambda: all(_known_nodes(n) == len(nodes) for n in nodes), timeout, f"{name}: nodes met")
         for shard in topology.shards:
             for replica in shard.replicas:
@@ -385,12 +403,12 @@ def cluster(
     return topology
 
 
-def from_rdb(base_dir: Path, rdb: Path, name: str = "restored") -> RedisNode:
+def from_rdb(base_dir: Path, rdb: Path, name: str = "restored", *, release: Release = HOST) -> RedisNode:
     """A fresh standalone node whose data set is the given RDB file (loaded at start, as a restore would)."""
     data_dir = base_dir / name
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(rdb, data_dir / "dump.rdb")
-    node = start_node(name, base_dir)
+    node = start_node(name, base_dir, release=release)
     with node.client() as client:
         _wait(lambda: client.info("persistence")["loading"] == 0, 60, f"{name}: RDB loaded")
     return node

@@ -8,7 +8,7 @@ ready (the `up` command waits for that), and an ``env`` file to source. The serv
 it, even if it is killed with SIGKILL (what the node leaves then is removed by the next node of its slot, or by
 `down`). If a server dies on its own, the supervisor stops the rest and exits, so `status` never reports a
 half-dead stack as up. With `--demo` it also installs the operator's chart and the sample Redis workloads
-(devstack.demo), which run as Pods on the node.
+(devstack.demo), which run as Pods on the node, and the ElastiCache API (a child on the host).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _write_json(path: Path, content: dict[str, Any]) -> None:
     temporary.replace(path)  # atomic: `up` never reads half a file
 
 
-def _write_env(directory: Path, kubeconfig: Path, s3: S3Server) -> Path:
+def _write_env(directory: Path, kubeconfig: Path, s3: S3Server, extra: dict[str, str] | None = None) -> Path:
     bin_dir = directory / "bin"
     bin_dir.mkdir(exist_ok=True)
     for tools, program in ((binaries.KUBERNETES, "kubectl"), (binaries.HELM, "helm")):
@@ -56,6 +56,7 @@ def _write_env(directory: Path, kubeconfig: Path, s3: S3Server) -> Path:
     env_file = directory / "env"
     lines = [f'export KUBECONFIG="{kubeconfig}"', f'export PATH="{bin_dir}:$PATH"']
     lines += [f'export {name}="{value}"' for name, value in s3.env().items()]  # aws CLI, boto3, redisbackup
+    lines += [f'export {name}="{value}"' for name, value in (extra or {}).items()]  # the demo's ElastiCache API
     env_file.write_text("\n".join(lines) + "\n")
     env_file.chmod(0o600)
     return env_file
@@ -70,6 +71,7 @@ def run(directory: Path, *, demo: bool = False) -> int:
     state_file = directory / "state.json"
     cluster = RealCluster(directory)
     s3: S3Server | None = None
+    demo_processes: list[Process] = []
     try:
         cluster.start()
         plane, node = cluster.plane, cluster.node
@@ -83,10 +85,18 @@ def run(directory: Path, *, demo: bool = False) -> int:
         print(f"S3 ready at {s3.endpoint_url} (bucket {DEMO_BUCKET})", flush=True)
         processes: list[Process] = [*plane.processes, *node.processes, s3.process]
         demo_state = None
+        demo_env: dict[str, str] = {}
+        demo_listening: list[list[Any]] = []
         if demo:
             from devstack.demo import start_services  # imports the operator's stack only when asked
 
-            demo_state = start_services(cluster).state()
+            services = start_services(cluster, s3)
+            processes += services.processes
+            demo_processes = services.processes
+            demo_state = services.state()
+            demo_env = services.env()
+            api = services.elasticache_api
+            demo_listening = [["127.0.0.1", int(api.url.rsplit(":", 1)[1])], ["127.0.0.1", api.metrics_port]]
             print(f"demo services ready: Redis workloads in namespace {demo_state['namespace']}, the operator's chart")
         slot = cluster.slot
         state = {
@@ -113,13 +123,14 @@ def run(directory: Path, *, demo: bool = False) -> int:
                 "mount_namespace": cluster.mount_namespace,
                 "directory": str(node.directory),
             },
-            "env_file": str(_write_env(directory, plane.kubeconfig, s3)),
+            "env_file": str(_write_env(directory, plane.kubeconfig, s3, demo_env)),
             "logs": str(plane.log_dir),
             "children": [{"pid": p.pid, "argv0": _argv0(p)} for p in processes],
             "listening": [
                 *(["127.0.0.1", port] for port in plane.endpoints.ports() if port != plane.endpoints.apiserver),
                 [plane.endpoints.host, plane.endpoints.apiserver],
                 [slot.host_ip, int(s3.endpoint_url.rsplit(":", 1)[1])],
+                *demo_listening,
             ],
             "demo": demo_state,
         }
@@ -139,6 +150,8 @@ def run(directory: Path, *, demo: bool = False) -> int:
         # Ignore further signals while stopping: a second Ctrl-C must not leave servers half-stopped.
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
+        for process in reversed(demo_processes):
+            process.stop()
         if s3 is not None:
             s3.stop()
         cluster.stop()

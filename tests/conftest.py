@@ -6,4 +6,5 @@ pytest_plugins = [
     "devstack.fixtures.kube",
     "devstack.fixtures.operator",
     "devstack.fixtures.node",
+    "devstack.fixtures.elasticache_api",
 ]

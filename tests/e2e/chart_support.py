@@ -60,12 +60,16 @@ def rules(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield where, rule
 
 
-def operator_rules(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """The rules bound to the operator's ServiceAccount (not the aggregated view/edit roles for users)."""
+def operator_rules(
+    docs: list[dict[str, Any]], account: str = f"{RELEASE}-redisbackup"
+) -> list[tuple[str, dict[str, Any]]]:
+    """The rules bound to ServiceAccount `account` — the operator's by default (not the aggregated view/edit roles
+    for users, nor the ElastiCache API server's)."""
     bound = {
         (doc["roleRef"]["kind"], doc["metadata"].get("namespace", ""), doc["roleRef"]["name"])
         for doc in docs
         if doc["kind"] in ("ClusterRoleBinding", "RoleBinding")
+        and any(s.get("kind") == "ServiceAccount" and s.get("name") == account for s in doc.get("subjects") or [])
     }
     found = []
     for where, rule in rules(docs):
@@ -116,10 +120,19 @@ class Installed:
     tmp: Path
     pods: list[LocalPod] = field(default_factory=list)
 
-    def deployment(self) -> dict[str, Any]:
+    def deployment(self, name: str = f"{RELEASE}-redisbackup") -> dict[str, Any]:
         with self.kube.api_client() as api:
-            body = client.AppsV1Api(api).read_namespaced_deployment(f"{RELEASE}-redisbackup", self.namespace)
+            body = client.AppsV1Api(api).read_namespaced_deployment(name, self.namespace)
             return api.sanitize_for_serialization(body)  # type: ignore[no-any-return]
+
+    def run_elasticache_api(self, timeout: float = 90.0) -> LocalPod:
+        """Start the chart's ElastiCache API Deployment's Pod locally and wait until its probes pass."""
+        deployment = self.deployment(f"{RELEASE}-redisbackup-elasticache-api")
+        pod = LocalPod(self.kube, deployment, self.tmp / "api-pod", self.tmp / "logs", suffix="api")
+        self.pods.append(pod)
+        pod.start()
+        pod.wait_ready(timeout)
+        return pod
 
     def run_operator(self, suffix: str = "0", timeout: float = 90.0, serving: str | None = None) -> LocalPod:
         """Start the Deployment's Pod as a local process and wait until its probes pass and, for `serving` (a

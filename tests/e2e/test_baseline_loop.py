@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client
 
 from devstack.cluster import Cluster
+from devstack.datasets import server_version
 from devstack.fixtures.operator import RunningOperator, StartOperator, s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
@@ -174,6 +175,7 @@ def test_spec_verify_records_a_passed_verification_and_a_corrupted_object_is_cau
     with redis_standalone.primary.client() as redis:
         seed_baseline(redis, big=False)
         keys = redis.dbsize()
+        engine, version = server_version(redis)  # the operator's reader here is the source's own version
     mirror.pods(redis_standalone, namespace, "verified")
     apply(kube, namespace, "checked", snapshotName="checked", cacheClusterId="verified-001", verify=True)
     body = wait_for(
@@ -185,7 +187,11 @@ def test_spec_verify_records_a_passed_verification_and_a_corrupted_object_is_cau
         operator=operator,
     )
     verification = body["status"]["verification"]
-    assert (verification["result"], verification["keys"], verification["loader"]) == ("Passed", keys, "redis 7.0.15")
+    assert (verification["result"], verification["keys"], verification["loader"]) == (
+        "Passed",
+        keys,
+        f"{engine} {version}",
+    )
     assert verification["nodes"] == [
         {"cacheNodeId": "0001", "result": "Passed", "keys": keys, "expires": keys // 7 + 1}
     ]

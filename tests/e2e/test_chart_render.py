@@ -99,7 +99,12 @@ def test_the_operators_rbac_passes_the_least_privilege_audit(variant: str, tmp_p
 
 def test_the_audit_catches_what_it_must() -> None:
     role = {"kind": "ClusterRole", "metadata": {"name": "r"}}
-    binding = {"kind": "ClusterRoleBinding", "metadata": {"name": "r"}, "roleRef": {"kind": "ClusterRole", "name": "r"}}
+    binding = {
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "r"},
+        "roleRef": {"kind": "ClusterRole", "name": "r"},
+        "subjects": [{"kind": "ServiceAccount", "name": "rb-redisbackup", "namespace": "ops"}],
+    }
     bad_rules = [
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
         {"apiGroups": ["*"], "resources": ["pods"], "verbs": ["get"]},

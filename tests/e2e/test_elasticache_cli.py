@@ -12,6 +12,7 @@ from kubernetes import client
 
 from devstack import redis_nodes
 from devstack.cluster import Cluster
+from devstack.datasets import server_version
 from devstack.fixtures.operator import RunningOperator, StartOperator, file_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.mirror import Mirror
@@ -69,9 +70,10 @@ def pod_created(api: client.ApiClient, namespace: str, pod: str) -> str:
 
 @pytest.fixture
 def slow_node(redis_factory: RedisFactory) -> Topology:
-    """A node that starts each snapshot 4 s after it is asked (repl-diskless-sync-delay): long enough for
+    """A node that starts each snapshot 10 s after it is asked (repl-diskless-sync-delay): long enough for
     create-snapshot to answer while the snapshot is still `creating`, as ElastiCache's answer always is."""
-    return redis_factory.standalone(extra={"repl-diskless-sync-delay": "4"})
+    # 4 s was too short on a loaded machine: a second CLI process could start only after the snapshot ended.
+    return redis_factory.standalone(extra={"repl-diskless-sync-delay": "10"})
 
 
 def test_create_describe_delete_print_the_seeds_snapshot_field_by_field(
@@ -87,6 +89,7 @@ def test_create_describe_delete_print_the_seeds_snapshot_field_by_field(
     node = slow_node.primary
     with node.client() as redis:
         redis_nodes.fill_mixed(redis, count=50)
+        engine, version = server_version(redis)
     mirror.pods(slow_node, namespace, "mynonclusteredredis")
     created_at = pod_created(kube_api, namespace, "mynonclusteredredis-001")
 
@@ -102,8 +105,8 @@ def test_create_describe_delete_print_the_seeds_snapshot_field_by_field(
             "CacheClusterId": "myNonClusteredRedis-001",
             "SnapshotStatus": "creating",
             "SnapshotSource": "manual",
-            "Engine": "redis",
-            "EngineVersion": "7.0.15",
+            "Engine": engine,
+            "EngineVersion": version,
             "NumCacheNodes": 1,
             "CacheClusterCreateTime": created_at,
             "Port": node.port,

@@ -11,6 +11,7 @@ from kubernetes import client
 
 from devstack import redis_nodes
 from devstack.cluster import Cluster
+from devstack.datasets import server_version, written_rdb_version
 from devstack.fixtures.operator import StartOperator, s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
@@ -46,6 +47,8 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     source = redis_standalone.primary
     with source.client() as redis:
         redis_nodes.fill_mixed(redis, count=500)
+        engine, version = server_version(redis)
+        rdb_version = written_rdb_version(redis)
     mirror.pods(redis_standalone, namespace, "myNonClusteredRedis".lower())
 
     # ElastiCache's example 1, verbatim: the identifier is case-insensitive.
@@ -63,12 +66,16 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     assert (status["cacheClusterId"], status["numCacheNodes"], status["engine"], status["engineVersion"]) == (
         "myNonClusteredRedis-001",
         1,
-        "redis",
-        "7.0.15",
+        engine,
+        version,
     )
     assert (status["port"], status["snapshotSource"], status["storage"]) == (source.port, "manual", "s3")
     (node,) = status["nodeSnapshots"]
-    assert (node["cacheNodeId"], node["sourcePod"], node["rdbVersion"]) == ("0001", "mynonclusteredredis-001", 10)
+    assert (node["cacheNodeId"], node["sourcePod"], node["rdbVersion"]) == (
+        "0001",
+        "mynonclusteredredis-001",
+        rdb_version,
+    )
     assert node["objectKey"] == f"{namespace}/bkup-20150515/{uid}/node-0001.rdb"
     assert status["totalBytes"] == int(node["cacheSize"])
     ready = condition(body, "Ready")
@@ -121,11 +128,13 @@ def test_kubectl_get_rb_shows_the_printer_columns(
     apply(kube, namespace, "daily", snapshotName="daily-1", cacheClusterId="cache")
     wait_phase(kube_api, namespace, "daily", "available", operator=operator)
 
+    with redis_standalone.primary.client() as redis:
+        engine, version = server_version(redis)
     table = kube.kubectl("get", "rb", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "SNAPSHOT", "SOURCE", "STATUS", "SIZE", "AGE"]
+    assert table[0].split() == ["NAME", "SNAPSHOT", "SOURCE", "ENGINE", "VERSION", "STATUS", "SIZE", "AGE"]
     row = table[1].split()
-    assert row[:4] == ["daily", "daily-1", "cache", "available"]
-    assert row[5] in ("B", "KiB")  # e.g. "92 B" / "1.2 KiB": the size with its unit
+    assert row[:6] == ["daily", "daily-1", "cache", engine, version, "available"]
+    assert row[7] in ("B", "KiB")  # e.g. "92 B" / "1.2 KiB": the size with its unit
     wide = kube.kubectl("get", "redisbackups", "-n", namespace, "-o", "wide").stdout.splitlines()
     assert wide[0].split()[-1] == "LOCATION"
     assert wide[1].split()[-1].startswith("file:///")

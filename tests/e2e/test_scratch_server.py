@@ -115,7 +115,7 @@ async def test_a_streamed_rdb_is_loaded_without_ever_being_a_file(tmp_path: Path
         try:
             assert await connection.command("DBSIZE") == 3000
         finally:
-            connection.close()
+            await connection.close()
 
 
 async def test_a_streamed_rdb_cut_short_is_a_load_failure(tmp_path: Path) -> None:

@@ -38,6 +38,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": ".status.source",
         "description": "The cacheClusterId or replicationGroupId backed up",
     },
+    {"name": "Engine", "type": "string", "jsonPath": ".status.engine", "description": "redis or valkey"},
+    {
+        "name": "Version",
+        "type": "string",
+        "jsonPath": ".status.engineVersion",
+        "description": "The engine's version (Valkey's own, not the redis_version it also reports)",
+    },
     {"name": "Status", "type": "string", "jsonPath": ".status.phase", "description": "ElastiCache's SnapshotStatus"},
     {"name": "Size", "type": "string", "jsonPath": ".status.size", "description": "Total size of the snapshot"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

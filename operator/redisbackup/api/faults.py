@@ -23,6 +23,8 @@ class FaultCode(StrEnum):
     SNAPSHOT_QUOTA_EXCEEDED = "SnapshotQuotaExceededFault"
     SNAPSHOT_FEATURE_NOT_SUPPORTED = "SnapshotFeatureNotSupportedFault"
     TAG_QUOTA_PER_RESOURCE_EXCEEDED = "TagQuotaPerResourceExceeded"
+    TAG_NOT_FOUND = "TagNotFound"
+    INVALID_ARN = "InvalidARN"
 
     # Ours: the Redis side of a snapshot.
     REDIS_AUTHENTICATION_FAILED = "RedisAuthenticationFailed"
@@ -50,9 +52,12 @@ class FaultCode(StrEnum):
 
     # Ours: restoring and verifying a snapshot.
     RDB_CHECK_FAILED = "RdbCheckFailed"
+    VERIFIER_TOO_OLD = "VerifierTooOld"  # no local reader understands the RDB: no verdict (Verified=Unknown)
+    VERIFIER_NOT_FOUND = "VerifierNotFound"  # no local reader at all
     RDB_LOAD_FAILED = "RdbLoadFailed"
     KEYS_OUTSIDE_SLOTS = "KeysOutsideSlots"
     RESTORE_TARGET_NOT_EMPTY = "RestoreTargetNotEmpty"
     RESTORE_TARGET_IN_CLUSTER = "RestoreTargetInCluster"
     RESTORE_TARGET_NOT_CLUSTERED = "RestoreTargetNotClustered"
+    RESTORE_TARGET_INCOMPATIBLE = "RestoreTargetIncompatible"  # its engine or version cannot read the RDB
     RESTORE_FAILED = "RestoreFailed"

@@ -2,7 +2,8 @@
 
 These models are the single source of truth for the CRD's spec schema (`redisbackup.api.crd`): field
 descriptions become `kubectl explain` text, constraints become OpenAPI keywords, and `x-kubernetes-validations`
-carry the CEL rules. The spec is immutable once created, except `deletionPolicy` and `verify`.
+carry the CEL rules. The spec is immutable once created, except `deletionPolicy`, `verify` and `tags` (ElastiCache's
+tags change after creation: AddTagsToResource, RemoveTagsFromResource).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ MAX_TAG_VALUE_LENGTH = 256
 SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId", "sourceSnapshotName")
 # Settings for reading a Redis source; a copy reads a stored snapshot and has no use for them.
 REDIS_SOURCE_SETTINGS = ("sourceNamespace", "auth", "tls", "port")
-MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy", "verify"})
+# The one place that says what may change after creation: the CRD's CEL rules and the webhook both follow it.
+MUTABLE_SPEC_FIELDS = frozenset({"deletionPolicy", "verify", "tags"})
 
 
 class SpecModel(BaseModel):
@@ -99,10 +101,10 @@ def _immutable_rule(field: str) -> dict[str, str]:
 
 
 def immutable_message(field: str) -> str:
+    mutable = ", ".join(f"spec.{name}" for name in sorted(MUTABLE_SPEC_FIELDS))
     return (
-        f"spec.{field} cannot be changed after the RedisBackup is created (only spec.deletionPolicy and spec.verify "
-        "can): "
-        "create a new RedisBackup instead"
+        f"spec.{field} cannot be changed after the RedisBackup is created (only {mutable} can): create a new "
+        "RedisBackup instead"
     )
 
 
@@ -208,7 +210,7 @@ class RedisBackupSpec(SpecModel):
     deletion_policy: DeletionPolicy = Field(
         default="Delete",
         description="What happens to the stored snapshot when the RedisBackup is deleted: Delete removes the "
-        "data, Retain keeps it. The only field that can be changed after creation.",
+        "data, Retain keeps it. It can be changed after creation.",
     )
     verify: bool = Field(
         default=False,
@@ -219,7 +221,8 @@ class RedisBackupSpec(SpecModel):
     tags: dict[str, Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)]] | None = Field(
         default=None,
         max_length=MAX_TAGS,
-        description=f"Tags copied to the stored objects' metadata, as ElastiCache's Tags (at most {MAX_TAGS}).",
+        description=f"ElastiCache's Tags of the snapshot (at most {MAX_TAGS}); they can be changed later (aws "
+        "elasticache add-tags-to-resource). The stored manifest keeps the tags the snapshot had when it was taken.",
         json_schema_extra=validations(
             cel_rule(
                 f"self.all(k, size(k) >= 1 && size(k) <= {MAX_TAG_KEY_LENGTH})",

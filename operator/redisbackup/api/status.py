@@ -107,7 +107,7 @@ class Progress(StatusModel):
     )
 
 
-VerificationResult = Literal["Passed", "Failed"]
+VerificationResult = Literal["Passed", "Failed", "Unknown"]
 
 
 class NodeVerification(StatusModel):
@@ -115,7 +115,9 @@ class NodeVerification(StatusModel):
 
     cache_node_id: str | None = Field(default=None, description="The node's CacheNodeId (single-node snapshots).")
     node_group_id: str | None = Field(default=None, description="The shard's NodeGroupId (Redis Cluster).")
-    result: VerificationResult = Field(description="Passed or Failed.")
+    result: VerificationResult = Field(
+        description="Passed, Failed, or Unknown when no reader here understands its RDB version (no verdict)."
+    )
     keys: int | None = Field(default=None, ge=0, description="Keys loaded from the RDB, over all databases.")
     expires: int | None = Field(default=None, ge=0, description="Of those, keys with a time to live.")
     reason: str | None = Field(default=None, description="The fault code, when it failed.")
@@ -125,11 +127,14 @@ class NodeVerification(StatusModel):
 class Verification(StatusModel):
     """The last verification of the stored snapshot (spec.verify, or `redisbackup verify`)."""
 
-    result: VerificationResult = Field(description="Passed when every node passed every check.")
+    result: VerificationResult = Field(
+        description="Passed when every node passed every check; Failed when one failed; Unknown when no reader "
+        "understood a node's RDB version (no verdict on the snapshot)."
+    )
     verify_time: datetime = Field(description="When the verification finished.")
     keys: int | None = Field(default=None, ge=0, description="Keys loaded, over all nodes.")
     loader: str | None = Field(
-        default=None, description="The redis-server version that loaded the RDBs, e.g. redis 7.0.15."
+        default=None, description="The server that checked and loaded the RDBs, e.g. redis 8.0.2 or valkey 8.1.1."
     )
     reason: str | None = Field(default=None, description="The first fault code, when it failed.")
     message: str | None = Field(default=None, max_length=4096, description="What failed, when it failed.")

@@ -20,6 +20,8 @@ from redisbackup.api import naming
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.spec import (
     MAX_TAG_KEY_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    MAX_TAGS,
     REDIS_SOURCE_SETTINGS,
     SOURCE_FIELDS,
     RedisBackupSpec,
@@ -133,6 +135,31 @@ def _check_tag_keys(spec: Mapping[str, Any]) -> list[Violation]:
     if isinstance(tags, Mapping) and any(not 1 <= len(str(key)) <= MAX_TAG_KEY_LENGTH for key in tags):
         return [Violation(FaultCode.INVALID_PARAMETER_VALUE, "spec.tags", tag_key_message())]
     return []
+
+
+def check_tags(tags: Mapping[str, str], *, field: str = "spec.tags") -> list[Violation]:
+    """The rules of ElastiCache tags on any resource (a snapshot's spec.tags, a workload's tags annotation)."""
+    violations = []
+    if len(tags) > MAX_TAGS:
+        violations.append(
+            Violation(
+                FaultCode.TAG_QUOTA_PER_RESOURCE_EXCEEDED,
+                field,
+                f"{field} would have {len(tags)} tags; a resource may have at most {MAX_TAGS}: remove some",
+            )
+        )
+    if any(not 1 <= len(key) <= MAX_TAG_KEY_LENGTH for key in tags):
+        violations.append(Violation(FaultCode.INVALID_PARAMETER_VALUE, field, tag_key_message()))
+    long_values = sorted(key for key, value in tags.items() if len(value) > MAX_TAG_VALUE_LENGTH)
+    if long_values:
+        violations.append(
+            Violation(
+                FaultCode.INVALID_PARAMETER_VALUE,
+                field,
+                f"{field} value of tag {long_values[0]!r} is longer than {MAX_TAG_VALUE_LENGTH} characters: shorten it",
+            )
+        )
+    return violations
 
 
 def check_unique(

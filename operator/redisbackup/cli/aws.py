@@ -19,6 +19,7 @@ from typing import Any
 from redisbackup.cli.options import add_kubernetes_arguments
 from redisbackup.cli.render import FORMATS, render
 from redisbackup.domain.faults import RedisBackupError
+from redisbackup.elasticache.caller import Caller
 from redisbackup.k8s import client as kubernetes_client
 from redisbackup.k8s.client import KubeconfigInvalid
 from redisbackup.k8s.faults import KubernetesUnavailable
@@ -27,14 +28,19 @@ EXIT_OK, EXIT_USAGE, EXIT_CONFIG, EXIT_SERVICE, EXIT_OTHER, EXIT_INTERRUPTED = 0
 
 
 def add_operation_parser(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, *, help: str, description: str
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    namespace_help: str = "namespace of the RedisBackups (default: as kubectl)",
 ) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         name, help=help, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.usage_exit_code = EXIT_USAGE  # type: ignore[attr-defined]  # see cli.main.CommandParser
     parser.add_argument("--output", choices=FORMATS, default="json", help="output format (default: json)")
-    add_kubernetes_arguments(parser, namespace_help="namespace of the RedisBackups (default: as kubectl)")
+    add_kubernetes_arguments(parser, namespace_help=namespace_help)
     return parser
 
 
@@ -42,6 +48,12 @@ def namespace_of(args: argparse.Namespace) -> str:
     """Select the kubeconfig/context the arguments name; the namespace they name, else kubectl's."""
     kubernetes_client.select(args.kubeconfig, args.context)
     return str(args.namespace or kubernetes_client.current_namespace())
+
+
+def caller_of(args: argparse.Namespace) -> Caller:
+    """The CLI calls the core as its kubeconfig's user, in the namespace the arguments name (else kubectl's)."""
+    namespace = namespace_of(args)
+    return Caller(kubernetes_client.api_client(), namespace, identity="the kubeconfig's user")
 
 
 def error_line(fault: RedisBackupError, operation: str) -> str:

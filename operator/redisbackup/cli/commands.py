@@ -11,6 +11,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "describe_snapshots",
     "delete_snapshot",
     "copy_snapshot",
+    "describe_workloads",  # describe-cache-clusters, describe-replication-groups
+    "serve",  # the ElastiCache API, and the keys it accepts
+    "access_keys",
     "restore",
     "restore_cluster",
     "verify",

@@ -14,11 +14,12 @@ InvalidSnapshotState (exit 254), as in ElastiCache. --wait follows the copy unti
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
-from redisbackup.cli.create_snapshot import redisbackup_body
+from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.cli.create_snapshot import parse_tags, settings_of
 from redisbackup.cli.waiting import add_waiting_arguments, submit
+from redisbackup.elasticache import snapshots
+from redisbackup.elasticache.snapshots import NewSnapshot
 
 OPERATION = "CopySnapshot"
 
@@ -42,10 +43,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def copy_body(args: argparse.Namespace) -> dict[str, Any]:
-    spec: dict[str, Any] = {"snapshotName": args.target_snapshot_name, "sourceSnapshotName": args.source_snapshot_name}
-    return redisbackup_body(args, spec, storage=args.target_location)
+def copy_request(args: argparse.Namespace) -> NewSnapshot:
+    return NewSnapshot(
+        snapshot_name=args.target_snapshot_name,
+        source_snapshot_name=args.source_snapshot_name,
+        tags=parse_tags(args.tags),
+        settings=settings_of(args, storage=args.target_location),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    return operate(OPERATION, args, lambda: submit(namespace_of(args), copy_body(args), args))
+    return operate(OPERATION, args, lambda: submit(caller_of(args), copy_request(args), args, snapshots.copy_snapshot))

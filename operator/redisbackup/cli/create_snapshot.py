@@ -17,10 +17,10 @@ import argparse
 import json
 from typing import Any
 
-from redisbackup.api.naming import resolved_identifier
-from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
+from redisbackup.cli.aws import add_operation_parser, caller_of, operate
 from redisbackup.cli.waiting import add_waiting_arguments, submit
 from redisbackup.domain.faults import ValidationFault
+from redisbackup.elasticache.snapshots import NewSnapshot
 
 OPERATION = "CreateSnapshot"
 
@@ -77,42 +77,38 @@ def _secret(reference: str, default_key: str) -> dict[str, str]:
     return {"name": name, "key": key or default_key}
 
 
-def backup_body(args: argparse.Namespace) -> dict[str, Any]:
-    spec: dict[str, Any] = {"snapshotName": args.snapshot_name}
-    if args.cache_cluster_id:
-        spec["cacheClusterId"] = args.cache_cluster_id
-    else:
-        spec["replicationGroupId"] = args.replication_group_id
-    if args.source_namespace:
-        spec["sourceNamespace"] = args.source_namespace
+def settings_of(args: argparse.Namespace, **optional: Any) -> dict[str, Any]:
+    """The RedisBackup settings create-snapshot and copy-snapshot share (--deletion-policy, --verify), and
+    `optional` ones that were given, in the spec's own names."""
+    return {**optional, "deletionPolicy": args.deletion_policy, "verify": True if args.verify else None}
+
+
+def snapshot_request(args: argparse.Namespace) -> NewSnapshot:
+    auth: dict[str, Any] | None = None
+    tls: dict[str, Any] | None = None
     if args.auth_secret:
-        spec["auth"] = {"secretRef": _secret(args.auth_secret, "password")}
+        auth = {"secretRef": _secret(args.auth_secret, "password")}
         if args.auth_username:
-            spec["auth"]["username"] = args.auth_username
+            auth["username"] = args.auth_username
     if args.tls or args.tls_ca_secret:
-        spec["tls"] = {"enabled": True}
+        tls = {"enabled": True}
         if args.tls_ca_secret:
-            spec["tls"]["caSecretRef"] = _secret(args.tls_ca_secret, "ca.crt")
-    return redisbackup_body(args, spec, port=args.port, storage=args.storage)
+            tls["caSecretRef"] = _secret(args.tls_ca_secret, "ca.crt")
+    return NewSnapshot(
+        snapshot_name=args.snapshot_name,
+        cache_cluster_id=args.cache_cluster_id,
+        replication_group_id=None if args.cache_cluster_id else args.replication_group_id,
+        tags=parse_tags(args.tags),
+        settings=settings_of(
+            args, sourceNamespace=args.source_namespace, auth=auth, tls=tls, port=args.port, storage=args.storage
+        ),
+    )
 
 
-def redisbackup_body(args: argparse.Namespace, spec: dict[str, Any], **optional: Any) -> dict[str, Any]:
-    """The RedisBackup for `spec` with the options create-snapshot and copy-snapshot share (--deletion-policy,
-    --verify, --tags) and `optional` spec fields that were given."""
-    optional["deletionPolicy"] = args.deletion_policy
-    spec.update({key: value for key, value in optional.items() if value is not None})
-    if args.verify:
-        spec["verify"] = True
-    if (tags := parse_tags(args.tags)) is not None:
-        spec["tags"] = tags
-    return {
-        "apiVersion": "redisbackup.io/v1alpha1",
-        "kind": "RedisBackup",
-        # Kubernetes names are lower case; ElastiCache's names are case-insensitive too.
-        "metadata": {"name": resolved_identifier(spec["snapshotName"])},
-        "spec": spec,
-    }
+def backup_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The RedisBackup this command creates."""
+    return snapshot_request(args).redisbackup()
 
 
 def run(args: argparse.Namespace) -> int:
-    return operate(OPERATION, args, lambda: submit(namespace_of(args), backup_body(args), args))
+    return operate(OPERATION, args, lambda: submit(caller_of(args), snapshot_request(args), args))

@@ -11,16 +11,12 @@ ElastiCache, a snapshot still being created is refused (InvalidSnapshotState): w
 from __future__ import annotations
 
 import argparse
-import time
+import asyncio
 from typing import Any
 
-from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
-from redisbackup.cli.waiting import POLL_SECONDS
-from redisbackup.domain import acceptance
-from redisbackup.domain.elasticache import snapshot_document_from_body
+from redisbackup.cli.aws import add_operation_parser, caller_of, operate
 from redisbackup.domain.faults import RedisBackupError
-from redisbackup.k8s.redisbackups import delete_backup, find_backup, get_backup
-from redisbackup.workflows.locate import InvalidSnapshotState
+from redisbackup.elasticache import snapshots
 
 OPERATION = "DeleteSnapshot"
 
@@ -40,29 +36,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     def call() -> dict[str, Any]:
-        namespace = namespace_of(args)
-        body = find_backup(namespace, args.snapshot_name)
-        name = body["metadata"]["name"]
-        if acceptance.phase(body) == "creating":
-            raise InvalidSnapshotState(
-                f"Snapshot {args.snapshot_name} is creating: it can be deleted once it is available or failed. To "
-                f"cancel it, delete the RedisBackup itself: kubectl delete -n {namespace} redisbackup/{name}",
-                field="--snapshot-name",
-            )
-        deleted = delete_backup(namespace, name)
-        # The finalizer keeps it while the operator releases the data; if it is gone already, show it as it was.
-        current = deleted if deleted.get("kind") == "RedisBackup" else body
-        document = snapshot_document_from_body(current, show_node_group_config=False)
-        document["Snapshot"]["SnapshotStatus"] = "deleting"
+        caller = caller_of(args)
+        answer = asyncio.run(snapshots.delete_snapshot(caller, args.snapshot_name))
         if args.wait:
-            deadline = time.monotonic() + args.wait_timeout
-            while get_backup(namespace, name) is not None:
-                if time.monotonic() > deadline:
-                    raise RedisBackupError(
-                        f"RedisBackup {namespace}/{name} is still there after {args.wait_timeout:g}s: see its "
-                        "DeletionBlocked condition (kubectl describe rb)"
-                    )
-                time.sleep(POLL_SECONDS)
-        return document
+            name = answer.body["metadata"]["name"]
+            left, _ = asyncio.run(snapshots.watch(caller, name, lambda _: False, within=args.wait_timeout))
+            if left is not None:
+                raise RedisBackupError(
+                    f"RedisBackup {caller.namespace}/{name} is still there after {args.wait_timeout:g}s: see its "
+                    "DeletionBlocked condition (kubectl describe rb)"
+                )
+        return answer.document
 
     return operate(OPERATION, args, call)

@@ -11,13 +11,12 @@ an empty list: snapshots outlive their source, so a source that is gone is not a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import asyncio
 from typing import Any
 
-from redisbackup.api.naming import resolved_identifier
-from redisbackup.cli.aws import add_operation_parser, namespace_of, operate
-from redisbackup.domain.elasticache import snapshot_document_from_body
-from redisbackup.k8s.redisbackups import SnapshotNotFound, list_backups
+from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.elasticache import snapshots
+from redisbackup.elasticache.snapshots import SnapshotFilter
 
 OPERATION = "DescribeSnapshots"
 
@@ -45,29 +44,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _matches(value: object, wanted: str | None) -> bool:
-    return wanted is None or (isinstance(value, str) and resolved_identifier(value) == resolved_identifier(wanted))
-
-
-def selected(body: Mapping[str, Any], args: argparse.Namespace) -> bool:
-    spec = body.get("spec") or {}
-    return (
-        _matches(spec.get("snapshotName"), args.snapshot_name)
-        and _matches(spec.get("cacheClusterId"), args.cache_cluster_id)
-        and _matches(spec.get("replicationGroupId"), args.replication_group_id)
-        and (args.cache_cluster_id is None or "cacheClusterId" in spec)
-        and (args.replication_group_id is None or "replicationGroupId" in spec)
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     def call() -> dict[str, Any]:
-        namespace = namespace_of(args)
-        backups = [b for b in list_backups(None if args.all_namespaces else namespace) if selected(b, args)]
-        if args.snapshot_name is not None and not backups:
-            where = "any namespace" if args.all_namespaces else f"namespace {namespace}"
-            raise SnapshotNotFound(f"Snapshot {args.snapshot_name} not found in {where}", field="--snapshot-name")
-        show = args.show_node_group_config
-        return {"Snapshots": [snapshot_document_from_body(b, show_node_group_config=show)["Snapshot"] for b in backups]}
+        selection = SnapshotFilter(
+            snapshot_name=args.snapshot_name,
+            cache_cluster_id=args.cache_cluster_id,
+            replication_group_id=args.replication_group_id,
+            snapshot_source=args.snapshot_source,
+        )
+        return asyncio.run(
+            snapshots.describe_snapshots(
+                caller_of(args),
+                selection,
+                show_node_group_config=args.show_node_group_config,
+                all_namespaces=args.all_namespaces,
+                paged=False,
+            )
+        )
 
     return operate(OPERATION, args, call)

@@ -11,6 +11,14 @@ from redisbackup.cli.config_file import CONFIG_ENV
 from redisbackup.domain.source import TlsSettings
 
 
+def listen_address(text: str) -> tuple[str, int]:
+    """An argparse type: HOST:PORT (an IPv6 host in brackets) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("TLS towards Redis")
     group.add_argument("--tls", action="store_true", help="connect with TLS (implied by rediss://)")

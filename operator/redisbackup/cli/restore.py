@@ -12,6 +12,11 @@ Start Redis with `appendonly no` on the first boot from the restored RDB: with a
 Redis starts empty instead of loading dump.rdb. Turn AOF on afterwards with `redis-cli CONFIG SET appendonly yes`
 (Redis writes the AOF from the loaded data), then make it permanent in your redis.conf or chart values.
 
+With --engine-version (and --engine, redis by default: ElastiCache's names) the server that will load the RDB
+is checked first, as ElastiCache does when it restores into a new cluster: the same engine at the same or a
+newer version reads the snapshot; an older one (or Redis given Valkey's RDB format) is refused before anything
+changes (RestoreTargetIncompatible, naming both versions). Redis 8.0 reads Valkey 7.2-8.x snapshots (RDB 11).
+
 A cluster snapshot holds one RDB per node group: restore it with `redisbackup restore-cluster`, or one shard's
 RDB per node with --node-group ID (--node-group auto: from the Pod's ordinal, see the README).
 """
@@ -28,9 +33,11 @@ from pathlib import Path
 from redisbackup.cli.progress import terminal_progress
 from redisbackup.cli.running import EXIT_OK, run_async, setup_logging
 from redisbackup.cli.snapshot_args import add_snapshot_arguments, locate
+from redisbackup.domain.engines import EngineVersion
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import node_id
+from redisbackup.domain.rdb import ENGINES
 from redisbackup.workflows.restore import RDB_NAME, DirectoryRestore, restore_to_directory
 
 AUTO = "auto"
@@ -61,6 +68,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--skip-if-not-empty",
         action="store_true",
         help="do nothing (exit 0) when the directory already holds data: restore on the first boot only",
+    )
+    parser.add_argument(
+        "--engine", choices=ENGINES, default="redis", help="the engine that will load the RDB (with --engine-version)"
+    )
+    parser.add_argument(
+        "--engine-version",
+        metavar="VERSION",
+        help="its version, e.g. 7.2.4 or (Valkey) 8.1.1: refuse a snapshot it cannot read, before anything changes",
     )
     parser.add_argument("--rdb-name", default=RDB_NAME, metavar="FILE", help=f"Redis's dbfilename (default {RDB_NAME})")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="what to print on success")
@@ -153,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 skip_if_not_empty=args.skip_if_not_empty,
                 rdb_name=args.rdb_name,
                 progress=progress,
+                target=EngineVersion(args.engine, args.engine_version) if args.engine_version else None,
             )
         finally:
             await located.close()

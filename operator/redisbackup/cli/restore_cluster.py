@@ -8,8 +8,10 @@ knowing no other node. The first N become the primaries of node groups 0001…N 
 slots their node group owned; the others become replicas, in turn of 0001, 0002, … Each node group's RDB is
 checked against the manifest, loaded into a throwaway local redis-server and copied key by key (DUMP/RESTORE,
 with absolute expiry times) into its primary; then the replicas attach and the command waits for
-cluster_state:ok. No access to the nodes' disks is needed; the local redis-server (Debian: redis-server) must
-be at least as new as the Redis that wrote the snapshot, and the nodes at least as new as it.
+cluster_state:ok. No access to the nodes' disks is needed. Before anything changes, the nodes must read the
+snapshot's RDB (the same engine at the same or a newer version: RestoreTargetIncompatible otherwise), and a local
+reader (redis-server or valkey-server, from REDISBACKUP_RDB_TOOLS or PATH) must read it and write DUMP payloads
+the nodes read — the nodes' own version is chosen when it is at hand.
 
 --preloaded is the init-container route for StatefulSets: each primary Pod loaded its node group's RDB at boot
 (`redisbackup restore --node-group auto`), and this command only adds the remaining slots, joins the nodes and
@@ -57,7 +59,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--parallel", type=int, default=1, metavar="N", help="node groups loaded at once (each needs its memory)"
     )
     parser.add_argument("--work-dir", type=Path, metavar="DIR", help="where to put each RDB (default: TMPDIR)")
-    parser.add_argument("--redis-server", metavar="PATH", help="the local redis-server that loads the RDBs")
+    parser.add_argument(
+        "--redis-server",
+        metavar="PATH",
+        help="the local redis-server (or valkey-server) that loads the RDBs (default: the reader chosen from "
+        "REDISBACKUP_RDB_TOOLS or PATH for the RDB's version and the nodes')",
+    )
     parser.add_argument(
         "--wait-timeout", type=float, default=300.0, metavar="SECONDS", help="for each wait (cluster ok, replicas)"
     )

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from redisbackup.cli.config_file import CONFIG_ENV, load_config
+from redisbackup.cli.options import listen_address
 
 # main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
 # (the one exception in the import-linter contract).
@@ -40,13 +41,6 @@ def _env_list(name: str) -> list[str]:
 def _env_flag(name: str, default: bool) -> bool:
     value = _env(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
 
 
 def _priority(text: str) -> int:
@@ -136,7 +130,7 @@ def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
     )
     hook.add_argument(
         "--webhook-listen",
-        type=_listen,
+        type=listen_address,
         default=_env("WEBHOOK_LISTEN", "127.0.0.1:9443"),  # argparse applies `type` to string defaults
         metavar="HOST:PORT",
         help="where the webhook listens (env REDISBACKUP_WEBHOOK_LISTEN); default 127.0.0.1:9443",

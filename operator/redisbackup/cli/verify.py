@@ -4,15 +4,20 @@
     redisbackup verify --from s3://bucket/prefix/NS/NAME/UID   without Kubernetes (nothing recorded)
 
 For every node (shard) of the snapshot, one after the other: the stored RDB is read back and checked against the
-manifest (size, CRC-64, SHA-256); `redis-check-rdb` parses it; a throwaway redis-server (no TCP port, deep payload
-sanitization) loads it and the keys are counted; for a Redis Cluster shard every key must hash to the shard's
-recorded slots. Needs redis-server and redis-check-rdb (Debian: redis-server, redis-tools) at least as new as the
-Redis that wrote the snapshot, disk for one RDB and memory for one node's data set at a time.
+manifest (size, CRC-64, SHA-256); a local reader that understands its RDB version and engine is chosen — the
+snapshot's own engine and version if present, else the newest of its engine; its `redis-check-rdb` (or
+`valkey-check-rdb`) parses it; a throwaway server of that reader (no TCP port, deep payload sanitization) loads it
+and the keys are counted; for a Redis Cluster shard every key must hash to the shard's recorded slots. Readers are
+found in $REDISBACKUP_RDB_TOOLS (directories, colon-separated), else on PATH (Debian: redis-tools, valkey-tools),
+or named with --redis-server/--redis-check-rdb. Needs disk for one RDB and memory for one node's data set at a time.
 
-Passing proves the stored bytes are exactly what the snapshot recorded and that this Redis version loads all of
+Passing proves the stored bytes are exactly what the snapshot recorded and that this engine version loads all of
 them; it does not prove the data is what your application expects (see the README: "Verifying a snapshot").
+When no local reader understands a node's RDB (VerifierTooOld: e.g. a Redis 8 snapshot and only redis-check-rdb
+7.0), the result is Unknown, not Failed: nothing is known to be wrong with the snapshot.
 
-Exit status: 0 passed; 1 failed, or could not be done (the message says which); 2 bad usage; 3 bad configuration.
+Exit status: 0 passed; 1 failed, unknown, or could not be done (the message says which); 2 bad usage; 3 bad
+configuration.
 """
 
 from __future__ import annotations
@@ -39,8 +44,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-record", dest="record", action="store_false", help="do not write the result into the RedisBackup"
     )
     parser.add_argument("--work-dir", type=Path, metavar="DIR", help="where to put each RDB (default: TMPDIR)")
-    parser.add_argument("--redis-server", metavar="PATH", help="the redis-server to load with (default: on PATH)")
-    parser.add_argument("--redis-check-rdb", metavar="PATH", help="the redis-check-rdb to use (default: on PATH)")
+    parser.add_argument(
+        "--redis-server",
+        metavar="PATH",
+        help="the redis-server (or valkey-server) to load with (default: the reader chosen from REDISBACKUP_RDB_TOOLS "
+        "or PATH)",
+    )
+    parser.add_argument(
+        "--redis-check-rdb", metavar="PATH", help="the redis-check-rdb (valkey-check-rdb) to use (default: beside it)"
+    )
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="how to print the result")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens on stderr")
     parser.set_defaults(handler=run)
@@ -54,7 +66,8 @@ def text_report(report: VerificationReport) -> str:
             databases = ", ".join(f"db{number}: {keys}" for number, keys in sorted(node.keys_per_database.items()))
             lines.append(
                 f"  {kind} {node.id}: {node.result}, {node.keys} keys ({node.expires} with a TTL"
-                f"{'; ' + databases if len(node.keys_per_database) > 1 else ''}), written by Redis {node.written_by}"
+                f"{'; ' + databases if len(node.keys_per_database) > 1 else ''}), written by {node.written_by}, "
+                f"checked by {node.loader}"
             )
         else:
             lines.append(f"  {kind} {node.id}: {node.result}: {node.fault}")
@@ -85,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             print(text_report(report))
             if recorded is not None:
                 metadata = recorded["metadata"]
-                verdict = "True" if report.passed else "False"
+                verdict = {"Passed": "True", "Failed": "False"}.get(report.result, "Unknown")
                 print(
                     f"recorded in RedisBackup {metadata['namespace']}/{metadata['name']}: status.verification, "
                     f"condition Verified={verdict}"

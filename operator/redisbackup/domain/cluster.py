@@ -1,7 +1,8 @@
 """Redis Cluster topology as plain data, and the choice of one node per shard to snapshot.
 
 Input is what the servers say: CLUSTER SHARDS (slots and members of every shard, with role, replication offset
-and health) and each primary's own CLUSTER NODES line, the only place Redis shows slots in the middle of a
+and health; on Redis before 7.0, which lacks it, the same read from CLUSTER NODES without the offsets) and each
+primary's own CLUSTER NODES line, the only place Redis shows slots in the middle of a
 migration (`[slot->-target]` on the source, `[slot-<-source]` on the target). The plan is refused while any slot
 moves or any slot is unserved: an RDB per shard then would miss keys or hold them twice.
 """
@@ -109,6 +110,48 @@ def parse_cluster_shards(reply: Sequence[object]) -> tuple[ClusterShard, ...]:
     return tuple(shards)
 
 
+def _node_health(flags: set[str], link: str) -> str:
+    if flags & {"fail", "fail?", "handshake", "noaddr"}:
+        return "failed"
+    return "online" if link == "connected" or "myself" in flags else "failed"
+
+
+def parse_cluster_nodes(cluster_nodes: str) -> tuple[ClusterShard, ...]:
+    """The shards as CLUSTER NODES describes them (Redis before 7.0 has no CLUSTER SHARDS). It tells no replication
+    offsets, so every replica counts as equally current (choose_node then takes the lowest node id)."""
+    primaries: dict[str, tuple[list[SlotRange], list[ClusterNode]]] = {}
+    replicas: list[tuple[str, ClusterNode]] = []
+    for line in cluster_nodes.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        node_id, address, flags, primary_id, link = (
+            fields[0],
+            fields[1],
+            set(fields[2].split(",")),
+            fields[3],
+            fields[7],
+        )
+        endpoint = address.split(",", 1)[0].split("@", 1)[0]
+        ip, _, port = endpoint.rpartition(":")
+        role: Literal["primary", "replica"] = "primary" if "master" in flags else "replica"
+        node = ClusterNode(node_id, ip, int(port) if port.isdigit() else None, None, role, 0, _node_health(flags, link))
+        if role == "replica":
+            replicas.append((primary_id, node))
+            continue
+        slots = []
+        for entry in fields[8:]:
+            if entry.startswith("["):
+                continue  # a slot in migration: parse_slot_moves reports it
+            first, _, last = entry.partition("-")
+            slots.append(SlotRange(int(first), int(last or first)))
+        primaries[node_id] = (slots, [node])
+    for primary_id, node in replicas:
+        if primary_id in primaries:
+            primaries[primary_id][1].append(node)
+    return tuple(ClusterShard(slots=tuple(sorted(slots)), nodes=tuple(nodes)) for slots, nodes in primaries.values())
+
+
 def parse_slot_moves(cluster_nodes: str) -> tuple[SlotMove, ...]:
     """Slots this node is migrating or importing, from its own ("myself") line of CLUSTER NODES."""
     moves = []
@@ -153,6 +196,13 @@ def choose_node(shard: ClusterShard) -> ClusterNode | None:
     return primary if primary is not None and primary.health == "online" else None
 
 
+def node_groups(shards: Sequence[ClusterShard]) -> list[tuple[str, ClusterShard]]:
+    """The slot-owning shards with their NodeGroupId: 0001… in order of the shard's lowest slot (snapshots and
+    DescribeReplicationGroups number them alike)."""
+    owning = sorted((s for s in shards if s.slots), key=lambda s: s.lowest_slot)
+    return [(node_id(index), shard) for index, shard in enumerate(owning, start=1)]
+
+
 def plan_cluster(
     source_id: str, shards: Sequence[ClusterShard], moves: Sequence[SlotMove] = (), *, tls: bool = False
 ) -> SnapshotPlan:
@@ -164,7 +214,8 @@ def plan_cluster(
             f"{', …' if len(moves) > 5 else ''}): a snapshot now could miss keys or hold them twice. "
             "Wait for the migration to finish (or fix it with redis-cli --cluster fix), then take the snapshot."
         )
-    owning = sorted((s for s in shards if s.slots), key=lambda s: s.lowest_slot)
+    groups = node_groups(shards)
+    owning = [shard for _, shard in groups]
     gaps = _unserved(owning)
     if gaps:
         raise ReplicationGroupNotReady(
@@ -172,17 +223,17 @@ def plan_cluster(
             "(cluster_state would be fail): a snapshot would be incomplete. Assign every slot, then try again."
         )
     targets = []
-    for index, shard in enumerate(owning, start=1):
+    for group_id, shard in groups:
         chosen = choose_node(shard)
         if chosen is None:
             states = ", ".join(f"{n.node_id[:8]} {n.role} {n.health}" for n in shard.nodes) or "no nodes"
             raise ReplicationGroupNotReady(
-                f"shard {node_id(index)} of replication group {source_id!r} (slots {format_slots(shard.slots)}) "
+                f"shard {group_id} of replication group {source_id!r} (slots {format_slots(shard.slots)}) "
                 f"has no online node ({states}). Wait for a failover or for the node to recover, then try again."
             )
         targets.append(
             NodeTarget(
-                id=node_id(index),
+                id=group_id,
                 address=chosen.address(tls=tls),
                 role=chosen.role,
                 name=chosen.hostname,

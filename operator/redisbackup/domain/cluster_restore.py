@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redisbackup.api.faults import FaultCode
+from redisbackup.domain.engines import EngineVersion, check_restore_target
 from redisbackup.domain.faults import RestoreFault, ValidationFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import SlotRange, format_slots
+from redisbackup.domain.rdb import Engine
 from redisbackup.domain.slots import SlotSet, parse_slots
 from redisbackup.domain.source import NodeAddress
 
@@ -48,6 +50,11 @@ class TargetFacts:
     bus_port: int | None = None
     engine_version: str = ""
     primary_id: str | None = None  # when it is a replica: the node id of its primary
+    engine: Engine = "redis"
+
+    @property
+    def release(self) -> EngineVersion:
+        return EngineVersion(self.engine, self.engine_version)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,21 @@ class ClusterRestorePlan:
     @property
     def addresses(self) -> tuple[NodeAddress, ...]:
         return tuple(p.address for p in self.primaries) + tuple(r.address for r in self.replicas)
+
+    def record_for(self, address: NodeAddress) -> NodeSnapshotRecord:
+        """The node group's record whose data `address` will hold (a replica: its primary's)."""
+        by_group = {p.node_group_id: p.record for p in self.primaries}
+        for primary in self.primaries:
+            if primary.address == address:
+                return primary.record
+        return by_group[next(r.node_group_id for r in self.replicas if r.address == address)]
+
+
+def check_versions(plan: ClusterRestorePlan, facts: dict[NodeAddress, TargetFacts]) -> None:
+    """Every node must read its node group's RDB (a replica too: it loads its primary's data as an RDB)."""
+    for address in plan.addresses:
+        record = plan.record_for(address)
+        check_restore_target(record.header, record.written_by, facts[address].release, str(address))
 
 
 def plan_cluster_restore(

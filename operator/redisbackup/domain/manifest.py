@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 from redisbackup.api.faults import FaultCode
+from redisbackup.domain.engines import EngineVersion
 from redisbackup.domain.faults import StorageFault
+from redisbackup.domain.rdb import RdbHeader
 
 
 class ManifestUnreadable(StorageFault):
@@ -49,9 +51,12 @@ class NodeSnapshotRecord(_Model):
     cache_size: str = Field(description="RDB size in bytes, as a string like ElastiCache's CacheSize")
     snapshot_create_time: dt.datetime
     object_key: str  # relative to the storage location
-    engine: Literal["redis", "valkey"]
+    engine: Literal["redis", "valkey"]  # the server's, as INFO says (Valkey 8 writes Redis's RDB format)
     engine_version: str
     rdb_version: int
+    # The RDB's signature: REDIS0nnn (Redis, Valkey before 9.0) or VALKEYnnn. Manifests written before this field
+    # recorded the signature's engine as `engine`, which is then what it means.
+    rdb_format: Literal["redis", "valkey"] | None = None
     crc64: str = Field(pattern=r"^[0-9a-f]{16}$")
     crc64_verified: bool  # False when the server writes no checksum (rdbchecksum no)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -65,6 +70,14 @@ class NodeSnapshotRecord(_Model):
     @property
     def size(self) -> int:
         return int(self.cache_size)
+
+    @property
+    def header(self) -> RdbHeader:
+        return RdbHeader(self.rdb_format or self.engine, self.rdb_version)
+
+    @property
+    def written_by(self) -> EngineVersion:
+        return EngineVersion(self.engine, self.engine_version)
 
     @model_validator(mode="after")
     def _exactly_one_id(self) -> NodeSnapshotRecord:

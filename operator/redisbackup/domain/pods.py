@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 REDIS_PORT_NAMES = ("redis", "tcp-redis")
+SNAPSHOTTING_ANNOTATION = "redisbackup.io/snapshotting"
+"""On a Workload while a snapshot of it runs: the RedisBackup taking it (ElastiCache's status "snapshotting")."""
 DEFAULT_REDIS_PORT = 6379
 
 Body = Mapping[str, Any]

@@ -21,6 +21,7 @@ from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import SnapshotFault
 
 Engine = Literal["redis", "valkey"]
+ENGINES: tuple[Engine, ...] = ("redis", "valkey")
 
 HEADER_SIZE = 9
 TRAILER_SIZE = 8
@@ -56,8 +57,11 @@ class ChecksumMismatch(SnapshotFault):
 
 @dataclass(frozen=True)
 class RdbHeader:
-    engine: Engine
+    engine: Engine  # the signature's: REDIS0nnn (Redis, and Valkey before 9.0) or VALKEYnnn
     version: int
+
+    def __str__(self) -> str:
+        return f"version {self.version}" if self.engine == "redis" else f"Valkey-format version {self.version}"
 
 
 @dataclass(frozen=True)

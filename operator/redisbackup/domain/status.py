@@ -4,7 +4,8 @@
                               │  ▲ mark_waiting / mark_progress
                               └──────mark_failed──► failed
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
-    available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad)
+    available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad; or
+                                Unknown: no reader here understands its RDB, which says nothing against it)
 
 Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: a JSON
 merge patch for the status subresource and the Kubernetes Event that reports it (`domain.conditions` keeps the
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from redisbackup.api.status import ConditionType, Phase
+from redisbackup.api.status import ConditionType, Phase, VerificationResult
 from redisbackup.domain.conditions import (
     ConditionValue,
     Notice,
@@ -253,7 +254,7 @@ def mark_verified(
     status: Status | None,
     verification: Mapping[str, Any],
     *,
-    passed: bool,
+    result: VerificationResult,
     reason: str | None,
     message: str,
     generation: int | None,
@@ -262,13 +263,16 @@ def mark_verified(
     """A verification finished: status.verification, and the Verified condition (False with the fault's code as
     reason when it failed: never silent). The phase stays available: the snapshot exists, the condition says
     whether it can be trusted. A failed verification is also Stalled (failed for good), so that Flux (kstatus) does
-    not call the backup Current; a later one that passes lifts it."""
-    verdict: Literal["True", "False"] = "True" if passed else "False"
-    cause = VERIFIED if passed else (reason or "VerificationFailed")
+    not call the backup Current; a later one that passes lifts it. An Unknown one (no local reader understands the
+    RDB's version, e.g. VerifierTooOld) is Verified=Unknown with that reason: no verdict, so Stalled is untouched."""
+    passed = result == "Passed"
+    verdicts: dict[str, ConditionValue] = {"Passed": "True", "Failed": "False", "Unknown": "Unknown"}
+    verdict = verdicts[result]
+    cause = VERIFIED if passed else (reason or ("VerificationFailed" if result == "Failed" else "VerificationUnknown"))
     wanted: list[tuple[ConditionType, ConditionValue, str, str]] = [(ConditionType.VERIFIED, verdict, cause, message)]
-    if not passed:
+    if result == "Failed":
         wanted.append((ConditionType.STALLED, "True", cause, message))
-    elif find(status, ConditionType.STALLED) is not None:
+    elif passed and find(status, ConditionType.STALLED) is not None:
         wanted.append((ConditionType.STALLED, "False", VERIFIED, "the stored snapshot passed its verification"))
     patch = {
         "verification": dict(verification),

@@ -6,10 +6,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from redisbackup.api.status import NodeVerification, Verification
+from redisbackup.api.status import NodeVerification, Verification, VerificationResult
 from redisbackup.domain.faults import RedisBackupError
 
-PASSED, FAILED = "Passed", "Failed"
+PASSED: VerificationResult = "Passed"
+FAILED: VerificationResult = "Failed"
+UNKNOWN: VerificationResult = "Unknown"  # no local reader understands the RDB: no verdict
 
 
 @dataclass(frozen=True)
@@ -18,11 +20,12 @@ class NodeCheck:
 
     id: str
     clustered: bool
-    result: str  # Passed | Failed
+    result: VerificationResult
     keys: int = 0  # loaded into the throwaway server, over all databases
     expires: int = 0  # of those, keys with a TTL
     keys_per_database: dict[int, int] = field(default_factory=dict)
-    written_by: str | None = None  # the Redis version recorded in the RDB
+    written_by: str | None = None  # the engine and version recorded in the RDB
+    loader: str | None = None  # the reader that checked and loaded it, e.g. "valkey 8.1.1"
     fault: RedisBackupError | None = None
 
 
@@ -30,7 +33,7 @@ class NodeCheck:
 class VerificationReport:
     snapshot_name: str
     verified_at: dt.datetime
-    loader: str  # "redis 7.0.15": the redis-server that loaded the RDBs
+    loader: str  # "redis 7.0.15": the server(s) that loaded the RDBs
     nodes: tuple[NodeCheck, ...]
 
     @property
@@ -38,12 +41,18 @@ class VerificationReport:
         return all(node.result == PASSED for node in self.nodes)
 
     @property
-    def result(self) -> str:
-        return PASSED if self.passed else FAILED
+    def result(self) -> VerificationResult:
+        """Failed when any node failed (a verdict); else Unknown when any could not be judged; else Passed."""
+        results = {node.result for node in self.nodes}
+        if FAILED in results:
+            return FAILED
+        return UNKNOWN if UNKNOWN in results else PASSED
 
     @property
     def fault(self) -> RedisBackupError | None:
-        return next((node.fault for node in self.nodes if node.fault is not None), None)
+        """The first failure's fault, else the first reason for an Unknown."""
+        failed = next((node.fault for node in self.nodes if node.result == FAILED and node.fault is not None), None)
+        return failed or next((node.fault for node in self.nodes if node.fault is not None), None)
 
     @property
     def keys(self) -> int:
@@ -60,8 +69,11 @@ class VerificationReport:
                 f"loads ({self.keys} keys)"
             )
         fault = self.fault
-        failed = [node.id for node in self.nodes if node.result == FAILED]
         reason = f": {fault.message}" if fault else ""
+        if self.result == UNKNOWN:
+            unknown = [node.id for node in self.nodes if node.result == UNKNOWN]
+            return f"could not verify {what} (no verdict for {', '.join(unknown)}){reason}"
+        failed = [node.id for node in self.nodes if node.result == FAILED]
         return f"verification of {what} failed for {', '.join(failed)}{reason}"
 
 
@@ -70,7 +82,7 @@ def _node_status(node: NodeCheck) -> NodeVerification:
     passed = node.result == PASSED
     return NodeVerification(
         **ids,
-        result="Passed" if passed else "Failed",
+        result=node.result,
         keys=node.keys if passed else None,
         expires=node.expires if passed else None,
         reason=str(node.fault.code) if node.fault else None,
@@ -82,7 +94,7 @@ def verification_status(report: VerificationReport) -> dict[str, Any]:
     """status.verification (camelCase JSON) for `report`."""
     fault = report.fault
     verification = Verification(
-        result="Passed" if report.passed else "Failed",
+        result=report.result,
         verify_time=report.verified_at,
         keys=report.keys if report.passed else None,
         loader=report.loader,

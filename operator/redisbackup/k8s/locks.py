@@ -20,7 +20,7 @@ from typing import Any
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL
-from redisbackup.domain.pods import Workload
+from redisbackup.domain.pods import SNAPSHOTTING_ANNOTATION, Workload
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s import api
 from redisbackup.k8s.api import Client
@@ -28,7 +28,7 @@ from redisbackup.k8s.faults import ObjectNotFound, UpdateConflict
 
 log = logging.getLogger(__name__)
 
-ANNOTATION = "redisbackup.io/snapshotting"
+ANNOTATION = SNAPSHOTTING_ANNOTATION
 UID_ANNOTATION = "redisbackup.io/snapshotting-uid"
 ATTEMPTS = 5
 

@@ -168,3 +168,18 @@ def patch_backup_status(
         body,
         _content_type=api.MERGE_PATCH,
     )
+
+
+def patch_backup(namespace: str, name: str, patch: dict[str, Any], client: Client | None = None) -> dict[str, Any]:
+    """JSON merge patch of a RedisBackup (its mutable spec fields: tags, deletionPolicy, verify)."""
+    return api.call(
+        f"update RedisBackup {name} in namespace {namespace}",
+        api.custom(client).patch_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        patch,
+        _content_type=api.MERGE_PATCH,
+    )

@@ -1,7 +1,8 @@
 """A throwaway redis-server that loads a stored RDB: the reader of last resort for restores and verification.
 
 Only redis-server reads every type, encoding and module hook of its own RDB format completely, so
-`restore-cluster` and verification let a local redis-server load the RDB instead of parsing it here. The server
+`restore-cluster` and verification let a local redis-server (or valkey-server: the reader local.readers found for
+the RDB's version) load the RDB instead of parsing it here. The server
 listens on no TCP port — only a Unix socket (mode 700) in the caller's private directory — saves nothing, checks
 every ziplist/listpack deeply while loading (`sanitize-dump-payload yes`), and is killed when the block ends; the
 kernel kills it too if this process dies without cleaning up (PR_SET_PDEATHSIG).
@@ -31,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redisbackup.api.faults import FaultCode
+from redisbackup.domain.engines import VerifierTooOld
 from redisbackup.domain.faults import RestoreFault, SnapshotFault
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
+from redisbackup.local.readers import REDIS_SERVER_ENV, RdbReader
 from redisbackup.redis.client import RedisClient
 from redisbackup.redis.connection import RespError, Timeouts
 from redisbackup.redis.faults import ConnectionLost, RedisUnreachable
@@ -40,7 +43,6 @@ from redisbackup.redis.info import ServerInfo, read_server_info
 
 log = logging.getLogger(__name__)
 
-REDIS_SERVER_ENV = "REDISBACKUP_REDIS_SERVER"
 RDB_NAME = "dump.rdb"
 SOCKET_NAME = "redis.sock"
 LOG_NAME = "redis.log"
@@ -53,6 +55,8 @@ SOCKET_DIR_PREFIX = "redisbackup-"
 _SOCKET_SUFFIX = len(f"/{SOCKET_DIR_PREFIX}XXXXXXXX/{SOCKET_NAME}")  # what TemporaryDirectory and we append
 # Logged after redis-server opened its socket and before it reads the RDB: without it, nothing was loaded.
 _STARTED = "Server initialized"
+# Logged by a server given an RDB newer than it reads (Redis and Valkey alike): no verdict on the RDB.
+TOO_NEW = "Can't handle RDB format version"
 
 
 class RdbLoadFailed(SnapshotFault):
@@ -100,7 +104,8 @@ def find_redis_server(explicit: str | None = None) -> str:
     )
 
 
-def _config(directory: Path, socket: Path) -> str:
+def _config(directory: Path, socket: Path, reader: RdbReader | None) -> str:
+    modern = reader is None or reader.release.sanitizes_payloads  # both options arrived in Redis 6.2
     lines = [
         "port 0",
         f"unixsocket {socket}",
@@ -111,9 +116,9 @@ def _config(directory: Path, socket: Path) -> str:
         "appendonly no",
         "daemonize no",
         f"logfile {directory / LOG_NAME}",
-        "sanitize-dump-payload yes",
+        *(["sanitize-dump-payload yes"] if modern else []),
         f"databases {DATABASES}",
-        "set-proc-title no",
+        *(["set-proc-title no"] if modern else []),
     ]
     return "\n".join(lines) + "\n"
 
@@ -135,6 +140,11 @@ class ScratchServer:
     socket: Path  # in a short private directory of its own: a socket path may not exceed 107 bytes
     process: asyncio.subprocess.Process
     info: ServerInfo | None = None
+    reader: RdbReader | None = None
+
+    @property
+    def engine_name(self) -> str:
+        return str(self.reader) if self.reader is not None else "redis-server"
 
     @property
     def address(self) -> NodeAddress:
@@ -167,6 +177,11 @@ async def _wait_loaded(server: ScratchServer, what: str, time_limit: float) -> N
                     f"the throwaway redis-server for {what} exited with status {server.process.returncode} before "
                     f"it read the RDB. Its log ends:\n{server.log_tail()}\nThis says nothing about the snapshot: "
                     "fix the local redis-server or its environment, and try again."
+                )
+            if server.process.returncode is not None and TOO_NEW in server.log():
+                raise VerifierTooOld(
+                    f"the local {server.engine_name} cannot read {what}: {server.log_tail(2)}. That says nothing "
+                    "about the snapshot: load it with a server at least as new as the one that wrote it."
                 )
             if server.process.returncode is not None:
                 raise RdbLoadFailed(
@@ -201,15 +216,17 @@ def socket_parent() -> str:
 
 
 @contextlib.asynccontextmanager
-async def _running(directory: Path, redis_server: str | None) -> AsyncIterator[ScratchServer]:
-    """redis-server started in `directory` with its private socket; killed when the block ends."""
-    program = find_redis_server(redis_server)
+async def _running(directory: Path, reader: RdbReader | None, redis_server: str | None) -> AsyncIterator[ScratchServer]:
+    """The `reader`'s server (or `redis_server`, or redis-server on PATH) started in `directory` with its private
+    socket; killed when the block ends."""
+    program = reader.server if reader is not None else find_redis_server(redis_server)
     with tempfile.TemporaryDirectory(prefix=SOCKET_DIR_PREFIX, dir=socket_parent()) as socket_dir:
         socket = Path(socket_dir, SOCKET_NAME)
         config = directory / "redis.conf"
-        config.write_text(_config(directory, socket))
+        config.write_text(_config(directory, socket, reader))
         process = await asyncio.create_subprocess_exec(
-            "redis-server",  # argv[0]: what the Redis binary runs as (it may be installed as redis-check-rdb)
+            # argv[0]: what the binary runs as (Debian installs it as redis-check-rdb too)
+            reader.server_name if reader is not None else "redis-server",
             str(config),
             executable=program,
             stdin=asyncio.subprocess.DEVNULL,
@@ -218,7 +235,7 @@ async def _running(directory: Path, redis_server: str | None) -> AsyncIterator[S
             preexec_fn=_die_with_parent,
         )
         try:
-            yield ScratchServer(directory, socket, process)
+            yield ScratchServer(directory, socket, process, reader=reader)
         finally:
             if process.returncode is None:
                 process.kill()
@@ -238,13 +255,19 @@ async def _loaded(server: ScratchServer, what: str, load_timeout: float) -> Scra
 
 @contextlib.asynccontextmanager
 async def scratch_server(
-    directory: Path, *, what: str, redis_server: str | None = None, load_timeout: float = 3600.0
+    directory: Path,
+    *,
+    what: str,
+    reader: RdbReader | None = None,
+    redis_server: str | None = None,
+    load_timeout: float = 3600.0,
 ) -> AsyncIterator[ScratchServer]:
-    """Start redis-server in `directory` (private, empty but for `dump.rdb`), yield it once the RDB is loaded.
+    """Start the `reader`'s server (or `redis_server`, or redis-server on PATH) in `directory` (private, empty but
+    for `dump.rdb`), yield it once the RDB is loaded.
 
     `what` names the RDB in messages (e.g. "node group 0002 of snapshot nightly").
     """
-    async with _running(directory, redis_server) as server:
+    async with _running(directory, reader, redis_server) as server:
         yield await _loaded(server, what, load_timeout)
 
 
@@ -328,6 +351,7 @@ async def streamed_scratch_server(
     directory: Path,
     *,
     what: str,
+    reader: RdbReader | None = None,
     redis_server: str | None = None,
     load_timeout: float = 3600.0,
     start_timeout: float = 60.0,
@@ -336,7 +360,7 @@ async def streamed_scratch_server(
     the yielded `StreamedLoad`, then `finish()` gives the server once it has loaded it."""
     fifo = directory / RDB_NAME
     os.mkfifo(fifo, 0o600)
-    async with _running(directory, redis_server) as server:
+    async with _running(directory, reader, redis_server) as server:
         load = StreamedLoad(server, fifo, what, load_timeout)
         try:
             await load.open(start_timeout)

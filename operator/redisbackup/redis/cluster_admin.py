@@ -25,6 +25,8 @@ from redisbackup.redis.keyspace import keyspace
 
 log = logging.getLogger(__name__)
 
+DEFAULT_BUS_OFFSET = 10000  # the cluster bus listens on port + 10000 unless cluster-port says otherwise (7.0+)
+
 
 async def open_node(address: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts) -> RedisClient:
     return await RedisClient.open(address, settings, timeouts)
@@ -54,7 +56,7 @@ async def inspect_target(connection: RedisClient) -> TargetFacts:
     server = await read_server_info(connection)
     keys = sum(db.keys for db in (await keyspace(connection)).values())
     if not server.cluster_enabled:
-        return TargetFacts(connection.node, False, keys, engine_version=server.engine_version)
+        return TargetFacts(connection.node, False, keys, engine_version=server.engine_version, engine=server.engine)
     info = await cluster_info(connection)
     node = await myself(connection)
     return TargetFacts(
@@ -67,6 +69,7 @@ async def inspect_target(connection: RedisClient) -> TargetFacts:
         bus_port=node.bus_port,
         primary_id=node.primary_id,
         engine_version=server.engine_version,
+        engine=server.engine,
     )
 
 
@@ -77,13 +80,17 @@ async def set_config_epoch(connection: RedisClient, epoch: int) -> None:
         log.info("%s kept its config epoch (%s)", connection.node, reply.message)
 
 
-async def add_slots(connection: RedisClient, ranges: Sequence[SlotRange]) -> None:
+async def add_slots(connection: RedisClient, ranges: Sequence[SlotRange], *, by_range: bool = True) -> None:
+    """ADDSLOTSRANGE (Redis 7.0+), or every slot named for older servers (`by_range=False`)."""
     if not ranges:
         return
-    bounds = [value for r in ranges for value in (r.first, r.last)]
-    reply = await connection.command("CLUSTER", "ADDSLOTSRANGE", *bounds)
+    if by_range:
+        command: list[str | int] = ["ADDSLOTSRANGE", *(value for r in ranges for value in (r.first, r.last))]
+    else:
+        command = ["ADDSLOTS", *(slot for r in ranges for slot in range(r.first, r.last + 1))]
+    reply = await connection.command("CLUSTER", *command)
     if isinstance(reply, RespError):
-        raise RestoreFault(f"{connection.node} refused CLUSTER ADDSLOTSRANGE: {reply.message}")
+        raise RestoreFault(f"{connection.node} refused CLUSTER {command[0]}: {reply.message}")
 
 
 async def resolve_ip(address: NodeAddress) -> str:
@@ -97,7 +104,7 @@ async def resolve_ip(address: NodeAddress) -> str:
 
 async def meet(connection: RedisClient, ip: str, port: int, bus_port: int | None) -> None:
     command: list[str | int] = ["CLUSTER", "MEET", ip, port]
-    if bus_port is not None:
+    if bus_port is not None and bus_port != port + DEFAULT_BUS_OFFSET:  # before 7.0 MEET takes no bus port
         command.append(bus_port)
     reply = await connection.command(*command)
     if isinstance(reply, RespError):

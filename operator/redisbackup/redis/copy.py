@@ -1,11 +1,12 @@
 """Copying every key of one server into another over the network: DUMP + PEXPIRETIME → RESTORE … ABSTTL.
 
-DUMP serializes a key of any type (strings, lists, hashes, sets, sorted sets, streams with their consumer
-groups, module types) in the server's own RDB encoding, and RESTORE recreates it exactly; PEXPIRETIME (Redis 7.0)
-and RESTORE's ABSTTL carry the absolute expiry in milliseconds, so a key expires at the same instant as it would
-have on the source however long the copy takes. A key that expired meanwhile is skipped, as Redis would have
-dropped it anyway. Both sides are pipelined in batches bounded by key count and bytes, so memory stays at about
-one batch (or one key, for a key larger than a batch). Functions (FUNCTION DUMP/RESTORE) are copied too.
+DUMP serializes a key of any type (strings, lists, hashes, sets, sorted sets, streams with their consumer groups,
+module types) in the server's own RDB encoding, and RESTORE recreates it exactly; PEXPIRETIME (Redis 7.0) and
+RESTORE's ABSTTL carry the absolute expiry in milliseconds, so a key expires at the same instant as it would have on
+the source however long the copy takes. A source older than 7.0 only tells PTTL: the instant is then taken as now +
+PTTL when the key is dumped, within milliseconds of the truth. A key that expired meanwhile is skipped, as Redis
+would have dropped it anyway. Both sides are pipelined in batches bounded by key count and bytes, so memory stays at
+about one batch (or one key, for a key larger than a batch). Functions (FUNCTION DUMP/RESTORE) are copied too.
 
 The source is a server nobody writes to (a throwaway redis-server that loaded a snapshot), so SCAN sees every key.
 """
@@ -60,9 +61,11 @@ def _restore_fault(target: RedisClient, key: bytes, message: str) -> RestoreFaul
     return RestoreFault(f"{target.node} refused to RESTORE key {shown}: {message}")
 
 
-async def _dump_batch(source: RedisClient, keys: list[bytes]) -> list[tuple[bytes, int, bytes]]:
+async def _dump_batch(source: RedisClient, keys: list[bytes], absolute: bool = True) -> list[tuple[bytes, int, bytes]]:
     """(key, absolute expiry in ms or 0, payload) for each key that still exists."""
-    replies = await source.pipeline([command for key in keys for command in (("PEXPIRETIME", key), ("DUMP", key))])
+    expiry_command = "PEXPIRETIME" if absolute else "PTTL"
+    now_ms = int(time.time() * 1000)
+    replies = await source.pipeline([command for key in keys for command in ((expiry_command, key), ("DUMP", key))])
     dumped = []
     for index, key in enumerate(keys):
         expiry, payload = replies[2 * index], replies[2 * index + 1]
@@ -73,7 +76,9 @@ async def _dump_batch(source: RedisClient, keys: list[bytes]) -> list[tuple[byte
         if payload is None or expiry == -2:
             continue  # gone: it expired between SCAN and DUMP
         if not isinstance(payload, bytes) or not isinstance(expiry, int):
-            raise UnexpectedReply(f"{source.node} answered DUMP/PEXPIRETIME of {key[:60]!r} unexpectedly")
+            raise UnexpectedReply(f"{source.node} answered DUMP/{expiry_command} of {key[:60]!r} unexpectedly")
+        if not absolute and expiry >= 0:
+            expiry = now_ms + max(expiry, 1)
         dumped.append((key, max(expiry, 0), payload))
     return dumped
 
@@ -108,14 +113,16 @@ async def copy_keys(
     progress: Callable[[CopyResult], None] | None = None,
     batch_keys: int = BATCH_KEYS,
     batch_bytes: int = BATCH_BYTES,
+    absolute_expiry: bool = True,
 ) -> CopyResult:
-    """Copy every key of the source's selected database into the target's (both must be empty of each other)."""
+    """Copy every key of the source's selected database into the target's (both must be empty of each other).
+    `absolute_expiry=False` for a source without PEXPIRETIME (before Redis 7.0)."""
     result = CopyResult()
     pending: list[tuple[bytes, int, bytes]] = []
     pending_bytes = 0
     async for keys in scan_keys(source, count=batch_keys):
         for start in range(0, len(keys), batch_keys):
-            for item in await _dump_batch(source, keys[start : start + batch_keys]):
+            for item in await _dump_batch(source, keys[start : start + batch_keys], absolute_expiry):
                 pending.append(item)
                 pending_bytes += len(item[2])
                 if len(pending) >= batch_keys or pending_bytes >= batch_bytes:

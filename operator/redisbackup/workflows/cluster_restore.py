@@ -5,11 +5,14 @@
     the manifest) ─► throwaway redis-server loads it ─► DUMP/RESTORE ABSTTL every key into its primary
     ─►  replicas: CLUSTER REPLICATE, wait until in sync  ─►  cluster_state:ok, slots as recorded
 
-No access to the nodes' file systems is needed, and the nodes may run any Redis at least as new as the local
-redis-server. Keys are written only after the cluster is whole, because a node refuses writes while
-cluster_state is fail; clients that connect during the restore see the data arrive. With `preloaded` (the
-init-container route, each primary having loaded its node group's RDB at boot) the data step is skipped and only
-the slots the primaries did not claim for their keys are added.
+No access to the nodes' file systems is needed. Before anything changes, every node must read its node group's RDB
+(the same engine at the same or a newer version: RestoreTargetIncompatible otherwise), and a local reader is chosen
+per node group that reads the RDB and whose DUMP payloads the primary reads (the primary's own release if present;
+local.readers, domain.engines). Redis before 7.0 is built with ADDSLOTS and without functions. Keys are written only
+after the cluster is whole, because a node refuses writes while cluster_state is fail; clients that connect during
+the restore see the data arrive. With `preloaded` (the init-container route, each primary having loaded its node
+group's RDB at boot) the data step is skipped and only the slots the primaries did not claim for their keys are
+added.
 
 Running it again after it succeeded changes nothing (the nodes are recognised as the restored cluster), so a Job
 may retry it. A restore that fails half-way leaves the nodes half-built: empty them (FLUSHALL, CLUSTER RESET HARD)
@@ -34,14 +37,17 @@ from redisbackup.domain.cluster_restore import (
     TargetFacts,
     already_restored,
     check_target,
+    check_versions,
     missing_slots,
     plan_cluster_restore,
 )
+from redisbackup.domain.engines import choose_reader
 from redisbackup.domain.faults import RestoreFault
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.local.scratch_server import streamed_scratch_server
+from redisbackup.local.readers import RdbReader, find_readers
+from redisbackup.local.scratch_server import LocalRedisMissing, streamed_scratch_server
 from redisbackup.redis import cluster_admin
 from redisbackup.redis.client import RedisClient
 from redisbackup.redis.connection import Timeouts
@@ -102,6 +108,7 @@ class _Builder:
         by_address = {p.address: p for p in self.plan.primaries}
         for address in addresses:
             check_target(self.facts[address], by_address.get(address), preloaded=preloaded)
+        check_versions(self.plan, self.facts)
         return False
 
     async def assign_slots(self) -> None:
@@ -109,7 +116,8 @@ class _Builder:
             await cluster_admin.set_config_epoch(self.on(address), epoch)
         for primary in self.plan.primaries:
             ranges = missing_slots(primary, self.facts[primary.address].owned_slots)
-            await cluster_admin.add_slots(self.on(primary.address), ranges)
+            by_range = self.facts[primary.address].release.has_slot_ranges
+            await cluster_admin.add_slots(self.on(primary.address), ranges, by_range=by_range)
             self.report(f"node group {primary.node_group_id}: {primary.address} owns slots {primary.record.slots}")
 
     async def join(self, deadline: float) -> None:
@@ -178,29 +186,52 @@ async def _all_or_none(jobs: list[Coroutine[Any, Any, None]]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def choose_loaders(
+    plan: ClusterRestorePlan, facts: dict[NodeAddress, TargetFacts], redis_server: str | None
+) -> dict[str, RdbReader]:
+    """Per node group, the local reader that loads its RDB and copies payloads its primary reads (or refuse)."""
+    readers, not_a_server = await find_readers(server=redis_server)
+    if not_a_server is not None:
+        raise LocalRedisMissing(f"{not_a_server!r} is not a Redis or Valkey server: name one with --redis-server")
+    releases = [reader.release for reader in readers]
+    return {
+        primary.node_group_id: readers[
+            choose_reader(
+                releases,
+                primary.record.header,
+                written_by=primary.record.written_by,
+                target=facts[primary.address].release,
+            )
+        ]
+        for primary in plan.primaries
+    }
+
+
 async def _load_node_group(
     store: ObjectStore,
     manifest: Manifest,
     primary: PrimaryAssignment,
     target: RedisClient,
     work_dir: Path | None,
-    redis_server: str | None,
+    reader: RdbReader,
     report: Report,
 ) -> tuple[CopyResult, int]:
     what = f'node group {primary.node_group_id} of snapshot "{manifest.snapshot_name}"'
     # The RDB streams into the throwaway server (never onto the disk: a Job's /tmp is often a small emptyDir).
     with tempfile.TemporaryDirectory(prefix="redisbackup-restore-", dir=work_dir) as directory:
-        async with streamed_scratch_server(Path(directory), what=what, redis_server=redis_server) as load:
+        async with streamed_scratch_server(Path(directory), what=what, reader=reader) as load:
             await read_verified(store, primary.record, load.write)
             server = await load.finish()
             source = await server.connect()
             try:
-                functions = await copy_functions(source, target)
+                functions = await copy_functions(source, target) if reader.release.has_functions else 0
 
                 def progress(done: CopyResult) -> None:
                     report(f"node group {primary.node_group_id}: {done.keys} keys restored into {primary.address}")
 
-                copied = await copy_keys(source, target, progress=progress)
+                copied = await copy_keys(
+                    source, target, progress=progress, absolute_expiry=reader.release.has_absolute_expiry
+                )
             finally:
                 await source.close()
     return copied, functions
@@ -233,6 +264,8 @@ async def restore_cluster(
                 raise failure
         builder = _Builder(plan, connections, say)
         done = await builder.check(preloaded)
+        # Chosen (or refused) before the first change: a missing reader must not leave half a cluster.
+        loaders = {} if done or preloaded else await choose_loaders(plan, builder.facts, redis_server)
         result = ClusterRestore(
             manifest.snapshot_name,
             [
@@ -263,7 +296,13 @@ async def restore_cluster(
             async def load(primary: PrimaryAssignment) -> None:
                 async with gate:
                     copied, functions = await _load_node_group(
-                        store, manifest, primary, connections[primary.address], work_dir, redis_server, say
+                        store,
+                        manifest,
+                        primary,
+                        connections[primary.address],
+                        work_dir,
+                        loaders[primary.node_group_id],
+                        say,
                     )
                 group = groups[primary.node_group_id]
                 group.keys, group.expired, group.functions = copied.keys, copied.expired, functions

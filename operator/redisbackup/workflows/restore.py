@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from redisbackup.api.faults import FaultCode
+from redisbackup.domain.engines import EngineVersion, check_restore_target
 from redisbackup.domain.faults import RestoreFault, SnapshotFault, StorageFault, ValidationFault
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
@@ -102,8 +103,8 @@ def _compare(digest: RdbDigest, record: NodeSnapshotRecord, where: str) -> None:
         problems.append(f"SHA-256 {digest.sha256[:16]}… instead of {record.sha256[:16]}…")
     if record.crc64_verified and digest.crc64_hex != record.crc64:
         problems.append(f"CRC-64 {digest.crc64_hex} instead of {record.crc64}")
-    if digest.header.version != record.rdb_version:
-        problems.append(f"RDB version {digest.header.version} instead of {record.rdb_version}")
+    if digest.header != record.header:
+        problems.append(f"RDB {digest.header} instead of {record.header}")
     if problems:
         raise StoredObjectCorrupt(
             f"{where} does not match its manifest ({'; '.join(problems)}): the stored object was damaged or replaced "
@@ -242,14 +243,19 @@ async def restore_to_directory(
     skip_if_not_empty: bool = False,
     rdb_name: str = RDB_NAME,
     progress: Progress | None = None,
+    target: EngineVersion | None = None,
 ) -> DirectoryRestore:
     """Put one node's RDB into a Redis data directory as `rdb_name`, for redis-server to load when it starts.
 
     A directory with anything in it is refused (DataDirectoryNotEmpty) — restoring over live data loses it —
     unless `force` (then dump.rdb is replaced and an AOF that Redis would load instead is removed), or
     `skip_if_not_empty` (then nothing happens: an init container's later runs keep what Redis wrote since).
+    With `target` (the engine and version that will load it), a target that cannot read the RDB is refused first
+    (RestoreTargetIncompatible): nothing is touched.
     """
     record = select_node(manifest, node_id)
+    if target is not None:
+        check_restore_target(record.header, record.written_by, target, f"the server for {directory}")
     entries = await asyncio.to_thread(_prepare_directory, directory, rdb_name)
     if entries and skip_if_not_empty:
         log.info("%s is not empty (%s): keeping its data, nothing restored", directory, ", ".join(entries[:5]))

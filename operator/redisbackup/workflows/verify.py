@@ -4,13 +4,17 @@ Per node, one at a time (each load needs about as much memory as the node's data
 stored RDB, which never touches the disk (in the operator's Pod, /tmp is a small emptyDir: an RDB written there
 got the Pod evicted, and the restarted operator verified again, without end):
 
-1. the stored bytes are checked against the manifest while they stream: size, CRC-64 and SHA-256 (the bytes are
+1. choose a local reader that understands the RDB's version and engine (local.readers, domain.engines): the
+   snapshot's own release if present, else the newest of its engine. When none does, the node's result is
+   Unknown (VerifierTooOld, naming both versions): an old checker's "Can't handle RDB format version" is no verdict
+   (the stored bytes are still read and checked against the manifest: a damaged object is a verdict);
+2. the stored bytes are checked against the manifest while they stream: size, CRC-64 and SHA-256 (the bytes are
    the ones the snapshot stored);
-2. `redis-check-rdb` reads the same stream on its standard input (Redis's own parser reads every object and
-   checks the CRC-64 trailer);
-3. a throwaway redis-server with deep payload sanitization loads the same stream through a FIFO; then the keys
-   are counted per database, and for a Redis Cluster shard every key must hash to a slot the shard owned (else
-   restore-cluster would fail).
+3. the reader's `redis-check-rdb` (`valkey-check-rdb`) reads the same stream on its standard input: the engine's
+   own parser reads every object and checks the CRC-64 trailer;
+4. a throwaway server of the same reader, with deep payload sanitization, loads the same stream through a FIFO;
+   then the keys are counted per database, and for a Redis Cluster shard every key must hash to a slot the shard
+   owned (else restore-cluster would fail).
 
 A mismatch with the manifest is reported before anything the checker or the loader says about those bytes.
 
@@ -31,18 +35,27 @@ from typing import Any
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.conditions import StatusChange
+from redisbackup.domain.engines import VerifierTooOld, choose_reader
 from redisbackup.domain.faults import RedisBackupError, SnapshotFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.slots import SlotSet, key_slot, parse_slots
 from redisbackup.domain.status import mark_verified
-from redisbackup.domain.verification import FAILED, PASSED, NodeCheck, VerificationReport, verification_status
+from redisbackup.domain.verification import (
+    FAILED,
+    PASSED,
+    UNKNOWN,
+    NodeCheck,
+    VerificationReport,
+    verification_status,
+)
 from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.events import post_event
 from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
 from redisbackup.local.check_rdb import check_rdb_stream
-from redisbackup.local.scratch_server import streamed_scratch_server
+from redisbackup.local.readers import RdbReader, find_readers
+from redisbackup.local.scratch_server import LocalRedisMissing, streamed_scratch_server
 from redisbackup.redis.client import RedisClient
 from redisbackup.redis.keyspace import keyspace, scan_keys
 from redisbackup.storage.base import ObjectStore
@@ -81,19 +94,27 @@ async def check_slots(connection: RedisClient, record: NodeSnapshotRecord, what:
         )
 
 
+async def _discard(chunk: bytes) -> None:
+    pass
+
+
 async def _verify_node(
     store: ObjectStore,
     manifest: Manifest,
     record: NodeSnapshotRecord,
     directory: Path,
-    redis_server: str | None,
-    redis_check_rdb: str | None,
-) -> tuple[NodeCheck, str]:
+    readers: list[RdbReader],
+) -> NodeCheck:
     kind = "node group" if record.node_group_id else "node"
     what = f'{kind} {record.id} of snapshot "{manifest.snapshot_name}"'
+    try:
+        reader = readers[choose_reader([r.release for r in readers], record.header, written_by=record.written_by)]
+    except VerifierTooOld:
+        await read_verified(store, record, _discard)  # our own CRC-64 reads every RDB version: damage is a verdict
+        raise
     async with (
-        check_rdb_stream(what=what, program=redis_check_rdb) as check,
-        streamed_scratch_server(directory, what=what, redis_server=redis_server) as load,
+        check_rdb_stream(what=what, reader=reader) as check,
+        streamed_scratch_server(directory, what=what, reader=reader) as load,
     ):
 
         async def both(chunk: bytes) -> None:
@@ -111,7 +132,7 @@ async def _verify_node(
                 await check_slots(connection, record, what)
         finally:
             await connection.close()
-    verified = NodeCheck(
+    return NodeCheck(
         id=record.id,
         clustered=record.node_group_id is not None,
         result=PASSED,
@@ -119,8 +140,8 @@ async def _verify_node(
         expires=sum(db.expires for db in databases.values()),
         keys_per_database={number: db.keys for number, db in databases.items()},
         written_by=checked.written_by,
+        loader=str(reader.release),
     )
-    return verified, f"{server.info.engine if server.info else 'redis'} {server.version}"
 
 
 async def verify_snapshot(
@@ -133,24 +154,31 @@ async def verify_snapshot(
 ) -> VerificationReport:
     """Verify every node of `manifest`; a node that fails is reported with its fault, the others still run.
 
-    Only faults about the snapshot itself end up in the report; a missing local program or an unreachable store
-    is raised (the verification could not be done, which is not the same as a snapshot that failed it).
+    Only faults about the snapshot itself end up in the report (Failed), and the absence of a local reader that
+    understands its RDB (Unknown); an unreachable store or a named program that is no Redis server is raised (the
+    verification could not be done, which is not the same as a snapshot that failed it).
     """
+    readers, not_a_server = await find_readers(server=redis_server, checker=redis_check_rdb)
+    if not_a_server is not None:
+        raise LocalRedisMissing(
+            f"{not_a_server!r} is not a Redis or Valkey server (`--version` does not say so): name a redis-server or "
+            "valkey-server (--redis-server, REDISBACKUP_REDIS_SERVER) or leave it to the search of "
+            "REDISBACKUP_RDB_TOOLS / PATH"
+        )
     nodes = []
-    loader = "no RDB loaded"
     for record in manifest.node_snapshots:
         with tempfile.TemporaryDirectory(prefix="redisbackup-verify-", dir=work_dir) as directory:
             try:
-                verified, loader = await _verify_node(
-                    store, manifest, record, Path(directory), redis_server, redis_check_rdb
-                )
+                verified = await _verify_node(store, manifest, record, Path(directory), readers)
             except RedisBackupError as fault:
-                if fault.code not in VERDICTS:
+                if fault.code not in VERDICTS and fault.code not in NO_VERDICT:
                     raise
-                log.info("verification of %s node %s failed: %s", manifest.snapshot_name, record.id, fault)
+                result = FAILED if fault.code in VERDICTS else UNKNOWN
+                log.info("verification of %s node %s: %s: %s", manifest.snapshot_name, record.id, result, fault)
                 clustered = record.node_group_id is not None
-                verified = NodeCheck(id=record.id, clustered=clustered, result=FAILED, fault=fault)
+                verified = NodeCheck(id=record.id, clustered=clustered, result=result, fault=fault)
         nodes.append(verified)
+    loader = ", ".join(sorted({node.loader for node in nodes if node.loader})) or "no RDB loaded"
     return VerificationReport(manifest.snapshot_name, dt.datetime.now(dt.UTC), loader, tuple(nodes))
 
 
@@ -164,6 +192,8 @@ VERDICTS = frozenset(
         FaultCode.KEYS_OUTSIDE_SLOTS,
     }
 )
+# Faults that say no local reader could judge the RDB: the result is Unknown, never Failed (and never Stalled).
+NO_VERDICT = frozenset({FaultCode.VERIFIER_TOO_OLD, FaultCode.VERIFIER_NOT_FOUND})
 
 
 def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, generation: int | None) -> StatusChange:
@@ -172,7 +202,7 @@ def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, ge
     return mark_verified(
         status,
         verification_status(report),
-        passed=report.passed,
+        result=report.result,
         reason=str(fault.code) if fault else None,
         message=report.summary,
         generation=generation,

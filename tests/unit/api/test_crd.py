@@ -67,11 +67,11 @@ def test_cel_rules_say_the_same_as_the_webhook(version: dict[str, Any]) -> None:
     assert f"InvalidParameterCombination: {no_source_message()}" in messages
 
 
-def test_every_spec_field_but_the_deletion_policy_and_verify_is_immutable(version: dict[str, Any]) -> None:
+def test_every_spec_field_but_the_deletion_policy_verify_and_tags_is_immutable(version: dict[str, Any]) -> None:
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     transition = [rule for rule in spec["x-kubernetes-validations"] if "oldSelf" in rule["rule"]]
     assert [rule["fieldPath"] for rule in transition] == [f".{field}" for field in immutable_fields()]
-    assert set(spec["properties"]) - set(immutable_fields()) == {"deletionPolicy", "verify"}
+    assert set(spec["properties"]) - set(immutable_fields()) == {"deletionPolicy", "verify", "tags"}
     # has() on both sides: adding or removing an optional field is a change too.
     port = next(rule for rule in transition if rule["fieldPath"] == ".port")
     assert port["rule"] == ("has(self.port) == has(oldSelf.port) && (!has(self.port) || self.port == oldSelf.port)")
@@ -85,7 +85,7 @@ def test_kubectl_sees_a_short_name_categories_columns_and_a_status_subresource()
     (version,) = document["spec"]["versions"]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) == 0]
-    assert columns == ["Snapshot", "Source", "Status", "Size", "Age"]
+    assert columns == ["Snapshot", "Source", "Engine", "Version", "Status", "Size", "Age"]
 
 
 def test_every_field_has_a_description_for_kubectl_explain(version: dict[str, Any]) -> None:

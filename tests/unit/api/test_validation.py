@@ -12,6 +12,7 @@ from redisbackup.api.validation import (
     check_admitted,
     check_create,
     check_spec,
+    check_tags,
     check_unique,
     check_update,
     warnings,
@@ -218,6 +219,24 @@ def test_changing_the_deletion_policy_is_allowed_but_must_still_be_valid() -> No
     assert faults(check_update(body(), body(deletionPolicy="Keep"))) == [
         ("InvalidParameterValue", "spec.deletionPolicy")
     ]
+
+
+def test_tags_may_change_as_in_elasticache_but_within_its_rules() -> None:
+    assert check_update(body(tags={"team": "a"}), body(tags={"team": "b", "env": "prod"})) == []
+    assert check_update(body(), body(tags={"team": "a"})) == []
+    assert check_update(body(tags={"team": "a"}), body()) == []
+    assert faults(check_update(body(), body(tags={f"k{i}": "v" for i in range(51)}))) == [
+        ("TagQuotaPerResourceExceeded", "spec.tags")
+    ]
+
+
+def test_tag_sets_are_checked_the_same_for_every_resource() -> None:
+    assert check_tags({"team": "payments", "empty": ""}) == []
+    assert faults(check_tags({f"k{i}": "v" for i in range(51)}, field="Tags")) == [
+        ("TagQuotaPerResourceExceeded", "Tags")
+    ]
+    assert faults(check_tags({"": "v"})) == [("InvalidParameterValue", "spec.tags")]
+    assert faults(check_tags({"k": "v" * 257})) == [("InvalidParameterValue", "spec.tags")]
 
 
 def test_an_update_that_leaves_the_spec_alone_is_never_refused() -> None:

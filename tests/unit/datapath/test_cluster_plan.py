@@ -6,6 +6,7 @@ import pytest
 
 from redisbackup.domain.cluster import (
     ReplicationGroupNotReady,
+    parse_cluster_nodes,
     parse_cluster_shards,
     parse_slot_moves,
     plan_cluster,
@@ -135,3 +136,27 @@ def test_resp3_maps_and_text_are_understood_too() -> None:
     raw = [{"slots": [0, 16383], "nodes": [{"id": "a" * 40, "port": 7000, "ip": "10.0.0.1", "role": "master",
                                              "replication-offset": 5, "health": "online"}]}]  # fmt: skip
     assert str(plan_cluster("g", parse_cluster_shards(raw)).nodes[0].address) == "10.0.0.1:7000"
+
+
+def test_redis_6_clusters_are_read_from_cluster_nodes_which_has_no_offsets() -> None:
+    """Redis 6.0 has no CLUSTER SHARDS: the shards come from CLUSTER NODES (as a 6.0.16 node printed them)."""
+    text = (
+        "a1 127.0.0.2:30001@40001 myself,master - 0 0 1 connected 0-5460\n"
+        "b2 127.0.0.3:30002@40002 master - 0 1700000000000 2 connected 5461-10922\n"
+        "c3 127.0.0.4:30003@40003 master - 0 1700000000000 3 connected 10923-16383\n"
+        "d4 127.0.0.5:30004@40004 slave a1 0 1700000000000 1 connected\n"
+        "e5 127.0.0.6:30005@40005 slave b2 0 1700000000000 2 disconnected\n"
+        "f6 127.0.0.7:30006@40006 slave,fail c3 0 1700000000000 3 connected\n"
+    )
+    shards = parse_cluster_nodes(text)
+    plan = plan_cluster("shop", shards)
+    assert [(n.id, str(n.address), n.role) for n in plan.nodes] == [
+        ("0001", "127.0.0.5:30004", "replica"),
+        ("0002", "127.0.0.3:30002", "primary"),  # its replica's link is down
+        ("0003", "127.0.0.4:30003", "primary"),  # its replica failed
+    ]
+    assert [n.slots for n in plan.nodes] == [
+        (SlotRange(0, 5460),),
+        (SlotRange(5461, 10922),),
+        (SlotRange(10923, 16383),),
+    ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -64,15 +64,24 @@ def failed() -> dict[str, Any]:
     return merge(status, transitions.mark_failed(status, fault, generation=1, now=NOW).patch)
 
 
-def verified(*, passed: bool, generation: int = 1) -> dict[str, Any]:
+VERDICTS: dict[str, tuple[str | None, str]] = {
+    "Passed": (None, "verified 1 node"),
+    "Failed": ("StoredObjectCorrupt", "verification of 1 node failed for 0001: the SHA-256 differs"),
+    "Unknown": ("VerifierTooOld", "could not verify 1 node (no verdict for 0001): no local reader understands RDB 12"),
+}
+
+
+def verified(*, passed: bool | None, generation: int = 1) -> dict[str, Any]:
+    """passed None: Unknown (no local reader understands the RDB)."""
     status = available()
-    verification = {"result": "Passed" if passed else "Failed", "verifyTime": "2026-05-15T12:02:00Z"}
+    result: Literal["Passed", "Failed", "Unknown"] = "Unknown" if passed is None else "Passed" if passed else "Failed"
+    reason, message = VERDICTS[result]
     change = transitions.mark_verified(
         status,
-        verification,
-        passed=passed,
-        reason=None if passed else "StoredObjectCorrupt",
-        message="verified 1 node" if passed else "verification of 1 node failed for 0001: the SHA-256 differs",
+        {"result": result, "verifyTime": "2026-05-15T12:02:00Z"},
+        result=result,
+        reason=reason,
+        message=message,
         generation=generation,
         now=NOW,
     )
@@ -103,6 +112,7 @@ CASES = [
     ("deletionPolicy edited, not yet observed", backup(available(), generation=2), "InProgress", "Progressing"),
     ("verified", backup(verified(passed=True)), "Current", "Healthy"),
     ("verification failed", backup(verified(passed=False)), "Failed", "Degraded"),
+    ("no verdict: no reader for its RDB", backup(verified(passed=None)), "Current", "Healthy"),
 ]
 
 
@@ -172,7 +182,7 @@ def test_a_verification_asked_for_by_an_edit_records_the_new_generation() -> Non
 def test_a_verification_that_passes_after_a_failed_one_lifts_stalled() -> None:
     status = verified(passed=False)
     change = transitions.mark_verified(
-        status, {"result": "Passed"}, passed=True, reason=None, message="verified 1 node", generation=1, now=NOW
+        status, {"result": "Passed"}, result="Passed", reason=None, message="verified 1 node", generation=1, now=NOW
     )
     merge(status, change.patch)
     assert {c["type"]: c["status"] for c in status["conditions"]}["Stalled"] == "False"

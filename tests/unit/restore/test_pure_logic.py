@@ -20,6 +20,7 @@ from redisbackup.domain.cluster_restore import (
     parse_myself,
     plan_cluster_restore,
 )
+from redisbackup.domain.engines import VerifierTooOld
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.domain.layout import SnapshotLocation, split_snapshot_url
 from redisbackup.domain.plan import SlotRange
@@ -160,13 +161,27 @@ def test_redis_check_rdbs_verdicts_are_parsed() -> None:
         "[offset 118] \\o/ RDB looks OK! \\o/\n[info] 2 keys read\n[info] 1 expires\n[info] 0 already expired\n"
     )
     checked = parse_report(good, 0, what="node 0001")
-    assert (checked.keys, checked.expires, checked.already_expired, checked.written_by) == (2, 1, 0, "7.0.15")
+    assert (checked.keys, checked.expires, checked.already_expired, checked.written_by) == (2, 1, 0, "redis 7.0.15")
+    valkey = good.replace("redis-ver = '7.0.15'", "valkey-ver = '8.1.1'")
+    assert parse_report(valkey, 0, what="node 0001").written_by == "valkey 8.1.1"
     bad = (
         "--- RDB ERROR DETECTED ---\n[offset 3000] Unexpected EOF reading RDB file\n"
         "[additional info] Reading key 'key:758'\n[info] 155 keys read\n"
     )
     with pytest.raises(RdbCheckFailed, match=r"Unexpected EOF reading RDB file; \[additional info\] Reading key"):
         parse_report(bad, 1, what="node 0001")
+
+
+def test_a_checker_too_old_for_the_rdb_gives_no_verdict() -> None:
+    """What bookworm's redis-check-rdb 7.0.15 says of Redis 8's RDB 12: not damage, an old reader."""
+    too_new = (
+        "[offset 0] Checking RDB file dump.rdb\n--- RDB ERROR DETECTED ---\n"
+        "[offset 9] Can't handle RDB format version 12\n[additional info] While doing: start\n[info] 0 keys read\n"
+    )
+    with pytest.raises(VerifierTooOld, match=r"redis-check-rdb 7\.0\.15 does not read node 0001") as raised:
+        parse_report(too_new, 1, what="node 0001", checker="redis-check-rdb 7.0.15")
+    assert "damaged" not in raised.value.message
+    assert raised.value.code == "VerifierTooOld"
 
 
 def body(status: dict[str, Any], **metadata: Any) -> dict[str, Any]:
