@@ -195,10 +195,14 @@ def _node_leftovers(node: dict[str, Any] | None) -> list[str]:
     from devstack.node import leftovers
     from devstack.node.network import reap_slot
 
-    found = leftovers(node["slot"], node.get("mount_namespace", ""), Path(node["directory"]))
+    found = leftovers(
+        node["slot"], node.get("mount_namespace", ""), Path(node["directory"]), node.get("net_namespace", "")
+    )
     if found and reap_slot(node["slot"]):
         shutil.rmtree(node["directory"], ignore_errors=True)
-        found = leftovers(node["slot"], node.get("mount_namespace", ""), Path(node["directory"]))
+        found = leftovers(
+            node["slot"], node.get("mount_namespace", ""), Path(node["directory"]), node.get("net_namespace", "")
+        )
     return found
 
 

@@ -121,6 +121,7 @@ def run(directory: Path, *, demo: bool = False) -> int:
                 "pod_cidr": slot.pod_cidr,
                 "cgroup": slot.cgroup,
                 "mount_namespace": cluster.mount_namespace,
+                "net_namespace": cluster.net_namespace,
                 "directory": str(node.directory),
             },
             "env_file": str(_write_env(directory, plane.kubeconfig, s3, demo_env)),

@@ -211,6 +211,7 @@ class RealCluster:
     startup_seconds: float = 0.0
     slot_index: int = 0
     mount_namespace: str = ""
+    net_namespace: str = ""
 
     @classmethod
     @contextlib.contextmanager
@@ -237,6 +238,7 @@ class RealCluster:
             self.namespaces = NodeNamespaces(self.slot, node_dir, self.workdir / "logs")
             self.namespaces.create()
             self.mount_namespace = self.namespaces.mount_namespace
+            self.net_namespace = self.namespaces.net_namespace
             self.plane = ControlPlane(
                 workdir=self.workdir, host=self.slot.host_ip, with_node=True, identities=USERS
             ).start()
@@ -275,16 +277,29 @@ class RealCluster:
 
     def leftovers(self) -> list[str]:
         """What of this node still exists on the machine (empty after `stop`): for tests and `make demo-down`."""
-        return leftovers(self.slot_index, self.mount_namespace, self.workdir / "node")
+        return leftovers(self.slot_index, self.mount_namespace, self.workdir / "node", self.net_namespace)
 
 
-def leftovers(slot_index: int, mount_namespace: str = "", directory: Path | None = None) -> list[str]:
-    """What a stopped node of slot `slot_index` left on this machine: processes (in its mount namespace or its
-    cgroup), cgroups, its link and route, mounts under its directory, the directory itself."""
+def leftovers(
+    slot_index: int, mount_namespace: str = "", directory: Path | None = None, net_namespace: str = ""
+) -> list[str]:
+    """What a stopped node of slot `slot_index` left on this machine: processes (in its mount or network namespace
+    or its cgroup), its network namespace kept by a mount, cgroups, its link and route, iptables rules of the host
+    that name its link or its addresses, mounts under its directory, the directory itself. (The bridge, the Pods'
+    veths and kube-proxy's and the kubelet's rules live in the node's network namespace: gone with it.)"""
     name = f"rbnode{slot_index}"
     found: list[str] = []
     if mount_namespace and (pids := namespace_pids(mount_namespace)):
         found.append(f"processes in the node's mount namespace: {sorted(pids)}")
+    if net_namespace and (pids := namespace_pids(net_namespace)):
+        found.append(f"processes in the node's network namespace: {sorted(pids)}")
+    if net_namespace:
+        inode = net_namespace.removeprefix("net:[").rstrip("]")
+        mountinfo = Path("/proc/self/mountinfo").read_text()
+        found += [
+            f"network namespace kept by mount {line}" for line in mountinfo.splitlines() if f"net:[{inode}]" in line
+        ]
+    found += [f"iptables rule {rule}" for rule in _host_rules(name, slot_index)]
     if pids := cgroup_pids(f"/{name}"):
         found.append(f"processes in cgroup /{name}: {sorted(pids)}")
     found += [f"cgroup {h}/{name}" for h in _cgroup_mounts() if Path(h, name).exists()]
@@ -299,6 +314,18 @@ def leftovers(slot_index: int, mount_namespace: str = "", directory: Path | None
         if directory.exists():
             found.append(f"directory {directory}")
     return found
+
+
+def _host_rules(link: str, slot_index: int) -> list[str]:
+    """The host's iptables rules (both families) that name the node's link or its addresses: none are made."""
+    marks = (link, f"10.243.{slot_index}.", f"10.244.{slot_index}.")
+    rules = []
+    for program in ("iptables-save", "ip6tables-save"):
+        if shutil.which(program) is None:
+            continue
+        dump = subprocess.run([program], capture_output=True, text=True, check=False).stdout
+        rules += [line for line in dump.splitlines() if line.startswith("-A") and any(m in line for m in marks)]
+    return rules
 
 
 def _cgroup_mounts() -> list[str]:

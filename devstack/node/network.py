@@ -178,6 +178,7 @@ class NodeNamespaces:
     log_dir: Path
     holder: Process | None = None
     mount_namespace: str = ""
+    net_namespace: str = ""
     _created_cni_dir: bool = False
 
     def create(self) -> NodeNamespaces:
@@ -193,6 +194,7 @@ class NodeNamespaces:
                 raise RuntimeError(f"unshare did not make the node's namespaces: {self.holder.log_tail()}")
             time.sleep(0.01)
         self.mount_namespace = namespace
+        self.net_namespace = str(Path(f"/proc/{self.holder.pid}/ns/net").readlink())
         self.slot.remember(mount_namespace=namespace, cgroup=self.slot.cgroup, link=self.slot.name)
         self._private_files()
         self._link()
@@ -292,16 +294,17 @@ class NodeNamespaces:
 
 
 # ----------------------------------------------------------------------------------------------------- processes
-def namespace_pids(mount_namespace: str) -> set[int]:
-    """Every process whose mount namespace is `mount_namespace` (as /proc/PID/ns/mnt reads, e.g. mnt:[4026532]).
+def namespace_pids(namespace: str) -> set[int]:
+    """Every process in `namespace` (as /proc/PID/ns/KIND reads, e.g. mnt:[4026532] or net:[4026533]).
 
     Shims of containerd are reparented to init when containerd stops, so they are found by namespace, not by parent.
     """
+    kind = namespace.split(":", 1)[0]
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if str((entry / "ns" / "mnt").readlink()) == mount_namespace:
+                if str((entry / "ns" / kind).readlink()) == namespace:
                     found.add(int(entry.name))
     return found
 
