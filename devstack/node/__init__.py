@@ -299,7 +299,7 @@ def leftovers(
         found += [
             f"network namespace kept by mount {line}" for line in mountinfo.splitlines() if f"net:[{inode}]" in line
         ]
-    found += [f"iptables rule {rule}" for rule in _host_rules(name, slot_index)]
+    found += [f"iptables rule {rule}" for rule in host_rules(name, slot_index)]
     if pids := cgroup_pids(f"/{name}"):
         found.append(f"processes in cgroup /{name}: {sorted(pids)}")
     found += [f"cgroup {h}/{name}" for h in _cgroup_mounts() if Path(h, name).exists()]
@@ -316,7 +316,7 @@ def leftovers(
     return found
 
 
-def _host_rules(link: str, slot_index: int) -> list[str]:
+def host_rules(link: str, slot_index: int) -> list[str]:
     """The host's iptables rules (both families) that name the node's link or its addresses: none are made."""
     marks = (link, f"10.243.{slot_index}.", f"10.244.{slot_index}.")
     rules = []

@@ -90,11 +90,12 @@ def test_the_plain_manifests_install_an_operator_that_takes_a_backup(
         delete(real_api, node_namespace, "bkup-20150515")
         wait_gone(real_api, node_namespace, "bkup-20150515", timeout=60)
     finally:
-        # As the README says: everything but the CRDs (deleting them would delete every RedisBackup).
+        # As the README says: everything but the CRDs (deleting them would delete every RedisBackup). The
+        # ClusterKopfPeering too: left behind, it is not the next `helm install`'s and that install fails.
         release_backups(kube, node_namespace)
         kube.kubectl("delete", "namespace", INSTALLED_NAMESPACE, "--wait=true", "--timeout=120s", check=False)
-        for kind in ("clusterrole", "clusterrolebinding", "validatingwebhookconfiguration"):
-            kube.kubectl("delete", kind, "-l", "app.kubernetes.io/name=redisbackup", "--ignore-not-found", check=False)
+        kube.kubectl("delete", "clusterrole,clusterrolebinding,validatingwebhookconfiguration,clusterkopfpeering",
+                     "-l", "app.kubernetes.io/name=redisbackup", "--ignore-not-found", check=False)  # fmt: skip
         kube.kubectl("delete", "validatingadmissionpolicy,validatingadmissionpolicybinding", "-l",
                      "app.kubernetes.io/name=redisbackup", "--ignore-not-found", check=False)  # fmt: skip
         wait_until(

@@ -5,6 +5,7 @@ as-is — with the operator and Redis running as containers."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from kubernetes import client
 
 from devstack import images
 from devstack.fixtures.node import RealStack
+from devstack.node import host_rules
 from devstack.node.components import NODE_NAME
 from devstack.node.inspect import container_processes
 from tests.e2e.node.support import (
@@ -95,3 +97,20 @@ def test_helm_install_with_default_values_backs_up_the_samples_as_real_container
     finally:
         release.uninstall()
         release_backups(kube, node_namespace)
+
+
+def test_the_leftover_check_sees_a_host_rule_that_names_the_node(real_cluster: RealStack) -> None:
+    """`make demo-down` and this suite fail on what the node leaves; a host iptables rule naming its Pod network
+    (in a chain of its own that nothing jumps to: harmless meanwhile) is found, and gone once deleted."""
+    slot = real_cluster.cluster.slot
+    assert slot is not None
+    assert host_rules(slot.name, slot.index) == [], "the node makes no rule on the host"
+    chain = f"RBTEST-{slot.index}"
+    subprocess.run(["iptables", "-N", chain], check=True)
+    try:
+        subprocess.run(["iptables", "-A", chain, "-s", slot.pod_cidr, "-j", "RETURN"], check=True)
+        assert [rule for rule in host_rules(slot.name, slot.index) if chain in rule]
+    finally:
+        subprocess.run(["iptables", "-F", chain], check=True)
+        subprocess.run(["iptables", "-X", chain], check=True)
+    assert host_rules(slot.name, slot.index) == []
