@@ -93,7 +93,9 @@ def test_the_plain_manifests_install_an_operator_that_takes_a_backup(
         # As the README says: everything but the CRDs (deleting them would delete every RedisBackup). The
         # ClusterKopfPeering too: left behind, it is not the next `helm install`'s and that install fails.
         release_backups(kube, node_namespace)
-        kube.kubectl("delete", "namespace", INSTALLED_NAMESPACE, "--wait=true", "--timeout=120s", check=False)
+        kube.kubectl(
+            "delete", "namespace", INSTALLED_NAMESPACE, "--wait=true", "--timeout=120s", check=False, timeout=150
+        )
         kube.kubectl("delete", "clusterrole,clusterrolebinding,validatingwebhookconfiguration,clusterkopfpeering",
                      "-l", "app.kubernetes.io/name=redisbackup", "--ignore-not-found", check=False)  # fmt: skip
         kube.kubectl("delete", "validatingadmissionpolicy,validatingadmissionpolicybinding", "-l",
