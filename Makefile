@@ -17,6 +17,7 @@ define run_pytest
 endef
 STAMP  := $(VENV)/.installed
 REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
+CHROMIUM := $(shell command -v /usr/bin/chromium 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
@@ -45,6 +46,13 @@ ifeq ($(REDIS_SERVER),)
 	-$(SUDO) systemctl disable --now redis-server >/dev/null 2>&1 || $(SUDO) service redis-server stop >/dev/null 2>&1 || true
 endif
 
+.PHONY: chromium
+chromium: ## Install Debian's chromium when missing (the console's browser tests drive it with Playwright)
+ifeq ($(CHROMIUM),)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+endif
+
 .PHONY: controlplane
 controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) Kubernetes (control plane and node), helm, weed, CoreDNS, local-path-provisioner
 	$(PY) -m devstack.binaries all
@@ -64,7 +72,7 @@ images: $(STAMP) node-packages controlplane ## Build the container images with p
 	$(PY) -m devstack.images
 
 .PHONY: install
-install: venv redis controlplane userlands node-packages images ## Everything the tests and the demo need: .venv, redis-server, the Go tools, the other Redis/Valkey versions, the node's packages, the images
+install: venv redis chromium controlplane userlands node-packages images ## Everything the tests and the demo need: .venv, redis-server, chromium, the Go tools, the other Redis/Valkey versions, the node's packages, the images
 
 .PHONY: userlands
 userlands: $(STAMP) redis ## Make (once, cached in ~/.cache/redisbackup/rootfs) the Debian userlands of Redis 6.0/8.0 and Valkey 8.0/8.1
@@ -118,6 +126,14 @@ matrix: install ## The version matrix (Redis 6.0/7.0/8.0, Valkey 8.0/8.1): write
 .PHONY: compat
 compat: $(STAMP) ## Render the README's compatibility table from docs/compatibility.json (what `make matrix` ran)
 	$(PY) -m devstack.compat --write
+
+.PHONY: console-test
+console-test: install ## Every test of the console: in chromium (Playwright) and over HTTPS; make test runs the seed's path and the HTTPS ones
+	$(call run_pytest,tests/e2e/test_console.py tests/e2e/test_console_security.py -p no:randomly --durations=10)
+
+.PHONY: screenshots
+screenshots: install ## Regenerate the README's console screenshots (docs/console/*.png) from a real browser session
+	REDISBACKUP_SCREENSHOTS_DIR=$(CURDIR)/docs/console $(PYTEST) tests/e2e/test_console.py -k screenshots -p no:randomly
 
 .PHONY: faults
 faults: install ## The whole fault-injection suite; prints a table of outcomes

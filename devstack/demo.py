@@ -11,6 +11,8 @@ samples, waits for them and shows what users see:
     namespace redisbackup-system: `helm install redisbackup charts/redisbackup` (default values but the image, the
       one `make images` built from this tree), the operator a Pod of its Deployment
     the ElastiCache API: `redisbackup serve` (devstack.elasticache_api), with a key that is the S3 credentials
+    the console: the same server at /console/, and the token of ServiceAccount demo/console-user, who may back up
+    in namespace demo (devstack.console.BACKUP_RULES)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import yaml
 
 from devstack import images, redis_nodes
 from devstack.cluster import Cluster
+from devstack.console import BACKUP_RULES, user_token
 from devstack.elasticache_api import RunningApi, start_for_demo
 from devstack.node import RealCluster
 from devstack.operator import REPO
@@ -41,6 +44,7 @@ WORKLOADS = SAMPLES / "redis"
 # ElastiCache's examples 1, 2 and 3, in that order.
 SAMPLE_FILES = ("backup-single-node.yaml", "backup-replica-node.yaml", "backup-cluster.yaml")
 OPERATOR_SELECTOR = "app.kubernetes.io/name=redisbackup,app.kubernetes.io/component=operator"
+CONSOLE_ACCOUNT = "console-user"
 
 
 @dataclass
@@ -48,6 +52,7 @@ class DemoServices:
     namespace: str
     operator_namespace: str
     elasticache_api: RunningApi
+    console_token: str = ""
 
     @property
     def processes(self) -> list[Process]:
@@ -63,13 +68,22 @@ class DemoServices:
             "elasticache_endpoint": self.elasticache_api.url,
             "elasticache_ca": str(self.elasticache_api.ca_file),
             "elasticache_log": str(self.elasticache_api.process.log_path),
+            "console_url": self.console_url,
+            "console_token": self.console_token,
         }
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.elasticache_api.url}/console/"
 
     def env(self) -> dict[str, str]:
         """What `.devstack/env` adds for `aws elasticache` (the credentials are the S3 ones, already there)."""
         return {
             "AWS_ENDPOINT_URL_ELASTICACHE": self.elasticache_api.url,
             "AWS_CA_BUNDLE": str(self.elasticache_api.ca_file),
+            # The console, and a token to sign in with: a user who may back up in namespace demo.
+            "REDISBACKUP_CONSOLE_URL": self.console_url,
+            "REDISBACKUP_CONSOLE_TOKEN": self.console_token,
         }
 
 
@@ -109,8 +123,16 @@ def start_services(cluster: RealCluster, s3: S3Server) -> DemoServices:
         access_key_id=s3.access_key,
         secret_access_key=s3.secret_key,
         region=s3.region,
+        args=[
+            "--console",
+            "--console-namespace",
+            NAMESPACE,
+            "--console-location",
+            "embedded",  # the chart's default (and only) storage location
+        ],
     )
-    return DemoServices(NAMESPACE, OPERATOR_NAMESPACE, api)
+    token = user_token(kube, NAMESPACE, CONSOLE_ACCOUNT, BACKUP_RULES, seconds=30 * 24 * 3600)
+    return DemoServices(NAMESPACE, OPERATOR_NAMESPACE, api, token)
 
 
 def fill(kube: Cluster) -> None:
@@ -204,6 +226,9 @@ def _print_next_steps(state: dict[str, Any]) -> None:
         "\nEverything keeps running in the background. Try:\n"
         f"  source {state['env_file']}\n"
         f"  kubectl describe rb -n {NAMESPACE} bkup-20150515        # conditions and Events\n"
+        f"  kubectl apply -n {NAMESPACE} -f manifests/samples/schedule-every-minute.yaml   # automatic backups\n"
+        f"  kubectl get rbs,rb -n {NAMESPACE} -o wide               # a new one each minute, the newest two kept\n"
+        "  aws elasticache describe-snapshots --snapshot-source system   # only the automated ones\n"
         f"  kubectl get rb -n {NAMESPACE} -o wide                   # where each snapshot is stored\n"
         f"  kubectl logs -n {OPERATOR_NAMESPACE} deploy/{RELEASE}   # the operator\n"
         f"  kubectl delete statefulset -n {NAMESPACE} mynonclusteredredis   # the backup stays available\n"
@@ -215,5 +240,8 @@ def _print_next_steps(state: dict[str, Any]) -> None:
         "  aws elasticache copy-snapshot --source-snapshot-name my-first --target-snapshot-name my-copy\n"
         "  aws elasticache delete-snapshot --snapshot-name my-copy\n"
         f"  ElastiCache API:        {demo.get('elasticache_endpoint')} (log {demo.get('elasticache_log')})\n"
+        "The console (its certificate is the server's own CA, $AWS_CA_BUNDLE): open the URL, sign in with the token\n"
+        f"  REDISBACKUP_CONSOLE_URL={demo.get('console_url')}\n"
+        f"  REDISBACKUP_CONSOLE_TOKEN={demo.get('console_token')}\n"
         "Stop everything with `make demo-down`."
     )

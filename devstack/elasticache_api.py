@@ -225,9 +225,14 @@ def start(
     host: str = "127.0.0.1",
     timeout: float = 60.0,
     token_seconds: int = 3600,
+    cluster_rights: bool = True,
 ) -> RunningApi:
-    """`redisbackup serve` as ServiceAccount redisbackup-api of `keys_namespace`; returns once it answers."""
-    _grant_server(kube, keys_namespace)
+    """`redisbackup serve` as ServiceAccount redisbackup-api of `keys_namespace`; returns once it answers.
+    Without `cluster_rights`, the server has only its own namespace's (no impersonation, no TokenReview)."""
+    if cluster_rights:
+        _grant_server(kube, keys_namespace)
+    else:
+        grant(kube, keys_namespace, SERVER_ACCOUNT, OWN_NAMESPACE_RULES)
     port, metrics_port = free_port(host), free_port("127.0.0.1")
     kubeconfig = kube.kubeconfig_for(
         keys_namespace, SERVER_ACCOUNT, log_dir / f"api-{port}.kubeconfig", seconds=token_seconds
@@ -250,7 +255,14 @@ DEMO_ACCOUNT = "elasticache-user"
 
 
 def start_for_demo(
-    kube: Cluster, log_dir: Path, *, namespace: str, access_key_id: str, secret_access_key: str, region: str
+    kube: Cluster,
+    log_dir: Path,
+    *,
+    namespace: str,
+    access_key_id: str,
+    secret_access_key: str,
+    region: str,
+    args: Sequence[str] = (),
 ) -> tuple[RunningApi, Key]:
     """`make demo`'s API: keys in namespace `redisbackup`, and one key — the demo's S3 credentials, so the same
     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY work for `aws s3` and `aws elasticache` — bound to ServiceAccount
@@ -259,6 +271,8 @@ def start_for_demo(
         kube.kubectl("create", "namespace", DEMO_KEYS_NAMESPACE)
     grant(kube, namespace, DEMO_ACCOUNT, CALLER_RULES)
     # The demo runs for days: its server's token must outlive the default hour.
-    api = start(kube, log_dir, keys_namespace=DEMO_KEYS_NAMESPACE, region=region, token_seconds=30 * 24 * 3600)
+    api = start(
+        kube, log_dir, keys_namespace=DEMO_KEYS_NAMESPACE, region=region, args=args, token_seconds=30 * 24 * 3600
+    )
     key = api.issue_key(kube, service_account=(namespace, DEMO_ACCOUNT), key_id=access_key_id, secret=secret_access_key)
     return api, key

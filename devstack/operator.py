@@ -31,6 +31,8 @@ from devstack.processes import Process
 REPO = Path(__file__).resolve().parents[1]
 CRD_FILE = REPO / "crds" / "redisbackups.redisbackup.io.yaml"
 CRD_NAME = "redisbackups.redisbackup.io"
+SCHEDULE_CRD_FILE = REPO / "crds" / "redisbackupschedules.redisbackup.io.yaml"
+SCHEDULE_CRD_NAME = "redisbackupschedules.redisbackup.io"
 PROBE_WARNING = "is case-insensitive"
 FINALIZER = "redisbackup.io/data"
 
@@ -175,12 +177,21 @@ class RunningOperator:
 
 
 def install_crd(kube: Cluster, timeout: float = 60.0) -> None:
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    kube.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", f"crd/{CRD_NAME}")
+    """Both CRDs (RedisBackup, RedisBackupSchedule), Established."""
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE), "-f", str(SCHEDULE_CRD_FILE))
+    for name in (CRD_NAME, SCHEDULE_CRD_NAME):
+        kube.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", f"crd/{name}")
 
 
 def write_config(
-    path: Path, *, storage: Storage, namespaces: Sequence[str], limits: Mapping[str, Any], metrics: int, health: int
+    path: Path,
+    *,
+    storage: Storage,
+    namespaces: Sequence[str],
+    limits: Mapping[str, Any],
+    metrics: int,
+    health: int,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     document = {
         "storage": storage.config,
@@ -188,6 +199,7 @@ def write_config(
         "namespaces": list(namespaces),
         "metrics": {"host": "127.0.0.1", "port": metrics},
         "health": {"host": "127.0.0.1", "port": health},
+        **(extra or {}),
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
@@ -206,8 +218,10 @@ def start(
     timeout: float = 60.0,
     configuration: str | None = None,
     test_limits: bool = True,
+    config: Mapping[str, Any] | None = None,
 ) -> RunningOperator:
-    """Start `redisbackup operator` for `namespaces` and return once it serves (its webhook, or its probe)."""
+    """Start `redisbackup operator` for `namespaces` and return once it serves (its webhook, or its probe).
+    `config`: more sections of its configuration file (e.g. finalSnapshots)."""
     port = free_port("127.0.0.1")
     suffix = "-".join(namespaces) or "all"
     configuration = configuration or f"redisbackup-test-{suffix}"[:253]
@@ -220,6 +234,7 @@ def start(
         limits={**(TEST_LIMITS if test_limits else {}), **(limits or {})},
         metrics=metrics,
         health=health,
+        extra=config,
     )
     argv = [
         sys.executable,
@@ -256,14 +271,14 @@ def start(
 
 
 def release_leftovers(kube: Cluster, namespaces: Sequence[str]) -> None:
-    """Remove our finalizer from the RedisBackups a stopped operator left, so their namespaces can be deleted."""
+    """Remove our finalizer from the RedisBackups (and RedisBackupSchedules: kopf's daemons hold one there) a stopped
+    operator left, and the final-snapshot finalizer from workloads, so their namespaces can be deleted."""
+    _release_workloads(kube, namespaces)
     with kube.api_client() as api:
         objects = client.CustomObjectsApi(api)
-        for namespace in namespaces:
+        for namespace, plural in ((ns, p) for ns in namespaces for p in ("redisbackupschedules", "redisbackups")):
             with contextlib.suppress(client.ApiException):
-                listing: Any = objects.list_namespaced_custom_object(
-                    "redisbackup.io", "v1alpha1", namespace, "redisbackups"
-                )
+                listing: Any = objects.list_namespaced_custom_object("redisbackup.io", "v1alpha1", namespace, plural)
                 for item in listing.get("items", []):
                     if FINALIZER in (item["metadata"].get("finalizers") or []):
                         kept = [f for f in item["metadata"]["finalizers"] if f != FINALIZER]
@@ -272,7 +287,39 @@ def release_leftovers(kube: Cluster, namespaces: Sequence[str]) -> None:
                                 "redisbackup.io",
                                 "v1alpha1",
                                 namespace,
-                                "redisbackups",
+                                plural,
                                 item["metadata"]["name"],
                                 {"metadata": {"finalizers": kept or None}},
                             )
+
+
+def _release_workloads(kube: Cluster, namespaces: Sequence[str]) -> None:
+    finalizer = "redisbackup.io/final-snapshot"
+    with kube.api_client() as api:
+        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        for namespace in namespaces:
+            listed = [
+                (item, patch)
+                for lister, patch in (
+                    (core.list_namespaced_pod, core.patch_namespaced_pod),
+                    (apps.list_namespaced_stateful_set, apps.patch_namespaced_stateful_set),
+                )
+                for item in _items(lister, namespace)
+            ]
+            for item, patch in listed:
+                if finalizer in (item.metadata.finalizers or []):
+                    kept = [f for f in item.metadata.finalizers if f != finalizer]
+                    with contextlib.suppress(client.ApiException):
+                        patch(
+                            item.metadata.name,
+                            namespace,
+                            {"metadata": {"finalizers": kept or None}},
+                            _content_type="application/merge-patch+json",
+                        )
+
+
+def _items(lister: Any, namespace: str) -> list[Any]:
+    try:
+        return list(lister(namespace).items)
+    except client.ApiException:
+        return []

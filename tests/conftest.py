@@ -7,4 +7,5 @@ pytest_plugins = [
     "devstack.fixtures.operator",
     "devstack.fixtures.node",
     "devstack.fixtures.elasticache_api",
+    "devstack.fixtures.console",
 ]

@@ -22,13 +22,16 @@ import kopf
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.config import OperatorConfig
-from redisbackup.api.resource import PLURAL
-from redisbackup.handlers import admission, backups, health
+from redisbackup.api.resource import PLURAL, SCHEDULE_PLURAL
+from redisbackup.handlers import admission, backups, final_snapshots, health, schedules
 from redisbackup.k8s.api import PoolWatch
 from redisbackup.servers.metrics import Metrics
 from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.backup import RedisBackupReconciler
+from redisbackup.workflows.clock import WallClock
+from redisbackup.workflows.final_snapshot import FinalSnapshots, LiveFinalSnapshotKubernetes
+from redisbackup.workflows.schedule import LiveScheduleKubernetes, ScheduleReconciler
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
 FINALIZER = f"{DOMAIN}/data"
@@ -53,6 +56,8 @@ class OperatorOptions:
     liveness_patience: float = 180.0
     """Seconds the Kubernetes client's thread pool may run nothing before the liveness probe fails: more than a
     call can take with its timeout and the client's retries (k8s.api.REQUEST_TIMEOUT)."""
+    clock: WallClock = field(default_factory=WallClock)
+    """The schedules' clock: the wall clock, or a faster one for tests (REDISBACKUP_CLOCK, workflows.clock)."""
 
 
 def build_reconciler(options: OperatorOptions, metrics: Metrics | None = None) -> RedisBackupReconciler:
@@ -76,13 +81,22 @@ def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler |
         _register_webhook(registry, reconciler)
     if reconciler is not None:
         backups.register(registry, reconciler)
+        schedules.register(registry, build_schedules(options, reconciler.metrics))
+        if options.config.final_snapshots.enabled:
+            deadline = options.config.final_snapshots.deadline_seconds
+            final_snapshots.register(registry, FinalSnapshots(LiveFinalSnapshotKubernetes(), deadline_seconds=deadline))
         _register_metrics(registry, reconciler, options)
         _register_store_closing(registry, reconciler)
     return registry
 
 
+def build_schedules(options: OperatorOptions, metrics: Metrics) -> ScheduleReconciler:
+    metrics.schedules.now = options.clock.now
+    return ScheduleReconciler(LiveScheduleKubernetes(), options.clock, metrics.schedules)
+
+
 def _register_webhook(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler | None) -> None:
-    """The validating webhook; it reads the reconciler's index of RedisBackups when there is one."""
+    """The validating webhooks; RedisBackups' reads the reconciler's index of RedisBackups when there is one."""
     kopf.on.validate(
         GROUP,
         VERSION,
@@ -94,6 +108,17 @@ def _register_webhook(registry: kopf.OperatorRegistry, reconciler: RedisBackupRe
         ignore_failures=False,
         registry=registry,
     )(functools.partial(admission.validate_redisbackup, index=reconciler.index if reconciler else None))
+    kopf.on.validate(
+        GROUP,
+        VERSION,
+        SCHEDULE_PLURAL,
+        id=admission.SCHEDULE_HANDLER_ID,
+        operations=["CREATE", "UPDATE"],
+        persistent=True,
+        side_effects=False,
+        ignore_failures=False,
+        registry=registry,
+    )(admission.validate_schedule)
 
 
 def _register_metrics(

@@ -5,6 +5,7 @@ answering the aws CLI with a certificate whose CA it published in the chart's Co
 from __future__ import annotations
 
 import argparse
+import base64
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "api-ha-cert-manager": {
         "elasticacheApi": {"enabled": True, "replicaCount": 2, "tls": {"certManager": {"enabled": True}}},
         "metrics": {"serviceMonitor": {"enabled": True}},
+    },
+    "api-console": {
+        "elasticacheApi": {
+            "enabled": True,
+            "console": {"enabled": True, "defaultNamespace": "team-a", "copyLocations": ["archive", "embedded"]},
+        }
     },
 }
 
@@ -195,3 +202,32 @@ def test_the_charts_api_answers_aws_elasticache_with_only_the_charts_rbac(
                     {"metadata": {"finalizers": None}},
                 )  # fmt: skip
         kube.delete_namespace(apps)
+
+
+def test_the_console_is_served_by_the_api_server_with_a_session_key_kept_in_a_secret(tmp_path: Path) -> None:
+    docs = render(VARIANTS["api-console"], tmp_path)
+    pod = deployment(docs)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    parser = argparse.ArgumentParser()
+    subparsers = parser.add_subparsers()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value.replace("$(POD_NAMESPACE)", "ops").replace("$(POD_IP)", "10.0.0.9"))
+        serve.register(subparsers)
+        options = serve.options_from(parser.parse_args(["serve"]))
+    assert options.console is not None
+    assert options.console.session_key_file == Path("/etc/redisbackup/console/session-key")
+    assert options.console.settings.default_namespace == "team-a"
+    assert options.console.settings.locations == ("archive", "embedded")
+    (secret,) = [d for d in objects(docs, "Secret") if d["metadata"]["name"] == f"{API}-console-session"]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(base64.b64decode(secret["data"]["session-key"])) >= 32
+    mounted = {v["name"]: v for v in pod["volumes"]}["console-session"]
+    assert mounted["secret"]["secretName"] == f"{API}-console-session"
+    # One server, one Service: the console is /console/ beside the API, and needs no right of the server's own.
+    assert [s["metadata"]["name"] for s in objects(docs, "Service") if "elasticache-api" in s["metadata"]["name"]] == [
+        API
+    ]
+    plain = render(VARIANTS["api"], tmp_path)
+    assert operator_rules(docs, API) == operator_rules(plain, API)  # the server gets no right for the console

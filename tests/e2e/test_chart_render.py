@@ -30,7 +30,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "replicaCount": 2,
         "webhook": {"certManager": {"enabled": True}},
         "storage": {"defaultLocation": "archive", "locations": {"embedded": None, "archive": {"s3": S3}}},
-        "metrics": {"serviceMonitor": {"enabled": True}},
+        "metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}},
     },
     "ha-existing-secret": {
         "replicaCount": 3,
@@ -261,3 +261,114 @@ def test_the_endpoints_listen_on_every_address_of_both_families_by_default(
     assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     config = parse_config(one(docs, "ConfigMap")["data"]["config.yaml"], source="chart")
     assert (config.metrics.host, config.health.host) == (address, address)
+
+
+def test_the_prometheus_rule_alerts_on_the_schedule_metrics_the_operator_exports(tmp_path: Path) -> None:
+    import datetime as dt
+    import re
+
+    from prometheus_client import generate_latest
+
+    from redisbackup.servers.metrics import Metrics
+
+    assert objects(render({}, tmp_path), "PrometheusRule") == [], "off by default: it needs the Prometheus Operator"
+    values = {"metrics": {"prometheusRule": {"enabled": True, "intervalFactor": 3, "labels": {"release": "prom"}}}}
+    rule = one(render(values, tmp_path), "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    (alert,) = rule["spec"]["groups"][0]["rules"]
+    assert alert["expr"] == (
+        "redisbackup_schedule_seconds_since_last_success > 3 * redisbackup_schedule_interval_seconds"
+    )
+    metrics = Metrics()
+    metrics.schedules.observe("team", "nightly", last_success=dt.datetime.now(dt.UTC), interval_seconds=60)
+    exported = set(re.findall(r"^(redisbackup_schedule_\w+)\{", generate_latest(metrics.registry).decode(), re.M))
+    assert set(re.findall(r"redisbackup_\w+", alert["expr"])) <= exported
+    assert "{{ $labels.schedule }}" in alert["annotations"]["summary"], "Prometheus' template survives helm's"
+
+
+def test_the_operator_may_only_watch_workloads_and_set_its_own_finalizer_and_annotations_on_them(
+    kube: Cluster, namespace: str
+) -> None:
+    """The chart's RBAC and ValidatingAdmissionPolicy on the real apiserver, for the operator's ServiceAccount
+    (impersonated): final snapshots need watch and the finalizer; anything else on a workload is refused."""
+    import json
+    import time
+
+    release = f"vap-{namespace[-5:]}"
+    text = manifests.helm_template(namespace=namespace, release=release)
+    kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy"}
+    wanted = [
+        doc
+        for doc in yaml.safe_load_all(text)
+        if doc and (doc["kind"] in kinds or doc["kind"] == "ValidatingAdmissionPolicyBinding")
+    ]
+    applied = yaml.safe_dump_all(wanted)
+    kube.kubectl("apply", "-f", "-", input=applied)
+    try:
+        account = one(wanted, "ServiceAccount")["metadata"]["name"]
+        who = f"--as=system:serviceaccount:{namespace}:{account}"
+        for verb, resource, *sub in (
+            ("watch", "pods"),
+            ("watch", "statefulsets.apps"),
+            ("update", "pods", "finalizers"),
+        ):
+            extra = [f"--subresource={sub[0]}"] if sub else []
+            assert kube.kubectl("auth", "can-i", verb, resource, *extra, who, "-n", namespace).stdout.strip() == "yes"
+        assert kube.kubectl("auth", "can-i", "update", "pods", who, "-n", namespace, check=False).stdout.strip() == "no"
+        kube.kubectl(
+            "create", "-n", namespace, "-f", "-",
+            input=yaml.safe_dump({
+                "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "cache", "labels": {"a": "b"}},
+                "spec": {"replicas": 0, "serviceName": "cache", "selector": {"matchLabels": {"a": "b"}},
+                         "template": {"metadata": {"labels": {"a": "b"}},
+                                      "spec": {"containers": [{"name": "redis", "image": "redis"}]}}},
+            }),
+        )  # fmt: skip
+
+        def patch(change: dict[str, object]) -> tuple[int, str]:
+            result = kube.kubectl(
+                "patch", "statefulset", "cache", "-n", namespace, who, "--type=merge", "-p", json.dumps(change),
+                check=False,
+            )  # fmt: skip
+            return result.returncode, result.stderr
+
+        foreign = {"metadata": {"finalizers": ["example.com/other"]}}
+        deadline = time.monotonic() + 60
+        while patch(foreign)[0] == 0:  # the policy takes a moment to be enforced after it is created
+            kube.kubectl("patch", "statefulset", "cache", "-n", namespace, "--type=json", "-p",
+                         '[{"op": "remove", "path": "/metadata/finalizers"}]')  # fmt: skip
+            assert time.monotonic() < deadline, "the ValidatingAdmissionPolicy was never enforced"
+            time.sleep(1)
+        code, refusal = patch(foreign)
+        assert code != 0
+        assert "may only add or remove its own finalizer redisbackup.io/final-snapshot" in refusal
+        assert patch({"metadata": {"labels": {"a": "c"}}})[0] != 0
+        ours = {
+            "metadata": {
+                "finalizers": ["redisbackup.io/final-snapshot"],
+                "annotations": {"redisbackup.io/final-snapshot-result": "FinalSnapshotTaken: took it"},
+            }
+        }
+        assert patch(ours) == (0, "")
+        assert patch({"metadata": {"finalizers": None}}) == (0, "")
+    finally:
+        kube.kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input=applied, check=False)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_workloads_are_watched_and_finalized_only_for_final_snapshots(enabled: bool, tmp_path: Path) -> None:
+    docs = render({"finalSnapshots": {"enabled": enabled}}, tmp_path)
+    granted: dict[str, set[str]] = {}
+    for _where, rule in operator_rules(docs):
+        for resource in rule["resources"]:
+            granted.setdefault(resource, set()).update(rule["verbs"])
+    watch = {"watch"} if enabled else set()
+    assert granted["pods"] == {"get", "list", "patch"} | watch
+    assert granted["statefulsets"] == {"get", "patch"} | watch | ({"list"} if enabled else set())
+    finalizers = {"pods/finalizers", "statefulsets/finalizers"}
+    assert {r for r in granted if r in finalizers} == (finalizers if enabled else set())
+    assert all(granted[r] == {"update"} for r in finalizers if r in granted)
+    assert granted["redisbackups"] == {"get", "list", "watch", "patch", "create", "delete"}
+    assert granted["redisbackupschedules"] == {"get", "list", "watch", "patch"}
+    config = parse_config(one(docs, "ConfigMap")["data"]["config.yaml"], source="finalSnapshots")
+    assert config.final_snapshots.enabled is enabled

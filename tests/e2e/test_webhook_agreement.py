@@ -45,7 +45,7 @@ def review(
     configuration = client.AdmissionregistrationV1Api(kube_api).read_validating_webhook_configuration(
         running.configuration
     )
-    (webhook,) = configuration.webhooks or []
+    webhook = (configuration.webhooks or [])[0]  # RedisBackups'; the second is RedisBackupSchedules'
     bundle = base64.b64decode(webhook.client_config.ca_bundle or "").decode()
     obj = {**document, "metadata": {**document["metadata"], "namespace": namespace}}
     request = {

@@ -16,10 +16,11 @@ def test_the_webhook_is_registered_for_redisbackup_creates_and_updates() -> None
 
     options = main.OperatorOptions(webhook=WebhookOptions())
     registry = main.build_registry(options)
-    (handler,) = registry._webhooks.get_all_handlers()
-    assert handler.id == "validate-redisbackup"
-    assert set(handler.operations or ()) == {"CREATE", "UPDATE"}
-    assert handler.ignore_failures is False
+    handlers = registry._webhooks.get_all_handlers()
+    assert [h.id for h in handlers] == ["validate-redisbackup", "validate-redisbackupschedule"]
+    for handler in handlers:
+        assert set(handler.operations or ()) == {"CREATE", "UPDATE"}
+        assert handler.ignore_failures is False
     settings = kopf.OperatorSettings()
     main.configure(settings, options)
     assert isinstance(settings.admission.server, AdmissionServer)
@@ -40,7 +41,9 @@ def test_the_configuration_fails_closed_has_no_side_effects_and_a_short_timeout(
     configuration = build_configuration(
         "redisbackup-validating-webhook", {"url": "https://127.0.0.1:9443/validate-redisbackup"}, namespaces=["b", "a"]
     )
-    (webhook,) = configuration["webhooks"]
+    webhook, schedules = configuration["webhooks"]
+    assert schedules["rules"][0]["resources"] == ["redisbackupschedules"]
+    assert schedules["clientConfig"] == {"url": "https://127.0.0.1:9443/validate-redisbackupschedule"}
     assert webhook["failurePolicy"] == "Fail"
     assert webhook["sideEffects"] == "None"
     assert webhook["timeoutSeconds"] == 5

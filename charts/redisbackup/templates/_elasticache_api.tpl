@@ -38,3 +38,21 @@ app.kubernetes.io/component: elasticache-api
 {{- end }}
 {{- toJson (uniq (concat $names .Values.elasticacheApi.tls.extraDnsNames)) }}
 {{- end }}
+
+{{/* The Secret whose key `session-key` seals the console's sessions. */}}
+{{- define "redisbackup.console.sessionSecretName" -}}
+{{- if .Values.elasticacheApi.console.sessionKey.existingSecret }}
+{{- .Values.elasticacheApi.console.sessionKey.existingSecret }}
+{{- else }}
+{{- printf "%s-console-session" (include "redisbackup.api.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* The Copy targets the console offers: the values' list, else the names of the operator's storage locations. */}}
+{{- define "redisbackup.console.copyLocations" -}}
+{{- if .Values.elasticacheApi.console.copyLocations }}
+{{- join "," .Values.elasticacheApi.console.copyLocations }}
+{{- else }}
+{{- join "," (keys (.Values.storage.locations | default dict) | sortAlpha) }}
+{{- end }}
+{{- end }}

@@ -26,6 +26,7 @@ so a typo in a values file never silently falls back to a default.
       maxConcurrentSnapshots: 4
       progressIntervalSeconds: 5
       eventWorkers: 1000
+    finalSnapshots: {enabled: true, deadlineSeconds: 900}
     namespaces: []                                # empty: every namespace
     metrics: {host: "", port: 8080}               # host "": every address, IPv4 and IPv6
     health: {host: "", port: 8081}
@@ -185,6 +186,15 @@ class Limits(ConfigModel):
         return delay
 
 
+class FinalSnapshots(ConfigModel):
+    """Final snapshots of Redis workloads annotated redisbackup.io/final-snapshot, taken when they are deleted."""
+
+    enabled: bool = True
+    """Watch StatefulSets and Pods for the annotation (needs watch and finalizer rights on them)."""
+    deadline_seconds: float = Field(default=900.0, gt=0)
+    """How long a deleted workload waits for its final snapshot before it is released anyway."""
+
+
 class Endpoint(ConfigModel):
     host: str = ""
     """Address to listen on; empty: every address of the Pod, IPv4 and IPv6 (so it is reachable on IPv4-only,
@@ -198,6 +208,8 @@ class OperatorConfig(ConfigModel):
 
     storage: Storage = Field(default_factory=Storage)
     limits: Limits = Field(default_factory=Limits)
+    final_snapshots: FinalSnapshots = Field(default_factory=FinalSnapshots)
+    """Final snapshots of deleted Redis workloads (redisbackup.io/final-snapshot)."""
     namespaces: list[Annotated[str, StringConstraints(min_length=1, max_length=63)]] = Field(default_factory=list)
     """Namespaces whose RedisBackups this operator serves; empty: all of them."""
     metrics: Endpoint = Field(default_factory=lambda: Endpoint(port=8080))

@@ -131,11 +131,32 @@ def copy_settings_message() -> str:
     )
 
 
-def tag_key_message() -> str:
-    return f"spec.tags has a key that is empty or longer than {MAX_TAG_KEY_LENGTH} characters: shorten or remove it"
+def tag_key_message(field: str = "spec.tags") -> str:
+    return f"{field} has a key that is empty or longer than {MAX_TAG_KEY_LENGTH} characters: shorten or remove it"
 
 
-def _name_field(kind: naming.NameKind, description: str, *, required: bool = False) -> Any:
+Tags = dict[str, Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)]]
+# A storage location's name (the operator's configuration) and a namespace's: DNS labels.
+DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+def tags_field(field: str, description: str) -> Any:
+    """Tags (ElastiCache's, at most MAX_TAGS), with the CEL rule on their keys worded for `field`."""
+    return Field(
+        default=None,
+        max_length=MAX_TAGS,
+        description=description,
+        json_schema_extra=validations(
+            cel_rule(
+                f"self.all(k, size(k) >= 1 && size(k) <= {MAX_TAG_KEY_LENGTH})",
+                FaultCode.INVALID_PARAMETER_VALUE,
+                tag_key_message(field),
+            )
+        ),
+    )
+
+
+def name_field(kind: naming.NameKind, description: str, *, required: bool = False) -> Any:
     """A field following the naming rules: OpenAPI pattern and lengths, plus one CEL rule per naming rule."""
     return Field(
         default=... if required else None,
@@ -155,27 +176,27 @@ class RedisBackupSpec(SpecModel):
     creation, except deletionPolicy and verify.
     """
 
-    snapshot_name: str = _name_field(
+    snapshot_name: str = name_field(
         naming.SNAPSHOT_NAME,
         f"Name of the snapshot, as ElastiCache's SnapshotName: 1 to {naming.SNAPSHOT_NAME_MAX_LENGTH} ASCII "
         "letters, digits or hyphens; begins with a letter; no two consecutive hyphens; does not end with a hyphen. "
         "Unique (ignoring case) among the RedisBackups of the namespace.",
         required=True,
     )
-    cache_cluster_id: str | None = _name_field(
+    cache_cluster_id: str | None = name_field(
         naming.CACHE_CLUSTER_ID,
         "A single Redis node to back up (Redis cluster mode disabled): the name of a Pod, or of a StatefulSet with "
         "one Pod. For a primary with replicas, name the node to read from, e.g. mycluster-1. Case-insensitive "
         "(resolved in lower case), like ElastiCache's CacheClusterId. The node need not exist yet when the "
         "RedisBackup is created.",
     )
-    replication_group_id: str | None = _name_field(
+    replication_group_id: str | None = name_field(
         naming.REPLICATION_GROUP_ID,
         "A Redis Cluster to back up (cluster mode enabled), one RDB per shard: the name of its StatefulSet, or the "
         "value of the label redisbackup.io/replication-group on its Pods. Case-insensitive, like ElastiCache's "
         "ReplicationGroupId.",
     )
-    source_snapshot_name: str | None = _name_field(
+    source_snapshot_name: str | None = name_field(
         naming.SOURCE_SNAPSHOT_NAME,
         "Copy an existing snapshot instead of reading Redis, as ElastiCache's CopySnapshot SourceSnapshotName: the "
         "spec.snapshotName of an available RedisBackup in this namespace. The operator copies its stored objects "
@@ -186,7 +207,7 @@ class RedisBackupSpec(SpecModel):
         default=None,
         min_length=1,
         max_length=63,
-        pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        pattern=DNS_LABEL_PATTERN,
         description="Namespace of the source when it is not the RedisBackup's own, so that the backup outlives "
         "the workload's whole namespace, as an ElastiCache snapshot outlives its cluster. That namespace must "
         "agree: its annotation redisbackup.io/allow-backups-from lists this RedisBackup's namespace (comma-"
@@ -204,7 +225,7 @@ class RedisBackupSpec(SpecModel):
         default=None,
         min_length=1,
         max_length=63,
-        pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        pattern=DNS_LABEL_PATTERN,
         description="Name of a storage location from the operator's configuration; defaults to its default location.",
     )
     deletion_policy: DeletionPolicy = Field(
@@ -218,18 +239,10 @@ class RedisBackupSpec(SpecModel):
         "the manifest (size, CRC-64, SHA-256), by redis-check-rdb, and by loading it into a throwaway "
         "redis-server. The result is in status.verification and the Verified condition. Can be turned on later.",
     )
-    tags: dict[str, Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE_LENGTH)]] | None = Field(
-        default=None,
-        max_length=MAX_TAGS,
-        description=f"ElastiCache's Tags of the snapshot (at most {MAX_TAGS}); they can be changed later (aws "
+    tags: Tags | None = tags_field(
+        "spec.tags",
+        f"ElastiCache's Tags of the snapshot (at most {MAX_TAGS}); they can be changed later (aws "
         "elasticache add-tags-to-resource). The stored manifest keeps the tags the snapshot had when it was taken.",
-        json_schema_extra=validations(
-            cel_rule(
-                f"self.all(k, size(k) >= 1 && size(k) <= {MAX_TAG_KEY_LENGTH})",
-                FaultCode.INVALID_PARAMETER_VALUE,
-                tag_key_message(),
-            )
-        ),
     )
 
     model_config = ConfigDict(

@@ -147,8 +147,11 @@ class RedisBackupStatus(StatusModel):
     phase: Phase | None = Field(
         default=None, description="creating, available, failed or deleting (ElastiCache's SnapshotStatus)."
     )
-    snapshot_source: Literal["manual"] | None = Field(
-        default=None, description="Always manual: RedisBackups are ElastiCache manual snapshots."
+    snapshot_source: Literal["manual", "automated"] | None = Field(
+        default=None,
+        description="ElastiCache's SnapshotSource: automated for the backups a RedisBackupSchedule creates (owned by "
+        "it and labelled redisbackup.io/schedule), manual for every other one. Decided by the operator when the "
+        "snapshot starts, and kept.",
     )
     observed_generation: int | None = Field(
         default=None, ge=0, description="The metadata.generation the operator last acted on."

@@ -39,13 +39,22 @@ def field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _explain(field: str) -> str:
+def _explain(field: str, resource: str = "RedisBackup") -> str:
     # Map keys (tag names) are not fields kubectl can explain: point at the map itself.
-    documented = "spec.tags" if field.startswith("spec.tags.") else field
-    return f"see `kubectl explain redisbackup.{documented}`"
+    documented = field.split(".tags.", 1)[0] + ".tags" if ".tags." in field else field
+    return f"see `kubectl explain {resource.lower()}.{documented}`"
 
 
-def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
+def _last(field: str) -> str:
+    return field.rsplit(".", 1)[-1]
+
+
+def _message(field: str, error: ErrorDetails, resource: str = "RedisBackup") -> tuple[FaultCode, str]:
+    code, message = _rewritten(field, error, resource)
+    return code, message.replace("(see `kubectl explain redisbackup.", f"(see `kubectl explain {resource.lower()}.")
+
+
+def _rewritten(field: str, error: ErrorDetails, resource: str) -> tuple[FaultCode, str]:
     kind = error["type"]
     ctx = error.get("ctx", {})
     if kind == "missing":
@@ -58,9 +67,9 @@ def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
     if kind == "extra_forbidden":
         parent = field.rsplit(".", 1)[0]
         return FaultCode.INVALID_PARAMETER_VALUE, (
-            f"{field} is not a field of a RedisBackup: remove it or correct its spelling ({_explain(parent)})"
+            f"{field} is not a field of a {resource}: remove it or correct its spelling ({_explain(parent, resource)})"
         )
-    if kind == "too_long" and field == "spec.tags":
+    if kind == "too_long" and _last(field) == "tags":
         return FaultCode.TAG_QUOTA_PER_RESOURCE_EXCEEDED, (
             f"{field} has {len(error['input'])} tags; a snapshot may have at most {MAX_TAGS}: remove some"
         )
@@ -76,9 +85,20 @@ def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
         return FaultCode.INVALID_PARAMETER_VALUE, f"{field} {simple[kind]} ({_explain(field)})"
     if kind in {"enum", "literal_error"}:
         return FaultCode.INVALID_PARAMETER_VALUE, f"{field} must be {ctx.get('expected')}: use one of these values"
-    if kind in {"greater_than_equal", "less_than_equal"} and field == "spec.port":
+    if kind in {"greater_than_equal", "less_than_equal"} and _last(field) == "port":
         return FaultCode.INVALID_PARAMETER_VALUE, f"{field} must be a port number from 1 to 65535"
-    if kind in {"string_too_short", "string_too_long", "string_pattern_mismatch"} and field == "spec.storage":
+    if kind == "greater_than_equal" and _last(field) == "snapshotRetentionLimit":
+        return FaultCode.INVALID_PARAMETER_VALUE, f"{field} must be a number of days from 0 to 35, as in ElastiCache"
+    if kind == "less_than_equal" and _last(field) == "snapshotRetentionLimit":
+        return FaultCode.INVALID_PARAMETER_VALUE, (
+            f"{field} must be a number of days from 0 to 35, as ElastiCache's SnapshotRetentionLimit; keep backups "
+            "longer by copying them (copy-snapshot), or with keepLast"
+        )
+    if kind == "greater_than_equal":
+        return FaultCode.INVALID_PARAMETER_VALUE, f"{field} must be at least {ctx.get('ge')} ({_explain(field)})"
+    if kind == "less_than_equal":
+        return FaultCode.INVALID_PARAMETER_VALUE, f"{field} must be at most {ctx.get('le')} ({_explain(field)})"
+    if kind in {"string_too_short", "string_too_long", "string_pattern_mismatch"} and _last(field) == "storage":
         return FaultCode.INVALID_PARAMETER_VALUE, (
             f"{field} must be the name of a storage location: 1 to 63 lower-case letters, digits or hyphens, "
             "beginning and ending with a letter or digit"
@@ -108,10 +128,10 @@ def _message(field: str, error: ErrorDetails) -> tuple[FaultCode, str]:
     return FaultCode.INVALID_PARAMETER_VALUE, f"{field}: {detail}: correct the value ({_explain(field)})"
 
 
-def from_validation_error(prefix: str, error: ValidationError) -> list[Violation]:
+def from_validation_error(prefix: str, error: ValidationError, resource: str = "RedisBackup") -> list[Violation]:
     violations = []
     for detail in error.errors(include_url=False):
         field = field_path(prefix, detail["loc"])
-        code, message = _message(field, detail)
+        code, message = _message(field, detail, resource)
         violations.append(Violation(code, field, message))
     return violations

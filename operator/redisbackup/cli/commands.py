@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",  # the ElastiCache API, and the keys it accepts
     "access_keys",
     "restore",
+    "restore_manifest",
     "restore_cluster",
     "verify",
     "dump",

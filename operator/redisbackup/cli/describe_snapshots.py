@@ -15,6 +15,7 @@ import asyncio
 from typing import Any
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.domain.automated import ELASTICACHE_SOURCE_FILTER
 from redisbackup.elasticache import snapshots
 from redisbackup.elasticache.snapshots import SnapshotFilter
 
@@ -33,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--cache-cluster-id", metavar="ID", help="only snapshots of this node")
     source.add_argument("--replication-group-id", metavar="ID", help="only snapshots of this Redis Cluster")
     parser.add_argument(
-        "--snapshot-source", choices=("manual",), help="only snapshots of this kind (all RedisBackups are manual)"
+        "--snapshot-source",
+        choices=tuple(ELASTICACHE_SOURCE_FILTER),
+        help="system: only automated backups (a RedisBackupSchedule's); user: only manual ones",
     )
     parser.add_argument(
         "--show-node-group-config",

@@ -24,6 +24,7 @@ from redisbackup.cli.options import listen_address
 from redisbackup.main import OperatorOptions, run
 from redisbackup.servers.webhook import SecretRef, ServiceRef, WebhookOptions
 from redisbackup.servers.webhook_certificates import CertificatePolicy
+from redisbackup.workflows.clock import CLOCK_ENV, parse_clock
 
 ENV_PREFIX = "REDISBACKUP_"
 # Replicas draw their priority below this; an operator a developer starts with a higher one pauses them all.
@@ -235,6 +236,7 @@ def options_from(args: argparse.Namespace) -> OperatorOptions:
         verbose=args.verbose,
         debug=args.debug,
         config=config,
+        clock=parse_clock(os.environ.get(CLOCK_ENV)),
     )
 
 

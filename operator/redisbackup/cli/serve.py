@@ -5,8 +5,9 @@ boto3 and every SDK, pointed at it with --endpoint-url (or AWS_ENDPOINT_URL_ELAS
 
 Every request is signed (SigV4) with an access key from a Secret in --keys-namespace (`redisbackup
 create-access-key`), and is made as the key's Kubernetes identity: the server impersonates it, so the apiserver's
-RBAC decides what each key may do. Every flag has an environment variable (REDISBACKUP_API_…; the Helm chart sets
-those); a flag wins over its variable.
+RBAC decides what each key may do. With --console, the same server serves the console at /console/: users sign
+in with their own Kubernetes token and act as themselves. Every flag has an environment variable
+(REDISBACKUP_API_…; the Helm chart sets those); a flag wins over its variable.
 """
 
 from __future__ import annotations
@@ -142,19 +143,61 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="publish the generated CA bundle in this ConfigMap of the keys namespace, key ca.crt "
         "(env REDISBACKUP_API_CA_CONFIGMAP)",
     )
+    console = parser.add_argument_group("console")
+    console.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=(_env("CONSOLE", "false") or "").lower() in ("1", "true", "yes"),
+        help="also serve the console at /console/ (env REDISBACKUP_API_CONSOLE)",
+    )
+    console.add_argument(
+        "--console-session-key-file",
+        type=Path,
+        default=_env("CONSOLE_SESSION_KEY_FILE"),
+        metavar="FILE",
+        help="a key of 32 bytes or more that seals the console's sessions, shared by replicas (a mounted Secret; "
+        "env REDISBACKUP_API_CONSOLE_SESSION_KEY_FILE); default: a key of this process",
+    )
+    console.add_argument(
+        "--console-namespace",
+        default=_env("CONSOLE_NAMESPACE", "default"),
+        metavar="NS",
+        help="namespace shown first to users who are not a ServiceAccount (env REDISBACKUP_API_CONSOLE_NAMESPACE)",
+    )
+    console.add_argument(
+        "--console-location",
+        dest="console_locations",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a storage location offered as a Copy target (repeatable; env REDISBACKUP_API_CONSOLE_LOCATIONS a,b)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.set_defaults(handler=handle)
 
 
 def options_from(args: argparse.Namespace) -> ServeOptions:
-    from redisbackup.web.serve import ServeOptions, TlsOptions
+    from redisbackup.console.context import ConsoleSettings
+    from redisbackup.web.serve import ConsoleOptions, ServeOptions, TlsOptions
 
     host, port = args.listen
     metrics_host, metrics_port = args.metrics_listen or ("127.0.0.1", 0)
     namespace = args.keys_namespace or kubernetes_client.current_namespace()
     hosts = args.tls_hosts or [h.strip() for h in (_env("TLS_HOSTS") or "").split(",") if h.strip()]
     default_hosts = ["localhost", *([host] if host not in ("0.0.0.0", "::", "") else ["127.0.0.1"])]
+    locations = args.console_locations or [
+        name.strip() for name in (_env("CONSOLE_LOCATIONS") or "").split(",") if name.strip()
+    ]
+    console = ConsoleOptions(
+        session_key_file=args.console_session_key_file,
+        settings=ConsoleSettings(
+            default_namespace=args.console_namespace,
+            accept_timeout=args.accept_timeout,
+            locations=tuple(locations),
+        ),
+    )
     return ServeOptions(
+        console=console if args.console else None,
         listen_host=host,
         listen_port=port,
         metrics_host=metrics_host,

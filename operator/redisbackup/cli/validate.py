@@ -1,11 +1,11 @@
 """`redisbackup validate FILE… | -`: the webhook's rules offline, for CI pipelines and GitOps repositories.
 
-Reads multi-document YAML (or JSON), checks every RedisBackup exactly as the admission webhook would when the
-files are applied in order (a snapshotName used twice in one namespace is caught across documents and files),
-and ignores other kinds. Each problem is printed as `FILE[:DOC]: Fault: message` (DOC is the 1-based document
-number, shown for streams of several documents).
+Reads multi-document YAML (or JSON), checks every RedisBackup and RedisBackupSchedule exactly as the admission
+webhook would when the files are applied in order (a snapshotName used twice in one namespace is caught across
+documents and files), and ignores other kinds. Each problem is printed as `FILE[:DOC]: Fault: message` (DOC is the
+1-based document number, shown for streams of several documents).
 
-Exit status: 0 all RedisBackups valid; 1 some are invalid; 2 a file could not be read or parsed.
+Exit status: 0 all valid; 1 some are invalid; 2 a file could not be read or parsed.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class FileReport:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check RedisBackup manifests offline with the webhook's rules",
+        help="check RedisBackup and RedisBackupSchedule manifests offline with the webhook's rules",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -86,6 +86,7 @@ def _as_json(reports: list[FileReport]) -> dict[str, Any]:
                 "documents": [
                     {
                         "document": d.index,
+                        "kind": d.kind,
                         "name": d.name,
                         "namespace": d.namespace,
                         "valid": d.valid,
@@ -101,12 +102,13 @@ def _as_json(reports: list[FileReport]) -> dict[str, Any]:
 
 
 def _print_text(reports: list[FileReport], out: TextIO, err: TextIO) -> None:
-    checked = invalid = 0
+    checked = invalid = schedules = 0
     for report in reports:
         if report.error is not None:
             print(f"{report.path}: {report.error}", file=err)
         for result in report.results:
             checked += 1
+            schedules += result.kind != "RedisBackup"
             invalid += not result.valid
             for violation in result.violations:
                 print(f"{report.where(result)}: {violation}", file=out)
@@ -114,6 +116,11 @@ def _print_text(reports: list[FileReport], out: TextIO, err: TextIO) -> None:
                 print(f"{report.where(result)}: warning: {warning}", file=err)
     if checked == 0:
         print("no RedisBackup found in the input", file=err)
+    elif schedules:
+        print(
+            f"{checked - schedules} RedisBackup(s) and {schedules} RedisBackupSchedule(s) checked, {invalid} invalid",
+            file=err,
+        )
     else:
         print(f"{checked} RedisBackup(s) checked, {invalid} invalid", file=err)
 

@@ -171,11 +171,17 @@ class RedisWorkloads:
         StatefulSet that runs one Redis Pod by the StatefulSet's name, any other Pod by its own."""
         found = []
         for pod in self.pods:
-            group = self.group_of(pod)
-            statefulset = self._statefulset_of(pod)
-            single = statefulset is not None and group is None and len(pods_of(statefulset, self.pods)) == 1
-            found.append((_name(statefulset) if single and statefulset else _name(pod), pod, group))
+            statefulset = self.node_statefulset(pod)
+            found.append((_name(statefulset) if statefulset else _name(pod), pod, self.group_of(pod)))
         return sorted(found, key=lambda entry: entry[0])
+
+    def node_statefulset(self, pod: Body) -> Body | None:
+        """The StatefulSet that runs `pod` as its only Redis node: the node is named, snapshotted and annotated
+        (`redisbackup.io/snapshotting`) through it. None for any other Pod."""
+        statefulset = self._statefulset_of(pod)
+        if statefulset is None or self.group_of(pod) is not None or len(pods_of(statefulset, self.pods)) != 1:
+            return None
+        return statefulset
 
     def group(self, group_id: str) -> tuple[Body | None, list[Body]] | None:
         """The replication group CreateSnapshot would resolve `group_id` to: (its StatefulSet, its Pods), or
@@ -195,11 +201,18 @@ class RedisWorkloads:
 
 
 def cache_cluster(
-    cluster_id: str, pod: Body, group: str | None, *, show_node_info: bool, arn: str | None
+    cluster_id: str,
+    pod: Body,
+    group: str | None,
+    *,
+    show_node_info: bool,
+    arn: str | None,
+    statefulset: Body | None = None,
 ) -> dict[str, Any]:
-    """A Redis Pod as ElastiCache's CacheCluster (one node, `0001`)."""
+    """A Redis Pod as ElastiCache's CacheCluster (one node, `0001`); `statefulset`: the one that runs it as its only
+    node (`RedisWorkloads.node_statefulset`), whose annotation says it is snapshotting."""
     name, version = engine(pod)
-    status = _status([pod], None)
+    status = _status([pod], statefulset)
     document: dict[str, Any] = {
         "CacheClusterId": cluster_id,
         "CacheNodeType": node_type(pod),

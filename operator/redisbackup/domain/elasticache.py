@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from redisbackup.api.resource import RedisBackup
 from redisbackup.api.spec import RedisBackupSpec
 from redisbackup.api.status import NodeSnapshot, Phase, RedisBackupStatus
+from redisbackup.domain.automated import recorded_snapshot_source, schedule_settings
 from redisbackup.domain.manifest import Manifest
 
 
@@ -51,13 +52,18 @@ def _node(node: NodeSnapshot, clustered: bool, show_node_group_config: bool) -> 
 
 
 def snapshot_fields(
-    snapshot_name: str, status: RedisBackupStatus, *, show_node_group_config: bool = True
+    snapshot_name: str,
+    status: RedisBackupStatus,
+    *,
+    show_node_group_config: bool = True,
+    retention_limit: int = 0,
+    snapshot_window: str | None = None,
 ) -> dict[str, Any]:
     """The Snapshot object's fields (without the outer {"Snapshot": …}).
 
     `show_node_group_config` adds each shard's NodeGroupConfiguration (its slots), as DescribeSnapshots'
-    ShowNodeGroupConfig does. SnapshotRetentionLimit is always 0: a RedisBackup is a manual snapshot, and there
-    are no automatic ones to retain.
+    ShowNodeGroupConfig does. SnapshotRetentionLimit is 0 for a manual snapshot (kept until deleted); an automated
+    one shows its schedule's limit and window (`domain.automated.schedule_settings`).
     """
     clustered = status.replication_group_id is not None
     nodes = status.node_snapshots or []
@@ -75,7 +81,8 @@ def snapshot_fields(
         # A single node's Pod is its "cache cluster": ElastiCache shows both times, equal for one node.
         "CacheClusterCreateTime": elasticache_time(first_node_created),
         "Port": status.port,
-        "SnapshotRetentionLimit": 0,
+        "SnapshotRetentionLimit": retention_limit,
+        "SnapshotWindow": snapshot_window,
         "NumNodeGroups": status.num_node_groups,
         "AutomaticFailover": status.automatic_failover,
         "NodeSnapshots": [_node(node, clustered, show_node_group_config) for node in nodes] or None,
@@ -96,7 +103,17 @@ def snapshot_document(backup: RedisBackup, *, show_node_group_config: bool = Tru
         )
     if backup.metadata.get("deletionTimestamp"):
         status = status.model_copy(update={"phase": Phase.DELETING})
-    fields = snapshot_fields(backup.spec.snapshot_name, status, show_node_group_config=show_node_group_config)
+    # Automated or manual: the operator's recorded word, else the ownership rule (one rule: domain.automated).
+    body = {"metadata": backup.metadata, "status": {"snapshotSource": status.snapshot_source}}
+    status = status.model_copy(update={"snapshot_source": recorded_snapshot_source(body)})
+    retention_limit, window = schedule_settings(body)
+    fields = snapshot_fields(
+        backup.spec.snapshot_name,
+        status,
+        show_node_group_config=show_node_group_config,
+        retention_limit=retention_limit,
+        snapshot_window=window,
+    )
     return {"Snapshot": fields}
 
 

@@ -80,12 +80,14 @@ def mark_creating(
     storage: str,
     generation: int | None,
     now: dt.datetime,
+    snapshot_source: str = "manual",
 ) -> StatusChange:
-    """A new snapshot is accepted: phase creating (ElastiCache's first SnapshotStatus)."""
+    """A new snapshot is accepted: phase creating (ElastiCache's first SnapshotStatus). `snapshot_source` is
+    decided once, here (domain.automated.snapshot_source), and kept."""
     message = f'taking snapshot "{snapshot_name}" of {source_field} "{source_id}" into storage location "{storage}"'
     patch = {
         "phase": Phase.CREATING.value,
-        "snapshotSource": "manual",
+        "snapshotSource": (status or {}).get("snapshotSource") or snapshot_source,
         "observedGeneration": newest_generation(status, generation),
         **_source(source_field, source_id),
         "storage": storage,

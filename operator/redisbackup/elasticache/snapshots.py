@@ -19,6 +19,7 @@ from redisbackup import GROUP, VERSION
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.naming import resolved_identifier
 from redisbackup.domain import acceptance
+from redisbackup.domain.automated import ELASTICACHE_SOURCE_FILTER, matches_source_filter
 from redisbackup.domain.elasticache import snapshot_document_from_body
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
 from redisbackup.elasticache import paging
@@ -29,7 +30,7 @@ from redisbackup.k8s.redisbackups import SnapshotNotFound
 from redisbackup.workflows.locate import InvalidSnapshotState
 
 POLL_SECONDS = 0.5
-SNAPSHOT_SOURCES = ("manual", "system")  # ElastiCache's values of SnapshotSource
+SNAPSHOT_SOURCES = tuple(ELASTICACHE_SOURCE_FILTER)  # DescribeSnapshots' SnapshotSource: system | user
 
 
 @dataclass(frozen=True)
@@ -194,14 +195,13 @@ class SnapshotFilter:
 
     def selects(self, body: Mapping[str, Any]) -> bool:
         spec = body.get("spec") or {}
-        source = (body.get("status") or {}).get("snapshotSource") or "manual"
         return (
             _matches(spec.get("snapshotName"), self.snapshot_name)
             and _matches(spec.get("cacheClusterId"), self.cache_cluster_id)
             and _matches(spec.get("replicationGroupId"), self.replication_group_id)
             and (self.cache_cluster_id is None or "cacheClusterId" in spec)
             and (self.replication_group_id is None or "replicationGroupId" in spec)
-            and (self.snapshot_source is None or source == self.snapshot_source)
+            and matches_source_filter(body, self.snapshot_source)  # the one rule of automated: domain.automated
         )
 
 

@@ -57,7 +57,8 @@ async def describe_cache_clusters(
     marker: str | None = None,
 ) -> dict[str, Any]:
     """`{"CacheClusters": […], "Marker": …}`: every Redis node the caller can snapshot by CacheClusterId."""
-    found = (await redis_workloads(caller)).cache_clusters()
+    workloads = await redis_workloads(caller)
+    found = workloads.cache_clusters()
     if cache_cluster_id is not None:
         wanted = resolved_identifier(cache_cluster_id)
         found = [entry for entry in found if entry[0] == wanted or entry[1]["metadata"]["name"] == wanted]
@@ -75,7 +76,12 @@ async def describe_cache_clusters(
     document: dict[str, Any] = {
         "CacheClusters": [
             cache_cluster(
-                cluster_id, pod, group, show_node_info=show_cache_node_info, arn=caller.arn("cluster", cluster_id)
+                cluster_id,
+                pod,
+                group,
+                show_node_info=show_cache_node_info,
+                arn=caller.arn("cluster", cluster_id),
+                statefulset=workloads.node_statefulset(pod),
             )
             for cluster_id, pod, group in chosen
         ]

@@ -1,7 +1,9 @@
-"""The validating admission webhook for RedisBackups: ElastiCache's faults, before anything reaches etcd.
+"""The validating admission webhook for RedisBackups and RedisBackupSchedules: ElastiCache's faults, before
+anything reaches etcd.
 
-Thin on purpose: the rules are `redisbackup.api.validation` (shared with `redisbackup validate` and the
-reconciler), the lookup of the namespace's other RedisBackups is `redisbackup.k8s.redisbackups`.
+Thin on purpose: the rules are `redisbackup.api.validation` and `redisbackup.api.schedule_validation` (shared with
+`redisbackup validate` and the reconcilers), the lookup of the namespace's other RedisBackups is
+`redisbackup.k8s.redisbackups`.
 
 When the operator also reconciles, the other RedisBackups come from its index (workflows.uniqueness.BackupIndex)
 once that has caught up with a consistent count from the apiserver: a list of the whole namespace per admission
@@ -16,16 +18,18 @@ from typing import Any
 
 import kopf
 
-from redisbackup.api import validation
+from redisbackup.api import schedule_validation, validation
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.api.violations import Violation
 from redisbackup.k8s.redisbackups import count_backups, existing_backups
+from redisbackup.k8s.webhook_configuration import BACKUP_WEBHOOK, SCHEDULE_WEBHOOK
 from redisbackup.workflows.uniqueness import BackupIndex, index_caught_up
 
 INDEX_PATIENCE = 1.0  # of the webhook's 5 s: then the namespace is listed instead
 
-HANDLER_ID = "validate-redisbackup"
+HANDLER_ID = BACKUP_WEBHOOK.handler_id
+SCHEDULE_HANDLER_ID = SCHEDULE_WEBHOOK.handler_id
 
 
 def rejection(violations: list[Violation]) -> kopf.AdmissionError:
@@ -99,3 +103,22 @@ async def validate_redisbackup(
         warnings.extend(validation.warnings(new.get("spec")))
     if violations:
         raise rejection(violations)
+
+
+async def validate_schedule(
+    *,
+    warnings: MutableSequence[str],
+    operation: str | None = None,
+    old: Mapping[str, Any] | None = None,
+    new: Mapping[str, Any] | None = None,
+    **_: Any,
+) -> None:
+    """`@kopf.on.validate` handler for RedisBackupSchedule CREATE and UPDATE: every rule, every violation."""
+    violations: list[Violation] = []
+    if operation == "CREATE" and new is not None:
+        violations = schedule_validation.check_schedule_create(new)
+        warnings.extend(schedule_validation.schedule_warnings(new.get("spec")))
+    elif operation == "UPDATE" and old is not None and new is not None:
+        violations = schedule_validation.check_schedule_update(old, new)
+    if violations:
+        raise kopf.AdmissionError("; ".join(str(v) for v in violations), code=422)

@@ -21,11 +21,12 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import kubernetes
+import kubernetes.watch
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
@@ -78,6 +79,43 @@ def call_or_none(action: str, method: Callable[..., Any], /, *args: Any, **kwarg
         return call(action, method, *args, **kwargs)
     except ObjectNotFound:
         return None
+
+
+def watch(
+    action: str,
+    method: Callable[..., Any],
+    /,
+    *args: Any,
+    resource_version: str,
+    timeout_seconds: int,
+    stop: threading.Event,
+    **kwargs: Any,
+) -> Iterator[dict[str, Any]]:
+    """The events (`{"type": ADDED | MODIFIED | DELETED | BOOKMARK, "object": {…}}`) of a watch from
+    `resource_version` (synchronous, and long: run it on a thread of its own, never on this module's pool).
+
+    The apiserver ends the watch after `timeout_seconds`; `stop` is looked at after each event (bookmarks keep
+    them coming), so a watch nobody reads any more ends within about a minute. A watch whose resourceVersion is too
+    old raises ResourceExpired: list again and watch from the list's resourceVersion."""
+    watcher = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+    try:
+        for event in watcher.stream(  # type: ignore[no-untyped-call]
+            method,
+            *args,
+            resource_version=resource_version,
+            timeout_seconds=timeout_seconds,
+            allow_watch_bookmarks=True,
+            deserialize=False,
+            _request_timeout=(REQUEST_TIMEOUT[0], timeout_seconds + REQUEST_TIMEOUT[1]),
+            **kwargs,
+        ):
+            yield event
+            if stop.is_set():
+                return
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise api_fault(error, action) from error
+    finally:
+        watcher.stop()  # type: ignore[no-untyped-call]
 
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -1,4 +1,5 @@
-"""Posting a Kubernetes Event about a RedisBackup from outside the operator (the CLI's verification)."""
+"""Kubernetes Events about a RedisBackup: posting one from outside the operator (the CLI's verification), and
+listing them as a caller (the console's details page)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,16 @@ def post_event(body: Mapping[str, Any], notice: Notice, client: Client | None = 
         api.call(f"post an Event about {name}", api.core(client).create_namespaced_event, namespace, event)
     except Exception:
         log.warning("could not post event %s about %s/%s", notice.reason, namespace, name, exc_info=True)
+
+
+def list_events(namespace: str, uid: str, client: Client | None = None) -> list[dict[str, Any]]:
+    """The Events about the object with `uid` in `namespace`, oldest first (AccessDenied when the caller may not
+    list Events there)."""
+    listing = api.call(
+        f"list the Events of namespace {namespace}",
+        api.core(client).list_namespaced_event,
+        namespace,
+        field_selector=f"involvedObject.uid={uid}",
+    )
+    items: list[dict[str, Any]] = listing.get("items") or []
+    return sorted(items, key=lambda event: str(event.get("lastTimestamp") or event.get("eventTime") or ""))

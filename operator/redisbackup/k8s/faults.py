@@ -31,6 +31,10 @@ class AccessDenied(KubernetesFault):
     code = FaultCode.ACCESS_DENIED
 
 
+class Unauthenticated(AccessDenied):
+    """The apiserver did not accept the credentials at all (401): an invalid, expired or revoked token."""
+
+
 class KubernetesUnavailable(KubernetesFault):
     code = FaultCode.KUBERNETES_UNAVAILABLE
     transient = True
@@ -40,6 +44,10 @@ class ObjectNotFound(KubernetesUnavailable):
     """The object a call names does not exist (404); `call_or_none` turns it into None for reads."""
 
     transient = False
+
+
+class ResourceExpired(KubernetesUnavailable):
+    """A watch (or a list's continue token) asked for a resourceVersion the apiserver no longer has (410 Gone)."""
 
 
 class UpdateConflict(KubernetesFault):
@@ -87,13 +95,20 @@ def api_fault(error: Exception, action: str) -> RedisBackupError:
     """Map a failed API call (`action`: "create RedisBackup x in namespace y") onto a fault."""
     if isinstance(error, ApiException):
         message = api_message(error)
-        if error.status in (401, 403):
+        if error.status == 401:
+            return Unauthenticated(
+                f"the Kubernetes API did not accept the credentials to {action}: {message} (an invalid, expired or "
+                "revoked token?)"
+            )
+        if error.status == 403:
             return AccessDenied(
                 f"not allowed to {action}: {message}. Ask for RBAC permission on redisbackups.redisbackup.io "
                 "(see the README's RBAC section), or use a kubeconfig that has it"
             )
         if error.status == 404:
             return ObjectNotFound(f"the Kubernetes API could not {action}: {message}")
+        if error.status == 410:
+            return ResourceExpired(f"the Kubernetes API could not {action}: {message}")
         if error.status == 409 and _body(error).get("reason") == "Conflict":
             return UpdateConflict(f"could not {action}: it changed meanwhile ({message})")
         code = code_in(message)

@@ -9,12 +9,16 @@ authorization decision to the apiserver:
 - `bearer(token)`: the caller's own Kubernetes token, as kubectl would send it — no right of the server's at all.
 
 `review_token` asks the apiserver (TokenReview) who a token belongs to, before it is used: a bad token is then the
-caller's InvalidClientTokenId, not an AccessDenied on the first call.
+caller's InvalidClientTokenId, not an AccessDenied on the first call. `who_am_i` asks the same with the token itself
+(SelfSubjectReview, which every signed-in user may create): the console's sign-in needs no right of the server's.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +26,7 @@ import kubernetes
 
 from redisbackup.k8s import api
 from redisbackup.k8s.client import api_client
+from redisbackup.k8s.faults import AccessDenied, Unauthenticated
 
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
@@ -77,3 +82,51 @@ def review_token(token: str) -> ReviewedToken:
     if not status.get("authenticated"):
         return ReviewedToken(False, error=str(status.get("error") or "not authenticated"))
     return ReviewedToken(True, user=str((status.get("user") or {}).get("username") or ""))
+
+
+def who_am_i(token: str) -> ReviewedToken:
+    """Who the apiserver says `token` is, asked with the token itself (synchronous; run it through api.in_thread).
+    A token it does not accept (401) is not authenticated; one RBAC forbids even that (403) says so."""
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    client = bearer(token)
+    try:
+        answer = api.call(
+            "ask who the token is (SelfSubjectReview)",
+            kubernetes.client.AuthenticationV1Api(client).create_self_subject_review,
+            body,
+        )
+    except Unauthenticated:
+        return ReviewedToken(False, error="it is invalid, expired or revoked (401 Unauthorized)")
+    except AccessDenied as refused:
+        return ReviewedToken(False, error=refused.message)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    user = ((answer.get("status") or {}).get("userInfo") or {}).get("username")
+    return ReviewedToken(True, user=str(user)) if user else ReviewedToken(False, error="the apiserver named no user")
+
+
+class ClientCache:
+    """Kubernetes clients per identity, reused (each holds a connection pool) and closed when evicted."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._clients: OrderedDict[str, kubernetes.client.ApiClient] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], kubernetes.client.ApiClient]) -> kubernetes.client.ApiClient:
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+            client = self._clients[key] = make()
+            while len(self._clients) > self.size:
+                _, evicted = self._clients.popitem(last=False)
+                evicted.close()  # type: ignore[no-untyped-call]
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()  # type: ignore[no-untyped-call]
+            self._clients.clear()

@@ -1,4 +1,4 @@
-"""The ValidatingWebhookConfiguration that sends RedisBackup creates and updates to our webhook.
+"""The ValidatingWebhookConfiguration that sends RedisBackup and RedisBackupSchedule creates and updates to our webhook.
 
 We write it ourselves instead of using kopf's `settings.admission.managed`: kopf fixes `timeoutSeconds` at 30
 (the maximum; a hung webhook would hold every `kubectl apply` that long) and cannot set `matchConditions` or a
@@ -9,17 +9,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redisbackup import GROUP, VERSION
-from redisbackup.api.resource import PLURAL
+from redisbackup.api.resource import PLURAL, SCHEDULE_PLURAL
 from redisbackup.k8s import api
 from redisbackup.k8s.api import Client
 from redisbackup.k8s.faults import AlreadyExists, ObjectNotFound, UpdateConflict
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_NAME = f"vredisbackup.{GROUP}"
+
+@dataclass(frozen=True)
+class Webhook:
+    """One webhook of the configuration: its name, the resource it judges, and the path (kopf's handler id)."""
+
+    name: str
+    resource: str
+    handler_id: str
+
+
+BACKUP_WEBHOOK = Webhook(f"vredisbackup.{GROUP}", PLURAL, "validate-redisbackup")
+SCHEDULE_WEBHOOK = Webhook(f"vredisbackupschedule.{GROUP}", SCHEDULE_PLURAL, "validate-redisbackupschedule")
+WEBHOOKS = (BACKUP_WEBHOOK, SCHEDULE_WEBHOOK)
+WEBHOOK_NAME = BACKUP_WEBHOOK.name
 
 # Only calls that can break a rule: a create, or an update that touches the spec. Metadata-only updates (labels,
 # finalizers: the operator's own deletion path) never wait for the webhook, so they work while it is down.
@@ -31,6 +45,16 @@ MATCH_CONDITIONS = [
 ]
 
 
+def for_handler(client_config: Mapping[str, Any], handler_id: str) -> dict[str, Any]:
+    """The same client config, pointed at another handler (the last part of the URL or service path)."""
+    config = dict(client_config)
+    if "url" in config:
+        config["url"] = f"{str(config['url']).rsplit('/', 1)[0]}/{handler_id}"
+    if "service" in config:
+        config["service"] = {**config["service"], "path": f"/{handler_id}"}
+    return config
+
+
 def build_configuration(
     name: str,
     client_config: dict[str, Any],
@@ -38,31 +62,37 @@ def build_configuration(
     timeout_seconds: int = 5,
     namespaces: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The whole ValidatingWebhookConfiguration object (admissionregistration.k8s.io/v1)."""
-    webhook: dict[str, Any] = {
-        "name": WEBHOOK_NAME,
-        "admissionReviewVersions": ["v1"],
-        "clientConfig": client_config,
-        "rules": [
-            {
-                "apiGroups": [GROUP],
-                "apiVersions": [VERSION],
-                "resources": [PLURAL],
-                "operations": ["CREATE", "UPDATE"],
-                "scope": "Namespaced",
-            }
-        ],
-        "failurePolicy": "Fail",  # a backup the webhook has not seen must not slip in while it is down
-        "sideEffects": "None",
-        "timeoutSeconds": timeout_seconds,
-        "matchPolicy": "Equivalent",
-        "matchConditions": MATCH_CONDITIONS,
-    }
-    if namespaces:
-        # An operator watching some namespaces judges only those (another instance may own the rest).
-        webhook["namespaceSelector"] = {
-            "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(namespaces)}]
+    """The whole ValidatingWebhookConfiguration object (admissionregistration.k8s.io/v1): one webhook per resource,
+    each reached at `client_config` with its own handler's path."""
+    webhooks = []
+    for entry in WEBHOOKS:
+        webhook: dict[str, Any] = {
+            "name": entry.name,
+            "admissionReviewVersions": ["v1"],
+            "clientConfig": for_handler(client_config, entry.handler_id),
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "apiVersions": [VERSION],
+                    "resources": [entry.resource],
+                    "operations": ["CREATE", "UPDATE"],
+                    "scope": "Namespaced",
+                }
+            ],
+            "failurePolicy": "Fail",  # an object the webhook has not seen must not slip in while it is down
+            "sideEffects": "None",
+            "timeoutSeconds": timeout_seconds,
+            "matchPolicy": "Equivalent",
+            "matchConditions": MATCH_CONDITIONS,
         }
+        if namespaces:
+            # An operator watching some namespaces judges only those (another instance may own the rest).
+            webhook["namespaceSelector"] = {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(namespaces)}
+                ]
+            }
+        webhooks.append(webhook)
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
@@ -70,7 +100,7 @@ def build_configuration(
             "name": name,
             "labels": {"app.kubernetes.io/name": "redisbackup", "app.kubernetes.io/component": "webhook"},
         },
-        "webhooks": [webhook],
+        "webhooks": webhooks,
     }
 
 

@@ -17,15 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from redisbackup.elasticache.caller import Caller
 from redisbackup.k8s import api, identity
 from redisbackup.k8s.access_keys import AccessKeys
-from redisbackup.k8s.api import Client
+from redisbackup.k8s.identity import ClientCache
 from redisbackup.queryapi import errors, sigv4
 from redisbackup.queryapi.model import SERVICE
 
@@ -36,33 +33,6 @@ SIGNATURE_MISMATCH = (
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Signing with an unknown key still derives a signature, so a made-up id costs what a real one does.
 _NO_SECRET = "redisbackup-unknown-access-key"
-
-
-class ClientCache:
-    """Kubernetes clients per identity, reused (each holds a connection pool) and closed when evicted."""
-
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._clients: OrderedDict[str, Client] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, make: Callable[[], Client]) -> Client:
-        with self._lock:
-            client = self._clients.get(key)
-            if client is not None:
-                self._clients.move_to_end(key)
-                return client
-            client = self._clients[key] = make()
-            while len(self._clients) > self.size:
-                _, evicted = self._clients.popitem(last=False)
-                evicted.close()  # type: ignore[no-untyped-call]
-            return client
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._clients.values():
-                client.close()  # type: ignore[no-untyped-call]
-            self._clients.clear()
 
 
 @dataclass

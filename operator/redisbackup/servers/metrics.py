@@ -6,17 +6,32 @@ redisbackup_backup_duration_seconds            from the start of the snapshot to
 redisbackup_backups_in_flight                  snapshots streaming right now
 redisbackup_snapshots_started_total            SYNC streams started (a restart must not add any for done work)
 redisbackup_deletions_total{result}            deleted | retained | force_deleted
+
+Per RedisBackupSchedule that is running (not suspended, not turned off, spec valid):
+redisbackup_schedule_seconds_since_last_success{namespace,schedule}
+                                               since the slot of its newest available automated backup (since the
+                                               schedule was created while it has none)
+redisbackup_schedule_interval_seconds{namespace,schedule}
+                                               between its runs (the longer of the gap between slots it is in and the
+                                               one before: a weekday schedule's weekend counts as three days); the
+                                               chart's PrometheusRule alerts when the first exceeds twice the second
+redisbackup_schedule_last_success_timestamp_seconds{namespace,schedule}
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import socket
 import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer
+from prometheus_client.registry import Collector
 
 # Snapshots run from well under a second (a small node) to hours (a large cluster on a slow link).
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf"))
@@ -52,6 +67,7 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.schedules = ScheduleMetrics(self.registry)
         for result in ("available", "failed"):
             self.backups.labels(result=result)
         for result in ("deleted", "retained", "force_deleted"):
@@ -87,3 +103,59 @@ class _DualStackServer(ThreadingWSGIServer):
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Scrapes are not worth a log line each."""
+
+
+@dataclass(frozen=True)
+class _ScheduleSeries:
+    last_success: dt.datetime
+    interval_seconds: float
+
+
+class ScheduleMetrics(Collector):
+    """The schedules' series, computed when Prometheus scrapes (seconds since … needs the time of the scrape)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        """The schedules' clock (workflows.clock), set by the operator's wiring."""
+        self._series: dict[tuple[str, str], _ScheduleSeries] = {}
+        self._lock = threading.Lock()  # scrapes run in the HTTP server's thread
+        registry.register(self)
+
+    def observe(self, namespace: str, schedule: str, *, last_success: dt.datetime, interval_seconds: float) -> None:
+        with self._lock:
+            self._series[(namespace, schedule)] = _ScheduleSeries(last_success, interval_seconds)
+
+    def forget(self, namespace: str, schedule: str) -> None:
+        with self._lock:
+            self._series.pop((namespace, schedule), None)
+
+    def describe(self) -> list[Metric]:
+        return []  # no fixed series: nothing to check for clashes at registration
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["namespace", "schedule"]
+        since = GaugeMetricFamily(
+            "redisbackup_schedule_seconds_since_last_success",
+            "Seconds since the slot of the schedule's newest available automated backup (or since its creation).",
+            labels=labels,
+        )
+        interval = GaugeMetricFamily(
+            "redisbackup_schedule_interval_seconds",
+            "Seconds between the schedule's runs: the longer of the current gap between slots and the one before it.",
+            labels=labels,
+        )
+        last = GaugeMetricFamily(
+            "redisbackup_schedule_last_success_timestamp_seconds",
+            "Slot of the schedule's newest available automated backup, in Unix seconds.",
+            labels=labels,
+        )
+        now = self.now()
+        with self._lock:
+            series = sorted(self._series.items())
+        for (namespace, schedule), entry in series:
+            since.add_metric([namespace, schedule], max(0.0, (now - entry.last_success).total_seconds()))
+            interval.add_metric([namespace, schedule], entry.interval_seconds)
+            last.add_metric([namespace, schedule], entry.last_success.timestamp())
+        yield since
+        yield interval
+        yield last

@@ -1,6 +1,6 @@
 """`init_app`: the aiohttp application of `redisbackup serve`, its typed keys and its middlewares.
 
-Each face adds its routes with one setup function (`setup_query_api`, a console's later); each middleware is one
+Each face adds its routes with one setup function (`setup_query_api`, `setup_console`); each middleware is one
 small setup function too, so a new face composes with them instead of copying them.
 """
 
@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from redisbackup.console.app import setup_console
+from redisbackup.console.context import Console
 from redisbackup.queryapi.handler import QueryApi
 
 QUERY_API = web.AppKey("query_api", QueryApi)
@@ -53,10 +55,12 @@ def setup_query_api(app: web.Application, api: QueryApi) -> None:
     app.router.add_route("*", "/{tail:.*}", api.handle)  # answered in XML too (InvalidURI), not with HTML
 
 
-def init_app(api: QueryApi) -> web.Application:
+def init_app(api: QueryApi, console: Console | None = None) -> web.Application:
     # aiohttp's own bound on bodies it reads for us; the API handler reads its own, smaller, bounded body.
     app = web.Application(client_max_size=api.max_body + 1)
     setup_security_headers(app)
     setup_server_header(app)
+    if console is not None:  # before the API: its catch-all route answers every other path
+        setup_console(app, console)
     setup_query_api(app, api)
     return app

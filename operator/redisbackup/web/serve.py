@@ -26,11 +26,14 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from redisbackup.console.context import Console, ConsoleSettings
+from redisbackup.console.sessions import SessionKeys
 from redisbackup.k8s import api
 from redisbackup.k8s.access_keys import AccessKeys
 from redisbackup.k8s.ca_bundle import publish_ca_bundle
+from redisbackup.k8s.identity import ClientCache
 from redisbackup.queryapi.actions import ActionSettings
-from redisbackup.queryapi.authentication import Authenticator, ClientCache
+from redisbackup.queryapi.authentication import Authenticator
 from redisbackup.queryapi.handler import QueryApi
 from redisbackup.queryapi.limits import RateLimiter
 from redisbackup.queryapi.metrics import ApiMetrics
@@ -57,6 +60,15 @@ class TlsOptions:
 
 
 @dataclass(frozen=True)
+class ConsoleOptions:
+    """The console at /console (None in ServeOptions: not served)."""
+
+    session_key_file: Path | None = None
+    """A key (32 bytes or more) that seals sessions; None: one of this process (sessions end with it)."""
+    settings: ConsoleSettings = field(default_factory=ConsoleSettings)
+
+
+@dataclass(frozen=True)
 class ServeOptions:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8443
@@ -73,6 +85,7 @@ class ServeOptions:
     skew: dt.timedelta = DEFAULT_SKEW
     shutdown_timeout: float = 10.0
     tls: TlsOptions = field(default_factory=TlsOptions)
+    console: ConsoleOptions | None = None
 
 
 def _now() -> dt.datetime:
@@ -145,6 +158,18 @@ def build_api(options: ServeOptions, metrics: ApiMetrics | None = None) -> Query
     )
 
 
+def build_console(options: ConsoleOptions) -> Console:
+    if options.session_key_file is not None:
+        keys = SessionKeys.from_file(options.session_key_file)
+    else:
+        log.warning(
+            "The console's sessions are sealed with a key of this process only: they end when it restarts, and "
+            "replicas do not share them (give --console-session-key-file)."
+        )
+        keys = SessionKeys.generated()
+    return Console(options.settings, keys)
+
+
 def _monitoring_app(api: QueryApi) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(api.metrics.registry))
@@ -182,7 +207,8 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     refresher: asyncio.Task[None] | None = None
     try:
         await certificates.refresh()
-        api_app = init_app(api)
+        console = build_console(options.console) if options.console is not None else None
+        api_app = init_app(api, console)
         host, port, grace = options.listen_host, options.listen_port, options.shutdown_timeout
         runners.append(await _start(api_app, host, port, certificates.context, grace))
         if options.metrics_port:
@@ -196,6 +222,8 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
             options.listen_host,
             options.listen_port,
         )
+        if console is not None:
+            log.info("Serving the console on https://%s:%d/console/", options.listen_host, options.listen_port)
         await stop.wait()
         log.info("Stopping: finishing the requests in flight.")
     finally:

@@ -25,6 +25,7 @@ from redisbackup.api import validation
 from redisbackup.api.config import OperatorConfig
 from redisbackup.api.status import Phase
 from redisbackup.domain.admission import fault_for
+from redisbackup.domain.automated import snapshot_source
 from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.manifest import Manifest
@@ -183,6 +184,7 @@ class RedisBackupReconciler:
                     source_field=request.source_field,
                     source_id=request.source_id,
                     storage=storage,
+                    snapshot_source=snapshot_source(request.body),
                     **self._as_of(request),
                 )
             )

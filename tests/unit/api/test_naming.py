@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from redisbackup.api import naming
-from redisbackup.api.naming import CACHE_CLUSTER_ID, NAMING_RULES, REPLICATION_GROUP_ID, SNAPSHOT_NAME
+from redisbackup.api.naming import (
+    CACHE_CLUSTER_ID,
+    NAMING_RULES,
+    REPLICATION_GROUP_ID,
+    SNAPSHOT_NAME,
+    suggested_snapshot_name,
+)
 
 SNAPSHOT_NAME_CASES = [
     # value, broken rules (by key)
@@ -97,3 +105,22 @@ def test_identifiers_resolve_in_lower_case_like_elasticache() -> None:
 def test_snapshot_names_compare_without_case() -> None:
     assert naming.same_snapshot_name("Bkup-1", "bkup-1")
     assert not naming.same_snapshot_name("bkup-1", "bkup-2")
+
+
+def test_the_seeds_cluster_and_date_make_the_suggested_name() -> None:
+    when = dt.datetime(2015, 5, 15, 12, 30, tzinfo=dt.UTC)
+    assert suggested_snapshot_name("myNonClusteredRedis-001", when) == "myNonClu-150515-1230"
+    assert suggested_snapshot_name("shop", when) == "shop-150515-1230"
+    assert suggested_snapshot_name("0cache--a", when) == "cache-a-150515-1230"
+    assert suggested_snapshot_name("9", when) == "backup-150515-1230"
+
+
+def test_the_browser_gets_every_rule_with_the_webhooks_message() -> None:
+    served = SNAPSHOT_NAME.browser_rules()
+    assert served["field"] == "spec.snapshotName"
+    assert [rule["key"] for rule in served["rules"]] == [rule.key for rule in NAMING_RULES]
+    messages = {rule["key"]: rule["message"] for rule in served["rules"]}
+    assert messages["consecutive-hyphens"] == SNAPSHOT_NAME.message(NAMING_RULES[4])
+    assert "cannot contain two consecutive hyphens" in messages["consecutive-hyphens"]
+    too_long = next(rule for rule in served["rules"] if rule["key"] == "too-long")
+    assert too_long["violation"] == r"^[\s\S]{20}[\s\S]"

@@ -6,6 +6,7 @@ expressions), so a shared mistake — `\\w`, `str.isalnum()`, `$` before a trail
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import string
@@ -13,7 +14,7 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redisbackup.api.naming import CACHE_CLUSTER_ID, NAME_PATTERN, SNAPSHOT_NAME, NameKind
+from redisbackup.api.naming import CACHE_CLUSTER_ID, NAME_PATTERN, SNAPSHOT_NAME, NameKind, suggested_snapshot_name
 
 LETTERS = frozenset(string.ascii_letters)
 DIGITS = frozenset("0123456789")
@@ -93,3 +94,37 @@ def test_identifier_rules_match_the_reference_at_their_own_boundaries() -> None:
     seen = _check_against_reference(CACHE_CLUSTER_ID, boundaries=(0, 1, 49, 50, 51), examples=3_000)
     assert len(seen) >= 3_000
     assert {0, 1, 49, 50, 51} <= {len(value) for value in seen}
+
+
+def _browser_broken_rules(kind: NameKind, value: str) -> set[str]:
+    """The rules the console's script reports: each violation pattern searched in the value. Python's `$` also
+    matches before a final newline where ECMAScript's does not, so the value is one line, as a text box's is."""
+    rules = kind.browser_rules()["rules"]
+    return {rule["key"] for rule in rules if re.search(rule["violation"], value) is not None}
+
+
+def test_the_browser_patterns_find_the_same_broken_rules_as_python_over_5000_one_line_strings() -> None:
+    seen = 0
+
+    @settings(max_examples=5_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(value=names((0, 1, 19, 20, 21)).map(lambda value: value.replace("\n", " ").replace("\r", " ")))
+    def check(value: str) -> None:
+        nonlocal seen
+        seen += 1
+        assert _browser_broken_rules(SNAPSHOT_NAME, value) == reference_broken_rules(value, 20), repr(value)
+
+    check()
+    assert seen >= 5_000
+
+
+@settings(max_examples=2_000, deadline=None, database=None)
+@given(
+    source=st.text(st.sampled_from([*sorted(ALLOWED), "_", ".", "é", "0"]), max_size=70),
+    when=st.datetimes(timezones=st.just(dt.UTC)),
+)
+def test_a_suggested_name_always_follows_the_naming_rules_and_ends_with_the_date_and_time(
+    source: str, when: dt.datetime
+) -> None:
+    suggested = suggested_snapshot_name(source, when)
+    assert SNAPSHOT_NAME.is_valid(suggested), (source, suggested)
+    assert suggested.endswith(when.strftime("-%y%m%d-%H%M"))

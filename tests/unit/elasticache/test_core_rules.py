@@ -117,6 +117,25 @@ def test_a_cache_cluster_shows_what_kubernetes_knows_and_invents_nothing() -> No
     assert cache_cluster("single-0", starting, None, show_node_info=False, arn=None)["CacheClusterStatus"] == "creating"
 
 
+def test_a_one_pod_statefulset_shows_snapshotting_from_its_own_annotation() -> None:
+    """The operator annotates the StatefulSet it snapshots a single node through, not its Pod."""
+    busy = {**statefulset("single"), "metadata": {**statefulset("single")["metadata"],
+            "annotations": {"redisbackup.io/snapshotting": "nightly"}}}  # fmt: skip
+    node = pod("single-0", owner="single")
+    workloads = RedisWorkloads.of([node], [busy])
+    ((cluster_id, found, group),) = workloads.cache_clusters()
+    assert workloads.node_statefulset(found) is busy
+    document = cache_cluster(
+        cluster_id, found, group, show_node_info=False, arn=None, statefulset=workloads.node_statefulset(found)
+    )
+    assert document["CacheClusterStatus"] == "snapshotting"
+    idle = RedisWorkloads.of([node], [statefulset("single")])
+    assert cache_cluster(cluster_id, node, None, show_node_info=False, arn=None,
+                         statefulset=idle.node_statefulset(node))["CacheClusterStatus"] == "available"  # fmt: skip
+    pair = RedisWorkloads.of([pod("set-0", owner="set"), pod("set-1", owner="set")], [statefulset("set")])
+    assert [pair.node_statefulset(member) for member in pair.pods] == [None, None]  # a replication group's nodes
+
+
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
@@ -199,7 +218,8 @@ def test_describe_filters_match_ids_ignoring_case_and_refuse_two_sources() -> No
     assert SnapshotFilter(snapshot_name="nightly").selects(body)
     assert SnapshotFilter(replication_group_id="MYCLUSTEREDREDIS").selects(body)
     assert not SnapshotFilter(cache_cluster_id="myclusteredredis").selects(body)  # a group is not a cache cluster
-    assert SnapshotFilter(snapshot_source="manual").selects(body)
+    # ElastiCache's SnapshotSource filter: user for manual snapshots, system for automatic ones (domain.automated).
+    assert SnapshotFilter(snapshot_source="user").selects(body)
     assert not SnapshotFilter(snapshot_source="system").selects(body)
     with pytest.raises(ValidationFault, match="cannot be combined"):
         SnapshotFilter(cache_cluster_id="a", replication_group_id="b").check()

@@ -19,6 +19,7 @@ from redisbackup.k8s.faults import (
     KubernetesUnavailable,
     ObjectNotFound,
     RequestRejected,
+    Unauthenticated,
     UpdateConflict,
 )
 
@@ -73,6 +74,7 @@ def test_a_read_gives_plain_json_and_a_missing_object_none(client: kubernetes.cl
 @pytest.mark.parametrize(
     ("status", "fault"),
     [
+        ("401", Unauthenticated),  # still an AccessDenied to whoever catches that
         ("403", AccessDenied),
         ("409", UpdateConflict),
         ("410", AlreadyExists),  # a 409 whose reason is AlreadyExists

@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestServer
 from botocore.config import Config
 
 from redisbackup.k8s.access_keys import AccessKey
-from redisbackup.queryapi.authentication import Authenticator, ClientCache
+from redisbackup.k8s.identity import ClientCache
+from redisbackup.queryapi.authentication import Authenticator
 from redisbackup.queryapi.handler import QueryApi
 from redisbackup.web.app import init_app
 

@@ -12,8 +12,11 @@ import kopf
 import pytest
 
 from redisbackup import main
+from redisbackup.api.config import OperatorConfig
 from redisbackup.cli import run_operator
 from redisbackup.handlers import backups as handlers
+from redisbackup.handlers import final_snapshots as final_snapshot_handlers
+from redisbackup.handlers import schedules as schedule_handlers
 from redisbackup.handlers.backups import needs_snapshot, wants_verification
 from redisbackup.workflows.uniqueness import BackupIndex
 
@@ -24,8 +27,12 @@ def registry() -> kopf.OperatorRegistry:
 
 def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_releases_the_data() -> None:
     built = registry()
-    daemon, verifier = built._spawning.get_all_handlers()
-    assert (daemon.id, verifier.id) == (handlers.DAEMON_ID, handlers.VERIFY_ID)
+    daemon, verifier, schedule = built._spawning.get_all_handlers()
+    assert (daemon.id, verifier.id, schedule.id) == (
+        handlers.DAEMON_ID,
+        handlers.VERIFY_ID,
+        schedule_handlers.DAEMON_ID,
+    )
     assert daemon.cancellation_timeout
     assert daemon.cancellation_backoff is None
     (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
@@ -33,7 +40,17 @@ def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_relea
     (observer,) = [h for h in built._changing.get_all_handlers() if h.id.startswith(handlers.OBSERVE_ID)]
     assert observer.field == ("spec",), "an edit of deletionPolicy or verify is observed"
     assert built._indexing.get_all_handlers() == [], "kopf indexes would deadlock with a bound on its workers"
-    assert [h.id for h in built._watching.get_all_handlers()] == [handlers.INDEX_ID]
+    assert [h.id for h in built._watching.get_all_handlers()] == [
+        handlers.INDEX_ID,
+        schedule_handlers.WAKE_ON_SPEC_ID,
+        schedule_handlers.WAKE_ON_BACKUP_ID,
+        final_snapshot_handlers.STATEFULSET_ID,
+        final_snapshot_handlers.POD_ID,
+    ]
+    without = main.build_registry(
+        main.OperatorOptions(webhook=None, config=OperatorConfig.model_validate({"finalSnapshots": {"enabled": False}}))
+    )
+    assert final_snapshot_handlers.POD_ID not in [h.id for h in without._watching.get_all_handlers()]
     for status, spawned in [
         ({}, True),
         ({"phase": "creating"}, True),
@@ -125,10 +142,10 @@ def test_the_samples_are_valid_redisbackups_with_distinct_snapshot_names() -> No
     from redisbackup.api.documents import check_documents
 
     samples = sorted(Path(__file__).resolve().parents[3].joinpath("manifests", "samples").glob("*.yaml"))
-    documents = [yaml.safe_load(path.read_text()) for path in samples]
+    every = [yaml.safe_load(path.read_text()) for path in samples]
+    assert [r.violations for r in check_documents(every, namespace="demo")] == [[] for _ in every]
+    documents = [d for d in every if d["kind"] == "RedisBackup"]
     assert len(documents) == 3
-    results = check_documents(documents, namespace="demo")
-    assert [r.violations for r in results] == [[], [], []]
     assert {d["spec"].get("replicationGroupId") or d["spec"]["cacheClusterId"] for d in documents} == {
         "myNonClusteredRedis",
         "myReplicatedRedis-1",
@@ -163,7 +180,7 @@ async def test_the_index_is_changed_on_the_event_loops_thread_when_kopf_invokes_
 
     reconciler = main.build_reconciler(main.OperatorOptions(webhook=None))
     built = main.build_registry(main.OperatorOptions(webhook=None), reconciler)
-    (indexer,) = built._watching.get_all_handlers()
+    (indexer,) = [h for h in built._watching.get_all_handlers() if h.id == handlers.INDEX_ID]
     threads: list[threading.Thread] = []
     observe = reconciler.index.observe
 
