@@ -9,6 +9,7 @@ operator here uses (AWS needs none), and the Secret `redisbackup-s3` the user cr
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ def test_every_sample_is_covered_here_or_in_the_smoke_test() -> None:
         "backup-cluster.yaml",
         "node.yaml",
         "cluster.yaml",
+        "schedule-every-minute.yaml",
     }
     covered |= {"mynonclusteredredis.yaml", "myreplicatedredis.yaml", "myclusteredredis.yaml"}
     assert {path.name for path in every_sample()} == covered, "a new sample needs a test on the node"
@@ -135,3 +137,48 @@ def test_the_restore_samples_restore_a_node_and_a_cluster_from_snapshots(
     finally:
         release.uninstall()
         release_backups(kube, namespace)
+
+
+def test_the_schedule_sample_takes_automated_backups_of_the_node(
+    real_cluster: RealStack, real_api: client.ApiClient, node_namespace: str, tmp_path: Path
+) -> None:
+    """manifests/samples/schedule-every-minute.yaml as its comment says, with the chart's default values (but the
+    image): each minute an automated RedisBackup of the node, owned by the schedule, reaches available with the
+    node's data in its snapshot; deleting the schedule deletes them (retention is the control plane's tests' part)."""
+    kube = real_cluster.kube
+    apply_workloads(kube, node_namespace, "mynonclusteredredis")
+    with pod_client(kube, node_namespace, "mynonclusteredredis-0") as source:
+        source.mset({f"order:{i}": f"value-{i}" for i in range(300)})
+    release = install(real_cluster, node_namespace, tmp_path, test_limits=False)
+    custom = client.CustomObjectsApi(real_api)
+
+    def automated() -> list[dict[str, Any]]:
+        items = custom.list_namespaced_custom_object("redisbackup.io", "v1alpha1", node_namespace, "redisbackups")
+        return [
+            item for item in items["items"]
+            if any(o.get("kind") == "RedisBackupSchedule" for o in item["metadata"].get("ownerReferences", []))
+        ]  # fmt: skip
+
+    try:
+        kube.kubectl("apply", "-n", node_namespace, "-f", str(SAMPLES / "schedule-every-minute.yaml"))
+        available: list[dict[str, Any]] = []
+        for _ in range(400):  # three runs (a minute apart) and their backups
+            available = [b for b in automated() if (b.get("status") or {}).get("phase") == "available"]
+            if len(available) >= 2 and len(automated()) <= 3:
+                break
+            time.sleep(1)
+        assert len(available) >= 2, automated()
+        for backup in available:
+            (snapshot,) = backup["status"]["nodeSnapshots"]
+            assert backup["spec"]["cacheClusterId"] == "myNonClusteredRedis"
+            assert int(snapshot["cacheSize"]) > 0
+        assert release.restarts() == 0, release.log()
+        kube.kubectl("delete", "-n", node_namespace, "-f", str(SAMPLES / "schedule-every-minute.yaml"))
+        for _ in range(120):
+            if not automated():
+                break
+            time.sleep(1)
+        assert automated() == [], "deleting the schedule deletes its backups"
+    finally:
+        release.uninstall()
+        release_backups(kube, node_namespace)
