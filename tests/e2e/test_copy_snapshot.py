@@ -73,7 +73,8 @@ def test_a_copy_in_another_location_outlives_its_source_and_restores_the_same_da
     status = body["status"]
     assert (status["source"], status["storage"], status["cacheClusterId"]) == ("nightly", "archive", "cache-001")
     directory = f"archive/{namespace}/nightly-copy/{body['metadata']['uid']}/"
-    assert s3.keys(directory) == [f"{directory}manifest.json", f"{directory}node-0001.rdb"]
+    (node,) = status["nodeSnapshots"]
+    assert s3.keys(directory) == sorted([f"{directory}manifest.json", f"archive/{node['objectKey']}"])
     stored = json.loads(s3.client().get_object(Bucket=s3.bucket, Key=f"{directory}manifest.json")["Body"].read())
     assert stored["copiedFrom"]["snapshotName"] == "nightly"
     assert stored["tags"] == {"purpose": "archive"}

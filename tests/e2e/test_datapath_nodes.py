@@ -14,7 +14,8 @@ from devstack.redis_nodes import Topology
 from redisbackup.domain.plan import plan_single_node
 from redisbackup.redis.replication import open_rdb_stream
 from redisbackup.storage.base import ObjectStore
-from redisbackup.workflows.snapshot import read_manifest, take_snapshot
+from redisbackup.workflows.commit import read_manifest
+from redisbackup.workflows.snapshot import take_snapshot
 from tests.e2e.datapath_support import address, assert_restores_to, connection, new_location
 from tests.e2e.datapath_support import store as store  # the parametrized fixture
 

@@ -42,7 +42,8 @@ def test_dump_to_a_directory_prints_the_manifest_it_stored(redis_acl: Topology, 
     record = manifest["nodeSnapshots"][0]
     stored = tmp_path / record["objectKey"]
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == record["sha256"]
-    assert json.loads((stored.parent / "manifest.json").read_text()) == manifest
+    assert stored.parent.name == manifest["attempt"], "the RDB lies under the attempt that stored it"
+    assert json.loads((stored.parent.parent / "manifest.json").read_text()) == manifest
     assert node.password not in result.stdout + result.stderr
 
 
@@ -70,7 +71,13 @@ def test_dump_of_a_cluster_to_s3_with_credentials_from_the_environment(redis_clu
     manifest = json.loads(result.stdout)
     assert (manifest["replicationGroupId"], manifest["numNodeGroups"]) == ("orders", 3)
     keys = s3.keys("team-a/")
-    assert [k.rsplit("/", 1)[1] for k in keys] == ["manifest.json", "node-0001.rdb", "node-0002.rdb", "node-0003.rdb"]
+    assert sorted(k.rsplit("/", 1)[1] for k in keys) == [
+        "manifest.json",
+        "node-0001.rdb",
+        "node-0002.rdb",
+        "node-0003.rdb",
+    ]
+    assert {k.rsplit("/", 2)[1] for k in keys if k.endswith(".rdb")} == {manifest["attempt"]}, "under one attempt"
     assert s3.uploads() == []
 
 

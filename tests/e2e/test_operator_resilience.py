@@ -96,10 +96,10 @@ def test_an_operator_killed_mid_snapshot_restarts_it_cleanly_and_leaves_no_orpha
 
     uid = body["metadata"]["uid"]
     directory = f"{namespace}/interrupted/{uid}/"
-    assert s3.keys() == [f"{directory}manifest.json", f"{directory}node-0001.rdb"], "nothing but the snapshot"
-    assert s3.uploads() == [], "the interrupted upload was aborted"
     (node,) = body["status"]["nodeSnapshots"]
-    rdb = fetch_object(s3, f"{directory}node-0001.rdb", tmp_path / "interrupted.rdb")
+    assert s3.keys() == sorted([f"{directory}manifest.json", node["objectKey"]]), "nothing but the snapshot"
+    assert s3.uploads() == [], "the interrupted upload was aborted"
+    rdb = fetch_object(s3, node["objectKey"], tmp_path / "interrupted.rdb")
     assert_stored_rdb(rdb, node)
     with source.primary.client() as c:
         assert_restores(rdb, c, redis_factory)
@@ -138,7 +138,7 @@ def test_two_backups_of_one_source_run_one_after_the_other_and_a_restart_retakes
 
     first = wait_phase(kube_api, namespace, "first", "available", timeout=120, operator=operator)
     second = wait_phase(kube_api, namespace, "second", "available", timeout=120, operator=operator)
-    manifest_key = first["status"]["nodeSnapshots"][0]["objectKey"].rsplit("/", 1)[0] + "/manifest.json"
+    manifest_key = first["status"]["nodeSnapshots"][0]["objectKey"].rsplit("/", 2)[0] + "/manifest.json"
     stored = json.loads(s3.client().get_object(Bucket=s3.bucket, Key=manifest_key)["Body"].read())
     first_done = dt.datetime.fromisoformat(stored["completeTime"].replace("Z", "+00:00"))
     second_started = dt.datetime.fromisoformat(second["status"]["snapshotCreateTime"].replace("Z", "+00:00"))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
+from redis.exceptions import ResponseError
 
-from devstack import redis_nodes
+from devstack import redis_nodes, versions
 from devstack.cluster import Cluster
 from devstack.fixtures.operator import StartOperator, s3_storage
 from devstack.fixtures.redis import RedisFactory
@@ -113,6 +114,49 @@ def test_a_redis_cluster_is_snapshotted_one_rdb_per_shard_with_its_slots(
     snapshot = snapshot_document_from_body(body)["Snapshot"]
     assert snapshot["NumNodeGroups"] == 3
     assert [n["NodeGroupConfiguration"]["Slots"] for n in snapshot["NodeSnapshots"]] == [s["slots"] for s in shards]
+
+
+def test_a_redis_6_cluster_without_cluster_shards_is_snapshotted_from_cluster_nodes(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    start_operator: StartOperator,
+    namespace: str,
+    mirror: Mirror,
+    s3: S3Bucket,
+    tmp_path: Path,
+) -> None:
+    """Redis before 7.0 answers CLUSTER SHARDS with "unknown subcommand": that is no transient fault to retry until
+    snapshotAttempts run out, but the sign to read the shards from CLUSTER NODES (here on Debian's 6.0.16)."""
+    old = RedisFactory(tmp_path / "redis-6.0", versions.release("redis-6.0").ensure())
+    try:
+        cluster = old.cluster()
+        with cluster.primary.client() as redis:
+            version = str(redis.info("server")["redis_version"])
+            assert version.startswith("6."), version
+            with pytest.raises(ResponseError, match=r"(?i)unknown subcommand"):
+                redis.execute_command("CLUSTER", "SHARDS")
+        with cluster.cluster_client() as redis:
+            redis_nodes.fill_mixed(redis, count=300)
+        redis_nodes.wait_replicas_in_sync(cluster)  # (wait_cluster_gossip reads CLUSTER SHARDS, which 6.0 lacks)
+        mirror.statefulset(cluster, namespace, "legacy")
+        operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), limits={"snapshotAttempts": 2})
+
+        apply(kube, namespace, "legacy", snapshotName="legacy", replicationGroupId="legacy")
+        body = wait_phase(kube_api, namespace, "legacy", "available", timeout=120, operator=operator)
+
+        status = body["status"]
+        assert (status["engine"], status["engineVersion"], status["numNodeGroups"]) == ("redis", version, 3)
+        shards = status["nodeSnapshots"]
+        assert [s["slots"] for s in shards] == [f"{first}-{last}" for first, last in redis_nodes.slot_ranges(3)]
+        pods = dict(zip([f"legacy-{i}" for i in range(6)], cluster.nodes, strict=True))
+        for shard, topology_shard in zip(shards, cluster.shards, strict=True):
+            assert pods[shard["sourcePod"]] in topology_shard.nodes
+            rdb = fetch_object(s3, shard["objectKey"], tmp_path / f"legacy-{shard['nodeGroupId']}.rdb")
+            assert_stored_rdb(rdb, shard)
+            with topology_shard.primary.client() as redis:
+                assert_restores(rdb, redis, old)  # into 6.0 (DUMP payloads are per version): every key of the shard
+    finally:
+        old.stop()
 
 
 def test_a_cluster_node_named_as_cache_cluster_id_is_refused_with_the_replication_group_to_use(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 
 import pytest
 
 from devstack.fixtures.s3 import S3Bucket
+from redisbackup.storage.s3 import S3Settings, S3Store
 
 pytestmark = pytest.mark.e2e
 
@@ -50,3 +52,16 @@ def test_a_multipart_upload_reads_back_byte_identical(s3: S3Bucket) -> None:
     assert len(body) == sum(len(part) for part in parts)
     assert stored["ETag"].strip('"').endswith("-3")  # S3's multipart ETag: <md5 of part md5s>-<part count>
     assert s3.uploads() == []
+
+
+async def test_a_conditional_put_creates_an_object_once_on_the_real_server(s3: S3Bucket) -> None:
+    """The manifest is written with If-None-Match: * — the server must refuse a second create, even a racing one."""
+    store = S3Store(S3Settings(**s3.settings()))
+    try:
+        created = await asyncio.gather(*(store.put_if_absent("ns/snap/uid/manifest.json", b"%d" % n) for n in range(6)))
+        assert sorted(created) == [False] * 5 + [True]
+        assert await store.get_bytes("ns/snap/uid/manifest.json") == b"%d" % created.index(True)
+        assert await store.put_if_absent("ns/snap/uid/manifest.json", b"later") is False
+        assert await store.get_bytes("ns/snap/uid/manifest.json") == b"%d" % created.index(True)
+    finally:
+        await store.close()

@@ -5,7 +5,8 @@
 - A failed RedisBackup carries a typed reason (one of our FaultCodes).
 - A RedisBackup being deleted whose finalizer is still there says why in a DeletionBlocked condition.
 - Nothing in the bucket belongs to no RedisBackup (orphans), and no multipart upload is left unfinished.
-- One RedisBackup has one snapshot: no objects beside its manifest's (duplicates).
+- One RedisBackup has one snapshot: no objects under its directory but its manifest's (duplicates: what another
+  attempt left).
 """
 
 from __future__ import annotations
@@ -130,12 +131,13 @@ def audit(api: client.ApiClient, bucket: S3Bucket, namespaces: Iterable[str], *,
             else:
                 result.stuck.append(f"{where} is still {phase or 'without a phase'}")
     kept = tuple(retained)
-    available_directories = {key.rsplit("/", 1)[0] + "/" for key in owned}
+    # An available snapshot's directory is <ns>/<name>/<uid>/ (its manifest's); its RDBs lie under an attempt below.
+    available_directories = tuple(key.rsplit("/", 1)[0] + "/" for key in owned if key.endswith("/manifest.json"))
     for key in bucket.keys(""):
         if key in owned or key.startswith(kept):
             continue
-        if key.rsplit("/", 1)[0] + "/" in available_directories:
-            result.duplicates.append(key)  # beside an available snapshot's own objects: a second snapshot
+        if key.startswith(available_directories):
+            result.duplicates.append(key)  # beside an available snapshot's own objects: another attempt's
         else:
             result.orphans.append(key)  # belongs to no available RedisBackup
     result.orphans += [f"unfinished upload {key}" for key in bucket.uploads() if not key.startswith(kept)]

@@ -110,7 +110,7 @@ def test_every_kind_of_damage_to_a_stored_snapshot_is_caught_by_verify_and_refus
         if kind in NODE_DAMAGE:
             damage(s3, node["objectKey"], NODE_DAMAGE[kind], rng)
         else:
-            manifest_key = node["objectKey"].rsplit("/", 1)[0] + "/manifest.json"
+            manifest_key = node["objectKey"].rsplit("/", 2)[0] + "/manifest.json"
             s3.client().put_object(Bucket=s3.bucket, Key=manifest_key, Body=json.dumps({"junk": rng.random()}))
         target = tmp_path / name
         restored = redisbackup("restore", "--snapshot-name", name, "-n", namespace, "--to-dir", str(target), env=env)

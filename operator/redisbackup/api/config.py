@@ -153,8 +153,13 @@ class Storage(ConfigModel):
 
 class Limits(ConfigModel):
     source_missing_deadline_seconds: float = Field(default=600.0, ge=0)
-    """How long a RedisBackup waits for its source (and its Secret) to appear before it fails; GitOps tools
-    often create the Redis workload a moment after the backup."""
+    """How long a RedisBackup waits for its source (and its Secret) to appear, or its Pod to be Ready, before it
+    fails, counted from when that wait began (status.sourceMissingSince); GitOps tools often create the Redis
+    workload a moment after the backup."""
+    busy_deadline_seconds: float = Field(default=3600.0, ge=0)
+    """How long a RedisBackup waits for a Redis node that says it cannot serve a snapshot yet (loading its data
+    set, running a long script, a replica without its primary) before it fails, counted from when that wait began
+    (status.busySince). Waiting is not a failed attempt: a large data set can take many minutes to load."""
     max_concurrent_snapshots: int = Field(default=4, ge=1, le=1000)
     """Snapshots streamed at the same time by this operator; the others wait their turn."""
     max_concurrent_verifications: int = Field(default=1, ge=1, le=100)

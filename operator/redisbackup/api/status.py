@@ -189,6 +189,18 @@ class RedisBackupStatus(StatusModel):
     size: str | None = Field(default=None, description="Total size of the snapshot, human-readable (e.g. 1.5 MiB).")
     total_bytes: int | None = Field(default=None, ge=0, description="Total size of the snapshot in bytes.")
     progress: Progress | None = Field(default=None, description="Streaming progress while creating.")
+    source_missing_since: datetime | None = Field(
+        default=None,
+        description="When the snapshot began waiting for its source (or a Secret) to appear, or its Pod to be "
+        "Ready: limits.sourceMissingDeadlineSeconds counts from here, so a backup that queued behind others does "
+        "not fail at once when its Pod is briefly not Ready. Cleared when the source is found.",
+    )
+    busy_since: datetime | None = Field(
+        default=None,
+        description="When the snapshot began waiting for a Redis node that cannot serve it yet (loading its data "
+        "set, running a long script, a replica without its primary): limits.busyDeadlineSeconds counts from here. "
+        "Cleared when the wait is over.",
+    )
     verification: Verification | None = Field(
         default=None,
         description="The last verification: each stored RDB checked against the manifest, by redis-check-rdb and "

@@ -1,16 +1,22 @@
 """Where a snapshot's objects live inside a storage location.
 
-    <namespace>/<snapshotName>/<uid>/node-0001.rdb     one RDB per node (CacheNodeId) or shard (NodeGroupId)
-    <namespace>/<snapshotName>/<uid>/manifest.json     written last: the commit record
+    <namespace>/<snapshotName>/<uid>/<attempt>/node-0001.rdb   one RDB per node (CacheNodeId) or shard (NodeGroupId)
+    <namespace>/<snapshotName>/<uid>/manifest.json             created last, once: the commit record
 
 Keys are relative to the location (an S3 bucket + prefix, or a directory), so a location copied elsewhere stays
 valid. The uid (the RedisBackup's metadata.uid) keeps a re-created RedisBackup of the same name from ever mixing
-with the objects of a deleted one. A uid directory without manifest.json is an unfinished upload: garbage.
+with the objects of a deleted one. Each attempt at the snapshot (a retry, or another operator process during a
+rolling update) writes under its own attempt id, so no attempt overwrites or deletes another's objects; the
+manifest names the attempt it commits and its object keys, and readers follow those keys. What the committed
+manifest does not name is garbage; before a manifest exists, only an attempt whose process is gone is.
+Snapshots written before attempts had their own keys keep their RDBs directly under <uid>/: their manifests say so.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import secrets
 from dataclasses import dataclass
 
 from redisbackup.domain.faults import ValidationFault
@@ -53,12 +59,23 @@ class SnapshotLocation:
     def manifest_key(self) -> str:
         return self.directory + MANIFEST_NAME
 
-    def node_key(self, node_id: str) -> str:
-        """node_id is the four-digit CacheNodeId/NodeGroupId ("0001")."""
+    def attempt_directory(self, attempt: str) -> str:
+        """The key prefix of one attempt's objects, ending in '/'."""
+        return f"{self.directory}{_check_component('attempt', attempt)}/"
+
+    def node_key(self, node_id: str, *, attempt: str) -> str:
+        """node_id is the four-digit CacheNodeId/NodeGroupId ("0001"); `attempt` the id of the attempt storing it."""
         key = f"node-{node_id}.rdb"
         if not RDB_PATTERN.fullmatch(key):
             raise ValidationFault(f"node id {node_id!r} is not a four-digit id such as 0001", field="nodeId")
-        return self.directory + key
+        return self.attempt_directory(attempt) + key
+
+
+def new_attempt_id(now: dt.datetime | None = None) -> str:
+    """A fresh attempt id: when it started (sorts by time, tells a reader which attempt is which) and 32 random
+    bits (two processes starting in the same second never share one)."""
+    started = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
 def split_snapshot_url(url: str) -> tuple[str, SnapshotLocation]:

@@ -113,6 +113,14 @@ class Manifest(_Model):
     node_snapshots: tuple[NodeSnapshotRecord, ...]
     tags: dict[str, str] = Field(default_factory=dict)
     copied_from: CopiedFrom | None = None
+    # The attempt whose objects this manifest commits (their keys are under <uid>/<attempt>/). None: written before
+    # attempts had keys of their own.
+    attempt: str | None = None
+
+    @property
+    def object_keys(self) -> frozenset[str]:
+        """Every stored object this manifest commits (besides itself)."""
+        return frozenset(n.object_key for n in self.node_snapshots)
 
     @property
     def total_size(self) -> int:

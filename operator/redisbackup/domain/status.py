@@ -1,7 +1,7 @@
 """The named transitions of a RedisBackup's status: the only way the operator changes it.
 
     (new) ─mark_creating─► creating ─mark_available─► available
-                              │  ▲ mark_waiting / mark_progress
+                              │  ▲ mark_waiting / mark_source_found / mark_planned / mark_progress
                               └──────mark_failed──► failed
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
     available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad; or
@@ -35,6 +35,11 @@ from redisbackup.domain.faults import RedisBackupError
 
 FORCE_DELETE_ANNOTATION = "redisbackup.io/force-delete"
 TERMINAL_PHASES = frozenset({Phase.AVAILABLE, Phase.FAILED})
+
+# The status fields that record when a wait began (its deadline counts from there): one per kind of wait.
+SOURCE_MISSING_SINCE = "sourceMissingSince"  # the source (or a Secret) missing, or its Pod not Ready
+BUSY_SINCE = "busySince"  # a Redis node that cannot serve a snapshot yet (loading …)
+WAITS = (SOURCE_MISSING_SINCE, BUSY_SINCE)
 
 # Reasons of our own, for states that are not faults (faults use their code as the reason).
 CREATING = "Creating"
@@ -104,11 +109,34 @@ def mark_creating(
     return change(status, patch, Notice("Normal", CREATING, message[0].upper() + message[1:]))
 
 
+def waiting_since(status: Status | None, wait: str) -> dt.datetime | None:
+    """When the wait `wait` (one of WAITS) began, as recorded in status; None when it is not going on."""
+    value = (status or {}).get(wait)
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def mark_waiting(
-    status: Status | None, fault: RedisBackupError, *, generation: int | None, now: dt.datetime
+    status: Status | None,
+    fault: RedisBackupError,
+    *,
+    generation: int | None,
+    now: dt.datetime,
+    waiting: tuple[str, dt.datetime] | None = None,
 ) -> StatusChange:
-    """Still creating, but held up (source missing or busy, Redis unreachable …): the fault says why."""
-    patch = {
+    """Still creating, but held up (source missing or busy, Redis unreachable …): the fault says why.
+
+    `waiting`: the wait this is part of (one of WAITS) and when it began, recorded so that its deadline survives a
+    restart; any other wait is over."""
+    patch: dict[str, Any] = {
+        wait: _stamp(waiting[1]) if waiting is not None and waiting[0] == wait else None for wait in WAITS
+    }
+    patch |= {
         "conditions": conditions(
             status,
             generation,
@@ -139,9 +167,31 @@ def mark_progress(
     return change(status, patch, None)
 
 
+def mark_source_found(status: Status | None, *, generation: int | None, now: dt.datetime) -> StatusChange:
+    """The source waited for is there (again): that wait is over, and its deadline will count afresh should the
+    source go missing later (a Pod briefly not Ready after the backup queued for an hour is a new wait)."""
+    if waiting_since(status, SOURCE_MISSING_SINCE) is None:
+        return StatusChange()
+    message = "the source is found; the snapshot is taken in its turn"
+    patch = {
+        SOURCE_MISSING_SINCE: None,
+        "conditions": conditions(
+            status,
+            generation,
+            now,
+            (ConditionType.READY, "False", CREATING, "the snapshot is being taken"),
+            (ConditionType.PROGRESSING, "True", CREATING, message),
+            (ConditionType.RECONCILING, "True", CREATING, message),
+        ),
+    }
+    return change(status, patch, None)
+
+
 def mark_planned(status: Status | None, fields: Mapping[str, Any]) -> StatusChange:
-    """Still creating; the nodes to read are chosen: engine, port and node snapshots (without sizes yet)."""
-    return change(status, {key: value for key, value in fields.items() if value is not None}, None)
+    """Still creating; the nodes to read are chosen: engine, port and node snapshots (without sizes yet). The
+    source was found to be planned: a wait for it is over."""
+    planned = {key: value for key, value in fields.items() if value is not None}
+    return change(status, {**planned, SOURCE_MISSING_SINCE: None}, None)
 
 
 def mark_available(
@@ -157,6 +207,7 @@ def mark_available(
         "phase": Phase.AVAILABLE.value,
         "observedGeneration": newest_generation(status, generation),
         "progress": None,
+        **dict.fromkeys(WAITS),
         "conditions": conditions(
             status,
             generation,

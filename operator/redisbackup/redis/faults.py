@@ -32,10 +32,17 @@ class CommandNotPermitted(SnapshotFault):
 
 
 class RedisBusy(SnapshotFault):
-    """Loading its data set, running a script, or a replica without its primary: try again later."""
+    """The node did not serve the snapshot (it accepted SYNC and never sent the RDB, or refused a command for a
+    reason of its own): a failed attempt, tried again later."""
 
     code = FaultCode.REDIS_BUSY
     transient = True
+
+
+class RedisNotReady(RedisBusy):
+    """The node says it cannot serve a snapshot *yet*: loading its data set, running a long script, a replica
+    without its primary. The snapshot waits — this is not a failed attempt, and a large data set may take many
+    minutes to load — until limits.busyDeadlineSeconds after the wait began."""
 
 
 class ConnectionLost(SnapshotFault):
@@ -76,7 +83,7 @@ def fault_for_error(node: str, command: str, error: str, credentials: RedisCrede
             f"The server said: {error}"
         )
     if prefix in ("LOADING", "BUSY", "MASTERDOWN", "NOMASTERLINK", "TRYAGAIN"):
-        return RedisBusy(
+        return RedisNotReady(
             f"{node} cannot serve a snapshot right now ({error}); the snapshot will be retried. If it is a replica "
             "that lost its primary, choose another node.",
             retry_after=10.0,

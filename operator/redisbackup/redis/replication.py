@@ -27,7 +27,7 @@ from typing import Literal
 
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.redis.connection import RedisConnection, RespError, Timeouts
-from redisbackup.redis.faults import ConnectionLost, RedisBusy, UnexpectedReply, fault_for_error
+from redisbackup.redis.faults import ConnectionLost, RedisBusy, RedisNotReady, UnexpectedReply, fault_for_error
 from redisbackup.redis.info import ServerInfo, read_server_info
 from redisbackup.redis.receive_buffers import DEFAULT_CHUNK_SIZE, DEFAULT_DEPTH
 
@@ -195,7 +195,7 @@ async def open_rdb_stream(
     try:
         server = await read_server_info(connection)
         if server.loading:
-            raise RedisBusy(f"{node} is loading its data set into memory; the snapshot will be retried", retry_after=10)
+            raise RedisNotReady(f"{node} is loading its data set into memory; the snapshot waits", retry_after=10)
         await connection.call("REPLCONF", "capa", "eof")
         rdb_only = not isinstance(await connection.command("REPLCONF", "rdb-only", "1"), RespError)
         if not rdb_only:

@@ -4,6 +4,7 @@ redisbackup_backups_total{result}             backups finished: available | fail
 redisbackup_backup_bytes_total                 bytes of RDB stored
 redisbackup_backup_duration_seconds            from the start of the snapshot to the committed manifest
 redisbackup_backups_in_flight                  snapshots streaming right now
+redisbackup_backups_queued                     snapshots waiting for a slot (limits.maxConcurrentSnapshots)
 redisbackup_snapshots_started_total            SYNC streams started (a restart must not add any for done work)
 redisbackup_deletions_total{result}            deleted | retained | force_deleted
 
@@ -57,6 +58,11 @@ class Metrics:
         )
         self.in_flight = Gauge(
             "redisbackup_backups_in_flight", "Snapshots streaming from Redis right now.", registry=self.registry
+        )
+        self.queued = Gauge(
+            "redisbackup_backups_queued",
+            "Snapshots (and copies) waiting for a slot of limits.maxConcurrentSnapshots.",
+            registry=self.registry,
         )
         self.snapshots_started = Counter(
             "redisbackup_snapshots_started", "Snapshot attempts that reached a Redis node.", registry=self.registry

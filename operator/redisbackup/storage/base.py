@@ -3,7 +3,7 @@
 Writes stream: `async with store.writer(key, expected_size=…) as w: await w.write(chunk) …; await w.commit()`.
 Nothing is visible under `key` until `commit()` returns; leaving the block without committing (an exception, a
 cancelled task, a failed CRC check) aborts the write and leaves nothing behind — no object, no temp file, no
-incomplete multipart upload.
+incomplete multipart upload. `put_if_absent` creates a small object only if none is there (the commit record).
 """
 
 from __future__ import annotations
@@ -78,6 +78,11 @@ class ObjectStore(Protocol):
         """A streaming writer; `expected_size` (a hint, may be wrong or None) sizes S3 multipart parts."""
 
     async def put_bytes(self, key: str, data: bytes) -> StoredObject: ...
+
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Store `data` under `key` only if no object is there, atomically: of two writers, exactly one gets True.
+        False: an object was already there, and it is unchanged. (A snapshot's manifest is written this way: the
+        one commit record of the snapshot, which no later attempt can overwrite.)"""
 
     async def get_bytes(self, key: str) -> bytes:
         """The whole object (for small ones: manifests); raises ObjectNotFound."""

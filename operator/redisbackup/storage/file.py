@@ -79,6 +79,30 @@ class FileStore:
             await writer.write(data)
             return await writer.commit()
 
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Written to a temporary file, then hard-linked to its name: link(2) fails if the name exists, so of two
+        writers exactly one succeeds, and a reader never sees a partial object."""
+        path = self.path(key)
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+        def create() -> bool:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with temp.open("xb") as file:
+                    _write_all(file, memoryview(data))
+                    file.flush()
+                    os.fsync(file.fileno())
+                try:
+                    os.link(temp, path)
+                except FileExistsError:
+                    return False
+            finally:
+                temp.unlink(missing_ok=True)
+            _fsync_directory(path.parent)
+            return True
+
+        return await _io("store", path, create)
+
     async def get_bytes(self, key: str) -> bytes:
         path = self.path(key)
         return await _io("read", path, path.read_bytes)

@@ -30,6 +30,12 @@ class MemoryStore:
         self.history.append(key)
         return StoredObject(key, len(data))
 
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        if check_key(key) in self.objects:
+            return False
+        await self.put_bytes(key, data)
+        return True
+
     async def get_bytes(self, key: str) -> bytes:
         try:
             return self.objects[key]

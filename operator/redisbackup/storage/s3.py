@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -165,6 +166,29 @@ class S3Store:
             Body=data,
         )
         return StoredObject(key, len(data))
+
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        """PutObject with `If-None-Match: *` (S3's conditional write): 412 when the key exists. A server that
+        answers 409 (a concurrent conditional write to the key) is asked again after the other write settled."""
+
+        def put() -> bool:
+            for _attempt in range(5):
+                try:
+                    self.client.put_object(
+                        Bucket=self.settings.bucket, Key=self.full_key(key), Body=data, IfNoneMatch="*"
+                    )
+                except botocore.exceptions.ClientError as error:
+                    code = str(error.response.get("Error", {}).get("Code", ""))
+                    if code in ("PreconditionFailed", "412"):
+                        return False
+                    if code not in ("ConditionalRequestConflict", "409"):
+                        raise
+                    time.sleep(0.2)
+                    continue
+                return True
+            raise StorageUnavailable(f"S3 kept answering 409 (a concurrent write) to creating {self.where(key)}")
+
+        return await self.run("write", self.where(key), put)
 
     async def get_bytes(self, key: str) -> bytes:
         response = await self.run(

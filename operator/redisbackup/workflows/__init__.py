@@ -7,7 +7,8 @@ Both the operator's handlers and the CLI call these, so the operator and `redisb
     delete_snapshot(store, location) -> int
 """
 
+from redisbackup.workflows.commit import read_manifest
 from redisbackup.workflows.progress import Progress
-from redisbackup.workflows.snapshot import delete_snapshot, read_manifest, snapshot_node, take_snapshot
+from redisbackup.workflows.snapshot import delete_snapshot, snapshot_node, take_snapshot
 
 __all__ = ["Progress", "delete_snapshot", "read_manifest", "snapshot_node", "take_snapshot"]

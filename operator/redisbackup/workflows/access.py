@@ -11,8 +11,9 @@ from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
 from redisbackup.k8s import credentials, redisbackups, sources
 from redisbackup.k8s.api import in_thread
-from redisbackup.k8s.locks import Holder, SnapshotLocks
+from redisbackup.k8s.locks import Holder, Marking, SnapshotLocks
 from redisbackup.k8s.status import StatusWriter
+from redisbackup.local.process_identity import ProcessIdentity, is_running
 
 
 class KubernetesAccess(Protocol):
@@ -29,8 +30,11 @@ class KubernetesAccess(Protocol):
     async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
         """The RedisBackup of `namespace` with this snapshotName (ignoring case), if any: a copy's source."""
 
-    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
-        """Annotate the workload as being snapshotted; the other live holder when it is taken."""
+    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Marking:
+        """Annotate the workload as being snapshotted (Marking.held_by: the other live holder when it is taken)."""
+
+    async def renew(self, namespace: str, workload: Workload, holder: Holder) -> bool:
+        """Renew the mark's lease; False when it is no longer ours."""
 
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None: ...
 
@@ -42,7 +46,7 @@ class LiveKubernetes:
     """The apiserver, through redisbackup.k8s."""
 
     def __init__(self) -> None:
-        self.locks = SnapshotLocks()
+        self.locks = SnapshotLocks(process_check=_process_check)
 
     async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
         return await sources.resolve_source(namespace, spec)
@@ -61,11 +65,20 @@ class LiveKubernetes:
         except redisbackups.SnapshotNotFound:
             return None
 
-    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
+    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Marking:
         return await in_thread(self.locks.acquire, namespace, workload, holder)
+
+    async def renew(self, namespace: str, workload: Workload, holder: Holder) -> bool:
+        return await in_thread(self.locks.renew, namespace, workload, holder)
 
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:
         await in_thread(self.locks.release, namespace, workload, holder)
 
     async def count_backups(self, namespace: str) -> int:
         return await redisbackups.count_backups(namespace)
+
+
+def _process_check(identity: str) -> bool | None:
+    """Whether the operator process of a hold runs (None: not visible from here, its lease decides)."""
+    parsed = ProcessIdentity.parse(identity)
+    return None if parsed is None else is_running(parsed)

@@ -1,21 +1,30 @@
 """The backup use case: one RedisBackup, from accepted to available (or failed).
 
     check the spec again ─► creating ─► resolve the source ─► wait for the source's turn ─► mark the workload
-    ─► plan (INFO / CLUSTER SHARDS) ─► wait for a snapshot slot ─► take_snapshot ─► unmark ─► available
-    (a copy, spec.sourceSnapshotName: creating ─► find the source snapshot ─► copy_snapshot ─► available)
+    ─► wait for a snapshot slot ─► (resolve again if it waited) ─► plan (INFO / CLUSTER SHARDS) ─► take_snapshot
+    ─► unmark ─► available
+    (a copy, spec.sourceSnapshotName: creating ─► wait for a slot ─► find the source snapshot ─► copy_snapshot
+    ─► available)
+
+The plan (which Pods, which node of each shard, the slot ranges) is made under the slot, never before it: the wait
+for a slot has no bound, and the cluster may fail over or reshard, or a Pod IP go to another Pod, meanwhile.
 
 `RedisBackupReconciler.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and
 raises the fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not
-there yet (until `sourceMissingDeadlineSeconds` after creation), a source busy with another snapshot (always), a
-lost connection (up to `snapshotAttempts` times). A terminal RedisBackup is never snapshotted again, and an attempt
-that finds this uid's manifest already committed (an earlier attempt died just before writing the status) only
-writes the status. Nothing waits on the apiserver while it queues: the order is kept in memory.
+there yet or not Ready (until `sourceMissingDeadlineSeconds` after that wait began), a node loading its data set
+(until `busyDeadlineSeconds` after that wait began), a source busy with another snapshot (always), a lost
+connection (up to `snapshotAttempts` times). Waits are not failed attempts; when each began is kept in status
+(sourceMissingSince, busySince), so that a restart keeps it and a backup that queued for long does not fail at
+once. A terminal RedisBackup is never snapshotted again, and an attempt that finds this uid's manifest already
+committed (an earlier attempt died just before writing the status) only writes the status. Nothing waits on the
+apiserver while it queues: the order is kept in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -28,41 +37,51 @@ from redisbackup.domain.admission import fault_for
 from redisbackup.domain.automated import snapshot_source
 from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import RedisBackupError
+from redisbackup.domain.layout import new_attempt_id
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
 from redisbackup.domain.status import (
+    BUSY_SINCE,
+    SOURCE_MISSING_SINCE,
     is_terminal,
     mark_available,
     mark_creating,
     mark_failed,
     mark_planned,
+    mark_source_found,
     mark_waiting,
     phase_of,
+    waiting_since,
 )
 from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import StatusWriter
+from redisbackup.local.process_identity import this_process
 from redisbackup.redis.connection import Timeouts
+from redisbackup.redis.faults import RedisNotReady
 from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
+from redisbackup.workflows.commit import read_manifest, sweep
 from redisbackup.workflows.concurrency import RunningSnapshots, SourceGate
 from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
+from redisbackup.workflows.marking import SourceMarks
 from redisbackup.workflows.planning import plan_snapshot
 from redisbackup.workflows.request import BackupRequest, Clock, ProgressReporter, utc_now
-from redisbackup.workflows.snapshot import read_manifest, take_snapshot
+from redisbackup.workflows.snapshot import take_snapshot
 from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, Peers, peers_of
 
 log = logging.getLogger(__name__)
 
 
 class SnapshotSlot(NamedTuple):
-    """A slot of limits.maxConcurrentSnapshots held by one snapshot (or copy): its progress reports and when it
-    got the slot."""
+    """A slot of limits.maxConcurrentSnapshots held by one snapshot (or copy): its progress reports, when it got
+    the slot, and whether it waited for it."""
 
     progress: ProgressReporter
     started: float
+    waited: bool  # whether it had to wait for the slot (what was resolved before may have changed meanwhile)
 
 
 class RedisBackupReconciler:
@@ -76,8 +95,10 @@ class RedisBackupReconciler:
         *,
         kubernetes: KubernetesAccess | None = None,
         clock: Clock = utc_now,
+        process: str | None = None,
     ) -> None:
         self.config = config
+        self.process = process or str(this_process())  # named in the source's mark (k8s.locks)
         self.limits = config.limits
         self.stores = stores
         self.metrics = metrics
@@ -128,8 +149,9 @@ class RedisBackupReconciler:
                 # before they were typed).
                 raise
             except RedisBackupError as fault:
-                if fault.transient and not self._give_up(request, fault):
-                    await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request)))
+                waiting = self._waiting(writer.status, fault)
+                if fault.transient and not self._give_up(request, fault, waiting):
+                    await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request), waiting=waiting))
                     raise
                 await self._fail(request, writer, fault)
 
@@ -137,17 +159,35 @@ class RedisBackupReconciler:
         """What every transition records: the generation it observed and when."""
         return {"generation": request.generation, "now": self.clock()}
 
-    def _give_up(self, request: BackupRequest, fault: RedisBackupError) -> bool:
+    def _waiting(self, status: Mapping[str, Any], fault: RedisBackupError) -> tuple[str, dt.datetime] | None:
+        """The wait `fault` is part of (a status field of WAITS) and when it began; None: it is no wait."""
+        if isinstance(fault, AwaitingSource):
+            wait = SOURCE_MISSING_SINCE
+        elif isinstance(fault, RedisNotReady):
+            wait = BUSY_SINCE
+        else:
+            return None
+        return wait, waiting_since(status, wait) or self.clock()
+
+    def _give_up(
+        self, request: BackupRequest, fault: RedisBackupError, waiting: tuple[str, dt.datetime] | None
+    ) -> bool:
         if isinstance(fault, SourceBusy):
             return False  # waiting for another snapshot of the source is never a reason to fail
-        if isinstance(fault, AwaitingSource):
-            deadline = self.limits.source_missing_deadline_seconds
-            waited = (self.clock() - request.created).total_seconds() if request.created else 0.0
+        if waiting is not None:
+            # A wait, not a failed attempt: bounded by its own deadline, counted from when it began (persisted in
+            # status), never from the RedisBackup's creation — it may have queued behind others for hours.
+            wait, since = waiting
+            limit, deadline = (
+                ("sourceMissingDeadlineSeconds", self.limits.source_missing_deadline_seconds)
+                if wait == SOURCE_MISSING_SINCE
+                else ("busyDeadlineSeconds", self.limits.busy_deadline_seconds)
+            )
+            waited = (self.clock() - since).total_seconds()
             if waited >= deadline:
-                fault.message += (
-                    f" (gave up after waiting {waited:.0f}s; limits.sourceMissingDeadlineSeconds is {deadline:g})"
-                )
+                fault.message += f" (gave up after waiting {waited:.0f}s; limits.{limit} is {deadline:g})"
                 return True
+            fault.message += f" (waiting since {since:%Y-%m-%dT%H:%M:%SZ}; limits.{limit} is {deadline:g})"
             return False
         self._failures[request.uid] = failures = self._failures.get(request.uid, 0) + 1
         if failures >= self.limits.snapshot_attempts:
@@ -192,13 +232,14 @@ class RedisBackupReconciler:
         if resumed and (manifest := await read_manifest(store, request.location)) is not None:
             # Committed by an attempt that died before it wrote the status: describe it, never take it again.
             log.info("%s/%s: snapshot already committed; writing its status", request.namespace, request.name)
+            await sweep(store, request.location, manifest)  # what attempts that lost the commit left behind
             source = None if request.is_copy else await self._resolve_quietly(request)
             await self._finish(request, writer, manifest, store, storage, source, None, started=None)
             return
         if request.is_copy:
             await self._copy(request, writer, store, storage)
             return
-        source = await self.kubernetes.resolve(request.namespace, request.spec)
+        source = await self._resolve(request, writer)
         keys = [(source.namespace, workload) for workload in source.workloads]
         if (holder := self.gate.holder(keys)) is not None:
             busy = SourceBusy(
@@ -208,7 +249,7 @@ class RedisBackupReconciler:
             await writer.apply(mark_waiting(writer.status, busy, **self._as_of(request)))
         async with self.gate.hold(keys, request.name):
             if holder is not None:  # the pods may have moved while we waited
-                source = await self.kubernetes.resolve(request.namespace, request.spec)
+                source = await self._resolve(request, writer)
             await self._snapshot(request, writer, source, store, storage)
 
     async def _check_unique(self, request: BackupRequest, peers: Peers) -> None:
@@ -221,6 +262,12 @@ class RedisBackupReconciler:
         if taken is not None:
             raise taken
 
+    async def _resolve(self, request: BackupRequest, writer: StatusWriter) -> ResolvedSource:
+        """The source's Pods now; a wait for them is over once they are found (its deadline starts afresh)."""
+        source = await self.kubernetes.resolve(request.namespace, request.spec)
+        await writer.apply(mark_source_found(writer.status, **self._as_of(request)))
+        return source
+
     async def _resolve_quietly(self, request: BackupRequest) -> ResolvedSource | None:
         with contextlib.suppress(RedisBackupError):
             return await self.kubernetes.resolve(request.namespace, request.spec)
@@ -229,22 +276,20 @@ class RedisBackupReconciler:
     async def _snapshot(
         self, request: BackupRequest, writer: StatusWriter, source: ResolvedSource, store: ObjectStore, storage: str
     ) -> None:
-        ours = Holder(request.name, request.uid, request.namespace)
-        marked = []
-        try:
-            for workload in source.workloads:
-                other = await self.kubernetes.mark(source.namespace, workload, ours)
-                if other is not None:
-                    by = other.annotation(source.namespace)
-                    raise SourceBusy(
-                        f'{request.source_field} "{request.source_id}": {workload} is marked as being snapshotted by '
-                        f'RedisBackup "{by}" (annotation redisbackup.io/snapshotting); this snapshot waits its turn'
-                    )
-                marked.append(workload)
-            async with self.kubernetes.connection(request.namespace, request.spec) as connection:
-                planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
-                await writer.apply(mark_planned(writer.status, planned.described(source)))
-                async with self._snapshot_slot(request, writer) as slot:
+        attempt = new_attempt_id(self.clock())
+        ours = Holder(request.name, request.uid, request.namespace, process=self.process, attempt=attempt)
+        async with SourceMarks(self.kubernetes, request, ours).held() as marks:
+            await marks.mark(source)
+            async with self._snapshot_slot(request, writer) as slot:
+                # Planned only now, under the slot: the wait for it has no bound, and a plan made before it could
+                # read a node that has failed over since, record slot ranges from before a reshard, or dial a Pod
+                # IP given to another Pod meanwhile.
+                if slot.waited:
+                    source = await self._resolve(request, writer)
+                    await marks.mark(source)
+                async with self.kubernetes.connection(request.namespace, request.spec) as connection:
+                    planned = await plan_snapshot(source, request.namespace, connection, self.timeouts)
+                    await writer.apply(mark_planned(writer.status, planned.described(source)))
                     self.metrics.snapshots_started.inc()
                     manifest = await take_snapshot(
                         planned.plan,
@@ -255,12 +300,9 @@ class RedisBackupReconciler:
                         timeouts=self.timeouts,
                         tags=request.spec.get("tags") or {},
                         progress_interval=self.limits.progress_interval_seconds,
+                        attempt=attempt,
+                        abandoned=marks.abandoned,
                     )
-        finally:
-            for workload in reversed(marked):
-                # Shielded: a cancelled snapshot (its RedisBackup deleted) must still unmark the source.
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self.kubernetes.unmark(source.namespace, workload, ours))
         await self._finish(request, writer, manifest, store, storage, source, planned.automatic_failover, slot.started)
 
     async def _copy(self, request: BackupRequest, writer: StatusWriter, store: ObjectStore, storage: str) -> None:
@@ -271,9 +313,10 @@ class RedisBackupReconciler:
             async def lease(storage: str) -> ObjectStore:
                 return await leases.enter_async_context(self.stores.lease(storage))
 
-            source = await find_copy_source(self.kubernetes, lease, request.namespace, name)
-            await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
             async with self._snapshot_slot(request, writer) as slot:
+                # Under the slot, as a snapshot's plan: the source may have been deleted while this copy queued.
+                source = await find_copy_source(self.kubernetes, lease, request.namespace, name)
+                await writer.apply(mark_planned(writer.status, source.planned_fields(storage)))
                 manifest = await copy_snapshot(
                     source.store,
                     source.manifest,
@@ -289,14 +332,24 @@ class RedisBackupReconciler:
     @contextlib.asynccontextmanager
     async def _snapshot_slot(self, request: BackupRequest, writer: StatusWriter) -> AsyncIterator[SnapshotSlot]:
         """A streaming slot (limits.maxConcurrentSnapshots), progress into status, and the in-flight gauge."""
-        async with self._slots:
+        waited = self._slots.locked()
+        if waited:
+            self.metrics.queued.inc()
+        try:
+            await self._slots.acquire()
+        finally:
+            if waited:
+                self.metrics.queued.dec()
+        try:
             progress = ProgressReporter(writer, request, self.limits.progress_interval_seconds, self.clock)
             self.metrics.in_flight.inc()
             try:
-                yield SnapshotSlot(progress, time.monotonic())
+                yield SnapshotSlot(progress, time.monotonic(), waited)
             finally:
                 self.metrics.in_flight.dec()
                 await progress.close()
+        finally:
+            self._slots.release()
 
     async def _finish(
         self,

@@ -10,8 +10,6 @@ source recorded or nothing at all. It shares no object with its source: deleting
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,10 +25,10 @@ from redisbackup.domain.manifest import CopiedFrom, Manifest
 from redisbackup.domain.resolution import AwaitingSource, SourceBusy
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.access import KubernetesAccess
+from redisbackup.workflows.commit import StoreAttempt, read_manifest, sweep
 from redisbackup.workflows.locate import backup_location
 from redisbackup.workflows.progress import Progress
 from redisbackup.workflows.restore import copy_rdb, load_manifest
-from redisbackup.workflows.snapshot import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +55,15 @@ async def copy_snapshot(
 ) -> Manifest:
     """Copy every RDB of `source_manifest` into `target` under `location`, then commit the copy's manifest.
 
-    Idempotent per location, as take_snapshot: a committed copy is returned untouched, leftovers of an
-    interrupted attempt are removed first, and a failure leaves nothing under `location`.
+    Idempotent per location, as take_snapshot: a committed copy is returned untouched; each attempt copies under
+    keys of its own and commits with a create-only manifest (workflows.commit), so two attempts (two operator
+    processes) never remove each other's objects, and a failure leaves nothing of this attempt.
     """
     existing = await read_manifest(target, location)
     if existing is not None:
+        await sweep(target, location, existing)
         return existing
-    await target.delete_prefix(location.directory)
+    attempt = StoreAttempt(target, location)
     done = 0
     total = source_manifest.total_size
 
@@ -74,7 +74,7 @@ async def copy_snapshot(
     try:
         records = []
         for record in source_manifest.node_snapshots:
-            key = location.node_key(record.id)
+            key = attempt.key(record.id)
             await copy_rdb(source, record, target, key, progress=overall)
             done += record.size
             records.append(record.model_copy(update={"object_key": key}))
@@ -92,13 +92,16 @@ async def copy_snapshot(
                     namespace=source_manifest.namespace,
                     uid=source_manifest.uid,
                 ),
+                "attempt": attempt.id,
             }
         )
-        await target.put_bytes(location.manifest_key, manifest.to_json())  # last: the commit record
+        committed = await attempt.commit(manifest)  # last: the commit record
     except BaseException:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(target.delete_prefix(location.directory))
+        await attempt.abandon()
         raise
+    if committed.attempt != attempt.id:
+        await attempt.abandon()
+    await sweep(target, location, committed)
     log.info(
         "copied snapshot %s (%d bytes) to %s/%s",
         source_manifest.snapshot_name,
@@ -106,7 +109,7 @@ async def copy_snapshot(
         target.url,
         location.directory,
     )
-    return manifest
+    return committed
 
 
 # ---------------------------------------------------------------------------------------------- the operator's side

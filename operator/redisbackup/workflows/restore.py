@@ -27,8 +27,8 @@ from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.rdb import ChecksumMismatch, RdbDigest, RdbVerifier, UnsupportedRdbVersion
 from redisbackup.storage.base import ObjectNotFound, ObjectStore
 from redisbackup.storage.file import TEMP_SUFFIX, FileStore
+from redisbackup.workflows.commit import read_manifest
 from redisbackup.workflows.progress import Progress, ProgressTracker
-from redisbackup.workflows.snapshot import read_manifest
 
 log = logging.getLogger(__name__)
 

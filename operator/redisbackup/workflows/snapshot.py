@@ -3,18 +3,19 @@
     plan (which nodes) ──► per node, concurrently:  SYNC ─► RdbVerifier ─► store writer ─► commit after CRC ok
                        └─► when every node is stored: manifest.json (the commit record)
 
-A node's object is committed only after its CRC-64 trailer matched; any failure cancels the other nodes, aborts
-their writes and deletes what was already stored under this snapshot's uid, so a failed snapshot leaves nothing
-behind. The operator and `redisbackup dump` both call `take_snapshot`.
+A node's object is stored only after its CRC-64 trailer matched; any failure cancels the other nodes, aborts
+their writes and deletes what this attempt stored, so a failed attempt leaves nothing behind. Each attempt writes
+under keys of its own and commits by creating the manifest only if none exists (workflows.commit), so attempts of
+one snapshot in two processes never delete or overwrite each other's objects. The operator and `redisbackup dump`
+both call `take_snapshot`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from redisbackup import __version__
@@ -26,7 +27,8 @@ from redisbackup.domain.source import ConnectionSettings
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.info import ServerInfo
 from redisbackup.redis.replication import Transfer, open_rdb_stream
-from redisbackup.storage.base import ObjectNotFound, ObjectStore, StoredObject
+from redisbackup.storage.base import ObjectStore, StoredObject
+from redisbackup.workflows.commit import StoreAttempt, read_manifest, sweep
 from redisbackup.workflows.progress import Progress, ProgressTracker
 
 log = logging.getLogger(__name__)
@@ -84,8 +86,7 @@ async def snapshot_node(
 
 async def _run_all(
     plan: SnapshotPlan,
-    store: ObjectStore,
-    location: SnapshotLocation,
+    attempt: StoreAttempt,
     connection: ConnectionSettings,
     timeouts: Timeouts | None,
     tracker: ProgressTracker,
@@ -96,8 +97,8 @@ async def _run_all(
 
     async def one(target: NodeTarget) -> NodeResult:
         async with gate:
-            key = location.node_key(target.id)
-            return await snapshot_node(target, store, key, connection, timeouts=timeouts, tracker=tracker)
+            key = attempt.key(target.id)
+            return await snapshot_node(target, attempt.store, key, connection, timeouts=timeouts, tracker=tracker)
 
     tasks = [asyncio.create_task(one(t), name=f"snapshot {t.id} {t.label}") for t in plan.nodes]
     try:
@@ -147,6 +148,7 @@ def build_manifest(
     *,
     tags: Mapping[str, str] | None = None,
     completed_at: dt.datetime | None = None,
+    attempt: str | None = None,
 ) -> Manifest:
     first = min(results, key=lambda r: r.started_at)
     return Manifest(
@@ -164,20 +166,8 @@ def build_manifest(
         tool_version=__version__,
         node_snapshots=tuple(_record(r, plan) for r in sorted(results, key=lambda r: r.target.id)),
         tags=dict(tags or {}),
+        attempt=attempt,
     )
-
-
-async def read_manifest(store: ObjectStore, location: SnapshotLocation) -> Manifest | None:
-    """The committed manifest of this snapshot, or None when it was never completed.
-
-    A manifest that is there but unreadable raises ManifestUnreadable (StoredObjectCorrupt): it is never treated
-    as absent, which would let the snapshot be taken again over it, or as an unexpected error retried for ever.
-    """
-    try:
-        data = await store.get_bytes(location.manifest_key)
-    except ObjectNotFound:
-        return None
-    return Manifest.from_json(data, where=f"{store.url}/{location.manifest_key}")
 
 
 async def take_snapshot(
@@ -191,34 +181,41 @@ async def take_snapshot(
     tags: Mapping[str, str] | None = None,
     progress_interval: float = 0.5,
     max_parallel_nodes: int = DEFAULT_MAX_PARALLEL_NODES,
+    attempt: str | None = None,
+    abandoned: Sequence[str] = (),
 ) -> Manifest:
     """Snapshot every node of `plan` into `store` under `location`; return the committed manifest.
 
     Idempotent per location: if this uid already has a manifest it is returned untouched (the snapshot was
-    completed by an earlier attempt); otherwise leftovers of an interrupted attempt are removed first.
-    Raises a RedisBackupError subclass (SnapshotFault, StorageFault…) and leaves nothing stored on failure.
+    completed by an earlier attempt). `attempt`: this attempt's id (a new one if None); `abandoned`: ids of
+    attempts whose process is gone, whose objects are removed first unless committed. Raises a RedisBackupError
+    subclass (SnapshotFault, StorageFault…) and leaves nothing of this attempt stored on failure.
     """
     existing = await read_manifest(store, location)
     if existing is not None:
         log.info("snapshot %s already committed at %s; not taking it again", location.directory, store.url)
+        await sweep(store, location, existing)
         return existing
-    removed = await store.delete_prefix(location.directory)
-    if removed:
-        log.info("removed %d objects of an interrupted attempt under %s", removed, location.directory)
+    for dead in abandoned:
+        await StoreAttempt(store, location, dead).abandon(foreign=True)
+    ours = StoreAttempt(store, location, attempt) if attempt else StoreAttempt(store, location)
     tracker = ProgressTracker(progress, [t.id for t in plan.nodes], interval=progress_interval)
     try:
-        results = await _run_all(plan, store, location, connection, timeouts, tracker, max_parallel_nodes)
-        manifest = build_manifest(plan, location, results, tags=tags)
-        await store.put_bytes(location.manifest_key, manifest.to_json())  # last: the commit record
+        results = await _run_all(plan, ours, connection, timeouts, tracker, max_parallel_nodes)
+        manifest = build_manifest(plan, location, results, tags=tags, attempt=ours.id)
+        committed = await ours.commit(manifest)  # last: the commit record
     except BaseException:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(store.delete_prefix(location.directory))
+        await ours.abandon()
         raise
+    if committed.attempt != ours.id:
+        await ours.abandon()
     tracker.finished()
-    return manifest
+    await sweep(store, location, committed)
+    return committed
 
 
 async def delete_snapshot(store: ObjectStore, location: SnapshotLocation) -> int:
-    """Delete a snapshot's objects: the manifest first, so a half-deleted snapshot never looks complete."""
+    """Delete a snapshot's objects: the manifest first, so a half-deleted snapshot never looks complete; then
+    everything under its uid (every attempt's objects, committed or not)."""
     await store.delete([location.manifest_key])
     return await store.delete_prefix(location.directory)

@@ -82,3 +82,14 @@ def test_an_unwritable_directory_is_access_denied(tmp_path: Path) -> None:
             asyncio.run(FileStore(tmp_path).put_bytes("a/b", b"x"))
     finally:
         tmp_path.chmod(0o700)
+
+
+async def test_of_writers_racing_to_create_one_object_exactly_one_wins_and_its_bytes_stay(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    payloads = [f"manifest of attempt {n}".encode() for n in range(8)]
+    created = await asyncio.gather(*(store.put_if_absent("ns/snap/uid/manifest.json", p) for p in payloads))
+    assert sorted(created) == [False] * 7 + [True]
+    assert (tmp_path / "ns/snap/uid/manifest.json").read_bytes() == payloads[created.index(True)]
+    assert await store.put_if_absent("ns/snap/uid/manifest.json", b"later") is False
+    assert (tmp_path / "ns/snap/uid/manifest.json").read_bytes() == payloads[created.index(True)]
+    assert files_under(tmp_path) == ["ns/snap/uid/manifest.json"], "no temporary file is left"

@@ -8,17 +8,27 @@ import pytest
 from pydantic import ValidationError
 
 from redisbackup.domain.faults import ValidationFault
-from redisbackup.domain.layout import SnapshotLocation
+from redisbackup.domain.layout import SnapshotLocation, new_attempt_id
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord, SourceNode
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
 
-def test_keys_follow_namespace_name_uid_then_node() -> None:
+def test_keys_follow_namespace_name_uid_then_attempt_and_node() -> None:
     location = SnapshotLocation("prod", "bkup-20150515", "6f1c2d8e-0000-4000-8000-000000000001")
     assert location.directory == "prod/bkup-20150515/6f1c2d8e-0000-4000-8000-000000000001/"
-    assert location.node_key("0002") == location.directory + "node-0002.rdb"
+    attempt = new_attempt_id(NOW)
+    assert location.node_key("0002", attempt=attempt) == location.directory + f"{attempt}/node-0002.rdb"
     assert location.manifest_key == location.directory + "manifest.json"
+
+
+def test_attempt_ids_sort_by_start_and_never_repeat() -> None:
+    ids = {new_attempt_id(NOW) for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(attempt.startswith("20261127T120000Z-") for attempt in ids)
+    assert new_attempt_id(NOW) < new_attempt_id(NOW + dt.timedelta(seconds=1))
+    with pytest.raises(ValidationFault, match="cannot be part of a storage key"):
+        SnapshotLocation("ns", "a", "u").attempt_directory("../other")
 
 
 @pytest.mark.parametrize(
@@ -32,7 +42,7 @@ def test_components_that_could_escape_or_confuse_a_path_are_refused(namespace: s
 
 def test_node_ids_are_four_digits() -> None:
     with pytest.raises(ValidationFault, match="four-digit"):
-        SnapshotLocation("ns", "a", "u").node_key("1")
+        SnapshotLocation("ns", "a", "u").node_key("1", attempt="a1")
 
 
 def record(**overrides: object) -> NodeSnapshotRecord:

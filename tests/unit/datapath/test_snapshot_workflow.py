@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from contextlib import AsyncExitStack
 
@@ -16,7 +17,8 @@ from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.faults import ConnectionLost
 from redisbackup.storage.base import StorageUnavailable
 from redisbackup.storage.memory import MemoryStore
-from redisbackup.workflows.snapshot import delete_snapshot, read_manifest, take_snapshot
+from redisbackup.workflows.commit import StoreAttempt, read_manifest
+from redisbackup.workflows.snapshot import delete_snapshot, take_snapshot
 from tests.unit.datapath.fake_redis import FakeRedis
 from tests.unit.datapath.test_rdb_verifier import REAL_RDB
 
@@ -55,9 +57,12 @@ async def test_a_single_node_snapshot_stores_the_rdb_and_then_the_manifest() -> 
         manifest = await take_snapshot(
             plan, store, LOCATION, ConnectionSettings(), timeouts=FAST, progress=lambda d, t: reports.append((d, t))
         )
-    assert store.history == ["team-a/nightly/1234-abcd/node-0001.rdb", "team-a/nightly/1234-abcd/manifest.json"]
-    assert store.objects["team-a/nightly/1234-abcd/node-0001.rdb"] == REAL_RDB
+    assert manifest.attempt is not None
+    rdb_key = f"team-a/nightly/1234-abcd/{manifest.attempt}/node-0001.rdb"
+    assert store.history == [rdb_key, "team-a/nightly/1234-abcd/manifest.json"]
+    assert store.objects[rdb_key] == REAL_RDB
     assert Manifest.from_json(store.objects[LOCATION.manifest_key]) == manifest
+    assert manifest.node_snapshots[0].object_key == rdb_key
     node = manifest.node_snapshots[0]
     assert (node.cache_node_id, node.cache_size, node.rdb_version) == ("0001", str(len(REAL_RDB)), 10)
     assert node.sha256 == hashlib.sha256(REAL_RDB).hexdigest()
@@ -79,8 +84,11 @@ async def test_a_cluster_snapshot_lists_node_groups_with_their_slots() -> None:
         ("0003", "10922-16382"),
     ]
     assert (manifest.replication_group_id, manifest.num_node_groups) == ("orders", 3)
-    assert sorted(store.objects) == [LOCATION.directory + f for f in
-                                     ("manifest.json", "node-0001.rdb", "node-0002.rdb", "node-0003.rdb")]  # fmt: skip
+    assert manifest.attempt is not None
+    assert sorted(store.objects) == sorted(
+        [LOCATION.manifest_key]
+        + [LOCATION.node_key(node, attempt=manifest.attempt) for node in ("0001", "0002", "0003")]
+    )
 
 
 async def test_a_flipped_byte_in_one_shard_leaves_nothing_of_any_shard() -> None:
@@ -132,13 +140,106 @@ async def test_a_committed_snapshot_is_returned_again_without_asking_redis() -> 
     assert sum(c[0] == b"SYNC" for c in server.commands) == syncs == 1
 
 
-async def test_leftovers_of_an_interrupted_attempt_are_replaced() -> None:
+async def test_leftovers_of_other_attempts_are_removed_once_the_snapshot_is_committed() -> None:
     store = MemoryStore()
-    await store.put_bytes(LOCATION.directory + "node-0002.rdb", b"half an upload from a crashed operator")
+    await store.put_bytes(LOCATION.directory + "node-0002.rdb", b"half an upload from an older operator")
+    await store.put_bytes(LOCATION.node_key("0001", attempt="crashed"), b"an attempt killed mid-upload")
     async with FakeRedis(rdb=REAL_RDB) as server:
         plan = plan_single_node("c", NodeAddress(server.host, server.port))
-        await take_snapshot(plan, store, LOCATION, ConnectionSettings(), timeouts=FAST)
-    assert sorted(store.objects) == [LOCATION.manifest_key, LOCATION.node_key("0001")]
+        manifest = await take_snapshot(plan, store, LOCATION, ConnectionSettings(), timeouts=FAST, attempt="ours")
+    assert sorted(store.objects) == sorted([LOCATION.manifest_key, LOCATION.node_key("0001", attempt="ours")])
+    assert manifest.attempt == "ours"
+
+
+async def test_an_attempt_failing_after_another_committed_removes_its_own_objects_and_nothing_else() -> None:
+    """Two operator processes at one backup (a rolling update): the old one's attempt fails (or is cancelled) after
+    the new one committed; its cleanup must leave the committed snapshot whole."""
+    store = MemoryStore()
+    async with FakeRedis(rdb=REAL_RDB, pause_after=100) as stalling, FakeRedis(rdb=REAL_RDB) as healthy:
+        old = asyncio.create_task(
+            take_snapshot(
+                plan_single_node("c", NodeAddress(stalling.host, stalling.port)),
+                store,
+                LOCATION,
+                ConnectionSettings(),
+                timeouts=FAST,
+                attempt="old",
+            )
+        )
+        await asyncio.sleep(0.3)  # the old attempt streams (and stalls)
+        committed = await take_snapshot(
+            plan_single_node("c", NodeAddress(healthy.host, healthy.port)),
+            store,
+            LOCATION,
+            ConnectionSettings(),
+            timeouts=FAST,
+            attempt="new",
+        )
+        with pytest.raises(ConnectionLost):
+            await old
+    assert committed.attempt == "new"
+    assert sorted(store.objects) == sorted([LOCATION.manifest_key, LOCATION.node_key("0001", attempt="new")])
+    assert await read_manifest(store, LOCATION) == committed
+    assert store.objects[committed.node_snapshots[0].object_key] == REAL_RDB
+
+
+async def test_an_attempt_that_loses_the_commit_drops_its_objects_and_returns_the_winner() -> None:
+    store = MemoryStore()
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        plan = plan_single_node("c", NodeAddress(server.host, server.port))
+        first = await take_snapshot(plan, store, LOCATION, ConnectionSettings(), timeouts=FAST, attempt="first")
+    # A second attempt that had started before the first one committed, now at its own commit:
+    second = StoreAttempt(store, LOCATION, "second")
+    await store.put_bytes(second.key("0001"), REAL_RDB)
+    won = await second.commit(first.model_copy(update={"attempt": "second"}))
+    await second.abandon()
+    assert won == first
+    assert sorted(store.objects) == sorted([LOCATION.manifest_key, LOCATION.node_key("0001", attempt="first")])
+
+
+class SlowCommits(MemoryStore):
+    """A store whose create-only writes land `delay` seconds after they are asked for, cancelled or not."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.commit_started = asyncio.Event()
+
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        self.commit_started.set()
+        await asyncio.sleep(self.delay)
+        return await super().put_if_absent(key, data)
+
+
+async def test_an_attempt_cancelled_while_its_commit_lands_keeps_what_it_committed() -> None:
+    store = SlowCommits(delay=0.5)
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        plan = plan_single_node("c", NodeAddress(server.host, server.port))
+        task = asyncio.create_task(take_snapshot(plan, store, LOCATION, ConnectionSettings(), timeouts=FAST))
+        await store.commit_started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    manifest = await read_manifest(store, LOCATION)
+    assert manifest is not None, "the commit landed"
+    assert sorted(store.objects) == sorted([LOCATION.manifest_key, *manifest.object_keys])
+    assert store.objects[manifest.node_snapshots[0].object_key] == REAL_RDB, "the committed RDB is still there"
+
+
+async def test_the_attempt_of_a_process_that_is_gone_is_removed_even_when_this_one_fails() -> None:
+    store = MemoryStore()
+    await store.put_bytes(LOCATION.node_key("0001", attempt="dead"), b"left by an operator killed mid-upload")
+    async with FakeRedis(rdb=REAL_RDB, cut_after=100) as server:
+        with pytest.raises(ConnectionLost):
+            await take_snapshot(
+                plan_single_node("c", NodeAddress(server.host, server.port)),
+                store,
+                LOCATION,
+                ConnectionSettings(),
+                timeouts=FAST,
+                abandoned=["dead"],
+            )
+    assert store.objects == {}
 
 
 async def test_deleting_removes_the_manifest_and_every_rdb() -> None:

@@ -14,7 +14,7 @@ from redisbackup.domain.conditions import Notice
 from redisbackup.domain.pods import SourcePod, Workload
 from redisbackup.domain.resolution import ResolvedSource
 from redisbackup.domain.source import ConnectionSettings
-from redisbackup.k8s.locks import Holder
+from redisbackup.k8s.locks import Holder, Marking
 from redisbackup.k8s.status import StatusWriter, merge
 from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
@@ -23,6 +23,7 @@ from redisbackup.storage.pool import Keys, StorePool
 from redisbackup.workflows.backup import RedisBackupReconciler
 
 CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
+PROCESS = "operator-0/1/100/boot/4026531836"
 
 
 def body(
@@ -56,6 +57,8 @@ class FakeKubernetes:
     events: list[tuple[str, Notice]] = field(default_factory=list)
     marks: list[tuple[str, Workload, Holder]] = field(default_factory=list)
     holder: Holder | None = None  # someone else's annotation on the workload
+    replaced: Holder | None = None  # the hold of a gone process that marking takes over
+    renewals: int = 0
     resolutions: int = 0
 
     async def resolve(self, namespace: str, spec: Mapping[str, Any]) -> ResolvedSource:
@@ -81,11 +84,15 @@ class FakeKubernetes:
 
         return StatusWriter(body, post_event=post, patch=patch)
 
-    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Holder | None:
+    async def mark(self, namespace: str, workload: Workload, holder: Holder) -> Marking:
         if self.holder is not None:
-            return self.holder
+            return Marking(held_by=self.holder)
         self.marks.append(("mark", workload, holder))
-        return None
+        return Marking(replaced=self.replaced)
+
+    async def renew(self, namespace: str, workload: Workload, holder: Holder) -> bool:
+        self.renewals += 1
+        return True
 
     async def unmark(self, namespace: str, workload: Workload, holder: Holder) -> None:
         self.marks.append(("unmark", workload, holder))
@@ -107,8 +114,16 @@ class MemoryPool(StorePool):
 
 
 def backups(
-    kubernetes: FakeKubernetes, store: MemoryStore, *, limits: str = "", now: dt.datetime | None = None
+    kubernetes: FakeKubernetes,
+    store: MemoryStore,
+    *,
+    limits: str = "",
+    now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> RedisBackupReconciler:
     config = parse_config(f"limits: {{{limits}}}" if limits else "")
-    clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
-    return RedisBackupReconciler(config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock)
+    if clock is None:
+        clock = (lambda: now) if now is not None else (lambda: CREATED + dt.timedelta(seconds=1))
+    return RedisBackupReconciler(
+        config, MemoryPool(config, store), Metrics(), kubernetes=kubernetes, clock=clock, process=PROCESS
+    )

@@ -155,3 +155,35 @@ def test_the_last_word_on_a_deleted_backup_depends_on_its_policy() -> None:
     assert transitions.deletion_notice("Retain", removed=0, location=None, forced=False).reason == "Retained"
     forced = transitions.deletion_notice("Delete", removed=0, location="s3://b/p/", forced=True)
     assert (forced.type, forced.reason) == ("Warning", "ForceDeleted")
+
+
+def test_a_wait_records_when_it_began_keeps_it_while_it_lasts_and_another_kind_of_wait_replaces_it() -> None:
+    status = apply({}, creating())
+    missing = SourceNotFound("no Pod named cache-1")
+    waiting = (transitions.SOURCE_MISSING_SINCE, T0)
+    apply(status, transitions.mark_waiting(status, missing, generation=1, now=T0, waiting=waiting))
+    assert (status["sourceMissingSince"], transitions.waiting_since(status, "sourceMissingSince")) == (
+        "2026-01-02T03:04:05Z",
+        T0,
+    )
+    again = transitions.mark_waiting(status, missing, generation=1, now=T1, waiting=waiting)
+    assert again.empty, "the same wait, the same fault: nothing to write"
+    busy = StorageFault("loading")  # any fault of another wait: the source's is over
+    apply(status, transitions.mark_waiting(status, busy, generation=1, now=T1, waiting=(transitions.BUSY_SINCE, T1)))
+    assert "sourceMissingSince" not in status
+    assert status["busySince"] == "2026-01-02T03:04:35Z"
+    apply(status, transitions.mark_waiting(status, busy, generation=1, now=T2))  # no wait at all
+    assert "busySince" not in status
+
+
+def test_a_source_found_again_clears_its_wait_and_says_so_in_progressing() -> None:
+    status = apply({}, creating())
+    missing = SourceNotFound("no Pod named cache-1")
+    waiting = (transitions.SOURCE_MISSING_SINCE, T0)
+    apply(status, transitions.mark_waiting(status, missing, generation=1, now=T0, waiting=waiting))
+    found = transitions.mark_source_found(status, generation=1, now=T1)
+    assert found.notice is None
+    apply(status, found)
+    assert "sourceMissingSince" not in status
+    assert conditions(status)["Progressing"]["reason"] == "Creating"
+    assert transitions.mark_source_found(status, generation=1, now=T2).empty, "found while not waiting: no write"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from redisbackup.domain.layout import SnapshotLocation
@@ -25,7 +27,10 @@ TARGET = SnapshotLocation("team", "nightly-copy", "uid-2")
 async def test_the_copy_has_its_own_objects_and_a_manifest_that_names_its_source() -> None:
     source, target = stored(), MemoryStore()
     copy = await copy_snapshot(source, manifest(), target, TARGET, tags={"purpose": "archive"})
-    assert target.objects["team/nightly-copy/uid-2/node-0001.rdb"] == REAL_RDB
+    assert copy.attempt is not None
+    assert copy.node_snapshots[0].object_key == f"team/nightly-copy/uid-2/{copy.attempt}/node-0001.rdb"
+    assert target.objects[copy.node_snapshots[0].object_key] == REAL_RDB
+    assert sorted(target.objects) == sorted(["team/nightly-copy/uid-2/manifest.json", *copy.object_keys])
     assert target.history[-1] == "team/nightly-copy/uid-2/manifest.json", "the manifest is written last"
     written = Manifest.from_json(target.objects["team/nightly-copy/uid-2/manifest.json"])
     assert written == copy
@@ -45,6 +50,20 @@ async def test_a_damaged_source_object_leaves_no_copy_behind() -> None:
         await copy_snapshot(stored(bytes(damaged)), manifest(), target, TARGET)
     assert target.objects == {}
     assert target.open_writers == set()
+
+
+async def test_two_copies_racing_commit_one_and_leave_nothing_of_the_other() -> None:
+    """Two operator processes copying one RedisBackup at once (copies take no lock): one manifest, its objects
+    whole, and nothing of the attempt that lost, whichever finishes first."""
+    source, target = stored(), MemoryStore()
+    first, second = await asyncio.gather(
+        copy_snapshot(source, manifest(), target, TARGET), copy_snapshot(source, manifest(), target, TARGET)
+    )
+    assert first == second, "both return the one committed copy"
+    committed = Manifest.from_json(target.objects[TARGET.manifest_key])
+    assert committed == first
+    assert sorted(target.objects) == sorted([TARGET.manifest_key, *committed.object_keys])
+    assert all(target.objects[key] == REAL_RDB for key in committed.object_keys)
 
 
 def test_only_an_available_source_is_copied_and_the_others_say_whether_to_wait() -> None:

@@ -11,6 +11,7 @@ from redisbackup.domain.faults import ValidationFault
 from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import ManifestUnreadable
 from redisbackup.storage.memory import MemoryStore
+from redisbackup.workflows.commit import read_manifest
 from redisbackup.workflows.restore import (
     DataDirectoryNotEmpty,
     SnapshotNotStored,
@@ -19,7 +20,6 @@ from redisbackup.workflows.restore import (
     restore_to_directory,
     select_node,
 )
-from redisbackup.workflows.snapshot import read_manifest
 from tests.unit.datapath.test_rdb_verifier import REAL_RDB
 from tests.unit.restore.support import KEY, manifest, record, stored
 
