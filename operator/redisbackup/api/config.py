@@ -28,8 +28,8 @@ so a typo in a values file never silently falls back to a default.
       eventWorkers: 1000
     finalSnapshots: {enabled: true, deadlineSeconds: 900}
     namespaces: []                                # empty: every namespace
-    metrics: {host: 0.0.0.0, port: 8080}
-    health: {host: 0.0.0.0, port: 8081}
+    metrics: {host: "", port: 8080}               # host "": every address, IPv4 and IPv6
+    health: {host: "", port: 8081}
 """
 
 from __future__ import annotations
@@ -222,8 +222,9 @@ class FinalSnapshots(ConfigModel):
 
 
 class Endpoint(ConfigModel):
-    host: str = "0.0.0.0"
-    """Address to listen on."""
+    host: str = ""
+    """Address to listen on; empty: every address of the Pod, IPv4 and IPv6 (so it is reachable on IPv4-only,
+    IPv6-only and dual-stack clusters alike); 0.0.0.0 or :: for one family only."""
     port: int = Field(ge=0, le=65535)
     """Port to listen on; 0 turns the endpoint off."""
 
