@@ -1,11 +1,26 @@
 """redisbackup: ElastiCache-style manual backups (snapshots) for Redis on Kubernetes."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("redisbackup")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0+unknown"
+import functools
 
 GROUP = "redisbackup.io"
 VERSION = "v1alpha1"
+
+
+@functools.cache
+def _installed_version() -> str:
+    # importlib.metadata scans every installed distribution: about a third of `redisbackup --help`'s start-up,
+    # so it runs only when the version is asked for.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("redisbackup")
+    except PackageNotFoundError:  # running from a source tree without an install
+        return "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        return _installed_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

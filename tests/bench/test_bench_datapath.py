@@ -175,6 +175,66 @@ class Bench:
             largest.size = alone["bytes"]
         return whole, largest
 
+    def parallel_streams(self, nodes: list[RedisNode]) -> tuple[Sample, Sample]:
+        """N nodes at once: N `redis-cli --rdb` processes (the machine's own parallel baseline) vs our N streams in
+        one process (as one N-shard backup, or N backups in one operator)."""
+        theirs, ours = Sample(), Sample()
+        to = f"file://{self.work}/store"
+        for _ in range(REPEAT):
+            seconds, cpu = timed(lambda: self._redis_cli_all(nodes, checksum=False))
+            theirs.seconds.append(seconds)
+            theirs.cpu.append(cpu)
+            theirs.size = self._rdb_bytes(nodes)
+            result = self.ours_many(nodes, to)
+            ours.seconds.append(result["seconds"])
+            ours.cpu.append(result["cpu_seconds"])
+            ours.size = result["bytes"]
+        return theirs, ours
+
+    def separate_processes(self, nodes: list[RedisNode]) -> tuple[Sample, Sample, Sample]:
+        """Three shells' worth: N `redis-cli --rdb`, N `redis-cli --rdb && sha256sum`, N `redisbackup dump`."""
+        plain, summed, dumps = Sample(), Sample(), Sample()
+        for _ in range(REPEAT):
+            for sample, checksum in ((plain, False), (summed, True)):
+                seconds, cpu = timed(lambda checksum=checksum: self._redis_cli_all(nodes, checksum=checksum))  # type: ignore[misc]
+                sample.seconds.append(seconds)
+                sample.cpu.append(cpu)
+                sample.size = self._rdb_bytes(nodes)
+            argv = [
+                [sys.executable, "-m", "redisbackup.cli.main", "dump", "--redis", f"redis://{n.host}:{n.port}", "-q",
+                 "--to", f"file://{self.work}/dump-{n.name}"]
+                for n in nodes
+            ]  # fmt: skip
+            seconds, cpu = timed(lambda argv=argv: self._all_at_once(argv))  # type: ignore[misc]
+            dumps.seconds.append(seconds)
+            dumps.cpu.append(cpu)
+            dumps.size = plain.size
+            subprocess.run(["sh", "-c", f"rm -rf {self.work}/dump-*"], check=True)
+        return plain, summed, dumps
+
+    def _all_at_once(self, argvs: list[list[str]]) -> None:
+        processes = [subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for a in argvs]
+        assert all(p.wait() == 0 for p in processes)
+
+    def _redis_cli_all(self, nodes: list[RedisNode], *, checksum: bool) -> None:
+        commands = []
+        for n in nodes:
+            rdb = self.work / f"{n.name}.rdb"
+            command = f"redis-cli -h {n.host} -p {n.port} --rdb {rdb} >/dev/null"
+            commands.append(["sh", "-c", f"{command} && sha256sum {rdb} >/dev/null" if checksum else command])
+        self._all_at_once(commands)
+
+    def _rdb_bytes(self, nodes: list[RedisNode]) -> int:
+        size = sum((self.work / f"{n.name}.rdb").stat().st_size for n in nodes)
+        for n in nodes:
+            (self.work / f"{n.name}.rdb").unlink()
+        return size
+
+    def ours_many(self, nodes: list[RedisNode], to: str) -> dict[str, Any]:
+        result = probe({"nodes": [f"{n.host}:{n.port}" for n in nodes], "to": to})
+        subprocess.run(["rm", "-rf", str(self.work / "store")], check=True)
+        return result
+
     def redis_cli_scaling(self, topology: Topology) -> tuple[Sample, Sample]:
         """The machine's own parallel scaling: redis-cli --rdb of every chosen node at once vs the largest alone."""
         chosen, biggest = self.chosen_nodes(topology)
@@ -238,6 +298,51 @@ def report_single(dataset: str, s: dict[str, Sample]) -> list[str]:
     ]
 
 
+def parallel_rows(bench: Bench, nodes: list[RedisNode]) -> list[str]:
+    """Issue 19: N node streams use up to N cores (N = 1, 2, 3, 6), and separate dump processes."""
+    rows = []
+    for n in (1, 2, 3, 6):
+        theirs, ours = bench.parallel_streams(nodes[:n])
+        ratio = ours.rate / theirs.rate
+        rows += [
+            row(f"{n} node(s) at once", f"    {n} x redis-cli --rdb at once", theirs),
+            row("", f"    our {n} streams in one process -> directory", ours, f"{ratio:.2f}x rate", ">= 0.95",
+                verdict(ratio >= 0.95) + f"  cpu s/GB {min(ours.cpu) / (ours.size / 1e9):.2f}"),
+        ]  # fmt: skip
+    plain, summed, dumps = bench.separate_processes(nodes[:3])
+    to_plain, to_summed = dumps.best / plain.best, dumps.best / summed.best
+    rows += [
+        row("3 nodes, 3 processes", "    3 x redis-cli --rdb", plain),
+        row("", "    3 x (redis-cli --rdb && sha256sum)", summed),
+        row("", "    3 x redisbackup dump -> directory", dumps, f"{to_plain:.2f}x time", "<= 1.10",
+            verdict(to_plain <= 1.1)),
+        row("", "", None, f"{to_summed:.2f}x time", "<= 0.90", verdict(to_summed <= 0.9) + " (vs && sha256sum)"),
+    ]  # fmt: skip
+    return rows
+
+
+CHART_MEMORY_LIMIT = 512 * MIB  # charts/redisbackup/values.yaml resources.limits.memory
+
+
+def budget_rows(bench: Bench, nodes: list[RedisNode]) -> list[str]:
+    """Issue 19: 4 concurrent 16-shard backups (64 node streams, to S3) under the chart's default memory limit,
+    with the budget the operator derives from it (half). The streams read the bench cluster's nodes in turn."""
+    addresses = [f"{n.host}:{n.port}" for n in nodes]
+    streams = [addresses[i % len(addresses)] for i in range(64)]
+    result = probe(
+        {"nodes": streams, "to": f"s3://{bench.bucket}/budget", "s3": bench.s3_options,
+         "budget_mib": CHART_MEMORY_LIMIT // 2 // MIB, "streams": 16}
+    )  # fmt: skip
+    bench.clean_bucket()
+    peak = result["peak_rss_kib"] * 1024
+    return [
+        row("64 streams (4 x 16 shards)", f"    peak RSS, budget {CHART_MEMORY_LIMIT // 2 // MIB} MiB -> S3", None,
+            f"{peak / MIB:.0f} MiB", "<= 512 MiB",
+            verdict(peak <= CHART_MEMORY_LIMIT) + f"  (budget used at most {result['budget_peak_bytes'] / MIB:.0f} MiB,"
+            f" {result['seconds']:.1f} s)"),
+    ]  # fmt: skip
+
+
 @pytest.mark.timeout(4 * 3600)
 def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFactory) -> None:
     lines = [f"machine before: {machine_state()}"]
@@ -284,6 +389,14 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
                         verdict(ratio <= 1.3),
                     ),
                 ]
+
+        with redis_nodes.running(redis_nodes.cluster(base, "benchp")) as nodes:
+            with nodes.cluster_client() as client:
+                write_random(client, megabytes=VALUES_MB)  # type: ignore[arg-type]
+            redis_nodes.wait_replicas_in_sync(nodes, timeout=600)
+            table += parallel_rows(bench, nodes.nodes)
+            table += budget_rows(bench, nodes.nodes)
+            print("\n".join(table[-14:]), flush=True)
 
     lines.append(f"machine after:  {machine_state()}")
     lines.append("cpu s: CPU seconds of the client process(es) only: redis-cli (+ boto3), or redisbackup")

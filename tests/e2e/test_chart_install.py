@@ -94,8 +94,8 @@ def test_the_charts_operator_backs_up_a_node_and_a_cluster_into_s3_with_only_the
     assert ca_bundle(kube) == "", "the chart's configuration waits for the operator's CA"
     pod = released.run_operator(serving=apps)
     assert pod.process is not None
-    assert Path(pod.process.argv[0]).name == "redisbackup"
-    assert pod.process.argv[1:] == ["operator"], "the image's ENTRYPOINT and CMD; the chart adds no args"
+    assert Path(pod.process.argv[0]).name == "tini"
+    assert pod.process.argv[1:] == ["--", "redisbackup", "operator"], "the image's ENTRYPOINT and CMD; no args"
     assert pod.probe("livenessProbe")
     assert base64.b64decode(ca_bundle(kube)).startswith(b"-----BEGIN CERTIFICATE-----")
 

@@ -28,8 +28,8 @@ so a typo in a values file never silently falls back to a default.
       eventWorkers: 1000
     finalSnapshots: {enabled: true, deadlineSeconds: 900}
     namespaces: []                                # empty: every namespace
-    metrics: {host: 0.0.0.0, port: 8080}
-    health: {host: 0.0.0.0, port: 8081}
+    metrics: {host: "", port: 8080}               # host "": every address, IPv4 and IPv6
+    health: {host: "", port: 8081}
 """
 
 from __future__ import annotations
@@ -74,6 +74,18 @@ class S3Credentials(ConfigModel):
     """File (Secret key) with a session token; used when present."""
 
 
+class S3Transfer(ConfigModel):
+    """How this location's uploads and downloads use threads and memory. Each snapshot stream to it holds up to
+    (partsInFlight + 1) x partSizeMiB of parts (larger parts only for RDBs above ~70 GiB: S3 allows 10,000)."""
+
+    threads: int = Field(default=8, ge=1, le=64)
+    """Threads (and HTTP connections) shared by every transfer to this location."""
+    parts_in_flight: int = Field(default=2, ge=1, le=16)
+    """Parts of one stream uploading at the same time while the next one fills."""
+    part_size_mib: int = Field(default=8, ge=5, le=5120, alias="partSizeMiB")
+    """Size of a multipart upload's parts (S3's minimum is 5 MiB)."""
+
+
 class S3Location(ConfigModel):
     """An S3 bucket (AWS, or any S3-compatible server such as MinIO, Ceph or SeaweedFS)."""
 
@@ -91,6 +103,8 @@ class S3Location(ConfigModel):
     """Keys from files; omit to use the AWS credential chain (AWS_ACCESS_KEY_ID/…, web identity, profile)."""
     ca_bundle: str | None = None
     """A PEM file of CAs to trust for the endpoint, for servers with a private CA."""
+    transfer: S3Transfer = Field(default_factory=S3Transfer)
+    """Threads, parts in flight and part size of this location's transfers (memory per stream)."""
 
     @field_validator("prefix")
     @classmethod
@@ -162,6 +176,13 @@ class Limits(ConfigModel):
     (status.busySince). Waiting is not a failed attempt: a large data set can take many minutes to load."""
     max_concurrent_snapshots: int = Field(default=4, ge=1, le=1000)
     """Snapshots streamed at the same time by this operator; the others wait their turn."""
+    max_concurrent_streams: int = Field(default=16, ge=1, le=10_000)
+    """Node streams (one per Redis node: a 16-shard cluster's backup is 16) read at the same time by this
+    operator, whichever snapshots they belong to; the others wait their turn."""
+    stream_memory_budget_mib: int | None = Field(default=None, ge=16, alias="streamMemoryBudgetMiB")
+    """Memory all node streams together may hold (receive buffers and upload parts, stated per stream in the
+    docs); a stream waits for budget rather than exceed it. Default: half the container's memory limit (cgroup),
+    no bound when there is none."""
     max_concurrent_verifications: int = Field(default=1, ge=1, le=100)
     """Verifications (spec.verify) run at the same time; each loads one node's data set into a throwaway
     redis-server, so each needs about that much memory (and disk for one RDB) in the operator's Pod."""
@@ -202,8 +223,9 @@ class FinalSnapshots(ConfigModel):
 
 
 class Endpoint(ConfigModel):
-    host: str = "0.0.0.0"
-    """Address to listen on."""
+    host: str = ""
+    """Address to listen on; empty: every address of the Pod, IPv4 and IPv6 (so it is reachable on IPv4-only,
+    IPv6-only and dual-stack clusters alike); 0.0.0.0 or :: for one family only."""
     port: int = Field(ge=0, le=65535)
     """Port to listen on; 0 turns the endpoint off."""
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.cli.aws import add_operation_parser, operate
+from redisbackup.cli.commands import summary
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.k8s import access_keys
 from redisbackup.k8s import client as kubernetes_client
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create = add_operation_parser(
         subparsers,
         "create-access-key",
-        help="issue an access key of the ElastiCache API, bound to a ServiceAccount or user",
+        help=summary("create-access-key"),
         description=__doc__ or "",
         namespace_help=KEYS_NAMESPACE_HELP,
     )
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     delete = add_operation_parser(
         subparsers,
         "delete-access-key",
-        help="revoke an access key of the ElastiCache API (deletes its Secret)",
+        help=summary("delete-access-key"),
         description=__doc__ or "",
         namespace_help=KEYS_NAMESPACE_HELP,
     )

@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from redisbackup.api.config import DEFAULT_DATA_DIR, OperatorConfig, embedded_locations
+from redisbackup.cli.options import CONFIG_ENV
 
-CONFIG_ENV = "REDISBACKUP_CONFIG"
 DATA_DIR_ENV = "REDISBACKUP_DATA_DIR"
 
 

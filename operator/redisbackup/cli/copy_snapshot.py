@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.cli.commands import summary
 from redisbackup.cli.create_snapshot import parse_tags, settings_of
 from redisbackup.cli.waiting import add_waiting_arguments, submit
 from redisbackup.elasticache import snapshots
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_operation_parser(
         subparsers,
         "copy-snapshot",
-        help="copy a snapshot into a new, independent one, as aws elasticache copy-snapshot",
+        help=summary("copy-snapshot"),
         description=__doc__ or "",
     )
     parser.add_argument("--source-snapshot-name", required=True, metavar="NAME", help="the snapshot to copy")

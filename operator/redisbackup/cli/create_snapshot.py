@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.cli.commands import summary
 from redisbackup.cli.waiting import add_waiting_arguments, submit
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.elasticache.snapshots import NewSnapshot
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_operation_parser(
         subparsers,
         "create-snapshot",
-        help="create a snapshot (a RedisBackup), as aws elasticache create-snapshot",
+        help=summary("create-snapshot"),
         description=__doc__ or "",
     )
     parser.add_argument("--snapshot-name", required=True, metavar="NAME", help="name of the snapshot to create")

@@ -15,6 +15,7 @@ import asyncio
 from typing import Any
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.cli.commands import summary
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.elasticache import snapshots
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_operation_parser(
         subparsers,
         "delete-snapshot",
-        help="delete a snapshot (its RedisBackup and stored data), as aws elasticache delete-snapshot",
+        help=summary("delete-snapshot"),
         description=__doc__ or "",
     )
     parser.add_argument("--snapshot-name", required=True, metavar="NAME", help="the snapshot to delete")

@@ -15,6 +15,7 @@ import asyncio
 from typing import Any
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.cli.commands import summary
 from redisbackup.domain.automated import ELASTICACHE_SOURCE_FILTER
 from redisbackup.elasticache import snapshots
 from redisbackup.elasticache.snapshots import SnapshotFilter
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_operation_parser(
         subparsers,
         "describe-snapshots",
-        help="list snapshots (RedisBackups), as aws elasticache describe-snapshots",
+        help=summary("describe-snapshots"),
         description=__doc__ or "",
     )
     parser.add_argument("--snapshot-name", metavar="NAME", help="only this snapshot")

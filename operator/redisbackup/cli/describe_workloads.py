@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
+from redisbackup.cli.commands import summary
 from redisbackup.elasticache import workloads
 
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     clusters = add_operation_parser(
         subparsers,
         "describe-cache-clusters",
-        help="list the Redis nodes snapshots can be taken of, as aws elasticache describe-cache-clusters",
+        help=summary("describe-cache-clusters"),
         description=__doc__ or "",
         namespace_help="namespace of the Redis workloads (default: as kubectl)",
     )
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     groups = add_operation_parser(
         subparsers,
         "describe-replication-groups",
-        help="list the Redis Clusters and replicated sets, as aws elasticache describe-replication-groups",
+        help=summary("describe-replication-groups"),
         description=__doc__ or "",
         namespace_help="namespace of the Redis workloads (default: as kubectl)",
     )

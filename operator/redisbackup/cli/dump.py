@@ -20,6 +20,7 @@ import uuid
 from urllib.parse import unquote, urlsplit
 
 from redisbackup.api.naming import SNAPSHOT_NAME, NameKind
+from redisbackup.cli.commands import summary
 from redisbackup.cli.options import add_s3_arguments, add_tls_arguments, s3_options, tls_settings
 from redisbackup.cli.progress import ProgressLine, terminal_progress
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
@@ -39,7 +40,7 @@ SNAPSHOT_NAME_OPTION = NameKind(field="--snapshot-name", what=SNAPSHOT_NAME.what
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "dump",
-        help="snapshot a Redis node or cluster to a directory or S3 (no Kubernetes needed)",
+        help=summary("dump"),
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument(

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from redisbackup import __version__
 
-Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-
-
-def _command_modules() -> list[ModuleType]:
-    # Imported here, not at module level, so `redisbackup --help` stays fast and a broken optional
-    # dependency of one command cannot take down the others.
+def _registered_modules(command: str | None) -> list[ModuleType]:
+    # Imported here, not at module level, and only the chosen command's module: `redisbackup --help` and a
+    # command's start-up import nothing another command needs, and a broken optional dependency of one command
+    # cannot take down the others.
     from redisbackup.cli import commands
 
-    return commands.all_modules()
+    if command is None:
+        return commands.all_modules()
+    if command in commands.COMMANDS:
+        return [commands.module_of(command)]
+    return []
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -36,15 +37,37 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(self.usage_exit_code, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> CommandParser:
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, with the version looked up only when asked for (see redisbackup.__init__)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        import redisbackup
+
+        parser.exit(message=f"redisbackup {redisbackup.__version__}\n")
+
+
+def chosen_command(argv: Sequence[str]) -> str:
+    """The sub-command an argument list names ("" when none): the top-level options take no values, so it is
+    the first argument that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def build_parser(command: str | None = None) -> CommandParser:
+    """The parser with every sub-command (command None), or with only `command` fully registered: the others are
+    listed by their summary, enough for the top-level help and argparse's "invalid choice" message."""
+    from redisbackup.cli import commands
+
     parser = CommandParser(
         prog="redisbackup",
         description="ElastiCache-style manual backups (snapshots) for Redis on Kubernetes.",
     )
-    parser.add_argument("--version", action="version", version=f"redisbackup {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _command_modules():
+    for module in _registered_modules(command):
         module.register(subparsers)
+    for name, entry in commands.COMMANDS.items():
+        if name not in subparsers.choices:
+            subparsers.add_parser(name, help=entry.summary, add_help=False)
     return parser
 
 
@@ -57,7 +80,8 @@ def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.A
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(chosen_command(argv))
     args, extras = parser.parse_known_args(argv)
     if extras:  # reported by the sub-command's parser, so its usage (and exit code) is the one shown
         _subcommand(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extras)}")

@@ -7,8 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from redisbackup.cli.config_file import CONFIG_ENV
 from redisbackup.domain.source import TlsSettings
+
+# The environment variable naming the operator's configuration file. Here, not in config_file, so that
+# the commands that only name the file do not import the configuration models (start-up time).
+CONFIG_ENV = "REDISBACKUP_CONFIG"
 
 
 def listen_address(text: str) -> tuple[str, int]:

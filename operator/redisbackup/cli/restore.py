@@ -30,6 +30,7 @@ import re
 import sys
 from pathlib import Path
 
+from redisbackup.cli.commands import summary
 from redisbackup.cli.progress import terminal_progress
 from redisbackup.cli.running import EXIT_OK, run_async, setup_logging
 from redisbackup.cli.snapshot_args import add_snapshot_arguments, locate
@@ -47,7 +48,7 @@ POD_NAME_ENV = "POD_NAME"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "restore",
-        help="restore a snapshot's RDB into a Redis data directory (e.g. from an init container)",
+        help=summary("restore"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -29,6 +29,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from redisbackup.cli.commands import summary
 from redisbackup.cli.options import add_tls_arguments, tls_settings
 from redisbackup.cli.progress import terminal_progress
 from redisbackup.cli.running import EXIT_OK, run_async, setup_logging
@@ -41,7 +42,7 @@ from redisbackup.workflows.cluster_restore import ClusterRestore, restore_cluste
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "restore-cluster",
-        help="restore a Redis Cluster snapshot into new empty cluster-mode nodes (slots, data, replicas)",
+        help=summary("restore-cluster"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

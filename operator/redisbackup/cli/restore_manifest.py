@@ -15,6 +15,7 @@ import sys
 
 from redisbackup import __version__
 from redisbackup.cli.aws import EXIT_OK, EXIT_SERVICE, error_line, namespace_of
+from redisbackup.cli.commands import summary
 from redisbackup.cli.options import add_kubernetes_arguments
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.restore_manifests import RestoreRequest, default_image, restore_yaml
@@ -24,7 +25,7 @@ from redisbackup.k8s import redisbackups
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "restore-manifest",
-        help="print the YAML of a new Redis (StatefulSet) restored from a snapshot",
+        help=summary("restore-manifest"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

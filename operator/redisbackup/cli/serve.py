@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from redisbackup.cli.commands import summary
 from redisbackup.cli.options import listen_address
 from redisbackup.k8s import client as kubernetes_client
 
@@ -46,7 +47,7 @@ def _positive(text: str) -> float:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="serve the ElastiCache API (aws elasticache --endpoint-url …) over HTTPS",
+        help=summary("serve"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import yaml
 
 from redisbackup.api.documents import AppliedState, DocumentResult, check_documents
+from redisbackup.cli.commands import summary
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -37,7 +38,7 @@ class FileReport:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check RedisBackup and RedisBackupSchedule manifests offline with the webhook's rules",
+        help=summary("validate"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -26,6 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
+from redisbackup.cli.commands import summary
 from redisbackup.cli.running import EXIT_FAULT, EXIT_OK, run_async, setup_logging
 from redisbackup.cli.snapshot_args import add_snapshot_arguments, locate
 from redisbackup.domain.verification import VerificationReport, verification_status
@@ -35,7 +36,7 @@ from redisbackup.workflows.verify import record_verification, verify_snapshot
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "verify",
-        help="check that a stored snapshot restores (redis-check-rdb, a load into a throwaway redis-server)",
+        help=summary("verify"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

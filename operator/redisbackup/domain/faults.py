@@ -58,6 +58,12 @@ class ValidationFault(RedisBackupError):
     code = FaultCode.INVALID_PARAMETER_VALUE
 
 
+class InvalidSnapshotState(ValidationFault):
+    """The snapshot is not in a state that allows the request (e.g. restoring or deleting one being created)."""
+
+    code = FaultCode.INVALID_SNAPSHOT_STATE
+
+
 class SourceFault(RedisBackupError):
     """The Redis workload named as the source is missing, ambiguous or not in a state to be snapshotted."""
 

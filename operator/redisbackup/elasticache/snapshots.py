@@ -21,13 +21,12 @@ from redisbackup.api.naming import resolved_identifier
 from redisbackup.domain import acceptance
 from redisbackup.domain.automated import ELASTICACHE_SOURCE_FILTER, matches_source_filter
 from redisbackup.domain.elasticache import snapshot_document_from_body
-from redisbackup.domain.faults import RedisBackupError, ValidationFault
+from redisbackup.domain.faults import InvalidSnapshotState, RedisBackupError, ValidationFault
 from redisbackup.elasticache import paging
 from redisbackup.elasticache.caller import Caller
 from redisbackup.k8s import api, redisbackups
 from redisbackup.k8s.faults import RequestRejected
 from redisbackup.k8s.redisbackups import SnapshotNotFound
-from redisbackup.workflows.locate import InvalidSnapshotState
 
 POLL_SECONDS = 0.5
 SNAPSHOT_SOURCES = tuple(ELASTICACHE_SOURCE_FILTER)  # DescribeSnapshots' SnapshotSource: system | user

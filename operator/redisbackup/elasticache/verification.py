@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from redisbackup.domain import acceptance
+from redisbackup.domain.faults import InvalidSnapshotState
 from redisbackup.elasticache.caller import Caller
 from redisbackup.k8s import api, redisbackups
-from redisbackup.workflows.locate import InvalidSnapshotState
 
 
 async def request_verification(caller: Caller, snapshot_name: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from urllib.parse import unquote, urlsplit
 from redisbackup.domain.faults import ValidationFault
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.file import FileStore
-from redisbackup.storage.s3 import S3Settings, S3Store
 
 
 def open_store(url: str, **s3_options: Any) -> ObjectStore:
@@ -26,6 +25,8 @@ def open_store(url: str, **s3_options: Any) -> ObjectStore:
     if parts.scheme == "s3":
         if not parts.netloc:
             raise ValidationFault(f"S3 URL {url!r} has no bucket: use s3://BUCKET/PREFIX", field="location")
+        from redisbackup.storage.s3 import S3Settings, S3Store  # boto3: only when a location is in S3
+
         known = {f.name for f in dataclasses.fields(S3Settings)}
         unknown = set(s3_options) - known
         if unknown:

@@ -87,6 +87,9 @@ def open_location(location: StorageLocation, keys: Keys = NO_KEYS) -> ObjectStor
             session_token=keys[2],
             addressing_style=s3.addressing_style,
             verify=s3.ca_bundle or True,
+            max_threads=s3.transfer.threads,
+            parts_in_flight=s3.transfer.parts_in_flight,
+            min_part_size=s3.transfer.part_size_mib << 20,
         )
     )
 

@@ -12,6 +12,7 @@ incomplete upload is left to cost money or confuse a listing. Objects that fit i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -34,7 +35,13 @@ from redisbackup.storage.base import (
     WriterBase,
     check_key,
 )
-from redisbackup.storage.multipart import DEFAULT_MIN_PART, base_part_size, part_size
+from redisbackup.storage.multipart import (
+    DEFAULT_MIN_PART,
+    FLAT_PARTS,
+    S3_MAX_PART,
+    base_part_size,
+    part_size,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,6 +51,7 @@ T = TypeVar("T")
 
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "Forbidden", "403"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+COPY_PART = 512 << 20  # server-side copy parts above 5 GiB: few calls, each well under S3's 5 GiB part limit
 
 
 @dataclass(frozen=True)
@@ -274,6 +282,100 @@ class S3Store:
             return count
 
         return await self.run("clean up uploads under", f"s3://{self.settings.bucket}/{full_prefix}", abort_all)
+
+    # ------------------------------------------------------------------------------------ server-side copies
+    def copies_from(self, source: object) -> bool:
+        """Whether an object of `source` can be copied into this store by S3 itself (CopyObject/UploadPartCopy):
+        both on one endpoint and region. Whether this store's keys may read the source bucket shows on the call."""
+        return isinstance(source, S3Store) and (source.settings.endpoint_url, source.settings.region) == (
+            self.settings.endpoint_url,
+            self.settings.region,
+        )
+
+    async def copy_from(self, source: S3Store, source_key: str, key: str, size: int) -> StoredObject:
+        """Copy `source_key` of `source` to `key` inside S3: no byte passes through this process. CopyObject up to
+        5 GiB; above, a multipart upload of UploadPartCopy ranges (in this store's threads), aborted on failure."""
+        copy_source = {"Bucket": source.settings.bucket, "Key": source.full_key(source_key)}
+        where = f"{self.where(key)} (from {source.where(source_key)})"
+        if size <= S3_MAX_PART:
+            await self.run(
+                "copy",
+                where,
+                self.client.copy_object,
+                Bucket=self.settings.bucket,
+                Key=self.full_key(key),
+                CopySource=copy_source,
+            )
+            return StoredObject(key, size)
+        created = await self.run(
+            "start copying",
+            where,
+            self.client.create_multipart_upload,
+            Bucket=self.settings.bucket,
+            Key=self.full_key(key),
+        )
+        upload_id = created["UploadId"]
+        step = max(COPY_PART, -(-size // FLAT_PARTS))
+
+        async def part(number: int, start: int) -> dict[str, Any]:
+            end = min(size, start + step) - 1
+            response = await self.run(
+                "copy a part of",
+                where,
+                self.client.upload_part_copy,
+                Bucket=self.settings.bucket,
+                Key=self.full_key(key),
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource=copy_source,
+                CopySourceRange=f"bytes={start}-{end}",
+            )
+            return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
+
+        try:
+            parts = await asyncio.gather(*(part(i + 1, start) for i, start in enumerate(range(0, size, step))))
+            await self.run(
+                "complete the copy of",
+                where,
+                self.client.complete_multipart_upload,
+                Bucket=self.settings.bucket,
+                Key=self.full_key(key),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": list(parts)},
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    self.run(
+                        "abort the copy of",
+                        where,
+                        self.client.abort_multipart_upload,
+                        Bucket=self.settings.bucket,
+                        Key=self.full_key(key),
+                        UploadId=upload_id,
+                    )
+                )
+            raise
+        return StoredObject(key, size)
+
+    async def read_range(self, key: str, start: int, length: int) -> tuple[bytes, int]:
+        """`length` bytes of `key` from `start` (a negative start counts from the end), and the object's size."""
+        wanted = f"bytes=-{length}" if start < 0 else f"bytes={start}-{start + length - 1}"
+        response = await self.run(
+            "read",
+            self.where(key),
+            self.client.get_object,
+            Bucket=self.settings.bucket,
+            Key=self.full_key(key),
+            Range=wanted,
+        )
+        body = response["Body"]
+        try:
+            data: bytes = await self.run("read", self.where(key), body.read)
+        finally:
+            body.close()
+        total = int(str(response.get("ContentRange", "")).rpartition("/")[2] or response["ContentLength"])
+        return data, total
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

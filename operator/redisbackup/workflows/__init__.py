@@ -7,8 +7,25 @@ Both the operator's handlers and the CLI call these, so the operator and `redisb
     delete_snapshot(store, location) -> int
 """
 
-from redisbackup.workflows.commit import read_manifest
-from redisbackup.workflows.progress import Progress
-from redisbackup.workflows.snapshot import delete_snapshot, snapshot_node, take_snapshot
+from __future__ import annotations
 
-__all__ = ["Progress", "delete_snapshot", "read_manifest", "snapshot_node", "take_snapshot"]
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562): a command that needs one workflow (describe-snapshots needs locate) does not
+# pay for redis-py and boto3 through the others.
+_EXPORTS = {
+    "Progress": "progress",
+    "delete_snapshot": "snapshot",
+    "read_manifest": "commit",
+    "snapshot_node": "snapshot",
+    "take_snapshot": "snapshot",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

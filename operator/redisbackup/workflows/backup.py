@@ -69,6 +69,7 @@ from redisbackup.servers.metrics import Metrics
 from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.access import KubernetesAccess, LiveKubernetes
+from redisbackup.workflows.budget import StreamBudget, budget_bytes, container_memory_limit
 from redisbackup.workflows.commit import read_manifest, sweep
 from redisbackup.workflows.concurrency import RunningSnapshots, SourceGate
 from redisbackup.workflows.copy import copied_fields, copy_snapshot, find_copy_source
@@ -114,6 +115,11 @@ class RedisBackupReconciler:
         self.running_snapshots = RunningSnapshots()
         self.index = BackupIndex()
         self._slots = asyncio.Semaphore(self.limits.max_concurrent_snapshots)
+        # Node streams across every snapshot, by count and by stated memory (workflows.budget).
+        self.stream_budget = StreamBudget(
+            budget_bytes(self.limits.stream_memory_budget_mib, container_memory_limit()),
+            self.limits.max_concurrent_streams,
+        )
         self._writers: dict[str, StatusWriter] = {}
         self._failures: dict[str, int] = {}
         self._committed: set[str] = set()  # uids whose manifest is stored: only their status is left to write
@@ -326,6 +332,7 @@ class RedisBackupReconciler:
                         timeouts=self.timeouts,
                         tags=request.spec.get("tags") or {},
                         progress_interval=self.limits.progress_interval_seconds,
+                        budget=self.stream_budget,
                         attempt=attempt,
                         abandoned=marks.abandoned,
                     )

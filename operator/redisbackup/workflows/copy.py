@@ -3,9 +3,13 @@
     source manifest ─► per node: source object ──verified (size, CRC-64, SHA-256)──► the copy's own object
                    └─► when every node is stored: the copy's manifest (new name and uid, copiedFrom), written last
 
-The operator streams the objects itself, store to store — between locations too (a directory to S3, one bucket to
-another) — and checks every byte against the source's manifest on the way, so the copy holds exactly what the
-source recorded or nothing at all. It shares no object with its source: deleting either leaves the other whole.
+Within one S3 endpoint (one location, or two locations on one endpoint and region) S3 copies the objects itself
+(CopyObject, UploadPartCopy above 5 GiB): no byte passes through the operator, and each copy is then checked
+against the source's manifest by its size, its RDB signature and its CRC-64 trailer (a ranged read of 17 bytes);
+every byte's SHA-256 is checked again on each restore and verify. When the copy's credentials may not read the
+source bucket, or between endpoints (or a directory), the operator streams the objects store to store and checks
+every byte against the manifest on the way. Either way the copy holds exactly what the source recorded or
+nothing at all, and shares no object with its source: deleting either leaves the other whole.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from redisbackup.api.faults import FaultCode
 from redisbackup.domain.describe import status_fields
 from redisbackup.domain.faults import SnapshotFault
 from redisbackup.domain.layout import SnapshotLocation
-from redisbackup.domain.manifest import CopiedFrom, Manifest
+from redisbackup.domain.manifest import CopiedFrom, Manifest, NodeSnapshotRecord
+from redisbackup.domain.rdb import HEADER_SIZE, TRAILER_SIZE, parse_header
 from redisbackup.domain.resolution import AwaitingSource, SourceBusy
-from redisbackup.storage.base import ObjectStore
+from redisbackup.storage.base import ObjectNotFound, ObjectStore, StorageAccessDenied
+from redisbackup.storage.s3 import S3Store
 from redisbackup.workflows.access import KubernetesAccess
 from redisbackup.workflows.commit import StoreAttempt, read_manifest, sweep
 from redisbackup.workflows.locate import backup_location
 from redisbackup.workflows.progress import Progress
-from redisbackup.workflows.restore import copy_rdb, load_manifest
+from redisbackup.workflows.restore import SnapshotNotStored, StoredObjectCorrupt, copy_rdb, load_manifest
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +81,10 @@ async def copy_snapshot(
         records = []
         for record in source_manifest.node_snapshots:
             key = attempt.key(record.id)
-            await copy_rdb(source, record, target, key, progress=overall)
+            if await copy_in_s3(source, record, target, key):
+                overall(record.size, record.size)
+            else:
+                await copy_rdb(source, record, target, key, progress=overall)
             done += record.size
             records.append(record.model_copy(update={"object_key": key}))
         manifest = source_manifest.model_copy(
@@ -110,6 +119,43 @@ async def copy_snapshot(
         location.directory,
     )
     return committed
+
+
+async def copy_in_s3(source: ObjectStore, record: NodeSnapshotRecord, target: ObjectStore, key: str) -> bool:
+    """Copy one node's RDB inside S3 and check it against `record`; False when S3 cannot (stream it instead)."""
+    if not isinstance(target, S3Store) or not isinstance(source, S3Store) or not target.copies_from(source):
+        return False
+    where = f"{source.url}/{record.object_key}"
+    try:
+        await target.copy_from(source, record.object_key, key, record.size)
+    except StorageAccessDenied as denied:  # this location's keys may not read the source bucket
+        log.info("copying %s inside S3 was refused (%s); streaming it through the operator", where, denied)
+        return False
+    except ObjectNotFound:
+        raise SnapshotNotStored(
+            f"{where}, listed in the snapshot's manifest, is missing: the snapshot was partly deleted. "
+            "Nothing was copied; use another snapshot."
+        ) from None
+    header, size = await target.read_range(key, 0, HEADER_SIZE)
+    trailer, _ = await target.read_range(key, -TRAILER_SIZE, TRAILER_SIZE)
+    problems = []
+    if size != record.size:
+        problems.append(f"{size} bytes instead of {record.size}")
+    try:
+        parsed = parse_header(header, node=where)
+        if parsed != record.header:
+            problems.append(f"RDB {parsed} instead of {record.header}")
+    except SnapshotFault as fault:
+        problems.append(fault.message)
+    if record.crc64_verified and trailer[::-1].hex() != record.crc64:
+        problems.append(f"CRC-64 trailer {trailer[::-1].hex()} instead of {record.crc64}")
+    if problems:
+        raise StoredObjectCorrupt(
+            f"the copy of {where} does not match the snapshot's manifest: {'; '.join(problems)}. It was replaced "
+            "or damaged after the snapshot was taken; nothing was copied. Use another snapshot."
+        )
+    log.info("copied %s inside S3 (%d bytes) to %s", where, record.size, target.where(key))
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- the operator's side

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from redisbackup.api.config import OperatorConfig
-from redisbackup.api.faults import FaultCode
 from redisbackup.api.status import Phase
-from redisbackup.domain.faults import ValidationFault
+from redisbackup.domain.faults import InvalidSnapshotState
 from redisbackup.domain.layout import SnapshotLocation, split_snapshot_url
 from redisbackup.domain.manifest import Manifest
 from redisbackup.k8s.api import in_thread
@@ -26,10 +25,6 @@ from redisbackup.storage.base import ObjectStore
 from redisbackup.storage.location import open_store
 from redisbackup.storage.pool import StorePool
 from redisbackup.workflows.restore import load_manifest
-
-
-class InvalidSnapshotState(ValidationFault):
-    code = FaultCode.INVALID_SNAPSHOT_STATE
 
 
 @dataclass

@@ -109,3 +109,37 @@ def test_the_three_output_formats() -> None:
         "NodeSnapshots",
         "CacheNodeId |  0001",
     ]
+
+
+def test_every_command_in_the_table_is_registered_by_its_module() -> None:
+    parser = build_parser()
+    registered = next(a for a in parser._actions if a.dest == "command").choices  # type: ignore[attr-defined]
+    assert list(registered) == list(commands.COMMANDS)
+    for name in commands.COMMANDS:  # the lazy parser registers the module of the chosen command only
+        chosen = next(a for a in build_parser(name)._actions if a.dest == "command").choices  # type: ignore[attr-defined]
+        assert chosen[name].get_default("handler") is not None, name
+
+
+@pytest.mark.parametrize(
+    ("argv", "unwanted"),
+    [
+        (["--help"], {"pydantic", "yaml", "kubernetes", "kopf", "boto3", "redis", "aiohttp"}),
+        (["validate", "--help"], {"kubernetes", "kopf", "boto3", "redis", "aiohttp"}),
+        (["describe-snapshots", "--help"], {"kopf", "boto3", "redis", "aiohttp", "cryptography.x509"}),
+    ],
+)
+def test_a_command_imports_only_what_it_uses(argv: list[str], unwanted: set[str]) -> None:
+    # Start-up time (a `make bench` figure) is mostly imports: each command leaves the others' libraries alone.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from redisbackup.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert "redisbackup.cli.main" in loaded
+    assert not unwanted & loaded

@@ -1,0 +1,73 @@
+"""Benchmark of the CLI's start-up (`make bench`; not part of `make test`): target <= 0.2 s per command.
+
+    --help               the top-level help: no command module beyond the table in cli/commands.py
+    validate FILE        a one-document manifest checked with the webhook's rules (pydantic, no Kubernetes client)
+    describe-snapshots   against the real apiserver (the CRD installed, no RedisBackups)
+
+Each command runs REDISBACKUP_BENCH_CLI_RUNS times (default 15), interleaved with the baselines, and the fastest
+run counts (the machine is shared; the minimum is the least disturbed). Baselines from the same run: the bare
+interpreter (`python -c pass`) and, for describe-snapshots, `import kubernetes` alone: the official client's own
+import, which every command that calls the apiserver pays. Nothing asserts a time; the table says met or missed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devstack.cluster import Cluster
+from tests.bench.test_bench_datapath import machine_state
+
+pytestmark = pytest.mark.slow
+
+RUNS = int(os.environ.get("REDISBACKUP_BENCH_CLI_RUNS", "15"))
+TARGET = 0.2
+MANIFEST = """\
+apiVersion: redisbackup.io/v1alpha1
+kind: RedisBackup
+metadata: {name: nightly, namespace: default}
+spec: {snapshotName: nightly, cacheClusterId: cache-001}
+"""
+
+
+def best_of(argv: list[str], env: dict[str, str], results: dict[str, list[float]], label: str) -> None:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=120)
+    results.setdefault(label, []).append(time.perf_counter() - started)
+    assert done.returncode == 0, f"{label}: exit {done.returncode}: {done.stderr[-2000:]}"
+
+
+@pytest.mark.timeout(1800)
+def test_cli_startup(kube: Cluster, redisbackup_crd: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "backup.yaml"
+    manifest.write_text(MANIFEST)
+    command = [sys.executable, "-m", "redisbackup.cli.main"]
+    env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig)}
+    cases = {
+        "python -c pass (baseline)": [sys.executable, "-c", "pass"],
+        "python -c 'import kubernetes' (baseline)": [sys.executable, "-c", "import kubernetes"],
+        "redisbackup --help": [*command, "--help"],
+        "redisbackup validate FILE": [*command, "validate", str(manifest)],
+        "redisbackup describe-snapshots": [*command, "describe-snapshots", "-n", "default"],
+    }
+    before = machine_state()
+    results: dict[str, list[float]] = {}
+    for label, argv in cases.items():  # warm the bytecode caches first
+        best_of(argv, env, {}, label)
+    for _ in range(RUNS):
+        for label, argv in cases.items():
+            best_of(argv, env, results, label)
+    lines = [f"{'CLI start-up (best of ' + str(RUNS) + ')':<46} {'seconds':>8}  {'target':<8} verdict"]
+    for label, times in results.items():
+        best = min(times)
+        if "(baseline)" in label:
+            lines.append(f"{label:<46} {best:8.3f}")
+        else:
+            lines.append(f"{label:<46} {best:8.3f}  <= {TARGET:<5} {'met' if best <= TARGET else 'MISSED'}")
+    lines += [f"machine before: {before}", f"machine after:  {machine_state()}"]
+    print("\n\n" + "\n".join(lines) + "\n")
