@@ -25,7 +25,7 @@ from redisbackup.domain.rdb import RdbVerifier
 INLINE_BELOW = 64 << 10
 
 Chunk = bytes | bytearray | memoryview
-C = TypeVar("C", bytes, bytearray, memoryview)  # a writer of bytes is given bytes: the same type both ways
+C = TypeVar("C", bound=Chunk)  # a writer of bytes is given bytes: the same type both ways
 
 
 @functools.cache
