@@ -51,6 +51,19 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found
 
 
+def dry_run(kube: Cluster, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """Apply the rendered CRDs (the chart's own and kopf's peering), then every other object in a server-side dry run:
+    the apiserver's verdict on what `helm install` would create."""
+    crds = objects(docs, "CustomResourceDefinition")
+    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(crds))
+    for crd in crds:
+        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
+    return kube.kubectl(
+        "apply", "--server-side", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(others), check=False
+    )
+
+
 def rules(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every RBAC rule of the (Cluster)Roles, with the role's kind/namespace/name."""
     for doc in docs:

@@ -17,7 +17,7 @@ from redisbackup.domain.final_snapshot import FINAL_SNAPSHOT_RESULT_ANNOTATION
 from redisbackup.k8s import locks
 from redisbackup.k8s.webhook_configuration import build_configuration
 from redisbackup.servers.webhook import ServiceRef, WebhookOptions
-from tests.e2e.chart_support import audit, helm, objects, one, operator_rules, render
+from tests.e2e.chart_support import audit, dry_run, helm, objects, one, operator_rules, render
 
 pytestmark = pytest.mark.e2e
 
@@ -77,18 +77,12 @@ def test_the_apiserver_accepts_every_object_in_a_server_side_dry_run(
     variant: str, kube: Cluster, tmp_path: Path
 ) -> None:
     docs = render(VARIANTS[variant], tmp_path)
-    crds = objects(docs, "CustomResourceDefinition")
-    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(crds))
-    for crd in crds:
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
     values = VARIANTS[variant]
     for namespace in {"ops", *values.get("watchNamespaces", []), *values.get("rbac", {}).get("secretNamespaces", [])}:
         kube.kubectl("create", "namespace", namespace, check=False)
-    result = kube.kubectl(
-        "apply", "--server-side", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(others), check=False
-    )
+    result = dry_run(kube, docs)
     assert result.returncode == 0, result.stderr
+    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
     assert len(result.stdout.strip().splitlines()) == len(others)
 
 
