@@ -94,6 +94,11 @@ class SeenRequest:
     path: str
     query: str
     action: str  # "forwarded", "error 503", "reset", "refused"
+    copy_source: bool = False  # the request carries x-amz-copy-source: S3 copies an object itself
+
+    @property
+    def is_server_side_copy(self) -> bool:
+        return self.method == "PUT" and self.copy_source
 
     @property
     def is_part_upload(self) -> bool:
@@ -122,7 +127,7 @@ class Rule:
     fired: int = 0
 
 
-_S3_ERRORS = {500: "InternalError", 503: "SlowDown"}
+_S3_ERRORS = {403: "AccessDenied", 500: "InternalError", 503: "SlowDown"}
 
 
 class HttpFaultProxy:
@@ -225,10 +230,12 @@ class HttpFaultProxy:
 
     def _record(self, request: SeenRequest, action: str) -> None:
         with self._lock:
-            self.seen.append(SeenRequest(request.method, request.path, request.query, action))
+            self.seen.append(SeenRequest(request.method, request.path, request.query, action, request.copy_source))
 
     async def _handle(self, incoming: web.Request) -> web.StreamResponse:
-        request = SeenRequest(incoming.method, incoming.path, incoming.query_string, "")
+        request = SeenRequest(
+            incoming.method, incoming.path, incoming.query_string, "", "x-amz-copy-source" in incoming.headers
+        )
         if self._down:
             self._record(request, "refused")
             return self._reset(incoming)

@@ -77,6 +77,9 @@ def test_the_old_pods_cleanup_never_removes_what_the_new_pod_committed(
         old = start_operator(namespaces=[namespace], storage=through_proxy, limits=limits, webhook=False)
         create(kube_api, namespace, "base", cacheClusterId="fast-001")
         wait_phase(kube_api, namespace, "base", "available", timeout=120, operator=old)
+        # The copy streams through the operator, as across endpoints: S3's own copy (one request) would leave no
+        # upload in flight to race on. A refused CopyObject is what the operator falls back from.
+        proxy.add(Rule(match=lambda request: request.is_server_side_copy, status=403))
         proxy.add(Rule(match=lambda request: request.is_part_upload, delay=3.0))
         for name, spec in (("roll", {"cacheClusterId": "slow-001"}), ("base-copy", {"sourceSnapshotName": "base"})):
             create(kube_api, namespace, name, **spec)
