@@ -54,15 +54,29 @@ ifeq ($(CHROMIUM),)
 endif
 
 .PHONY: controlplane
-controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) etcd, kube-apiserver, kube-controller-manager, kubectl, helm, weed
+controlplane: $(STAMP) ## Build (once, cached in ~/.cache/redisbackup) Kubernetes (control plane and node), helm, weed, CoreDNS, local-path-provisioner
 	$(PY) -m devstack.binaries all
+
+# The real node's runtime and the image builder, from Debian (devstack/node, devstack/images).
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack podman tini mmdebstrap util-linux iproute2
+.PHONY: node-packages
+node-packages: ## Install the node's Debian packages when missing (containerd, runc, CNI plugins, iptables, podman, tini, mmdebstrap)
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+.PHONY: images
+images: $(STAMP) node-packages controlplane ## Build the container images with podman (once per content, cached in ~/.cache/redisbackup/images)
+	$(PY) -m devstack.images
+
+.PHONY: install
+install: venv redis chromium controlplane userlands node-packages images ## Everything the tests and the demo need: .venv, redis-server, chromium, the Go tools, the other Redis/Valkey versions, the node's packages, the images
 
 .PHONY: userlands
 userlands: $(STAMP) redis ## Make (once, cached in ~/.cache/redisbackup/rootfs) the Debian userlands of Redis 6.0/8.0 and Valkey 8.0/8.1
 	$(PY) -m devstack.versions
-
-.PHONY: install
-install: venv redis chromium controlplane userlands ## Everything the tests and the demo need: .venv, redis-server, chromium, the Go tools, the other Redis/Valkey versions
 
 # ----------------------------------------------------------------------------------------------- checks
 .PHONY: lint
@@ -96,8 +110,12 @@ unit: $(STAMP) ## Unit tests only (no servers)
 e2e: install ## End-to-end tests on the real local stack (or REDISBACKUP_E2E_KUBECONFIG=<path>: that cluster)
 	$(call run_pytest,tests/e2e)
 
+.PHONY: e2e-node
+e2e-node: install ## The tests on the real node (kubelet + containerd): installs, samples, restores, rollouts (~20 min)
+	$(call run_pytest,tests/e2e/node -m node --durations=20)
+
 .PHONY: test
-test: install ## Unit + e2e + the smoke subsets of the fault suite and the version matrix (what CI runs)
+test: install ## Unit + e2e (with the real node's smoke tests) + the smoke subsets of the fault suite and the version matrix (what CI runs)
 	$(call run_pytest,tests/unit tests/e2e tests/fault tests/matrix -m "smoke or not slow" --durations=10)
 
 .PHONY: matrix
@@ -127,7 +145,7 @@ bench: install ## Benchmarks (not timed tests): prints ratios against baselines 
 
 # ----------------------------------------------------------------------------------------------- demo
 .PHONY: demo
-demo: install ## Start the local stack and the operator, apply a sample RedisBackup, show it reach available
+demo: install ## Start the local stack with a real node, helm install the operator, back up the samples (they reach available)
 	$(PY) -m devstack demo
 
 .PHONY: status
@@ -135,7 +153,7 @@ status: $(STAMP) ## Is the local stack of `make demo` running? (kubeconfig, endp
 	@$(PY) -m devstack status
 
 .PHONY: demo-down
-demo-down: ## Stop everything `make demo` started
+demo-down: ## Stop everything `make demo` started (and check the node left nothing: no process, mount, link, rule)
 	@if [ -x $(PY) ]; then $(PY) -m devstack down; fi
 
 .PHONY: clean

@@ -1,8 +1,10 @@
 """`python -m devstack up|down|status|demo`: the local stack as a background service for humans.
 
-`up` builds what is missing (first run only), then starts a detached supervisor process that owns the servers
-(they die with it, even on SIGKILL) and keeps state, kubeconfig and logs under ``.devstack/`` in the repository.
-`down` stops the supervisor and checks that no server and no port is left behind. `demo` is `up` plus a tour.
+`up` builds what is missing (first run only: the Go tools and the images), then starts a detached supervisor
+process that owns the servers (they die with it, even on SIGKILL) and keeps state, kubeconfig and logs under
+``.devstack/`` in the repository. The stack is the control plane with a real node (devstack.node) and S3. `down`
+stops the supervisor and checks that no server, port or trace of the node (processes, cgroups, its link and
+route, mounts) is left behind. `demo` is `up` plus the operator's chart, the sample workloads and a tour.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +25,7 @@ from typing import Any
 from devstack import binaries
 
 REPO = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 180.0  # seconds for the supervisor to report ready (binaries are built before it starts)
+START_TIMEOUT = 600.0  # seconds for the supervisor to report ready (binaries and images are built before it starts)
 
 
 def state_dir() -> Path:
@@ -67,8 +70,12 @@ def up(directory: Path, *, demo: bool = False) -> int:
         return 0
     if state:
         down(directory, quiet=True)  # a supervisor that died: clear what it left
-    for tools in (binaries.KUBERNETES, binaries.SEAWEEDFS):
+    for tools in (binaries.KUBERNETES, binaries.SEAWEEDFS, binaries.COREDNS, binaries.LOCAL_PATH, binaries.HELM):
         binaries.build(tools)  # in the foreground, so a first-run build shows its progress
+    from devstack import images
+
+    for image in images.RUNTIME:
+        image.ensure()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "logs").mkdir(exist_ok=True)
     log = (directory / "logs" / "supervisor.log").open("ab")
@@ -113,10 +120,11 @@ def down(directory: Path, *, quiet: bool = False) -> int:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)  # its servers die with it (PR_SET_PDEATHSIG)
     leftovers = _wait_gone(state.get("children", []))
-    busy = [port for port in state.get("ports", []) if _listening(port)]
+    busy = [f"{host}:{port}" for host, port in state.get("listening", []) if _listening(host, port)]
+    node_left = _node_leftovers(state.get("node"))
     _state_file(directory).unlink(missing_ok=True)
-    if leftovers or busy:
-        print(f"after stopping, processes {leftovers} still run and ports {busy} on 127.0.0.1 still listen")
+    if leftovers or busy or node_left:
+        print(f"after stopping, processes {leftovers} still run, {busy} still listen, the node left {node_left}")
         return 1
     if not quiet:
         print("local stack stopped")
@@ -151,6 +159,8 @@ def demo(directory: Path) -> int:
 def _print_access(state: dict[str, Any]) -> None:
     print(f"  kubeconfig:   {state['kubeconfig']}")
     print(f"  apiserver:    {state['server']}")
+    if node := state.get("node"):
+        print(f"  node:         {node['name']} at {node['ip']} (containerd), Pods in {node['pod_cidr']}")
     if s3 := state.get("s3"):
         print(f"  S3 endpoint:  {s3['endpoint_url']} (bucket {s3.get('bucket', '-')}, region {s3.get('region', '-')})")
     print(f"  environment:  source {state['env_file']}  (KUBECONFIG, PATH with kubectl and helm, AWS_* for S3)")
@@ -172,10 +182,28 @@ def _wait_gone(children: list[dict[str, Any]], timeout: float = 10.0) -> list[in
     return alive
 
 
-def _listening(port: int) -> bool:
+def _listening(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        return probe.connect_ex((host, port)) == 0
+
+
+def _node_leftovers(node: dict[str, Any] | None) -> list[str]:
+    """What the node left; a supervisor killed without stopping leaves its containers, which are removed here."""
+    if not node:
+        return []
+    from devstack.node import leftovers
+    from devstack.node.network import reap_slot
+
+    found = leftovers(
+        node["slot"], node.get("mount_namespace", ""), Path(node["directory"]), node.get("net_namespace", "")
+    )
+    if found and reap_slot(node["slot"]):
+        shutil.rmtree(node["directory"], ignore_errors=True)
+        found = leftovers(
+            node["slot"], node.get("mount_namespace", ""), Path(node["directory"]), node.get("net_namespace", "")
+        )
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

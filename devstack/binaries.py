@@ -1,8 +1,10 @@
-"""Build and cache the Go programs of the local stack: the Kubernetes control plane, helm and SeaweedFS.
+"""Build and cache the Go programs of the local stack: Kubernetes (control plane and node), helm and SeaweedFS.
 
-Each tool set is built once per version into ``~/.cache/redisbackup/<name>-<version>/bin`` (override the root
-with ``REDISBACKUP_CACHE``); a rerun finds the binaries and returns in milliseconds. Builds go to a temporary
-directory first and are renamed into place, so an interrupted build never leaves a half-filled cache.
+Each tool set is built once per version into ``~/.cache/redisbackup/<name>-<version>-<key>/bin`` (override the root
+with ``REDISBACKUP_CACHE``); a rerun finds the binaries and returns in milliseconds. The key is a digest of what
+the build is made of (the programs, the packages, the wrapper module's go.mod/go.sum/sources), so adding a program
+or bumping a dependency builds once into a new directory instead of reusing a cache that lacks it. Builds go to a
+temporary directory first and are renamed into place, so an interrupted build never leaves a half-filled cache.
 
     python -m devstack.binaries [all|kubernetes|helm|seaweedfs]
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import hashlib
 import os
 import shutil
 import subprocess
@@ -26,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 KUBERNETES_VERSION = "v1.36.3"
 HELM_VERSION = "v3.22.0"
 SEAWEEDFS_VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
+COREDNS_VERSION = "v1.14.7"  # pinned in devstack/coredns/go.mod too
+LOCAL_PATH_VERSION = "v0.0.30"
 
 
 def cache_root() -> Path:
@@ -43,9 +49,19 @@ class ToolSet:
     packages: tuple[str, ...]
     ldflags: str = "-s -w"
 
+    @functools.cached_property
+    def key(self) -> str:
+        """A digest of the build's inputs: the programs, packages and flags, and the wrapper module's files."""
+        digest = hashlib.sha256("\n".join([*self.programs, *self.packages, self.ldflags]).encode())
+        if self.module_dir is not None:
+            for path in sorted(self.module_dir.rglob("*")):
+                if path.is_file():
+                    digest.update(path.relative_to(self.module_dir).as_posix().encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()[:10]
+
     @property
     def bin_dir(self) -> Path:
-        return cache_root() / f"{self.name}-{self.version}" / "bin"
+        return cache_root() / f"{self.name}-{self.version}-{self.key}" / "bin"
 
     def path(self, program: str) -> Path:
         return self.bin_dir / program
@@ -72,13 +88,24 @@ def _kube_ldflags(version: str) -> str:
 KUBERNETES = ToolSet(
     name="kubernetes",
     version=KUBERNETES_VERSION,
-    programs=("etcd", "kube-apiserver", "kube-controller-manager", "kubectl"),
+    programs=(
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        "kubelet",
+        "kube-scheduler",
+        "kube-proxy",
+    ),
     module_dir=HERE / "controlplane",
     packages=(
         "./etcd",
         "k8s.io/kubernetes/cmd/kube-apiserver",
         "k8s.io/kubernetes/cmd/kube-controller-manager",
         "k8s.io/kubernetes/cmd/kubectl",
+        "k8s.io/kubernetes/cmd/kubelet",
+        "k8s.io/kubernetes/cmd/kube-scheduler",
+        "k8s.io/kubernetes/cmd/kube-proxy",
     ),
     ldflags=_kube_ldflags(KUBERNETES_VERSION),
 )
@@ -96,7 +123,30 @@ SEAWEEDFS = ToolSet(
     module_dir=HERE / "seaweedfs",
     packages=("github.com/seaweedfs/seaweedfs/weed",),
 )
-TOOLSETS = {t.name: t for t in (KUBERNETES, HELM, SEAWEEDFS)}
+# The node's add-ons (devstack.node): cluster DNS, and a dynamic provisioner of PersistentVolumes (what kind runs).
+COREDNS = ToolSet(
+    name="coredns",
+    version=COREDNS_VERSION,
+    programs=("coredns",),
+    module_dir=HERE / "coredns",
+    packages=(".",),
+)
+LOCAL_PATH = ToolSet(
+    name="local-path-provisioner",
+    version=LOCAL_PATH_VERSION,
+    programs=("local-path-provisioner",),
+    module_dir=None,
+    packages=(f"github.com/rancher/local-path-provisioner@{LOCAL_PATH_VERSION}",),
+)
+# How GitOps tools judge health, by their own code (devstack.gitops): cli-utils' kstatus and Argo CD's Lua runtime.
+GITOPS_HEALTH = ToolSet(
+    name="gitops-health",
+    version="cli-utils-v0.37.2-gopher-lua-v1.1.1",  # pinned in devstack/gitopshealth/go.mod
+    programs=("kstatus", "argocd-health"),
+    module_dir=HERE / "gitopshealth",
+    packages=("./kstatus", "./argocd-health"),
+)
+TOOLSETS = {t.name: t for t in (KUBERNETES, HELM, SEAWEEDFS, COREDNS, LOCAL_PATH, GITOPS_HEALTH)}
 
 
 def _go_env() -> dict[str, str]:
@@ -131,8 +181,26 @@ def build(tools: ToolSet, *, quiet: bool = False) -> Path:
     with _build_lock(tools, quiet):
         if tools.is_built():  # built by whoever held the lock before us
             return tools.bin_dir
-        _compile(tools, quiet)
+        if not _adopt_unkeyed(tools):
+            _compile(tools, quiet)
     return tools.bin_dir
+
+
+def _adopt_unkeyed(tools: ToolSet) -> bool:
+    """Hard-link the programs of a cache made before directories were keyed (``<name>-<version>/bin``) when it has
+    every program: the same pinned version built from the same module, so a multi-minute build is saved. A legacy
+    Kubernetes cache lacks the node's programs and is never adopted."""
+    legacy = cache_root() / f"{tools.name}-{tools.version}" / "bin"
+    if not all(os.access(legacy / p, os.X_OK) for p in tools.programs):
+        return False
+    tools.bin_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_root(), prefix=f".{tools.name}-") as tmp:
+        out = Path(tmp) / "bin"
+        out.mkdir()
+        for program in tools.programs:
+            os.link(legacy / program, out / program)
+        out.rename(tools.bin_dir)
+    return True
 
 
 def _compile(tools: ToolSet, quiet: bool) -> None:

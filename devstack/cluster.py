@@ -23,7 +23,8 @@ from devstack.kube import ControlPlane, write_kubeconfig
 
 class KubectlError(subprocess.CalledProcessError):
     def __str__(self) -> str:
-        return f"`kubectl {' '.join(self.cmd[2:])}` exited with {self.returncode}: {self.stderr.strip()}"
+        program = Path(self.cmd[0]).name
+        return f"`{program} {' '.join(self.cmd[2:])}` exited with {self.returncode}: {self.stderr.strip()}"
 
 
 @dataclass
@@ -46,14 +47,48 @@ class Cluster:
         return binaries.tool("kubectl")
 
     def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True, kubeconfig: Path | None = None
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        kubeconfig: Path | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
-        """Run kubectl against this cluster; raise with its stderr when `check` and it fails."""
+        """Run kubectl against this cluster; raise with its stderr when `check` and it fails. `timeout` bounds the
+        whole command: a command that waits (`rollout status`, `wait`) needs more than its own --timeout."""
         argv = [str(self.kubectl_path()), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
-        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=120, check=False)
+        result = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
         return result
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run helm against this cluster; raise with its stderr when `check` and it fails."""
+        argv = [str(binaries.tool("helm")), f"--kubeconfig={self.kubeconfig}", *args]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
+        return result
+
+    def rollout(self, namespace: str, *names: str, timeout: float = 300) -> None:
+        """Wait until each `kind/name` has rolled out (Deployment, StatefulSet, DaemonSet) or completed (Job)."""
+        # kubectl's own --timeout decides; the process limit only catches a kubectl that hangs beyond it.
+        for name in names:
+            if name.startswith("job"):
+                self.kubectl(
+                    "wait", "-n", namespace, "--for=condition=Complete", f"--timeout={timeout:.0f}s", name,
+                    timeout=timeout + 30,
+                )  # fmt: skip
+            else:
+                self.kubectl(
+                    "rollout", "status", "-n", namespace, f"--timeout={timeout:.0f}s", name, timeout=timeout + 30
+                )
+
+    def pod_ips(self, namespace: str, selector: str) -> dict[str, str]:
+        """Pod name → Pod IP of the Pods matching a label `selector` (a real node's Pod network is routed here)."""
+        with self.api_client() as api:
+            pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
+        return {pod.metadata.name: pod.status.pod_ip for pod in pods if pod.status.pod_ip}
 
     def create_namespace(self, hint: str = "test", *, timeout: float = 30.0) -> str:
         """A new namespace named after `hint`, returned once its `default` ServiceAccount exists (Pods need it)."""

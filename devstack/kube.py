@@ -1,11 +1,12 @@
-"""A real, local Kubernetes control plane: etcd + kube-apiserver + kube-controller-manager, loopback only.
+"""A real, local Kubernetes control plane: etcd + kube-apiserver + kube-controller-manager, on this machine only.
 
     with ControlPlane.started(workdir) as kube:      # or: kube = ControlPlane(workdir); kube.start(); kube.stop()
         print(kube.kubeconfig)                        # an admin kubeconfig (bearer token in system:masters)
 
 What runs, and why it is configured so:
 - etcd on 127.0.0.1 with free ports and ``--unsafe-no-fsync`` (a test cluster; durability buys nothing here).
-- kube-apiserver on 127.0.0.1 only, secure port only, a serving certificate from a CA made per start, token
+- kube-apiserver on 127.0.0.1 only (or, for a real node, on the address the stack gave the node's link: see
+  devstack.node), secure port only, a serving certificate from a CA made per start, token
   authentication (static tokens for the admin and the controller-manager; ServiceAccount tokens from TokenRequest,
   signed with a key made per start) and ``Node,RBAC`` authorization: permissions behave as in a real cluster.
 - kube-controller-manager with only the controllers the project relies on: the garbage collector (backups must
@@ -13,7 +14,10 @@ What runs, and why it is configured so:
   which Pod admission requires) and the root CA publisher (``kube-root-ca.crt``, as in every real namespace).
   Each controller uses its own ServiceAccount credentials, as kubeadm clusters do. The workload controllers
   (StatefulSet, ReplicaSet, …) stay off on purpose: no kubelet runs, so `devstack.mirror` writes Pod and
-  StatefulSet status itself, and nothing may overwrite it.
+  StatefulSet status itself, and nothing may overwrite it. With `with_node=True` (devstack.node: a kubelet runs)
+  the workload controllers run too (`NODE_CONTROLLERS`), the `kubernetes` Service's endpoints point at the
+  apiserver's address (Pods reach it through kube-proxy, as in any cluster), NodeRestriction admission is on, and
+  the apiserver has a client certificate for the kubelet's API (logs, exec, port-forward).
 - Nothing is tuned away that users see: all built-in APIs and the default admission plugins stay on. Only the
   APIServer's own priority-and-fairness bookkeeping and the profiling handlers are off (start-up time is paid by
   every test session).
@@ -33,7 +37,7 @@ import ssl
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +53,31 @@ HOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 CONTROLLERS = "garbagecollector,namespace,serviceaccount,serviceaccount-token,root-ca-cert-publisher"
+# What a node needs besides: the workload controllers, Services' endpoints, the node's lifecycle (its not-ready taint
+# is lifted only by nodelifecycle), volumes (PersistentVolumeClaims of StatefulSets and of the chart) and clean-up.
+NODE_CONTROLLERS = ",".join(
+    [
+        "deployment",
+        "replicaset",
+        "statefulset",
+        "daemonset",
+        "job",
+        "cronjob",
+        "ttl-after-finished",
+        "disruption",
+        "endpoint",
+        "endpointslice",
+        "endpointslicemirroring",
+        "nodelifecycle",
+        "podgc",
+        "persistentvolume-binder",
+        "persistentvolume-expander",
+        "pv-protection",
+        "pvc-protection",
+        "attachdetach",
+        "ephemeral-volume",
+    ]
+)
 ADMIN_USER = "devstack-admin"
 START_ATTEMPTS = 3  # free_port() can race with another process taking the port before the server binds it
 
@@ -60,14 +89,16 @@ class Endpoints:
     etcd_client: int
     etcd_peer: int
     apiserver: int
+    host: str = HOST
+    """The apiserver's address (etcd stays on loopback)."""
 
     @classmethod
-    def pick(cls) -> Endpoints:
-        return cls(etcd_client=free_port(HOST), etcd_peer=free_port(HOST), apiserver=free_port(HOST))
+    def pick(cls, host: str = HOST) -> Endpoints:
+        return cls(etcd_client=free_port(HOST), etcd_peer=free_port(HOST), apiserver=free_port(host), host=host)
 
     @property
     def server(self) -> str:
-        return f"https://{HOST}:{self.apiserver}"
+        return f"https://{self.host}:{self.apiserver}"
 
     def ports(self) -> list[int]:
         return [self.etcd_client, self.etcd_peer, self.apiserver]
@@ -80,7 +111,14 @@ class ControlPlane:
     workdir: Path | None = None
     bin_dir: Path | None = None  # defaults to the cached build (devstack.binaries)
     timeout: float = 90.0
-    endpoints: Endpoints = field(default_factory=Endpoints.pick)
+    host: str = HOST
+    """The apiserver's address: loopback, or an address of the node's link (devstack.node)."""
+    with_node: bool = False
+    """A kubelet joins: workload controllers, the `kubernetes` Service's endpoints, NodeRestriction (see above)."""
+    identities: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """More users with a static token (user → groups), e.g. the node's `system:node:<name>` in `system:nodes`;
+    `identity_kubeconfig(user)` is a kubeconfig for one."""
+    endpoints: Endpoints = field(init=False)
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     startup_seconds: float = 0.0
     _processes: list[Process] = field(default_factory=list)
@@ -97,9 +135,18 @@ class ControlPlane:
         finally:
             plane.stop()
 
+    def __post_init__(self) -> None:
+        self.endpoints = Endpoints.pick(self.host)
+
     @property
     def server(self) -> str:
         return self.endpoints.server
+
+    def identity_kubeconfig(self, user: str) -> Path:
+        """The kubeconfig of one of `identities` (written at start)."""
+        if user not in self.identities:
+            raise KeyError(f"{user} is not an identity of this control plane")
+        return self._dir / "identities" / f"{user.replace(':', '-')}.kubeconfig"
 
     @property
     def kubeconfig(self) -> Path:
@@ -130,7 +177,7 @@ class ControlPlane:
                 if attempt == START_ATTEMPTS or "address already in use" not in str(failure):
                     self._teardown()
                     raise
-                self.endpoints = Endpoints.pick()
+                self.endpoints = Endpoints.pick(self.host)
                 self._write_kubeconfigs()
             except BaseException:  # Ctrl-C during start-up must not leave servers behind
                 self._teardown()
@@ -141,7 +188,7 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop every process (controller-manager first, etcd last) and check that the ports are free again."""
         if busy := self._teardown():
-            raise RuntimeError(f"control plane stopped but ports {busy} on {HOST} still accept connections")
+            raise RuntimeError(f"control plane stopped but ports {busy} still accept connections")
 
     def _teardown(self) -> list[int]:
         """Stop the processes, drop the cluster's data; return the ports that still accept connections."""
@@ -149,7 +196,8 @@ class ControlPlane:
         if self.workdir is not None:
             # The cluster's state never outlives it (start() begins with an empty etcd); logs and pki stay.
             shutil.rmtree(self.workdir if self._own_workdir else self.workdir / "etcd", ignore_errors=True)
-        return [p for p in self.endpoints.ports() if _listening(HOST, p)]
+        ends = self.endpoints
+        return [p for p in ends.ports() if _listening(ends.host if p == ends.apiserver else HOST, p)]
 
     def is_ready(self) -> bool:
         return self._get("/readyz") == 200
@@ -186,11 +234,16 @@ class ControlPlane:
         pki = self._dir / "pki"
         pki.mkdir(parents=True, exist_ok=True)
         ca = CertificateAuthority("redisbackup-devstack-kube-ca")
-        ca.issue(
-            pki,
-            "apiserver",
-            [HOST, "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "10.96.0.1"],
-        )
+        names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
+        ca.issue(pki, "apiserver", [self.host, HOST, "localhost", *names, "10.96.0.1"])
+        if self.with_node:  # the apiserver's identity towards the kubelet's API (logs, exec, port-forward)
+            ca.issue(pki, "apiserver-kubelet-client", [], client=True, organization="system:masters")
+            (pki / "ca.key").write_bytes(
+                ca.key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
+            (pki / "ca.key").chmod(0o600)
         key = ec.generate_private_key(ec.SECP256R1())
         (pki / "sa.key").write_bytes(
             key.private_bytes(
@@ -202,11 +255,16 @@ class ControlPlane:
             key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
         self._controller_token = secrets.token_urlsafe(32)
+        self._identity_tokens = {user: secrets.token_urlsafe(32) for user in self.identities}
         # token,user,uid,"groups": the controller-manager gets its real identity (bound by bootstrap RBAC).
-        (pki / "tokens.csv").write_text(
-            f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n'
-            f"{self._controller_token},system:kube-controller-manager,system:kube-controller-manager\n"
-        )
+        lines = [
+            f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"',
+            f"{self._controller_token},system:kube-controller-manager,system:kube-controller-manager",
+        ]
+        for user, token in self._identity_tokens.items():
+            groups = ",".join(self.identities[user])
+            lines.append(f'{token},{user},{user},"{groups}"' if groups else f"{token},{user},{user}")
+        (pki / "tokens.csv").write_text("\n".join(lines) + "\n")
         (pki / "tokens.csv").chmod(0o600)
         self._write_kubeconfigs()
 
@@ -215,6 +273,8 @@ class ControlPlane:
         write_kubeconfig(self.kubeconfig, cluster, self.admin_token, user=ADMIN_USER)
         manager = self._dir / "controller-manager.kubeconfig"
         write_kubeconfig(manager, cluster, self._controller_token, user="system:kube-controller-manager")
+        for user, token in self._identity_tokens.items():
+            write_kubeconfig(self.identity_kubeconfig(user), cluster, token, user=user)
 
     def _start_processes(self) -> None:
         etcd = self._spawn("etcd", self._etcd_args())
@@ -258,10 +318,23 @@ class ControlPlane:
 
     def _apiserver_args(self) -> list[str]:
         pki = self._dir / "pki"
+        node: list[str] = []
+        if self.with_node:
+            node = [
+                # The `kubernetes` Service's endpoints are this address: Pods reach the API through its ClusterIP.
+                "--endpoint-reconciler-type=lease",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            # One apiserver and no kubelets: nothing to reconcile the `kubernetes` Endpoints against.
+            node = ["--endpoint-reconciler-type=none"]
         return [
             f"--etcd-servers=http://{HOST}:{self.endpoints.etcd_client}",
-            f"--bind-address={HOST}",
-            f"--advertise-address={HOST}",
+            f"--bind-address={self.host}",
+            f"--advertise-address={self.host}",
             f"--secure-port={self.endpoints.apiserver}",
             f"--cert-dir={pki}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -274,8 +347,7 @@ class ControlPlane:
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--api-audiences={ISSUER}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            # One apiserver and no kubelets: nothing to reconcile the `kubernetes` Endpoints against.
-            "--endpoint-reconciler-type=none",
+            *node,
             # Webhooks (and aggregated APIs) behind a Service are called at an address from its EndpointSlices,
             # not at its ClusterIP: no kube-proxy routes ClusterIPs here (devstack.localpod writes the slices).
             "--enable-aggregator-routing=true",
@@ -289,7 +361,7 @@ class ControlPlane:
         kubeconfig = self._dir / "controller-manager.kubeconfig"
         return [
             f"--kubeconfig={kubeconfig}",
-            f"--controllers={CONTROLLERS}",
+            f"--controllers={CONTROLLERS + (',' + NODE_CONTROLLERS if self.with_node else '')}",
             "--leader-elect=false",
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={pki / 'sa.key'}",

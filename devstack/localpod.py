@@ -239,11 +239,14 @@ class LocalPod:
                 (self.root / "volumes" / name / key).write_text(self.localise(value))
 
     def localise(self, text: str) -> str:
-        """`text` as seen from this machine: mount paths under the Pod's directory, 0.0.0.0 as the Pod's address."""
+        """`text` as seen from this machine: mount paths under the Pod's directory, every address of the Pod
+        (0.0.0.0, and an empty listen address: the chart's dual-stack default) as the Pod's address."""
         if self._mounts:  # one pass: a local directory (under /tmp) must not be rewritten again
             paths = "|".join(re.escape(path) for path in sorted(self._mounts, key=len, reverse=True))
             pattern = r"(?<![\w/.-])(" + paths + r")(?=[/\s\"':]|$)"
             text = re.sub(pattern, lambda match: str(self._mounts[match.group(1)]), text, flags=re.MULTILINE)
+        text = re.sub(r"(\bhost:\s*)(''|\"\")", rf"\g<1>{self.ip}", text)  # a config file's `host: ""`
+        text = re.sub(r"^:(\d+)$", rf"{self.ip}:\1", text)  # a listen address `:PORT`
         return text.replace("0.0.0.0", self.ip)
 
     def _container_env(self, core: client.CoreV1Api) -> dict[str, str]:

@@ -99,8 +99,9 @@ def _identities(access_key: str, secret_key: str) -> dict[str, Any]:
     }
 
 
-def start_seaweedfs(base_dir: Path, *, timeout: float = 90.0) -> S3Server:
-    """Start SeaweedFS with its S3 gateway on 127.0.0.1; return once a bucket can be created."""
+def start_seaweedfs(base_dir: Path, *, timeout: float = 90.0, host: str = HOST) -> S3Server:
+    """Start SeaweedFS with its S3 gateway on `host` (127.0.0.1, or the host's end of a real node's link, where
+    Pods reach it: devstack.node); return once a bucket can be created."""
     data_dir = base_dir / "seaweedfs"
     data_dir.mkdir(parents=True, exist_ok=True)
     access_key, secret_key = f"devstack{secrets.token_hex(4)}", secrets.token_hex(20)
@@ -110,17 +111,17 @@ def start_seaweedfs(base_dir: Path, *, timeout: float = 90.0) -> S3Server:
 
     def ports(name: str) -> list[str]:
         # gRPC ports default to http port + 10000, which may be taken or above 65535: pick both.
-        return [f"-{name}.port={free_port(HOST)}", f"-{name}.port.grpc={free_port(HOST)}"]
+        return [f"-{name}.port={free_port(host)}", f"-{name}.port.grpc={free_port(host)}"]
 
-    s3_port = free_port(HOST)
+    s3_port = free_port(host)
     # `weed mini` is SeaweedFS's all-in-one mode (master, volume server, filer, S3, admin). With a single master
     # (-master.peers=none) it skips the multi-master safety waits that make `weed server` take 10+ s to accept
     # its first write; here it is ready in about 5 s.
     argv = [
         str(tool("weed")),
         "mini",
-        f"-ip={HOST}",
-        f"-ip.bind={HOST}",
+        f"-ip={host}",
+        f"-ip.bind={host}",
         f"-dir={data_dir}",
         *ports("master"),
         "-master.peers=none",
@@ -129,7 +130,7 @@ def start_seaweedfs(base_dir: Path, *, timeout: float = 90.0) -> S3Server:
         *ports("filer"),
         f"-filer.localSocket={data_dir}/filer.sock",
         f"-s3.port={s3_port}",
-        f"-s3.port.grpc={free_port(HOST)}",
+        f"-s3.port.grpc={free_port(host)}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         f"-s3.config={config}",
@@ -141,7 +142,7 @@ def start_seaweedfs(base_dir: Path, *, timeout: float = 90.0) -> S3Server:
     ]
     process = Process("seaweedfs", argv, log_dir=base_dir / "logs", cwd=data_dir)
     server = S3Server(
-        endpoint_url=f"http://{HOST}:{s3_port}",
+        endpoint_url=f"http://{host}:{s3_port}",
         access_key=access_key,
         secret_key=secret_key,
         data_dir=data_dir,

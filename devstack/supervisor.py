@@ -2,10 +2,13 @@
 
     python -m devstack.supervisor <state dir> [--demo]
 
-It writes ``<state dir>/state.json`` once everything is ready (the `up` command waits for that), and an ``env``
-file to source. The servers are its children and die with it, even if it is killed with SIGKILL. If a server
-dies on its own, the supervisor stops the rest and exits, so `status` never reports a half-dead stack as up.
-With `--demo` it also starts the demo's Redis workloads and the operator (devstack.demo), as children too.
+The stack: the control plane with a real node (devstack.node: kubelet, containerd, kube-proxy, CoreDNS, …) and S3
+on the host's end of the node's link, where Pods reach it. It writes ``<state dir>/state.json`` once everything is
+ready (the `up` command waits for that), and an ``env`` file to source. The servers are its children and die with
+it, even if it is killed with SIGKILL (what the node leaves then is removed by the next node of its slot, or by
+`down`). If a server dies on its own, the supervisor stops the rest and exits, so `status` never reports a
+half-dead stack as up. With `--demo` it also installs the operator's chart and the sample Redis workloads
+(devstack.demo), which run as Pods on the node, and the ElastiCache API (a child on the host).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from devstack import binaries
-from devstack.kube import ControlPlane
+from devstack.node import RealCluster
 from devstack.processes import Process
 from devstack.s3 import S3Server, start_seaweedfs
 
@@ -66,33 +69,36 @@ def run(directory: Path, *, demo: bool = False) -> int:
     signal.signal(signal.SIGHUP, _raise_stop)
     began = time.monotonic()
     state_file = directory / "state.json"
-    plane = ControlPlane(workdir=directory)
+    cluster = RealCluster(directory)
     s3: S3Server | None = None
     demo_processes: list[Process] = []
     try:
-        plane.start()
-        print(f"control plane ready in {plane.startup_seconds:.1f}s at {plane.server}", flush=True)
+        cluster.start()
+        plane, node = cluster.plane, cluster.node
+        assert plane is not None
+        assert node is not None
+        assert cluster.slot is not None
+        print(f"control plane and node ready in {cluster.startup_seconds:.1f}s at {plane.server}", flush=True)
         shutil.rmtree(directory / "seaweedfs", ignore_errors=True)  # a fresh stack each time, like etcd
-        s3 = start_seaweedfs(directory)
+        s3 = start_seaweedfs(directory, host=cluster.slot.host_ip)
         s3.create_bucket(DEMO_BUCKET)
         print(f"S3 ready at {s3.endpoint_url} (bucket {DEMO_BUCKET})", flush=True)
-        processes: list[Process] = [*plane.processes, s3.process]
+        processes: list[Process] = [*plane.processes, *node.processes, s3.process]
         demo_state = None
         demo_env: dict[str, str] = {}
-        operator_ports: list[int] = []
+        demo_listening: list[list[Any]] = []
         if demo:
             from devstack.demo import start_services  # imports the operator's stack only when asked
 
-            services = start_services(directory, plane.kubeconfig, s3, DEMO_BUCKET)
+            services = start_services(cluster, s3)
             processes += services.processes
             demo_processes = services.processes
             demo_state = services.state()
             demo_env = services.env()
-            operator = services.operator
-            operator_ports = [operator.webhook_port, operator.metrics_port, operator.health_port]
             api = services.elasticache_api
-            operator_ports += [int(api.url.rsplit(":", 1)[1]), api.metrics_port]
-            print(f"demo services ready: Redis workloads and the operator in namespace {demo_state['namespace']}")
+            demo_listening = [["127.0.0.1", int(api.url.rsplit(":", 1)[1])], ["127.0.0.1", api.metrics_port]]
+            print(f"demo services ready: Redis workloads in namespace {demo_state['namespace']}, the operator's chart")
+        slot = cluster.slot
         state = {
             "pid": os.getpid(),
             "ready": True,
@@ -107,10 +113,26 @@ def run(directory: Path, *, demo: bool = False) -> int:
                 "access_key": s3.access_key,
                 "secret_key": s3.secret_key,
             },
+            "node": {
+                "name": "devstack-node",
+                "slot": slot.index,
+                "ip": slot.node_ip,
+                "host_ip": slot.host_ip,
+                "pod_cidr": slot.pod_cidr,
+                "cgroup": slot.cgroup,
+                "mount_namespace": cluster.mount_namespace,
+                "net_namespace": cluster.net_namespace,
+                "directory": str(node.directory),
+            },
             "env_file": str(_write_env(directory, plane.kubeconfig, s3, demo_env)),
             "logs": str(plane.log_dir),
-            "children": [{"pid": p.pid, "argv0": p.argv[0]} for p in processes],
-            "ports": [*plane.endpoints.ports(), int(s3.endpoint_url.rsplit(":", 1)[1]), *operator_ports],
+            "children": [{"pid": p.pid, "argv0": _argv0(p)} for p in processes],
+            "listening": [
+                *(["127.0.0.1", port] for port in plane.endpoints.ports() if port != plane.endpoints.apiserver),
+                [plane.endpoints.host, plane.endpoints.apiserver],
+                [slot.host_ip, int(s3.endpoint_url.rsplit(":", 1)[1])],
+                *demo_listening,
+            ],
             "demo": demo_state,
         }
         _write_json(state_file, state)
@@ -129,14 +151,22 @@ def run(directory: Path, *, demo: bool = False) -> int:
         # Ignore further signals while stopping: a second Ctrl-C must not leave servers half-stopped.
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
-        for process in reversed(demo_processes):  # the operator first: it stops gracefully, then the Redis nodes
+        for process in reversed(demo_processes):
             process.stop()
         if s3 is not None:
             s3.stop()
-        plane.stop()
+        cluster.stop()
+        if left := cluster.leftovers():
+            print(f"the node left: {left}", flush=True)
         if state_file.exists() and json.loads(state_file.read_text()).get("pid") == os.getpid():
             state_file.unlink()
         print("stopped", flush=True)
+
+
+def _argv0(process: Process) -> str:
+    """The program a child runs (after `nsenter` has entered the node's namespaces and exec'd it)."""
+    argv = process.argv
+    return argv[argv.index("--") + 1] if argv[0] == "nsenter" and "--" in argv else argv[0]
 
 
 if __name__ == "__main__":

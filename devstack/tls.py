@@ -47,6 +47,7 @@ class CertificateAuthority:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=2))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -68,8 +69,12 @@ class CertificateAuthority:
     def pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, directory: Path, name: str, hosts: list[str], *, client: bool = False) -> CertFiles:
-        """Write `name`.crt/.key (signed by this CA, valid for `hosts`) and ca.crt into `directory`."""
+    def issue(
+        self, directory: Path, name: str, hosts: list[str], *, client: bool = False, organization: str = ""
+    ) -> CertFiles:
+        """Write `name`.crt/.key (signed by this CA, valid for `hosts`) and ca.crt into `directory`.
+
+        A client certificate's subject is `name` (Kubernetes' user) in `organization` (its group)."""
         now = dt.datetime.now(dt.UTC)
         key = _key()
         sans: list[x509.GeneralName] = []
@@ -79,9 +84,12 @@ class CertificateAuthority:
             except ValueError:
                 sans.append(x509.DNSName(host))
         usage = x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH if client else x509.oid.ExtendedKeyUsageOID.SERVER_AUTH
-        cert = (
+        subject = [x509.NameAttribute(NameOID.COMMON_NAME, hosts[0] if hosts and not client else name)]
+        if organization:
+            subject.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+        builder = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0] if hosts else name)]))
+            .subject_name(x509.Name(subject))
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
@@ -89,9 +97,14 @@ class CertificateAuthority:
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .sign(self.key, hashes.SHA256())
+            # Python 3.13's default TLS context (VERIFY_X509_STRICT) refuses certificates without these, as the
+            # operator's image (Python 3.13) showed against the local apiserver.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(self.key, hashes.SHA256())
         directory.mkdir(parents=True, exist_ok=True)
         files = CertFiles(cert=directory / f"{name}.crt", key=directory / f"{name}.key", ca=directory / "ca.crt")
         files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

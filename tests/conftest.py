@@ -5,6 +5,7 @@ pytest_plugins = [
     "devstack.fixtures.s3",
     "devstack.fixtures.kube",
     "devstack.fixtures.operator",
+    "devstack.fixtures.node",
     "devstack.fixtures.elasticache_api",
     "devstack.fixtures.console",
 ]

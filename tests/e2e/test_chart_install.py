@@ -24,6 +24,7 @@ from tests.e2e.operator_support import (
     apply,
     assert_stored_rdb,
     condition,
+    events_of,
     fetch_object,
     get,
     manifest,
@@ -93,8 +94,8 @@ def test_the_charts_operator_backs_up_a_node_and_a_cluster_into_s3_with_only_the
     assert ca_bundle(kube) == "", "the chart's configuration waits for the operator's CA"
     pod = released.run_operator(serving=apps)
     assert pod.process is not None
-    assert Path(pod.process.argv[0]).name == "redisbackup"
-    assert pod.process.argv[1:] == ["operator"], "the image's ENTRYPOINT and CMD; the chart adds no args"
+    assert Path(pod.process.argv[0]).name == "tini"
+    assert pod.process.argv[1:] == ["--", "redisbackup", "operator"], "the image's ENTRYPOINT and CMD; no args"
     assert pod.probe("livenessProbe")
     assert base64.b64decode(ca_bundle(kube)).startswith(b"-----BEGIN CERTIFICATE-----")
 
@@ -196,3 +197,45 @@ def test_a_failed_backup_is_failed_for_flux_and_degraded_for_argo_cd(
     body = wait_phase(kube_api, apps, "nowhere", "failed", timeout=60)
     assert kstatus(body).status == "Failed"
     assert argocd_health(body).status == "Degraded"
+
+
+def test_a_secret_outside_rbac_secret_namespaces_fails_the_backup_at_once_saying_what_to_change(
+    kube: Cluster,
+    kube_api: client.ApiClient,
+    namespace: str,
+    apps: str,
+    mirror: Mirror,
+    redis_password: Topology,
+    tmp_path: Path,
+) -> None:
+    # The operator watches `apps` but may read Secrets only in another namespace: a 403 no retry can cure.
+    elsewhere = kube.create_namespace("secrets")
+    values = {"watchNamespaces": [apps], "rbac": {"secretNamespaces": [elsewhere]}, "limits": {"snapshotAttempts": 5}}
+    installed = install(kube, namespace, tmp_path, values)
+    try:
+        pod = installed.run_operator(serving=apps)
+        source = mirror.pods(redis_password, apps, "cache")
+        assert source.auth_secret is not None
+        apply(
+            kube,
+            apps,
+            "guarded",
+            snapshotName="guarded",
+            cacheClusterId="cache-001",
+            auth={"secretRef": {"name": source.auth_secret, "key": "password"}},
+        )
+        body = wait_phase(kube_api, apps, "guarded", "failed", timeout=60)
+        failed = condition(body, "Failed")
+        assert failed["reason"] == "AccessDenied", pod.log_tail()
+        message = failed["message"]
+        assert f'spec.auth.secretRef: the operator may not read Secret "{source.auth_secret}" in namespace {apps}' in (
+            message
+        )
+        assert f"add {apps} to the value rbac.secretNamespaces" in message
+        assert "gave up" not in message, "failed at once: no attempt was retried"
+        assert condition(body, "Stalled")["reason"] == "AccessDenied"
+        assert ("AccessDenied", f"Snapshot failed: {message}") in events_of(kube_api, apps, "guarded")
+    finally:
+        installed.stop()
+        helm(kube, "uninstall", RELEASE, "--namespace", namespace, check=False)
+        kube.delete_namespace(elsewhere)

@@ -1,6 +1,6 @@
 """Upgrading and uninstalling the chart: an upgrade keeps the operator's CA bundle in the webhook configuration and
 restarts the operator on a changed configuration; an uninstall removes the operator but keeps the CRD and so every
-RedisBackup (and its stored snapshot)."""
+RedisBackup, and the embedded location's claim and so their stored snapshots, which an install again takes up."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.e2e.operator_support import apply, get, wait_phase
 pytestmark = pytest.mark.e2e
 
 CRD = "redisbackups.redisbackup.io"
+CLAIM = f"{RELEASE}-redisbackup-embedded"
 
 
 def test_upgrade_keeps_the_ca_bundle_and_uninstall_keeps_the_crd_and_the_backups(
@@ -52,6 +53,8 @@ def test_upgrade_keeps_the_ca_bundle_and_uninstall_keeps_the_crd_and_the_backups
     finally:
         released.stop()
 
+    core = client.CoreV1Api(kube_api)
+    claim = core.read_namespaced_persistent_volume_claim(CLAIM, namespace)
     helm(kube, "uninstall", RELEASE, "-n", namespace)
     with pytest.raises(client.ApiException) as gone:
         admission.read_validating_webhook_configuration(f"{RELEASE}-redisbackup")
@@ -60,5 +63,20 @@ def test_upgrade_keeps_the_ca_bundle_and_uninstall_keeps_the_crd_and_the_backups
     kept = get(kube_api, namespace, "kept")
     assert kept is not None
     assert kept["status"]["phase"] == "failed"
+    left = core.read_namespaced_persistent_volume_claim(CLAIM, namespace)
+    assert left.metadata.uid == claim.metadata.uid, "the embedded snapshots' claim outlives the release"
+    assert left.metadata.deletion_timestamp is None
+
+    # The same release installed again takes the claim up (Helm adopts it); opting out on an upgrade lets it go.
+    helm(kube, "install", RELEASE, str(CHART), "-n", namespace, "-f", str(tmp_path / "upgrade.yaml"))
+    assert core.read_namespaced_persistent_volume_claim(CLAIM, namespace).metadata.uid == claim.metadata.uid
+    values["storage"] = {"locations": {"embedded": {"file": {"persistence": {"keepOnUninstall": False}}}}}
+    (tmp_path / "opt-out.yaml").write_text(yaml.safe_dump(values))
+    helm(kube, "upgrade", RELEASE, str(CHART), "-n", namespace, "-f", str(tmp_path / "opt-out.yaml"))
+    adopted = core.read_namespaced_persistent_volume_claim(CLAIM, namespace)
+    assert "helm.sh/resource-policy" not in (adopted.metadata.annotations or {})
+    helm(kube, "uninstall", RELEASE, "-n", namespace)
+    deleted = core.list_namespaced_persistent_volume_claim(namespace).items
+    assert all(c.metadata.name != CLAIM or c.metadata.deletion_timestamp for c in deleted), "opted out: deleted"
     # The operator is gone, so nothing will release the finalizer: let the namespace go at the end of the test.
     kube.kubectl("patch", "-n", namespace, "rb", "kept", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')

@@ -13,9 +13,11 @@ from devstack import binaries, manifests
 from devstack.cluster import Cluster
 from devstack.image import image_config
 from redisbackup.cli.config_file import parse_config
+from redisbackup.domain.final_snapshot import FINAL_SNAPSHOT_RESULT_ANNOTATION
+from redisbackup.k8s import locks
 from redisbackup.k8s.webhook_configuration import build_configuration
 from redisbackup.servers.webhook import ServiceRef, WebhookOptions
-from tests.e2e.chart_support import audit, helm, objects, one, operator_rules, render
+from tests.e2e.chart_support import audit, dry_run, helm, objects, one, operator_rules, render
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +43,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
         },
     },
     "no-webhook": {"webhook": {"enabled": False}, "logLevel": "debug", "extraArgs": ["--verbose"]},
+    "ha-shared-ca": {
+        "replicaCount": 2,
+        "storage": {
+            "locations": {"embedded": {"file": {"path": "/d", "persistence": {"accessModes": ["ReadWriteMany"]}}}}
+        },
+    },
 }
 
 
@@ -69,18 +77,12 @@ def test_the_apiserver_accepts_every_object_in_a_server_side_dry_run(
     variant: str, kube: Cluster, tmp_path: Path
 ) -> None:
     docs = render(VARIANTS[variant], tmp_path)
-    crds = objects(docs, "CustomResourceDefinition")
-    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
-    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(crds))
-    for crd in crds:
-        kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd['metadata']['name']}")
     values = VARIANTS[variant]
     for namespace in {"ops", *values.get("watchNamespaces", []), *values.get("rbac", {}).get("secretNamespaces", [])}:
         kube.kubectl("create", "namespace", namespace, check=False)
-    result = kube.kubectl(
-        "apply", "--server-side", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(others), check=False
-    )
+    result = dry_run(kube, docs)
     assert result.returncode == 0, result.stderr
+    others = [doc for doc in docs if doc["kind"] != "CustomResourceDefinition"]
     assert len(result.stdout.strip().splitlines()) == len(others)
 
 
@@ -127,6 +129,7 @@ def test_with_watch_namespaces_the_operator_has_no_cluster_wide_access_to_worklo
     assert roles == {
         ("team-a", "rb-redisbackup"),
         ("team-b", "rb-redisbackup"),
+        ("ops", "rb-redisbackup-webhook-ca"),  # the one Secret it writes: the webhook CA in its own namespace
         ("team-a", "rb-redisbackup-secrets"),
         ("team-b", "rb-redisbackup-secrets"),
     }
@@ -145,7 +148,7 @@ def test_the_pod_meets_the_restricted_pod_security_standard_and_runs_the_images_
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], "the one writable path"
         assert not any("hostPath" in volume for volume in pod["volumes"])
         argv = image_config().argv(container)
-        assert argv[:2] == ["redisbackup", "operator"], variant
+        assert argv[:4] == ["tini", "--", "redisbackup", "operator"], variant
 
 
 def test_the_rendered_configuration_is_what_the_operator_accepts(tmp_path: Path) -> None:
@@ -185,17 +188,6 @@ def test_the_charts_webhook_configuration_is_the_one_the_operator_writes(variant
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (
-            {
-                "replicaCount": 2,
-                "storage": {
-                    "locations": {
-                        "embedded": {"file": {"path": "/d", "persistence": {"accessModes": ["ReadWriteMany"]}}}
-                    }
-                },
-            },
-            "need one shared certificate",
-        ),
         ({"storage": {"defaultLocation": "archive"}}, 'storage.defaultLocation "archive" is not one of'),
         ({"replicaCount": 2, "webhook": {"existingSecret": "x"}}, "use accessModes [ReadWriteMany]"),
         ({"webhook": {"existingSecret": "x", "certManager": {"enabled": True}}}, "keep one source"),
@@ -211,6 +203,95 @@ def test_unsafe_values_are_refused_with_what_to_do(
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def claim_annotations(values: dict[str, Any], tmp_path: Path) -> dict[str, dict[str, str]]:
+    """The rendered PersistentVolumeClaims' annotations, by storage location."""
+    claims = objects(render(values, tmp_path), "PersistentVolumeClaim")
+    return {
+        c["metadata"]["labels"]["redisbackup.io/storage-location"]: c["metadata"].get("annotations") or {}
+        for c in claims
+    }
+
+
+def test_helm_uninstall_keeps_a_file_locations_claim_unless_told_otherwise(tmp_path: Path) -> None:
+    keep = {"helm.sh/resource-policy": "keep"}
+    assert claim_annotations({}, tmp_path) == {"embedded": keep}, "the default keeps the embedded backups"
+    scratch = {
+        "file": {"path": "/scratch", "persistence": {"enabled": True, "size": "1Gi", "annotations": {"team": "a"}}}
+    }
+    assert claim_annotations({"storage": {"locations": {"scratch": scratch}}}, tmp_path) == {
+        "embedded": keep,
+        "scratch": {**keep, "team": "a"},
+    }, "a location of the user's, without the value, is kept too, with its own annotations"
+    opted_out = {"storage": {"locations": {"embedded": {"file": {"persistence": {"keepOnUninstall": False}}}}}}
+    assert claim_annotations(opted_out, tmp_path) == {"embedded": {}}
+    existing = {"storage": {"locations": {"embedded": {"file": {"persistence": {"existingClaim": "mine"}}}}}}
+    assert claim_annotations(existing, tmp_path) == {}, "a claim the user brings is not the chart's"
+
+
+def test_keep_on_uninstall_must_be_a_boolean(kube: Cluster, tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(
+        yaml.safe_dump({"storage": {"locations": {"embedded": {"file": {"persistence": {"keepOnUninstall": "no"}}}}}})
+    )
+    result = helm(kube, "template", "rb", str(manifests.CHART), "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert "keepOnUninstall" in result.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_upgrades_roll_without_the_webhook_going_away(variant: str, tmp_path: Path) -> None:
+    """A new Pod starts before the old one stops (peering keeps one active), every Pod's certificate comes from one
+    CA (shared through the chart's Secret unless cert-manager or a Secret of the user's gives them), and a stopping
+    Pod keeps serving while it leaves the endpoints."""
+    docs = render(VARIANTS[variant], tmp_path)
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["REDISBACKUP_PRIORITY"] == "random"
+    webhook = VARIANTS[variant].get("webhook", {})
+    if webhook.get("enabled", True):
+        assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
+    shared = webhook.get("enabled", True) and not webhook.get("existingSecret") and not webhook.get("certManager")
+    secrets = [doc for doc in objects(docs, "Secret") if doc["metadata"]["name"].endswith("-webhook-ca")]
+    if shared:
+        (secret,) = secrets
+        assert "data" not in secret, "the operator fills it; helm never overwrites what it wrote"
+        assert env["REDISBACKUP_WEBHOOK_CA_SECRET"] == f"$(POD_NAMESPACE)/{secret['metadata']['name']}"
+    else:
+        assert secrets == []
+        assert "REDISBACKUP_WEBHOOK_CA_SECRET" not in env
+
+
+def test_without_peering_the_operator_is_recreated_never_run_twice(tmp_path: Path) -> None:
+    deployment = one(render({"peering": {"enabled": False}}, tmp_path), "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_the_snapshots_volume_is_not_chowned_again_at_every_start(tmp_path: Path) -> None:
+    pod = one(render({}, tmp_path), "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+    assert pod["securityContext"]["fsGroup"] == 65532
+
+
+@pytest.mark.parametrize(("address", "listen"), [("", ":9443"), ("::", "[::]:9443"), ("0.0.0.0", "0.0.0.0:9443")])
+def test_the_endpoints_listen_on_every_address_of_both_families_by_default(
+    address: str, listen: str, tmp_path: Path
+) -> None:
+    """An IPv6-only cluster reaches Pods over IPv6 only: binding 0.0.0.0 left the webhook, metrics and probes
+    unreachable there. Empty (the default): every address, IPv4 and IPv6."""
+    docs = render({"listenAddress": address} if address else {}, tmp_path)
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["REDISBACKUP_WEBHOOK_LISTEN"]["value"] == listen
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    config = parse_config(one(docs, "ConfigMap")["data"]["config.yaml"], source="chart")
+    assert (config.metrics.host, config.health.host) == (address, address)
 
 
 def test_the_prometheus_rule_alerts_on_the_schedule_metrics_the_operator_exports(tmp_path: Path) -> None:
@@ -293,13 +374,17 @@ def test_the_operator_may_only_watch_workloads_and_set_its_own_finalizer_and_ann
         assert code != 0
         assert "may only add or remove its own finalizer redisbackup.io/final-snapshot" in refusal
         assert patch({"metadata": {"labels": {"a": "c"}}})[0] != 0
+        # Every annotation the operator writes on a workload, from the modules that write them: a hold's three
+        # (k8s.locks) and a final snapshot's result. A new one the policy does not list fails here, not in a demo.
+        written = {locks.ANNOTATION, locks.UID_ANNOTATION, locks.LEASE_ANNOTATION, FINAL_SNAPSHOT_RESULT_ANNOTATION}
         ours = {
             "metadata": {
                 "finalizers": ["redisbackup.io/final-snapshot"],
-                "annotations": {"redisbackup.io/final-snapshot-result": "FinalSnapshotTaken: took it"},
+                "annotations": dict.fromkeys(sorted(written), "written by the operator"),
             }
         }
         assert patch(ours) == (0, "")
+        assert patch({"metadata": {"annotations": dict.fromkeys(written)}}) == (0, "")
         assert patch({"metadata": {"finalizers": None}}) == (0, "")
     finally:
         kube.kubectl("delete", "-f", "-", "--ignore-not-found", "--wait=false", input=applied, check=False)

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 from kubernetes import client
 
+from devstack import redis_nodes
 from devstack.cluster import Cluster
-from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.operator import StartOperator, file_storage, s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
 from devstack.mirror import Mirror
@@ -209,18 +211,28 @@ def test_a_source_created_after_its_backup_is_waited_for_and_a_missing_one_fails
     assert "limits.sourceMissingDeadlineSeconds is 20" in failed["message"]
 
 
-def test_acl_users_and_mutual_tls_are_taken_from_the_secrets_the_spec_names(
+def test_acl_users_and_mutual_tls_are_taken_from_the_secrets_the_spec_names_and_their_snapshots_restore(
     kube: Cluster,
     kube_api: client.ApiClient,
     start_operator: StartOperator,
     namespace: str,
     redis_acl: Topology,
-    redis_tls: Topology,
+    redis_factory: RedisFactory,
     mirror: Mirror,
+    tmp_path: Path,
 ) -> None:
-    operator = start_operator(namespaces=[namespace])
+    snapshots = tmp_path / "snapshots"
+    operator = start_operator(namespaces=[namespace], storage=file_storage(snapshots))
+    mutual = redis_factory.standalone(tls=True, tls_client_auth=True)  # refuses a client without its certificate
+    node = mutual.primary
+    assert node.tls is not None
+    with pytest.raises(redis.ConnectionError):  # so the backup below can only have come with the client certificate
+        redis.Redis(host=node.host, port=node.port, ssl=True, ssl_ca_certs=str(node.tls.ca), password=None).ping()
+    for source in (redis_acl, mutual):
+        with source.primary.client() as c:
+            redis_nodes.fill_mixed(c, count=140)
     acl = mirror.pods(redis_acl, namespace, "acl")
-    tls = mirror.pods(redis_tls, namespace, "tls")
+    tls = mirror.pods(mutual, namespace, "tls")
     assert acl.auth_secret is not None
     assert tls.tls_secret is not None
     apply(
@@ -239,8 +251,14 @@ def test_acl_users_and_mutual_tls_are_taken_from_the_secrets_the_spec_names(
         cacheClusterId="tls-001",
         tls={"caSecretRef": {"name": tls.tls_secret, "key": "ca.crt"}, "certSecretRef": {"name": tls.tls_secret}},
     )
-    for name in ("acl", "tls"):
-        assert wait_phase(kube_api, namespace, name, "available", operator=operator)["status"]["numCacheNodes"] == 1
+    for name, source in (("acl", redis_acl), ("tls", mutual)):
+        body = wait_phase(kube_api, namespace, name, "available", operator=operator)
+        (stored,) = body["status"]["nodeSnapshots"]
+        rdb = snapshots / stored["objectKey"]
+        assert_stored_rdb(rdb, stored)
+        with source.primary.client() as c:
+            restored = assert_restores(rdb, c, redis_factory)  # every key, value and type, as the source has it
+        assert len(restored) == 140
 
     apply(
         kube,

@@ -2,8 +2,9 @@
 
 Seeded (REDISBACKUP_FAULT_SEED) so a failing run can be replayed: the same kills at the same moments relative to
 the work, the same deletions. Afterwards every backup must be available with a matching CRC or failed with a typed
-reason; nothing stuck, no orphan objects, no backup snapshotted twice (a final restart must take no snapshot of a
-finished backup, counted with INFO stats sync_full on the sources).
+reason, and at least 90% available (a kill is no reason to fail); nothing stuck, no orphan objects, no backup
+snapshotted twice (a final restart must take no snapshot of a finished backup, counted with INFO stats sync_full on
+the sources).
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ def test_an_operator_killed_at_random_points_loses_nothing_and_snapshots_nothing
     fill(row, result, runs=backups + 1)
     row.notes = f"{len(deleted)} deleted mid-run; {syncs} full SYNCs in all; " + row.notes
     assert_clean(row, result)
+    # A kill interrupts an attempt; it is no reason for a backup to fail (its sources are up all along): most end
+    # available, not merely typed.
+    settled = len(kept) + 1  # and "after"
+    assert row.available_ok >= 0.9 * settled, f"only {row.available_ok} of {settled} available: {row.notes}"
     assert retaken == 0, f"{retaken} finished backups were snapshotted again after a clean restart"
     assert get(kube_api, namespace, "after") is not None
     assert operator.process.alive()

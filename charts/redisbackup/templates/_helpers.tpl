@@ -82,13 +82,24 @@ app.kubernetes.io/part-of: redisbackup
 {{- end }}
 {{- end }}
 
+{{/* The Secret in which the operator's Pods share the webhook CA they generate (operator-made certificates). */}}
+{{- define "redisbackup.webhookCASecretName" -}}
+{{- printf "%s-webhook-ca" (include "redisbackup.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* "true" when the operator generates the webhook's certificates and shares their CA through that Secret. */}}
+{{- define "redisbackup.sharedWebhookCA" -}}
+{{- if and .Values.webhook.enabled (eq (include "redisbackup.webhookCertificates" .) "operator") }}true{{ end }}
+{{- end }}
+
 {{- define "redisbackup.peeringName" -}}
 {{- default (include "redisbackup.fullname" .) .Values.peering.name }}
 {{- end }}
 
 {{/* Modes ------------------------------------------------------------------------------------------------------ */}}
 
-{{/* "true" when kopf peering is on: asked for, or needed because several replicas run. */}}
+{{/* "true" when kopf peering is on: asked for (the default: two Pods overlap in every rolling update), or needed
+because several replicas run. */}}
 {{- define "redisbackup.peering" -}}
 {{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
 {{- end }}
@@ -153,9 +164,6 @@ app.kubernetes.io/part-of: redisbackup
 {{- if and $location.file (gt (int $.Values.replicaCount) 1) $location.file.persistence.enabled (not $location.file.persistence.existingClaim) (not (has "ReadWriteMany" $location.file.persistence.accessModes)) }}
 {{- fail (printf "storage.locations.%s: with replicaCount > 1 every replica mounts the claim; use accessModes [ReadWriteMany] (or an existingClaim that allows it), or an S3 location" $name) }}
 {{- end }}
-{{- end }}
-{{- if and .Values.webhook.enabled (gt (int .Values.replicaCount) 1) (eq (include "redisbackup.webhookCertificates" .) "operator") }}
-{{- fail "replicaCount > 1: every replica serves the webhook, so they need one shared certificate: set webhook.certManager.enabled=true (cert-manager) or webhook.existingSecret (a Secret with tls.crt, tls.key and ca.crt)" }}
 {{- end }}
 {{- if and .Values.webhook.certManager.enabled .Values.webhook.existingSecret }}
 {{- fail "webhook.certManager.enabled and webhook.existingSecret are both set: keep one source of the webhook certificate" }}

@@ -28,8 +28,8 @@ so a typo in a values file never silently falls back to a default.
       eventWorkers: 1000
     finalSnapshots: {enabled: true, deadlineSeconds: 900}
     namespaces: []                                # empty: every namespace
-    metrics: {host: 0.0.0.0, port: 8080}
-    health: {host: 0.0.0.0, port: 8081}
+    metrics: {host: "", port: 8080}               # host "": every address, IPv4 and IPv6
+    health: {host: "", port: 8081}
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ class Limits(ConfigModel):
     progress_interval_seconds: float = Field(default=5.0, ge=0.5)
     """Least time between two progress updates of a RedisBackup's status while it streams."""
     snapshot_attempts: int = Field(default=5, ge=1)
-    """Attempts at a snapshot that keeps failing with a transient fault (connection lost, …) before it fails."""
+    """Attempts at a snapshot (or a verification) that keeps failing with a transient fault (connection lost, the
+    apiserver or storage not answering, …) before it fails."""
     retry_initial_delay_seconds: float = Field(default=2.0, gt=0)
     """First delay before a retry; it doubles with each retry."""
     retry_max_delay_seconds: float = Field(default=60.0, gt=0)
@@ -222,8 +223,9 @@ class FinalSnapshots(ConfigModel):
 
 
 class Endpoint(ConfigModel):
-    host: str = "0.0.0.0"
-    """Address to listen on."""
+    host: str = ""
+    """Address to listen on; empty: every address of the Pod, IPv4 and IPv6 (so it is reachable on IPv4-only,
+    IPv6-only and dual-stack clusters alike); 0.0.0.0 or :: for one family only."""
     port: int = Field(ge=0, le=65535)
     """Port to listen on; 0 turns the endpoint off."""
 

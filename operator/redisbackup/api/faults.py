@@ -11,6 +11,7 @@ from enum import StrEnum
 
 class FaultCode(StrEnum):
     # ElastiCache's own codes (what `aws` prints in parentheses).
+    INTERNAL_FAILURE = "InternalFailure"  # AWS's common error for a failure nothing else describes: a bug
     INVALID_PARAMETER_VALUE = "InvalidParameterValue"
     INVALID_PARAMETER_COMBINATION = "InvalidParameterCombination"
     SNAPSHOT_ALREADY_EXISTS = "SnapshotAlreadyExistsFault"

@@ -23,7 +23,7 @@ from redisbackup.cli.options import CONFIG_ENV, listen_address
 # main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
 # (the one exception in the import-linter contract).
 from redisbackup.main import OperatorOptions, run
-from redisbackup.servers.webhook import ServiceRef, WebhookOptions
+from redisbackup.servers.webhook import SecretRef, ServiceRef, WebhookOptions
 from redisbackup.servers.webhook_certificates import CertificatePolicy
 from redisbackup.workflows.clock import CLOCK_ENV, parse_clock
 
@@ -59,6 +59,13 @@ def _priority(text: str) -> int:
 def _service(text: str) -> ServiceRef:
     try:
         return ServiceRef.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _secret(text: str) -> SecretRef:
+    try:
+        return SecretRef.parse(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
 
@@ -151,6 +158,15 @@ def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
         "(env REDISBACKUP_WEBHOOK_CERT_DIR); default: make a CA and certificate in memory and rotate them",
     )
     hook.add_argument(
+        "--webhook-ca-secret",
+        type=_secret,
+        default=_env("WEBHOOK_CA_SECRET"),
+        metavar="NAMESPACE/NAME",
+        help="Secret in which the operator's Pods share the CA they generate (get and patch on it), so every Pod's "
+        "certificate is trusted during rollouts and with several replicas (env REDISBACKUP_WEBHOOK_CA_SECRET); "
+        "default: a CA of this process's own",
+    )
+    hook.add_argument(
         "--webhook-host",
         dest="webhook_hosts",
         action="append",
@@ -196,12 +212,22 @@ def certificate_policy() -> CertificatePolicy:
     )
 
 
+def _pod_family_any() -> str:
+    """Every address of the family the kubelet probes: the Pod's IP's (POD_IP, from the downward API).
+
+    kopf serves the liveness probe on one address family only (asyncio makes an IPv6 socket IPv6-only), so "every
+    address" means every IPv6 address on an IPv6 (or IPv6-first) Pod, every IPv4 address otherwise.
+    """
+    return "::" if ":" in os.environ.get("POD_IP", "") else "0.0.0.0"
+
+
 def options_from(args: argparse.Namespace) -> OperatorOptions:
     config = load_config(args.config)
     namespaces = tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES") or config.namespaces))
     liveness = args.liveness
     if liveness is None and config.health.port:
-        liveness = f"http://{config.health.host}:{config.health.port}/healthz"
+        host = config.health.host or _pod_family_any()
+        liveness = f"http://{f'[{host}]' if ':' in host else host}:{config.health.port}/healthz"
     return OperatorOptions(
         namespaces=namespaces,
         peering=args.peering,
@@ -223,6 +249,7 @@ def webhook_options(args: argparse.Namespace, namespaces: tuple[str, ...]) -> We
         url=args.webhook_url,
         service=args.webhook_service,
         cert_dir=args.webhook_cert_dir,
+        ca_secret=args.webhook_ca_secret,
         extra_hosts=tuple(args.webhook_hosts or _env_list("WEBHOOK_HOSTS")),
         configuration_name=args.webhook_configuration,
         manage_configuration=args.manage_configuration,
@@ -232,11 +259,11 @@ def webhook_options(args: argparse.Namespace, namespaces: tuple[str, ...]) -> We
     )
     if webhook.service is None:
         webhook.base_url()  # raises now for a listen address the apiserver cannot call
-    if args.peering and webhook.cert_dir is None and webhook.manage_configuration:
+    if args.peering and webhook.cert_dir is None and webhook.ca_secret is None and webhook.manage_configuration:
         # Every replica serves the webhook behind the Service; each would publish its own generated CA.
         print(
-            "redisbackup operator: warning: with --peering, several replicas serve the webhook: give them "
-            "shared certificates with --webhook-cert-dir (e.g. a cert-manager Secret)",
+            "redisbackup operator: warning: with --peering, several replicas serve the webhook: let them share "
+            "their CA with --webhook-ca-secret, or give them certificates with --webhook-cert-dir",
             file=sys.stderr,
         )
     return webhook

@@ -1,13 +1,15 @@
-"""The bookkeeping under every status transition: conditions, observed generations, and minimal patches.
+"""The bookkeeping under every status transition: conditions, observed generations, and what a writer applies.
 
-Conditions follow the Kubernetes convention (as `meta.SetStatusCondition` does): one per type, kept in the order of
-`ConditionType`; `lastTransitionTime` only moves when a condition's status flips; every condition carries the
-generation it was computed from, which never goes back. A `StatusChange` is the JSON merge patch of `.status` that
-a transition computes (only what really changes) plus the Kubernetes Event that reports it.
+Conditions follow the Kubernetes convention (as `meta.SetStatusCondition` does): one per type;
+`lastTransitionTime` only moves when a condition's status flips; every condition carries the generation it was
+computed from, which never goes back. A `StatusChange` is what a transition sets — its part of the status its writer
+applies (server-side apply: the conditions it names, merged by type with everyone else's, and the fields it sets;
+`merge` is that rule) — plus the Kubernetes Event that reports it, and whether the status already says all of it.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,21 +33,50 @@ class Notice:
 @dataclass(frozen=True)
 class StatusChange:
     patch: dict[str, Any] = field(default_factory=dict)
-    """JSON merge patch of `.status` (a None value removes the field)."""
+    """What the transition sets in `.status` (see `merge`): its conditions by type, and fields, None unsetting one."""
     notice: Notice | None = None
+    current: bool = False
+    """The status it was computed from already says all of it: nothing to write and nothing to tell (the writer
+    still remembers the values, so that what it applies next never carries older ones)."""
 
     @property
     def empty(self) -> bool:
-        return not self.patch and self.notice is None
+        return self.current or (not self.patch and self.notice is None)
+
+
+def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """`patch` applied to `target` in place, as the API server combines what a writer applies with the rest.
+
+    Fields merge as in a JSON merge patch (RFC 7386: None removes a key, maps merge, other lists are replaced);
+    `conditions` merge by type (the CRD declares them `listType: map` keyed by `type`): a condition of the patch
+    updates the one of its type field by field, or is added, and the others stay as they are.
+    """
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif key == "conditions" and isinstance(value, list) and isinstance(target.get(key), list):
+            kept: list[dict[str, Any]] = target[key]
+            for condition in value:
+                same = next((c for c in kept if c.get("type") == condition.get("type")), None)
+                if same is None:
+                    kept.append(copy.deepcopy(dict(condition)))
+                else:
+                    merge(same, condition)
+        elif isinstance(value, Mapping):  # into what is there, or into nothing: its None values never land
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+    return target
 
 
 def change(status: Status | None, patch: dict[str, Any], notice: Notice | None) -> StatusChange:
-    """Drop what is already so; no patch and no notice when nothing changes."""
-    current = status or {}
-    effective = {key: value for key, value in patch.items() if current.get(key) != value}
-    if not effective:
-        return StatusChange()
-    return StatusChange(effective, notice)
+    """The transition's change; `current` (no write, no Event) when the status already shows all of it."""
+    before = copy.deepcopy(dict(status or {}))
+    if merge(copy.deepcopy(before), patch) == before:
+        return StatusChange(patch, None, current=True)
+    return StatusChange(patch, notice)
 
 
 def find(status: Status | None, kind: ConditionType) -> Mapping[str, Any] | None:
@@ -68,22 +99,23 @@ def conditions(
     now: dt.datetime,
     *wanted: tuple[ConditionType, ConditionValue, str, str],
 ) -> list[dict[str, Any]]:
-    """The full condition list: `wanted` (type, status, reason, message) replace theirs, the rest stay."""
+    """The `wanted` conditions (type, status, reason, message), in the order of `ConditionType`; the others are
+    not a transition's to write (`merge` keeps them)."""
     generation = newest_generation(status, generation)
-    kinds = {kind for kind, *_ in wanted}
-    kept = [dict(c) for c in (status or {}).get("conditions") or [] if c.get("type") not in kinds]
     made = [
         _condition(status, kind, value, reason, message, generation, now) for kind, value, reason, message in wanted
     ]
     order = list(ConditionType)
-    return sorted(kept + made, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
+    return sorted(made, key=lambda c: order.index(c["type"]) if c["type"] in order else len(order))
 
 
 def observed(status: Status, generation: int) -> list[dict[str, Any]]:
-    """Every condition stamped with `generation`, nothing else changed (not even a transition time)."""
+    """Every condition that records a generation, stamped with `generation` and nothing else: its type and the
+    generation alone, so that the rest of each condition stays whoever wrote it (not even a transition time moves)."""
     return [
-        {**condition, "observedGeneration": generation} if "observedGeneration" in condition else dict(condition)
+        {"type": condition["type"], "observedGeneration": generation}
         for condition in status.get("conditions") or []
+        if "observedGeneration" in condition and "type" in condition
     ]
 
 

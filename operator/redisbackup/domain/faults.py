@@ -38,6 +38,20 @@ class RedisBackupError(Exception):
         return f"{self.code}: {self.message}"
 
 
+class InternalFailure(RedisBackupError):
+    """A failure no fault describes (a bug): retried like a transient fault, then reported; never only logged."""
+
+    code = FaultCode.INTERNAL_FAILURE
+    transient = True
+
+    @classmethod
+    def of(cls, error: BaseException, doing: str) -> InternalFailure:
+        return cls(
+            f"unexpected {type(error).__name__} while {doing}: {error}. This is a bug in redisbackup: please report "
+            "it with the operator's log, which has the traceback"
+        )
+
+
 class ValidationFault(RedisBackupError):
     """The request itself is wrong; retrying the same request cannot succeed."""
 

@@ -6,9 +6,11 @@
     any ─mark_deleting─► deleting ─(mark_deletion_blocked while storage refuses)─► gone
     available ─mark_verified─► available, Verified True (or False and Stalled: the stored snapshot is bad; or
                                 Unknown: no reader here understands its RDB, which says nothing against it)
+              (─mark_verification_pending─► Verified Unknown while a verification is retried: the fault says why)
 
-Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: a JSON
-merge patch for the status subresource and the Kubernetes Event that reports it (`domain.conditions` keeps the
+Each transition takes the current status (a dict, as the API returns it) and returns a `StatusChange`: what it
+sets — the conditions it names and its fields, which its writer applies server-side under its own field manager, so
+that what other writers set stays — and the Kubernetes Event that reports it (`domain.conditions` keeps the
 conditions by the Kubernetes convention). `available` and `failed` are terminal: the operator never takes such a
 snapshot again (CloudNativePG treats its completed and failed backups the same way).
 """
@@ -300,6 +302,18 @@ def deletion_notice(deletion_policy: str, *, removed: int, location: str | None,
 
 
 # ---------------------------------------------------------------------------------------------- verification
+def mark_verification_pending(
+    status: Status | None, fault: RedisBackupError, *, generation: int | None, now: dt.datetime
+) -> StatusChange:
+    """A verification could not be done yet (storage unreachable …) and is retried: Verified is Unknown, with the
+    fault's code as reason, until a verdict replaces it."""
+    code = str(fault.code)
+    patch = {
+        "conditions": conditions(status, generation, now, (ConditionType.VERIFIED, "Unknown", code, fault.message))
+    }
+    return change(status, patch, Notice("Warning", code, f"Verification not done yet: {fault.message}"))
+
+
 VERIFIED = "Verified"
 
 

@@ -13,13 +13,14 @@
   verifies the stored snapshot once (workflows.verification) and ends.
 - An edit of the spec where it may change (deletionPolicy, verify) is recorded as observed (workflows.observation),
   so that GitOps tools comparing observedGeneration with generation see the backup as current again.
-- Faults map onto kopf's retry policy in one place: transient → TemporaryError with backoff; permanent ones were
-  already written as `failed` by the workflow.
+- Faults map onto kopf's retry policy in one place: what a workflow raises is a typed fault it has already told
+  in the status (Progressing, DeletionBlocked, Verified) and an Event, and kopf retries it after the reconciler's
+  delay (TemporaryError); permanent ones were already written as `failed` by the workflow. An exception that is
+  not a fault is a bug the workflows have turned into InternalFailure; it is never only logged.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import kopf
@@ -32,8 +33,6 @@ from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.deletion import release_backup
 from redisbackup.workflows.observation import observe_generation
 from redisbackup.workflows.verification import Verifications, needs_verification
-
-log = logging.getLogger(__name__)
 
 INDEX_ID = "index-redisbackups"
 DAEMON_ID = "take-snapshot"
@@ -63,9 +62,8 @@ def forget_managed_fields(body: kopf.Body) -> None:
         metadata.pop("managedFields", None)
 
 
-def _retry(reconciler: RedisBackupReconciler, error: Exception, retry: int) -> kopf.TemporaryError:
-    fault = error if isinstance(error, RedisBackupError) else None
-    return kopf.TemporaryError(str(error), delay=reconciler.retry_delay(retry, fault))
+def _retry(reconciler: RedisBackupReconciler, fault: RedisBackupError, retry: int) -> kopf.TemporaryError:
+    return kopf.TemporaryError(str(fault), delay=reconciler.retry_delay(retry, fault))
 
 
 def register(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
@@ -103,11 +101,6 @@ def _register_snapshot(registry: kopf.OperatorRegistry, reconciler: RedisBackupR
             await reconciler.run(dict(body), peers)
         except RedisBackupError as fault:
             raise _retry(reconciler, fault, retry) from fault
-        except kopf.TemporaryError:
-            raise
-        except Exception as error:  # the apiserver, a bug: log it fully and try again later
-            log.exception("%s/%s: unexpected error while taking the snapshot", namespace, body["metadata"]["name"])
-            raise _retry(reconciler, error, retry) from error
 
 
 def _register_spec_edit(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
@@ -121,7 +114,10 @@ def _register_spec_edit(registry: kopf.OperatorRegistry, reconciler: RedisBackup
 
 def _register_verification(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
     verifications = Verifications(
-        reconciler.stores.lease, reconciler.kubernetes, concurrency=reconciler.limits.max_concurrent_verifications
+        reconciler.stores.lease,
+        reconciler.kubernetes,
+        concurrency=reconciler.limits.max_concurrent_verifications,
+        attempts=reconciler.limits.snapshot_attempts,
     )
 
     @kopf.daemon(
@@ -146,7 +142,5 @@ def _register_release(registry: kopf.OperatorRegistry, reconciler: RedisBackupRe
     async def release_snapshot_data(body: kopf.Body, retry: int, **_: Any) -> None:
         try:
             await release_backup(reconciler, dict(body))
-        except Exception as error:
-            if not isinstance(error, RedisBackupError):
-                log.exception("unexpected error while releasing %s", body["metadata"]["name"])
-            raise _retry(reconciler, error, retry) from error
+        except RedisBackupError as fault:
+            raise _retry(reconciler, fault, retry) from fault

@@ -1,36 +1,68 @@
 """How to reach the Redis nodes of a RedisBackup: the password and TLS material from the Secrets its spec names.
 
 Only the Secrets the spec references are read, each with a `get` (the operator never lists Secrets). A missing
-Secret or key is awaited like a missing source (GitOps may create it a moment later). A client certificate is
-written to a private temporary directory for the duration of the snapshot: Python's ssl module loads a
-certificate chain from files only.
+Secret or key is awaited like a missing source (GitOps may create it a moment later). A Secret the operator may
+not read, or whose value is not text, fails the snapshot at once, saying which Secret and what to change: waiting
+cannot help. A client certificate is written to a private temporary directory for the duration of the snapshot:
+Python's ssl module loads a certificate chain from files only.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from redisbackup.domain.faults import ValidationFault
 from redisbackup.domain.resolution import SecretNotFound
 from redisbackup.domain.source import ConnectionSettings, RedisCredentials, TlsSettings
 from redisbackup.k8s import api
 from redisbackup.k8s.api import Client
+from redisbackup.k8s.faults import AccessDenied
 
 
-def _read_secret(namespace: str, name: str, client: Client | None) -> dict[str, Any] | None:
+class SecretAccessDenied(AccessDenied):
+    """The operator may not read a Secret the spec names (RBAC): it fails the snapshot, naming what to change."""
+
+
+class SecretValueInvalid(ValidationFault):
+    """A Secret's value is not what the field needs (UTF-8 text: a password, PEM): the Secret must be corrected."""
+
+
+def _read_secret(namespace: str, name: str, field: str, client: Client | None) -> dict[str, Any] | None:
     read = api.core(client).read_namespaced_secret
-    return api.call_or_none(f"read Secret {name} in namespace {namespace}", read, name, namespace)
+    try:
+        return api.call_or_none(f"read Secret {name} in namespace {namespace}", read, name, namespace)
+    except AccessDenied as denied:
+        raise SecretAccessDenied(
+            f'{field}: the operator may not read Secret "{name}" in namespace {namespace} ({denied.message}). With '
+            f"the Helm chart, add {namespace} to the value rbac.secretNamespaces (or leave rbac.secretNamespaces "
+            "empty: every watched namespace); otherwise grant the operator's ServiceAccount `get` on secrets in "
+            f"{namespace}. Then create the RedisBackup again",
+            field=field,
+        ) from denied
+
+
+def _decoded(value: str, *, key: str, name: str, namespace: str, field: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise SecretValueInvalid(
+            f'{field}: key {key} of Secret "{name}" in namespace {namespace} is not UTF-8 text ({error}); a Redis '
+            "password and PEM certificates and keys are text. Correct the Secret, then create the RedisBackup again",
+            field=field,
+        ) from None
 
 
 async def secret_data(
     namespace: str, name: str, keys: tuple[str, ...], *, field: str, client: Client | None = None
 ) -> dict[str, str]:
     """The decoded values of `keys` in Secret `name`; SecretNotFound names the field that refers to it."""
-    secret = await api.in_thread(_read_secret, namespace, name, client)
+    secret = await api.in_thread(_read_secret, namespace, name, field, client)
     if secret is None:
         raise SecretNotFound(
             f'{field}: Secret "{name}" does not exist in namespace {namespace}. Create it (or correct the name); '
@@ -46,7 +78,7 @@ async def secret_data(
             f"{present}). Add the key or correct {field}; the snapshot waits until the source deadline passes",
             field=field,
         )
-    return {key: base64.b64decode(data[key]).decode() for key in keys}
+    return {key: _decoded(data[key], key=key, name=name, namespace=namespace, field=field) for key in keys}
 
 
 @contextlib.asynccontextmanager

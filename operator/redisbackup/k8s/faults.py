@@ -102,8 +102,8 @@ def api_fault(error: Exception, action: str) -> RedisBackupError:
             )
         if error.status == 403:
             return AccessDenied(
-                f"not allowed to {action}: {message}. Ask for RBAC permission on redisbackups.redisbackup.io "
-                "(see the README's RBAC section), or use a kubeconfig that has it"
+                f"not allowed to {action}: {message}. Grant that permission (the README's Permissions section lists "
+                "what the operator and the CLI need), or use a kubeconfig that has it"
             )
         if error.status == 404:
             return ObjectNotFound(f"the Kubernetes API could not {action}: {message}")

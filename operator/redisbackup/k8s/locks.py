@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redisbackup import GROUP, VERSION
+from redisbackup.api.faults import FaultCode
 from redisbackup.api.resource import PLURAL
 from redisbackup.domain.pods import SNAPSHOTTING_ANNOTATION, Workload
 from redisbackup.domain.status import is_terminal
@@ -114,8 +115,10 @@ class Marking:
     replaced: Holder | None = None
 
 
-class LockConflict(Exception):
-    """The workload kept changing under us; the caller retries later."""
+class LockConflict(UpdateConflict):
+    """The workload kept changing while we marked it: a transient fault, retried (and counted) like any other."""
+
+    code = FaultCode.INVALID_CACHE_CLUSTER_STATE
 
 
 class SnapshotLocks:

@@ -1,7 +1,7 @@
 """Reading and writing RedisBackups through the API.
 
 The webhook lists the other backups of a namespace (the snapshotName uniqueness rule); the CLI finds, creates and
-deletes them, and records verification results in their status. Errors come back as faults (`k8s.faults`).
+deletes them (the CLI records a verification through `k8s.status`). Errors come back as faults (`k8s.faults`).
 """
 
 from __future__ import annotations
@@ -141,32 +141,6 @@ def get_backup(namespace: str, name: str, client: Client | None = None) -> dict[
         namespace,
         PLURAL,
         name,
-    )
-
-
-def patch_backup_status(
-    namespace: str,
-    name: str,
-    patch: dict[str, Any],
-    *,
-    resource_version: str | None = None,
-    client: Client | None = None,
-) -> dict[str, Any]:
-    """JSON merge patch of `.status`; with `resource_version`, refused (409) if the object changed since."""
-    custom = api.custom(client)
-    body: dict[str, Any] = {"status": patch}
-    if resource_version is not None:
-        body["metadata"] = {"resourceVersion": resource_version}
-    return api.call(
-        f"update the status of RedisBackup {name} in namespace {namespace}",
-        custom.patch_namespaced_custom_object_status,
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        name,
-        body,
-        _content_type=api.MERGE_PATCH,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from redisbackup import GROUP, VERSION
@@ -30,25 +29,6 @@ async def list_automated(namespace: str, schedule: str, client: Client | None = 
     """The RedisBackups labelled with the schedule's name (a consistent read: a backup created a moment ago is
     there); the caller checks ownership (`domain.automated.belongs_to`)."""
     return await api.in_thread(_list_automated, namespace, schedule, client)
-
-
-def _patch_schedule_status(namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-    return api.call(
-        f"update the status of RedisBackupSchedule {name} in namespace {namespace}",
-        api.custom().patch_namespaced_custom_object_status,
-        GROUP,
-        VERSION,
-        namespace,
-        SCHEDULE_PLURAL,
-        name,
-        {"status": dict(patch)},
-        _content_type=api.MERGE_PATCH,
-    )
-
-
-async def patch_schedule_status(namespace: str, name: str, patch: Mapping[str, Any]) -> object:
-    """Merge-patch the status subresource of RedisBackupSchedule `namespace/name`."""
-    return await api.in_thread(_patch_schedule_status, namespace, name, patch)
 
 
 def list_schedules(namespace: str | None, client: Client | None = None) -> list[dict[str, Any]]:

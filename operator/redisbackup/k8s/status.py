@@ -1,30 +1,55 @@
 """Writing a RedisBackup's status and its Events: the I/O half of `redisbackup.domain.status`.
 
-A `StatusWriter` follows one RedisBackup through one reconciliation. It keeps the status as last written, so
-each transition is computed against what is really there (kopf's body may lag behind our own patches) and a
-transition that changes nothing costs no API call. Patches are JSON merge patches on the status subresource.
-Events go through kopf's poster: queued, posted in the background, never blocking the snapshot.
+Several writers change one RedisBackup's status — the snapshot daemon, the spec-edit observer, the verify daemon,
+the deletion handler, `redisbackup verify` — often at the same time. Each writes with server-side apply under a
+field manager of its own (`FieldManager`): the API server keeps, field by field, what each one applied, and merges
+`status.conditions` by type (the CRD declares them `listType: map`), so no writer can overwrite a condition or a
+field that another one set, whatever its own view of the object is, and no resourceVersion or retry is needed.
+
+Server-side apply also removes a field its writer stops applying. A `StatusWriter` therefore applies everything its
+manager has set so far, every time: it starts from what the object records that manager owns (`owned_status`, from
+`metadata.managedFields`, as client-go's `Extract…` functions do: an operator restarted mid-snapshot must not drop
+what its previous process applied), adds each transition to it, and after each write keeps the status the server
+answers, so the next transition is computed against what is really there. A transition that changes nothing costs
+no API call. Events go through kopf's poster (or, from the CLI, `k8s.events`), never blocking the snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
 from typing import Any
 
 import kopf
 
 from redisbackup import GROUP, VERSION
-from redisbackup.api.resource import PLURAL
-from redisbackup.domain.conditions import Notice, StatusChange
+from redisbackup.api.resource import PLURAL, SCHEDULE_KIND, SCHEDULE_PLURAL
+from redisbackup.domain.conditions import Notice, StatusChange, merge
 from redisbackup.k8s import api
 
 log = logging.getLogger(__name__)
 
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the body as JSON
+
+
+class FieldManager(StrEnum):
+    """Who applied what in a RedisBackup's status (metadata.managedFields): one per writer."""
+
+    SNAPSHOT = "redisbackup-snapshot"  # the snapshot daemon (and, while it runs, the observer: one writer)
+    OBSERVER = "redisbackup-observer"  # a spec edit of a finished backup recorded as observed
+    VERIFIER = "redisbackup-verifier"  # the spec.verify daemon
+    DELETION = "redisbackup-deletion"  # the deletion handler
+    CLI = "redisbackup-cli"  # `redisbackup verify` recording its verdict
+    SCHEDULER = "redisbackup-scheduler"  # a RedisBackupSchedule's own status (its runs, retention, conditions)
+
+
 PostEvent = Callable[[Mapping[str, Any], Notice], None]
-PatchStatus = Callable[[str, str, Mapping[str, Any]], Awaitable[object]]
+ApplyStatus = Callable[[str, str, str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+"""apply(namespace, name, field_manager, status) → the object as the server has it afterwards."""
 
 
 def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
@@ -33,50 +58,94 @@ def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
     kopf.event(reference, type=notice.type, reason=notice.reason, message=notice.message[:1024])
 
 
-def merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch applied in place (None removes a key; lists are replaced)."""
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(target.get(key), dict):
-            merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
-    return target
-
-
-def _patch_status(namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+def _apply_status(
+    namespace: str, name: str, manager: str, status: Mapping[str, Any], kind: str = "RedisBackup", plural: str = PLURAL
+) -> dict[str, Any]:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "status": dict(status),
+    }
     return api.call(
-        f"update the status of RedisBackup {name} in namespace {namespace}",
+        f"update the status of {kind} {name} in namespace {namespace}",
         api.custom().patch_namespaced_custom_object_status,
         GROUP,
         VERSION,
         namespace,
-        PLURAL,
+        plural,
         name,
-        {"status": dict(patch)},
-        _content_type=api.MERGE_PATCH,
+        body,
+        field_manager=manager,
+        force=True,  # the status is ours: take over what an older writer (or a merge patch) left
+        _content_type=APPLY_PATCH,
     )
 
 
-async def patch_status(namespace: str, name: str, patch: Mapping[str, Any]) -> object:
-    """Merge-patch the status subresource of RedisBackup `namespace/name`."""
-    return await api.in_thread(_patch_status, namespace, name, patch)
+async def apply_status(namespace: str, name: str, manager: str, status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Server-side apply of `status` to RedisBackup `namespace/name` as `manager`: everything that manager owns."""
+    return await api.in_thread(_apply_status, namespace, name, manager, status)
+
+
+async def apply_schedule_status(
+    namespace: str, name: str, manager: str, status: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Server-side apply of `status` to RedisBackupSchedule `namespace/name` as `manager`."""
+    return await api.in_thread(_apply_status, namespace, name, manager, status, SCHEDULE_KIND, SCHEDULE_PLURAL)
+
+
+def owned_status(body: Mapping[str, Any], manager: str) -> dict[str, Any]:
+    """The part of `body`'s status that `manager` applied (its managedFields entry for the status subresource)."""
+    for entry in (body.get("metadata") or {}).get("managedFields") or []:
+        if (entry.get("manager"), entry.get("operation"), entry.get("subresource")) == (manager, "Apply", "status"):
+            fields = (entry.get("fieldsV1") or {}).get("f:status")
+            status = body.get("status")
+            if isinstance(fields, Mapping) and isinstance(status, Mapping):
+                extracted = _extract(status, fields)
+                return extracted if isinstance(extracted, dict) else {}
+    return {}
+
+
+def _extract(value: Any, fields: Mapping[str, Any]) -> Any:
+    """What of `value` a fieldsV1 set names: `f:<name>` a field, `k:<json>` a list entry by its keys; a set with no
+    members (a scalar, an atomic list or map) takes the whole value."""
+    members = {key: sub for key, sub in fields.items() if key != "."}
+    if not members:
+        return copy.deepcopy(value)
+    if isinstance(value, Mapping):
+        found: dict[str, Any] = {}
+        for key, sub in members.items():
+            if key.startswith("f:") and key[2:] in value:
+                found[key[2:]] = _extract(value[key[2:]], sub)
+        return found
+    if isinstance(value, list):
+        items = []
+        for key, sub in members.items():
+            if not key.startswith("k:"):
+                continue
+            keys = json.loads(key[2:])
+            item = next((i for i in value if isinstance(i, Mapping) and keys.items() <= i.items()), None)
+            if item is not None:
+                items.append(_extract(item, sub))
+        return items
+    return copy.deepcopy(value)
 
 
 class StatusWriter:
-    """The status of one RedisBackup, written through transitions (`apply`)."""
+    """The status of one RedisBackup as one writer (`manager`) changes it, through transitions (`apply`)."""
 
     def __init__(
         self,
         body: Mapping[str, Any],
         *,
+        manager: FieldManager,
         post_event: PostEvent = post_with_kopf,
-        patch: PatchStatus = patch_status,
+        apply: ApplyStatus = apply_status,
     ) -> None:
         metadata = body.get("metadata") or {}
         self.namespace = str(metadata.get("namespace"))
         self.name = str(metadata.get("name"))
+        self.manager = manager
         # What Events refer to: enough for an ObjectReference, nothing the poster could hold on to.
         self.reference = {
             "apiVersion": body.get("apiVersion", f"{GROUP}/{VERSION}"),
@@ -84,29 +153,37 @@ class StatusWriter:
             "metadata": {"name": self.name, "namespace": self.namespace, "uid": metadata.get("uid")},
         }
         self.status: dict[str, Any] = copy.deepcopy(dict(body.get("status") or {}))
+        self.applied: dict[str, Any] = owned_status(body, manager)
+        """Everything this manager has set: what each write applies (a field left out would be removed)."""
         self._post_event = post_event
-        self._patch = patch
+        self._apply_status = apply
+        self._one_at_a_time = asyncio.Lock()  # a later write must never land before an earlier one
         self.writes = 0
 
     async def apply(self, change: StatusChange) -> bool:
-        """Write the change (if it changes anything) and post its Event; True when the status was patched.
+        """Write the change (if it changes anything) and post its Event; True when the status was written.
 
-        Shielded from cancellation: a patch once sent lands anyway (the client call runs in a thread), and kopf
-        cancels the snapshot daemon as soon as it sees the terminal status that very patch wrote, often before the
+        Shielded from cancellation: a write once sent lands anyway (the client call runs in a thread), and kopf
+        cancels the snapshot daemon as soon as it sees the terminal status that very write made, often before the
         call has returned here. The Event and our copy of the status must still follow what the server has.
         """
         return await asyncio.shield(self._apply(change))
 
     async def _apply(self, change: StatusChange) -> bool:
-        patched = False
-        if change.patch:
-            await self._patch(self.namespace, self.name, change.patch)
-            merge(self.status, change.patch)
-            self.writes += 1
-            patched = True
-        if change.notice is not None:
-            self.notify(change.notice)
-        return patched
+        async with self._one_at_a_time:
+            applied = merge(copy.deepcopy(self.applied), change.patch)
+            written = False
+            if change.patch and not change.empty:
+                answer = await self._apply_status(self.namespace, self.name, self.manager, applied)
+                self.status = copy.deepcopy(dict(answer.get("status") or {}))
+                self.writes += 1
+                written = True
+            self.applied = applied  # only once written: a refused write must not ride along with the next one
+            if change.empty:
+                return False
+            if change.notice is not None:
+                self.notify(change.notice)
+            return written
 
     def notify(self, notice: Notice) -> None:
         try:

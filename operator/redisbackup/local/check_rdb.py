@@ -6,12 +6,17 @@ and `[info] N keys read / N expires / N already expired`. Debian ships it in red
 
 Only a checker that reads the RDB's version gives a verdict: local.readers and domain.engines choose it, and a
 checker that still says "Can't handle RDB format version" is VerifierTooOld (no verdict), never RdbCheckFailed.
+
+It reads its input front to back, so it also checks an RDB streamed to its standard input (`check_rdb_stream`):
+verification never needs room on disk for the RDB.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,3 +108,75 @@ async def check_rdb(
             await process.wait()
     label = f"{name} {reader.release.version}" if reader is not None else name
     return parse_report(output.decode(errors="replace"), process.returncode or 0, what=what, checker=label)
+
+
+class StreamedCheck:
+    """A checker reading an RDB from its standard input while the caller streams it there."""
+
+    def __init__(self, process: asyncio.subprocess.Process, what: str, checker: str) -> None:
+        self.process = process
+        self.what = what
+        self.checker = checker
+        self._open = True
+        assert process.stdout is not None
+        self._output = asyncio.ensure_future(process.stdout.read())  # read meanwhile: a full pipe would block it
+
+    async def write(self, chunk: bytes) -> None:
+        """Pass `chunk` on; once the checker stopped reading (it found a problem and exited), drop the rest: the
+        verdict is in its output."""
+        if not self._open:
+            return
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(chunk)
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            self._open = False
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+        self._output.cancel()
+
+    async def finish(self, time_limit: float = 3600.0) -> RdbCheck:
+        """End of the RDB: the checker's verdict (RdbCheckFailed with its explanation when it found a problem,
+        VerifierTooOld when it does not read the RDB's version)."""
+        assert self.process.stdin is not None
+        if self._open:
+            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await self.process.stdin.wait_closed()
+            self._open = False
+        try:
+            async with asyncio.timeout(time_limit):
+                output = await self._output
+                await self.process.wait()
+        except TimeoutError:
+            raise RdbCheckFailed(f"{self.checker} did not finish checking {self.what} within {time_limit:g}s") from None
+        return parse_report(
+            output.decode(errors="replace"), self.process.returncode or 0, what=self.what, checker=self.checker
+        )
+
+
+@contextlib.asynccontextmanager
+async def check_rdb_stream(
+    *, what: str, reader: RdbReader | None = None, program: str | None = None
+) -> AsyncIterator[StreamedCheck]:
+    """The `reader`'s check-rdb (or `program`, or redis-check-rdb on PATH) over its standard input; stopped when the
+    block ends."""
+    executable = reader.checker if reader is not None else find_check_rdb(program)
+    name = reader.checker_name if reader is not None else "redis-check-rdb"
+    process = await asyncio.create_subprocess_exec(
+        name,  # argv[0]: the Debian binary is server and checker in one, and chooses by its name
+        "/dev/stdin",
+        executable=executable,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    check = StreamedCheck(process, what, f"{name} {reader.release.version}" if reader is not None else name)
+    try:
+        yield check
+    finally:
+        await check.stop()

@@ -9,6 +9,10 @@ kernel kills it too if this process dies without cleaning up (PR_SET_PDEATHSIG).
 
 It loads as a primary, so keys whose expiry has passed by the time it loads are dropped, as they would be by
 any server restored from the snapshot now.
+
+`streamed_scratch_server` feeds the RDB through a FIFO in place of dump.rdb (redis-server reads its RDB front to
+back): the bytes go from storage straight into the server's memory, and nothing the size of the RDB is ever
+written to disk. In a Pod whose only writable directory is a small emptyDir, a file that size would get it evicted.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,19 +216,9 @@ def socket_parent() -> str:
 
 
 @contextlib.asynccontextmanager
-async def scratch_server(
-    directory: Path,
-    *,
-    what: str,
-    reader: RdbReader | None = None,
-    redis_server: str | None = None,
-    load_timeout: float = 3600.0,
-) -> AsyncIterator[ScratchServer]:
-    """Start the `reader`'s server (or `redis_server`, or redis-server on PATH) in `directory` (private, empty but
-    for `dump.rdb`), yield it once the RDB is loaded.
-
-    `what` names the RDB in messages (e.g. "node group 0002 of snapshot nightly").
-    """
+async def _running(directory: Path, reader: RdbReader | None, redis_server: str | None) -> AsyncIterator[ScratchServer]:
+    """The `reader`'s server (or `redis_server`, or redis-server on PATH) started in `directory` with its private
+    socket; killed when the block ends."""
     program = reader.server if reader is not None else find_redis_server(redis_server)
     with tempfile.TemporaryDirectory(prefix=SOCKET_DIR_PREFIX, dir=socket_parent()) as socket_dir:
         socket = Path(socket_dir, SOCKET_NAME)
@@ -238,18 +234,136 @@ async def scratch_server(
             stderr=asyncio.subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
-        server = ScratchServer(directory, socket, process, reader=reader)
         try:
-            try:
-                await _wait_loaded(server, what, load_timeout)
-            except TimeoutError:
-                raise RdbLoadFailed(
-                    f"redis-server did not finish loading {what} within {load_timeout:g}s. Its log ends:\n"
-                    f"{server.log_tail()}"
-                ) from None
-            log.info("loaded %s into a throwaway redis-server %s", what, server.version)
-            yield server
+            yield ScratchServer(directory, socket, process, reader=reader)
         finally:
             if process.returncode is None:
                 process.kill()
             await process.wait()
+
+
+async def _loaded(server: ScratchServer, what: str, load_timeout: float) -> ScratchServer:
+    try:
+        await _wait_loaded(server, what, load_timeout)
+    except TimeoutError:
+        raise RdbLoadFailed(
+            f"redis-server did not finish loading {what} within {load_timeout:g}s. Its log ends:\n{server.log_tail()}"
+        ) from None
+    log.info("loaded %s into a throwaway redis-server %s", what, server.version)
+    return server
+
+
+@contextlib.asynccontextmanager
+async def scratch_server(
+    directory: Path,
+    *,
+    what: str,
+    reader: RdbReader | None = None,
+    redis_server: str | None = None,
+    load_timeout: float = 3600.0,
+) -> AsyncIterator[ScratchServer]:
+    """Start the `reader`'s server (or `redis_server`, or redis-server on PATH) in `directory` (private, empty but
+    for `dump.rdb`), yield it once the RDB is loaded.
+
+    `what` names the RDB in messages (e.g. "node group 0002 of snapshot nightly").
+    """
+    async with _running(directory, reader, redis_server) as server:
+        yield await _loaded(server, what, load_timeout)
+
+
+class StreamedLoad:
+    """A throwaway redis-server reading its RDB from a FIFO while the caller writes the RDB into it."""
+
+    def __init__(self, server: ScratchServer, fifo: Path, what: str, load_timeout: float) -> None:
+        self.server = server
+        self.fifo = fifo
+        self.what = what
+        self.load_timeout = load_timeout
+        self._fd: int | None = None
+
+    async def open(self, start_timeout: float) -> None:
+        """Wait until redis-server opened the FIFO to read it (it does so after starting up); an exit first is
+        reported as `_wait_loaded` reports it."""
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                self._fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+                os.set_blocking(self._fd, True)
+                return
+            except OSError as error:
+                if error.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+            if self.server.process.returncode is not None or time.monotonic() > deadline:
+                await _loaded(self.server, self.what, 0.1)  # raises what went wrong (it exited, or it is stuck)
+                raise ScratchServerFailed(
+                    f"the throwaway redis-server for {self.what} did not start reading its RDB within "
+                    f"{start_timeout:g}s. Its log ends:\n{self.server.log_tail()}"
+                )
+            await asyncio.sleep(0.02)
+
+    async def write(self, chunk: bytes) -> None:
+        """Pass `chunk` on; once the server stopped reading (it refused the RDB and exited), drop the rest: `finish`
+        reports why."""
+        if self._fd is None:
+            return
+        try:
+            await asyncio.to_thread(_write_all, self._fd, chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    async def finish(self) -> ScratchServer:
+        """End of the RDB: the server once it has loaded it (RdbLoadFailed with its log when it could not)."""
+        self.close()
+        unblocker = asyncio.create_task(self._end_rechecks())
+        try:
+            return await _loaded(self.server, self.what, self.load_timeout)
+        finally:
+            unblocker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await unblocker
+
+    async def _end_rechecks(self) -> None:
+        """A server that finds the RDB damaged checks the file again before it exits (redis-check-rdb's code, on
+        the same path): on a FIFO that waits for a writer for ever. Whenever it reads the FIFO again, this opens
+        and closes it, so the check reads an empty file, reports, and the server exits with its verdict."""
+        while self.server.process.returncode is None:
+            try:
+                os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError as error:
+                if error.errno != errno.ENXIO:  # ENXIO: nobody reads it (loading is over, or not yet)
+                    raise
+            await asyncio.sleep(0.1)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+@contextlib.asynccontextmanager
+async def streamed_scratch_server(
+    directory: Path,
+    *,
+    what: str,
+    reader: RdbReader | None = None,
+    redis_server: str | None = None,
+    load_timeout: float = 3600.0,
+    start_timeout: float = 60.0,
+) -> AsyncIterator[StreamedLoad]:
+    """A throwaway redis-server in `directory` (private and empty) whose `dump.rdb` is a FIFO: write the RDB into
+    the yielded `StreamedLoad`, then `finish()` gives the server once it has loaded it."""
+    fifo = directory / RDB_NAME
+    os.mkfifo(fifo, 0o600)
+    async with _running(directory, reader, redis_server) as server:
+        load = StreamedLoad(server, fifo, what, load_timeout)
+        try:
+            await load.open(start_timeout)
+            yield load
+        finally:
+            load.close()

@@ -22,12 +22,16 @@ redisbackup_schedule_last_success_timestamp_seconds{namespace,schedule}
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
 # Snapshots run from well under a second (a small node) to hours (a large cluster on a slow link).
@@ -76,9 +80,35 @@ class Metrics:
             self.deletions.labels(result=result)
 
     def serve(self, host: str, port: int) -> None:
-        """Serve /metrics on host:port in a background thread (port 0: not at all)."""
-        if port:
+        """Serve /metrics on host:port in a background thread (port 0: not at all); host "": every address, IPv4 and
+        IPv6 (one socket, IPV6_V6ONLY off), or every IPv4 address where the kernel has no IPv6."""
+        if not port:
+            return
+        if host:
             start_http_server(port, addr=host, registry=self.registry)
+            return
+        try:
+            server = make_server("::", port, make_wsgi_app(self.registry), _DualStackServer, handler_class=_Quiet)
+        except OSError as error:
+            if error.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                raise
+            start_http_server(port, addr="0.0.0.0", registry=self.registry)
+            return
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+
+
+class _DualStackServer(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+    def server_bind(self) -> None:
+        # IPv4 clients arrive as IPv4-mapped addresses on the same socket, whatever net.ipv6.bindv6only says.
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not worth a log line each."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ It listens with aiohttp (admission_review: the requests, checked before kopf see
 own, and hands kopf the client config. Around that it
 
 - makes and rotates the certificates (`webhook_certificates`) in a private directory — kopf's own self-signed helper
-  needs `certbuilder`/`oscrypto`, which do not work with the OpenSSL 3 here — or uses certificates mounted from
-  a Secret (cert-manager's tls.crt/tls.key/ca.crt), and loads renewed ones into the live SSL context;
+  needs `certbuilder`/`oscrypto`, which do not work with the OpenSSL 3 here — with the CAs shared by every Pod
+  through a Secret (`--webhook-ca-secret`, k8s.webhook_ca), or uses certificates mounted from a Secret
+  (cert-manager's tls.crt/tls.key/ca.crt), and loads renewed ones into the live SSL context;
 - tells the apiserver where to call: a URL for local runs, a Service in a cluster;
 - writes the ValidatingWebhookConfiguration with that address and CA bundle each time either changes.
 """
@@ -31,6 +32,9 @@ import kopf
 from aiohttp import web
 
 from redisbackup.k8s import webhook_configuration
+from redisbackup.k8s.api import in_thread
+from redisbackup.k8s.faults import UpdateConflict
+from redisbackup.k8s.webhook_ca import read_ca_secret, write_ca_secret
 from redisbackup.servers import admission_review, webhook_certificates
 from redisbackup.servers.webhook_certificates import CertificatePolicy
 
@@ -62,6 +66,21 @@ class ServiceRef:
 
 
 @dataclass(frozen=True)
+class SecretRef:
+    """A Secret by namespace and name (NAMESPACE/NAME)."""
+
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> SecretRef:
+        namespace, _, name = text.partition("/")
+        if not namespace or not name or "/" in name:
+            raise ValueError(f"secret {text!r} is not NAMESPACE/NAME")
+        return cls(namespace, name)
+
+
+@dataclass(frozen=True)
 class WebhookOptions:
     listen_host: str = "127.0.0.1"
     listen_port: int = 9443
@@ -71,6 +90,8 @@ class WebhookOptions:
     """How the apiserver reaches the webhook in a cluster; takes precedence over `url`."""
     cert_dir: Path | None = None
     """A directory with tls.crt, tls.key and ca.crt (a mounted Secret); None: make and rotate our own."""
+    ca_secret: SecretRef | None = None
+    """Where the generated CAs are shared with the other Pods (None: this process's own, in memory)."""
     extra_hosts: tuple[str, ...] = ()
     configuration_name: str = "redisbackup-validating-webhook"
     manage_configuration: bool = True
@@ -132,9 +153,45 @@ class AdmissionServer:
             )
         else:
             self.source = webhook_certificates.MountedCertificates(self.options.cert_dir)
-        self.certificates = self.source.refresh(_now())
+        self.certificates = await self._renew()
         self.context.load_cert_chain(self.certificates.certfile, self.certificates.keyfile)
         return self
+
+    async def _renew(self) -> webhook_certificates.ServingCertificates:
+        """The certificates to serve now; generated ones with the CAs every Pod shares, when there is a Secret."""
+        assert self.source is not None
+        secret = self.options.ca_secret
+        if secret is None or not isinstance(self.source, webhook_certificates.GeneratedCertificates):
+            return self.source.refresh(_now())
+        for _attempt in range(5):
+            stored = await in_thread(read_ca_secret, secret.namespace, secret.name)
+            if stored is None:
+                logger.warning(
+                    "The webhook CA Secret %s/%s does not exist: this Pod uses a CA of its own, which the other "
+                    "Pods' certificates are not signed by.",
+                    secret.namespace,
+                    secret.name,
+                )
+                return self.source.refresh(_now())
+            now = _now()
+            if (shared := webhook_certificates.Authority.from_data(stored.data)) is not None:
+                self.source.adopt(shared, now)
+            renewed = self.source.refresh(now)
+            authority = self.source.authority()
+            assert authority is not None
+            if authority.to_data() == stored.data:
+                return renewed
+            try:
+                await in_thread(
+                    write_ca_secret, secret.namespace, secret.name, authority.to_data(), stored.resource_version
+                )
+            except UpdateConflict:
+                continue  # another Pod filled or rotated it meanwhile: take its CAs
+            logger.info(
+                "%s the webhook CA in Secret %s/%s.", "Rotated" if shared else "Stored", secret.namespace, secret.name
+            )
+            return renewed
+        raise RuntimeError(f"the webhook CA Secret {secret.namespace}/{secret.name} kept changing under us")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -186,7 +243,7 @@ class AdmissionServer:
         """Renew what is due: publish a changed CA bundle first, then serve a changed certificate."""
         assert self.source is not None
         assert self.certificates is not None
-        renewed = self.source.refresh(_now())
+        renewed = await self._renew()
         if renewed.bundle != self.certificates.bundle:
             await self._publish(renewed.bundle)
             logger.info("Published the webhook's new CA bundle (%d certificates).", renewed.bundle.count(b"BEGIN"))

@@ -10,9 +10,13 @@ either side changes, a CA is never used to sign before it has been in the publis
 - the serving certificate is re-issued when a third of its life is left, or when the host names change.
 
 So whatever order the apiserver and the server pick up a change in, the certificate being served is signed by a CA
-in the bundle. `rotate` decides (a pure function of the state and the time); `write` puts the result where kopf's
-WebhookServer reads it: `ca.crt` (the bundle) and `tls.pem` (key and certificate in one file, replaced atomically,
-so the server can never load a key that does not belong to the certificate).
+in the bundle. Several Pods share their CAs (`Authority`: current, successor, retired) through a Secret
+(redisbackup.k8s.webhook_ca): each adopts what the Secret holds before it rotates, and writes back what changed,
+so every Pod's serving certificate is signed by a CA of the one bundle the apiserver has.
+
+`rotate` decides (a pure function of the state and the time); `write` puts the result where the server reads it:
+`ca.crt` (the bundle) and `tls.pem` (key and certificate in one file, replaced atomically, so the server can never
+load a key that does not belong to the certificate).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import hashlib
 import ipaddress
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,6 +78,55 @@ class WebhookCertificates:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         return key + self.serving_cert.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """The CAs all the operator's Pods sign with and publish: what the shared Secret holds."""
+
+    current: Issuer
+    next: Issuer | None
+    retired: tuple[x509.Certificate, ...]
+
+    def to_data(self) -> dict[str, str]:
+        """The Secret's keys: ca.crt/ca.key, next-ca.crt/next-ca.key (during a rotation), retired-cas.crt."""
+        data = {"ca.crt": _pem(self.current.cert), "ca.key": _key_pem(self.current.key)}
+        if self.next is not None:
+            data.update({"next-ca.crt": _pem(self.next.cert), "next-ca.key": _key_pem(self.next.key)})
+        if self.retired:
+            data["retired-cas.crt"] = "".join(_pem(cert) for cert in self.retired)
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, str]) -> Authority | None:
+        """The Secret's CAs; None for an empty Secret (no Pod has filled it yet). ValueError when unreadable."""
+        if not data.get("ca.crt") or not data.get("ca.key"):
+            return None
+
+        def issuer(cert: str, key: str) -> Issuer:
+            private = serialization.load_pem_private_key(key.encode(), password=None)
+            if not isinstance(private, ec.EllipticCurvePrivateKey):
+                raise ValueError("the webhook CA key is not an EC key")
+            return Issuer(x509.load_pem_x509_certificate(cert.encode()), private)
+
+        upcoming = data.get("next-ca.crt") and data.get("next-ca.key")
+        retired = data.get("retired-cas.crt", "")
+        return cls(
+            current=issuer(data["ca.crt"], data["ca.key"]),
+            next=issuer(data["next-ca.crt"], data["next-ca.key"]) if upcoming else None,
+            retired=tuple(x509.load_pem_x509_certificates(retired.encode())) if retired.strip() else (),
+        )
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    encoded = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return encoded.decode()
 
 
 def _new_ca(now: dt.datetime, policy: CertificatePolicy) -> Issuer:
@@ -228,6 +281,24 @@ class GeneratedCertificates:
     @property
     def check_interval(self) -> float:
         return max(0.5, min(60.0, self.policy.renew_before.total_seconds() / 4))
+
+    def adopt(self, authority: Authority, now: dt.datetime) -> None:
+        """Use the CAs the other Pods use (the shared Secret's); `refresh` re-issues the serving certificate when
+        another CA signed it."""
+        if self.state is None:
+            cert, key = issue_serving(authority.current, self.hosts, now, self.policy)
+            self.state = WebhookCertificates(
+                authority.current, cert, key, self.hosts, authority.next, authority.retired
+            )
+        else:
+            self.state = replace(
+                self.state, current_ca=authority.current, next_ca=authority.next, retired_cas=authority.retired
+            )
+
+    def authority(self) -> Authority | None:
+        if self.state is None:
+            return None
+        return Authority(self.state.current_ca, self.state.next_ca, self.state.retired_cas)
 
     def refresh(self, now: dt.datetime) -> ServingCertificates:
         if self.state is None:

@@ -12,7 +12,7 @@ from redisbackup.domain.source import ConnectionSettings
 from redisbackup.k8s import credentials, redisbackups, sources
 from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.locks import Holder, Marking, SnapshotLocks
-from redisbackup.k8s.status import StatusWriter
+from redisbackup.k8s.status import FieldManager, StatusWriter
 from redisbackup.local.process_identity import ProcessIdentity, is_running
 
 
@@ -25,7 +25,8 @@ class KubernetesAccess(Protocol):
     ) -> contextlib.AbstractAsyncContextManager[ConnectionSettings]:
         """Credentials and TLS from the Secrets the spec names, valid inside the block."""
 
-    def status_writer(self, body: Mapping[str, Any]) -> StatusWriter: ...
+    def status_writer(self, body: Mapping[str, Any], manager: FieldManager) -> StatusWriter:
+        """The status of `body` as `manager` writes it (server-side apply under that field manager)."""
 
     async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
         """The RedisBackup of `namespace` with this snapshotName (ignoring case), if any: a copy's source."""
@@ -56,8 +57,8 @@ class LiveKubernetes:
     ) -> contextlib.AbstractAsyncContextManager[ConnectionSettings]:
         return credentials.redis_connection(namespace, spec)
 
-    def status_writer(self, body: Mapping[str, Any]) -> StatusWriter:
-        return StatusWriter(body)
+    def status_writer(self, body: Mapping[str, Any], manager: FieldManager) -> StatusWriter:
+        return StatusWriter(body, manager=manager)
 
     async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
         try:

@@ -12,12 +12,18 @@ for a slot has no bound, and the cluster may fail over or reshard, or a Pod IP g
 `RedisBackupReconciler.run` is one attempt. It returns when the RedisBackup is terminal (available or failed) and
 raises the fault when a later attempt may succeed (the caller, kopf, retries after `retry_delay`): a source not
 there yet or not Ready (until `sourceMissingDeadlineSeconds` after that wait began), a node loading its data set
-(until `busyDeadlineSeconds` after that wait began), a source busy with another snapshot (always), a lost
-connection (up to `snapshotAttempts` times). Waits are not failed attempts; when each began is kept in status
-(sourceMissingSince, busySince), so that a restart keeps it and a backup that queued for long does not fail at
-once. A terminal RedisBackup is never snapshotted again, and an attempt that finds this uid's manifest already
-committed (an earlier attempt died just before writing the status) only writes the status. Nothing waits on the
-apiserver while it queues: the order is kept in memory.
+(until `busyDeadlineSeconds` after that wait began), a source busy with another snapshot (always), any other
+transient fault — a lost connection, an apiserver that did not answer — up to `snapshotAttempts` times. Waits are
+not failed attempts; when each began is kept in status (sourceMissingSince, busySince), so that a restart keeps it
+and a backup that queued for long does not fail at once. Every failure is a typed fault (an unexpected exception
+becomes InternalFailure) and is told in the Progressing condition (waiting: which attempt this was) or the Failed
+one, each with its Event: never only in the log. A permanent fault (a Secret the operator may not read, a spec the
+webhook would refuse) fails the RedisBackup at once.
+
+A terminal RedisBackup is never snapshotted again, and an attempt that finds this uid's manifest already committed
+(an earlier attempt died just before writing the status) only writes the status; a committed snapshot is never
+failed: only its status is left to write, and that is retried until it lands. Nothing waits on the apiserver while
+it queues: the order is kept in memory.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from redisbackup.api.config import OperatorConfig
 from redisbackup.api.status import Phase
 from redisbackup.domain.admission import fault_for
 from redisbackup.domain.automated import snapshot_source
+from redisbackup.domain.conditions import StatusChange
 from redisbackup.domain.describe import status_fields
-from redisbackup.domain.faults import RedisBackupError
+from redisbackup.domain.faults import InternalFailure, RedisBackupError
 from redisbackup.domain.layout import new_attempt_id
 from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.resolution import AwaitingSource, ResolvedSource, SourceBusy
@@ -53,9 +60,8 @@ from redisbackup.domain.status import (
     phase_of,
     waiting_since,
 )
-from redisbackup.k8s.faults import KubernetesFault
 from redisbackup.k8s.locks import Holder
-from redisbackup.k8s.status import StatusWriter
+from redisbackup.k8s.status import FieldManager, StatusWriter
 from redisbackup.local.process_identity import this_process
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.faults import RedisNotReady
@@ -116,6 +122,7 @@ class RedisBackupReconciler:
         )
         self._writers: dict[str, StatusWriter] = {}
         self._failures: dict[str, int] = {}
+        self._committed: set[str] = set()  # uids whose manifest is stored: only their status is left to write
         self.timeouts = Timeouts(
             connect=self.limits.connect_timeout_seconds,
             first_byte=self.limits.first_byte_timeout_seconds,
@@ -128,16 +135,18 @@ class RedisBackupReconciler:
         return self.limits.retry_delay(retry)
 
     def writer(self, body: Mapping[str, Any]) -> StatusWriter:
-        """The status writer of this RedisBackup for as long as it is being created (kept across attempts)."""
+        """The snapshot's status writer of this RedisBackup for as long as it is being created (kept across
+        attempts: it applies, each time, everything the snapshot has set)."""
         uid = str((body.get("metadata") or {}).get("uid"))
         writer = self._writers.get(uid)
         if writer is None:
-            writer = self._writers[uid] = self.kubernetes.status_writer(body)
+            writer = self._writers[uid] = self.kubernetes.status_writer(body, FieldManager.SNAPSHOT)
         return writer
 
     def forget(self, uid: str) -> None:
         self._writers.pop(uid, None)
         self._failures.pop(uid, None)
+        self._committed.discard(uid)
 
     # ------------------------------------------------------------------------------------------ one attempt
     async def run(self, body: Mapping[str, Any], peers: Peers | None = None) -> None:
@@ -149,17 +158,25 @@ class RedisBackupReconciler:
         with self.running_snapshots.track(request.uid):
             try:
                 await self._attempt(request, writer, peers or KnownPeers())
-            except KubernetesFault:
-                # A failed call to the apiserver is not the snapshot's failure: kopf retries the attempt with
-                # backoff, without counting it against limits.snapshotAttempts (as for the client's raw errors
-                # before they were typed).
-                raise
             except RedisBackupError as fault:
-                waiting = self._waiting(writer.status, fault)
-                if fault.transient and not self._give_up(request, fault, waiting):
-                    await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request), waiting=waiting))
-                    raise
-                await self._fail(request, writer, fault)
+                await self._settle(request, writer, fault)
+            except Exception as error:
+                log.exception("%s/%s: unexpected error while taking the snapshot", request.namespace, request.name)
+                await self._settle(request, writer, InternalFailure.of(error, "taking the snapshot"))
+
+    async def _settle(self, request: BackupRequest, writer: StatusWriter, fault: RedisBackupError) -> None:
+        """Where every failed attempt ends: wait (Progressing says why, and raise for a retry) or fail."""
+        committed = request.uid in self._committed
+        waiting = self._waiting(writer.status, fault)
+        if committed or (fault.transient and not self._give_up(request, fault, waiting)):
+            if committed:
+                fault.message += " (the snapshot is stored: its status is written when the apiserver takes it)"
+            try:
+                await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request), waiting=waiting))
+            except RedisBackupError as unwritten:  # the apiserver is the problem: the fault is retried all the same
+                log.warning("%s/%s: could not record %s: %s", request.namespace, request.name, fault.code, unwritten)
+            raise fault
+        await self._fail(request, writer, fault)
 
     def _as_of(self, request: BackupRequest) -> dict[str, Any]:
         """What every transition records: the generation it observed and when."""
@@ -196,17 +213,26 @@ class RedisBackupReconciler:
             fault.message += f" (waiting since {since:%Y-%m-%dT%H:%M:%SZ}; limits.{limit} is {deadline:g})"
             return False
         self._failures[request.uid] = failures = self._failures.get(request.uid, 0) + 1
-        if failures >= self.limits.snapshot_attempts:
-            fault.message += (
-                f" (gave up after {failures} attempts; limits.snapshotAttempts is {self.limits.snapshot_attempts})"
-            )
+        attempts = self.limits.snapshot_attempts
+        if failures >= attempts:
+            fault.message += f" (gave up after {failures} attempts; limits.snapshotAttempts is {attempts})"
             return True
+        fault.message += f" (attempt {failures} of {attempts}, limits.snapshotAttempts: it is tried again)"
         return False
 
     async def _fail(self, request: BackupRequest, writer: StatusWriter, fault: RedisBackupError) -> None:
+        await self._terminal(request, writer, mark_failed(writer.status, fault, **self._as_of(request)))
         self.metrics.backups.labels(result="failed").inc()
+
+    async def _terminal(self, request: BackupRequest, writer: StatusWriter, change: StatusChange) -> None:
+        """Write the last transition; the RedisBackup is forgotten once it is written (a write the apiserver
+        refused raises, and the next attempt has what it needs), or when kopf, seeing it, cancels the daemon."""
+        try:
+            await writer.apply(change)
+        except asyncio.CancelledError:
+            self.forget(request.uid)
+            raise
         self.forget(request.uid)
-        await writer.apply(mark_failed(writer.status, fault, **self._as_of(request)))
 
     async def _attempt(self, request: BackupRequest, writer: StatusWriter, peers: Peers) -> None:
         # The webhook's rules again: it may not have been installed, or two creates raced past it.
@@ -371,6 +397,7 @@ class RedisBackupReconciler:
         *,
         source_status: Mapping[str, Any] | None = None,
     ) -> None:
+        self._committed.add(request.uid)
         fields = status_fields(
             manifest,
             storage=storage,
@@ -384,5 +411,4 @@ class RedisBackupReconciler:
         self.metrics.bytes.inc(manifest.total_size)
         if started is not None:
             self.metrics.duration.observe(time.monotonic() - started)
-        self.forget(request.uid)
-        await writer.apply(mark_available(writer.status, fields, **self._as_of(request)))
+        await self._terminal(request, writer, mark_available(writer.status, fields, **self._as_of(request)))

@@ -17,6 +17,7 @@ import functools
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from redisbackup.domain.rdb import RdbVerifier
 
@@ -24,6 +25,7 @@ from redisbackup.domain.rdb import RdbVerifier
 INLINE_BELOW = 64 << 10
 
 Chunk = bytes | bytearray | memoryview
+C = TypeVar("C", bound=Chunk)  # a writer of bytes is given bytes: the same type both ways
 
 
 @functools.cache
@@ -33,9 +35,7 @@ def pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="checksum")
 
 
-async def verify_while(
-    verifier: RdbVerifier, chunk: Chunk, write: Callable[[Chunk], Awaitable[None]] | None = None
-) -> None:
+async def verify_while(verifier: RdbVerifier, chunk: C, write: Callable[[C], Awaitable[None]] | None = None) -> None:
     """Feed `chunk` to `verifier` in a worker thread while `write(chunk)` (the store's copy) runs on the loop."""
     if len(chunk) < INLINE_BELOW:
         verifier.update(chunk)

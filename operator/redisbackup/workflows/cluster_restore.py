@@ -47,13 +47,13 @@ from redisbackup.domain.manifest import Manifest
 from redisbackup.domain.plan import format_slots
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.local.readers import RdbReader, find_readers
-from redisbackup.local.scratch_server import RDB_NAME, LocalRedisMissing, scratch_server
+from redisbackup.local.scratch_server import LocalRedisMissing, streamed_scratch_server
 from redisbackup.redis import cluster_admin
 from redisbackup.redis.client import RedisClient
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.copy import CopyResult, copy_functions, copy_keys
 from redisbackup.storage.base import ObjectStore
-from redisbackup.workflows.restore import fetch_rdb
+from redisbackup.workflows.restore import read_verified
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,11 @@ async def _load_node_group(
     report: Report,
 ) -> tuple[CopyResult, int]:
     what = f'node group {primary.node_group_id} of snapshot "{manifest.snapshot_name}"'
+    # The RDB streams into the throwaway server (never onto the disk: a Job's /tmp is often a small emptyDir).
     with tempfile.TemporaryDirectory(prefix="redisbackup-restore-", dir=work_dir) as directory:
-        await fetch_rdb(store, primary.record, Path(directory, RDB_NAME))
-        async with scratch_server(Path(directory), what=what, reader=reader) as server:
+        async with streamed_scratch_server(Path(directory), what=what, reader=reader) as load:
+            await read_verified(store, primary.record, load.write)
+            server = await load.finish()
             source = await server.connect()
             try:
                 functions = await copy_functions(source, target) if reader.release.has_functions else 0

@@ -2,8 +2,9 @@
 
     deleting ─► deletionPolicy Delete: remove every object under <namespace>/<snapshotName>/<uid>/
             └─► deletionPolicy Retain: keep them (the manifest describes them for a later restore)
-    storage refuses ─► DeletionBlocked (reason = fault code), retried with backoff until it works, or until the
-                       user annotates redisbackup.io/force-delete: "true" to give up on the data
+    anything fails ─► DeletionBlocked (reason = the fault's code: storage refusing, the apiserver, a bug as
+                      InternalFailure), retried with backoff until it works, or until the user annotates
+                      redisbackup.io/force-delete: "true" to give up on the data
 
 Only the RedisBackup's own uid directory is touched: a re-created RedisBackup of the same snapshotName (another
 uid) and a Retained snapshot never lose objects. A snapshot still streaming for this RedisBackup is cancelled
@@ -16,8 +17,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from redisbackup.domain.faults import StorageFault
+from redisbackup.domain.faults import InternalFailure, RedisBackupError
 from redisbackup.domain.status import FORCE_DELETE_ANNOTATION, deletion_notice, mark_deleting, mark_deletion_blocked
+from redisbackup.k8s.status import FieldManager
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.request import BackupRequest
 from redisbackup.workflows.snapshot import delete_snapshot
@@ -33,12 +35,13 @@ def force_delete_requested(body: Mapping[str, Any]) -> bool:
 
 
 async def release_backup(reconciler: RedisBackupReconciler, body: Mapping[str, Any]) -> None:
-    """Handle the stored data of a RedisBackup being deleted; raise a StorageFault to be retried."""
+    """Handle the stored data of a RedisBackup being deleted; raise the fault (told in DeletionBlocked) to be
+    retried."""
     request = BackupRequest(body)
     if not await reconciler.running_snapshots.wait_stopped(request.uid, CANCEL_TIMEOUT):
         log.warning("%s/%s: the cancelled snapshot is still cleaning up", request.namespace, request.name)
     reconciler.forget(request.uid)
-    writer = reconciler.writer(body)
+    writer = reconciler.kubernetes.status_writer(body, FieldManager.DELETION)
     policy = str(request.spec.get("deletionPolicy") or "Delete")
     storage = writer.status.get("storage")
     location = writer.status.get("location")
@@ -56,13 +59,20 @@ async def release_backup(reconciler: RedisBackupReconciler, body: Mapping[str, A
             writer.notify(deletion_notice(policy, removed=0, location=location, forced=False))
             reconciler.metrics.deletions.labels(result="retained" if policy == "Retain" else "deleted").inc()
             return
-        try:
-            async with reconciler.stores.lease(storage) as store:
-                removed = await delete_snapshot(store, request.location)
-        except StorageFault as fault:
-            await writer.apply(mark_deletion_blocked(writer.status, fault, generation=generation, now=now))
-            raise
+        async with reconciler.stores.lease(storage) as store:
+            removed = await delete_snapshot(store, request.location)
         writer.notify(deletion_notice(policy, removed=removed, location=location, forced=False))
         reconciler.metrics.deletions.labels(result="deleted").inc()
+    except Exception as error:
+        fault = error if isinstance(error, RedisBackupError) else InternalFailure.of(error, "deleting the snapshot")
+        if fault is not error:
+            log.exception("%s/%s: unexpected error while deleting the snapshot", request.namespace, request.name)
+        try:
+            await writer.apply(mark_deletion_blocked(writer.status, fault, generation=generation, now=now))
+        except RedisBackupError as unwritten:  # the apiserver is the problem: the fault is retried all the same
+            log.warning("%s/%s: could not record %s: %s", request.namespace, request.name, fault.code, unwritten)
+        if fault is error:
+            raise
+        raise fault from error
     finally:
         reconciler.forget(request.uid)

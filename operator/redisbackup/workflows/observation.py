@@ -11,12 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from redisbackup.domain.status import is_terminal, mark_observed
+from redisbackup.k8s.status import FieldManager
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.request import BackupRequest
 
 
 async def observe_generation(reconciler: RedisBackupReconciler, body: Mapping[str, Any]) -> None:
     request = BackupRequest(body)
-    # One still being created shares the snapshot's writer, so that neither overwrites what the other wrote.
-    writer = reconciler.kubernetes.status_writer(body) if is_terminal(body.get("status")) else reconciler.writer(body)
+    # One still being created shares the snapshot's writer: the snapshot applies observedGeneration too, and its
+    # next write must carry the generation observed here, not the one it recorded before.
+    if is_terminal(body.get("status")):
+        writer = reconciler.kubernetes.status_writer(body, FieldManager.OBSERVER)
+    else:
+        writer = reconciler.writer(body)
     await writer.apply(mark_observed(writer.status, generation=request.generation))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from redisbackup.domain.resolution import field_of
 from redisbackup.k8s.status import StatusWriter
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> dt.datetime:
@@ -107,6 +109,12 @@ class ProgressReporter:
             now=self._clock(),
         )
         self._pending = asyncio.create_task(self._writer.apply(change), name=f"progress of {self._request.name}")
+        self._pending.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[bool]) -> None:
+        # Progress is a courtesy (the snapshot goes on, the next report tries again), but never silently lost.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("%s/%s: progress not written: %s", self._request.namespace, self._request.name, error)
 
     async def close(self) -> None:
         """Let the last progress patch land before the final status (it must not overwrite it)."""

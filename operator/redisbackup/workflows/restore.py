@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,48 @@ def _compare(digest: RdbDigest, record: NodeSnapshotRecord, where: str) -> None:
         )
 
 
+async def read_verified(
+    source: ObjectStore,
+    record: NodeSnapshotRecord,
+    sink: Callable[[bytes], Awaitable[None]],
+    *,
+    progress: Progress | None = None,
+    chunk_size: int = 8 << 20,
+) -> RdbDigest:
+    """Stream a node's stored RDB into `sink`, verified against `record` on the way (size, the RDB's own CRC-64,
+    and the manifest's SHA-256 and CRC-64): the caller may keep what reached `sink` only if this returns.
+
+    Raises StoredObjectCorrupt or SnapshotNotStored.
+    """
+    where = f"{source.url}/{record.object_key}"
+    tracker = ProgressTracker(progress, [record.id])
+    tracker.started(record.id, record.size)
+    verifier = RdbVerifier(where)
+    try:
+        async for chunk in source.read(record.object_key, chunk_size=chunk_size):
+            if verifier.size + len(chunk) > record.size:
+                raise StoredObjectCorrupt(
+                    f"{where} is longer than the {record.size} bytes its manifest records: it was replaced "
+                    "after the snapshot was taken. Nothing was restored; use another snapshot."
+                )
+            await verify_while(verifier, chunk, sink)  # hashing in a thread (workflows.checksums)
+            tracker.add(record.id, len(chunk))
+        digest = verifier.finish()
+    except ObjectNotFound:
+        raise SnapshotNotStored(
+            f"{where}, listed in the snapshot's manifest, is missing: the snapshot was partly deleted. "
+            "Nothing was restored; use another snapshot."
+        ) from None
+    except SnapshotFault as fault:  # not an RDB, or its own CRC-64 trailer does not match
+        raise StoredObjectCorrupt(
+            f"{where} is damaged: {_damage(fault)}. It no longer matches the snapshot's manifest (SHA-256 "
+            f"{record.sha256[:16]}…). Nothing was restored; use another snapshot."
+        ) from fault
+    _compare(digest, record, where)
+    tracker.finished()
+    return digest
+
+
 async def copy_rdb(
     source: ObjectStore,
     record: NodeSnapshotRecord,
@@ -121,39 +164,14 @@ async def copy_rdb(
     progress: Progress | None = None,
     chunk_size: int = 8 << 20,
 ) -> RdbDigest:
-    """Stream a node's stored RDB into `target` under `key`, verified against `record` on the way: the object
-    exists only if every byte matched (size, the RDB's own CRC-64, and the manifest's SHA-256 and CRC-64).
+    """Stream a node's stored RDB into `target` under `key`, verified against `record` on the way (`read_verified`):
+    the object exists only if every byte matched.
 
     Raises StoredObjectCorrupt or SnapshotNotStored, leaving nothing under `key`.
     """
-    where = f"{source.url}/{record.object_key}"
-    tracker = ProgressTracker(progress, [record.id])
-    tracker.started(record.id, record.size)
-    verifier = RdbVerifier(where)
     async with target.writer(key, expected_size=record.size) as writer:
-        try:
-            async for chunk in source.read(record.object_key, chunk_size=chunk_size):
-                if verifier.size + len(chunk) > record.size:
-                    raise StoredObjectCorrupt(
-                        f"{where} is longer than the {record.size} bytes its manifest records: it was replaced "
-                        "after the snapshot was taken. Nothing was restored; use another snapshot."
-                    )
-                await verify_while(verifier, chunk, writer.write)  # hashing in a thread (workflows.checksums)
-                tracker.add(record.id, len(chunk))
-            digest = verifier.finish()
-        except ObjectNotFound:
-            raise SnapshotNotStored(
-                f"{where}, listed in the snapshot's manifest, is missing: the snapshot was partly deleted. "
-                "Nothing was restored; use another snapshot."
-            ) from None
-        except SnapshotFault as fault:  # not an RDB, or its own CRC-64 trailer does not match
-            raise StoredObjectCorrupt(
-                f"{where} is damaged: {_damage(fault)}. It no longer matches the snapshot's manifest (SHA-256 "
-                f"{record.sha256[:16]}…). Nothing was restored; use another snapshot."
-            ) from fault
-        _compare(digest, record, where)
+        digest = await read_verified(source, record, writer.write, progress=progress, chunk_size=chunk_size)
         await writer.commit()
-    tracker.finished()
     return digest
 
 

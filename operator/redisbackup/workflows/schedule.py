@@ -43,7 +43,7 @@ from redisbackup.domain.timetable import Due, Timetable
 from redisbackup.k8s import redisbackups, schedules
 from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.faults import ObjectNotFound, RequestRejected
-from redisbackup.k8s.status import StatusWriter
+from redisbackup.k8s.status import FieldManager, StatusWriter, apply_schedule_status
 from redisbackup.servers.metrics import ScheduleMetrics
 from redisbackup.workflows.clock import ScheduleClock
 
@@ -83,7 +83,7 @@ class LiveScheduleKubernetes:
             await in_thread(redisbackups.delete_backup, namespace, name)
 
     def status_writer(self, body: Mapping[str, Any]) -> StatusWriter:
-        return StatusWriter(body, patch=schedules.patch_schedule_status)
+        return StatusWriter(body, manager=FieldManager.SCHEDULER, apply=apply_schedule_status)
 
 
 def _phase(body: Mapping[str, Any]) -> str | None:

@@ -4,10 +4,12 @@
     ─► status.verification + condition Verified (True, or False with the fault's code) + an Event
 
 A fault that says the snapshot itself is bad is the verdict (Verified=False). A fault that only says the
-verification could not be done yet (storage unreachable) is raised to be retried; one that will not go away by
-retrying (no redis-server in the operator's image) is recorded too, so that it is never silent. The verdict is
-written once the generation that asked for it is observed (an edit of spec.verify is recorded by the observer
-first, see `until_observed`).
+verification could not be done yet (storage unreachable) is told in the Verified condition (Unknown, with the
+fault's code) and an Event and raised to be retried, up to limits.snapshotAttempts times; after that, and at once
+for one that will not go away by retrying (no redis-server in the operator's image), it is recorded as the
+verification's result (an unexpected exception as InternalFailure), so that it is never silent. The verdict is
+applied under the verifier's own field manager: the observer recording the edit of spec.verify at the same time
+cannot overwrite it, nor it the observer's.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from redisbackup.domain.faults import RedisBackupError
+from redisbackup.domain.faults import InternalFailure, RedisBackupError
+from redisbackup.domain.status import mark_verification_pending
 from redisbackup.domain.verification import FAILED, NodeCheck, VerificationReport
+from redisbackup.k8s.status import FieldManager
 from redisbackup.storage.base import ObjectStore
 from redisbackup.workflows.access import KubernetesAccess
 from redisbackup.workflows.locate import backup_location
@@ -41,26 +45,6 @@ def needs_verification(body: Mapping[str, Any]) -> bool:
     )
 
 
-# How long a finished verification waits for the observer to record the spec edit that asked for it.
-OBSERVER_GRACE_SECONDS = 30.0
-
-
-def generation_observed(body: Mapping[str, Any]) -> bool:
-    generation = (body.get("metadata") or {}).get("generation")
-    observed = (body.get("status") or {}).get("observedGeneration")
-    return not isinstance(generation, int) or (isinstance(observed, int) and observed >= generation)
-
-
-async def until_observed(body: Mapping[str, Any], *, poll: float = 0.1) -> None:
-    """Until `body` (kopf's live view of the object) shows its generation observed.
-
-    An edit that sets spec.verify is recorded by the observer (workflows.observation), which writes the whole
-    condition list as its event's body had it: a Verified condition written before that would be lost, so the
-    verdict waits for it (bounded by the caller: if the observer never comes, the verdict is written anyway)."""
-    while not generation_observed(body):  # noqa: ASYNC110 - kopf updates the live body; there is no event to await
-        await asyncio.sleep(poll)
-
-
 class Verifications:
     def __init__(
         self,
@@ -68,12 +52,15 @@ class Verifications:
         kubernetes: KubernetesAccess,
         *,
         concurrency: int = 1,
+        attempts: int = 5,
         work_dir: Path | None = None,
     ) -> None:
         self.stores = stores
         self.kubernetes = kubernetes
         self.work_dir = work_dir
+        self.attempts = attempts
         self._gate = asyncio.Semaphore(concurrency)
+        self._failures: dict[str, int] = {}  # by uid: verifications that could not be done yet
 
     async def run(self, body: Mapping[str, Any]) -> VerificationReport | None:
         """Verify and record; raise a transient fault to be retried. None when there was nothing to do."""
@@ -81,31 +68,50 @@ class Verifications:
             return None
         metadata, status = body.get("metadata") or {}, body.get("status") or {}
         name = (body.get("spec") or {}).get("snapshotName", metadata.get("name"))
+        uid = str(metadata.get("uid"))
         async with self._gate:
             try:
                 async with self.stores(str(status.get("storage"))) as store:
                     manifest = await load_manifest(store, backup_location(body))
                     report = await verify_snapshot(store, manifest, work_dir=self.work_dir)
-            except RedisBackupError as problem:
-                if problem.transient and problem.code not in VERDICTS:
-                    raise
+            except Exception as error:
+                problem = error if isinstance(error, RedisBackupError) else InternalFailure.of(error, "verifying")
+                if problem is not error:
+                    log.exception("%s/%s: unexpected error while verifying", *_names(metadata))
+                if problem.transient and problem.code not in VERDICTS and not self._give_up(uid, problem):
+                    await self._pending(body, problem)
+                    if problem is error:
+                        raise
+                    raise problem from error
                 report = VerificationReport(
                     str(name),
                     dt.datetime.now(dt.UTC),
                     "no RDB loaded",
                     (NodeCheck(id="0001", clustered=False, result=FAILED, fault=problem),),
                 )
-        # kopf's daemon body is live: once the observer has recorded this generation, read it again, so that what
-        # was written while the RDBs loaded is kept rather than overwritten by the conditions list.
-        try:
-            async with asyncio.timeout(OBSERVER_GRACE_SECONDS):
-                await until_observed(body)
-        except TimeoutError:
-            log.warning("%s/%s: generation not observed yet; recording the verification anyway", *_names(metadata))
-        writer = self.kubernetes.status_writer(dict(body))
+        # kopf's daemon body is live: the writer starts from the object as it is now, after the RDBs loaded.
+        writer = self.kubernetes.status_writer(dict(body), FieldManager.VERIFIER)
         await writer.apply(verified(writer.status, report, generation=(body.get("metadata") or {}).get("generation")))
+        self._failures.pop(uid, None)
         log.info("%s/%s: %s", *_names(metadata), report.summary)
         return report
+
+    def _give_up(self, uid: str, problem: RedisBackupError) -> bool:
+        self._failures[uid] = failures = self._failures.get(uid, 0) + 1
+        if failures >= self.attempts:
+            problem.message += f" (gave up after {failures} attempts; limits.snapshotAttempts is {self.attempts})"
+            return True
+        problem.message += f" (attempt {failures} of {self.attempts}, limits.snapshotAttempts: it is tried again)"
+        return False
+
+    async def _pending(self, body: Mapping[str, Any], problem: RedisBackupError) -> None:
+        """Verified=Unknown with the reason, while the verification is retried (if the apiserver takes it)."""
+        writer = self.kubernetes.status_writer(dict(body), FieldManager.VERIFIER)
+        now = dt.datetime.now(dt.UTC)
+        try:
+            await writer.apply(mark_verification_pending(writer.status, problem, generation=None, now=now))
+        except RedisBackupError as unwritten:
+            log.warning("%s/%s: could not record %s: %s", *_names(body.get("metadata") or {}), problem.code, unwritten)
 
 
 def _names(metadata: Mapping[str, Any]) -> tuple[str, str]:

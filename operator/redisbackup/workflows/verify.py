@@ -1,17 +1,22 @@
 """Verifying a stored snapshot: can every RDB in it be restored, and what does it hold?
 
-Per node, one at a time (each load needs about as much memory as the node's data set):
+Per node, one at a time (each load needs about as much memory as the node's data set), in one pass over the
+stored RDB, which never touches the disk (in the operator's Pod, /tmp is a small emptyDir: an RDB written there
+got the Pod evicted, and the restarted operator verified again, without end):
 
-1. fetch the stored RDB into a private temporary directory, checking size, CRC-64 and SHA-256 against the
-   manifest (the bytes are the ones the snapshot stored);
-2. choose a local reader that understands the RDB's version and engine (local.readers, domain.engines): the
+1. choose a local reader that understands the RDB's version and engine (local.readers, domain.engines): the
    snapshot's own release if present, else the newest of its engine. When none does, the node's result is
-   Unknown (VerifierTooOld, naming both versions): an old checker's "Can't handle RDB format version" is no verdict;
-3. its `redis-check-rdb` (`valkey-check-rdb`) over the file: the engine's own parser reads every object and checks
-   the CRC-64 trailer;
-4. load it into a throwaway server of the same reader, with deep payload sanitization, count the keys per
-   database, and for a Redis Cluster shard check that every key hashes to a slot the shard owned (else
-   restore-cluster would fail).
+   Unknown (VerifierTooOld, naming both versions): an old checker's "Can't handle RDB format version" is no verdict
+   (the stored bytes are still read and checked against the manifest: a damaged object is a verdict);
+2. the stored bytes are checked against the manifest while they stream: size, CRC-64 and SHA-256 (the bytes are
+   the ones the snapshot stored);
+3. the reader's `redis-check-rdb` (`valkey-check-rdb`) reads the same stream on its standard input: the engine's
+   own parser reads every object and checks the CRC-64 trailer;
+4. a throwaway server of the same reader, with deep payload sanitization, loads the same stream through a FIFO;
+   then the keys are counted per database, and for a Redis Cluster shard every key must hash to a slot the shard
+   owned (else restore-cluster would fail).
+
+A mismatch with the manifest is reported before anything the checker or the loader says about those bytes.
 
 What passing proves and what it does not is in the README ("Verifying a snapshot"): in short, the stored bytes
 are the snapshot's, complete, and loadable by this redis-server version; not that the data is what the
@@ -20,6 +25,7 @@ application expects, nor that the shards of a cluster snapshot were taken at the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import tempfile
@@ -29,7 +35,7 @@ from typing import Any
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.conditions import StatusChange
-from redisbackup.domain.engines import choose_reader
+from redisbackup.domain.engines import VerifierTooOld, choose_reader
 from redisbackup.domain.faults import RedisBackupError, SnapshotFault
 from redisbackup.domain.manifest import Manifest, NodeSnapshotRecord
 from redisbackup.domain.plan import format_slots
@@ -43,17 +49,17 @@ from redisbackup.domain.verification import (
     VerificationReport,
     verification_status,
 )
-from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.events import post_event
-from redisbackup.k8s.faults import UpdateConflict
-from redisbackup.k8s.redisbackups import SnapshotNotFound, get_backup, patch_backup_status
-from redisbackup.local.check_rdb import check_rdb
+from redisbackup.k8s.faults import ObjectNotFound
+from redisbackup.k8s.redisbackups import SnapshotNotFound
+from redisbackup.k8s.status import FieldManager, StatusWriter
+from redisbackup.local.check_rdb import check_rdb_stream
 from redisbackup.local.readers import RdbReader, find_readers
-from redisbackup.local.scratch_server import RDB_NAME, LocalRedisMissing, scratch_server
+from redisbackup.local.scratch_server import LocalRedisMissing, streamed_scratch_server
 from redisbackup.redis.client import RedisClient
 from redisbackup.redis.keyspace import keyspace, scan_keys
 from redisbackup.storage.base import ObjectStore
-from redisbackup.workflows.restore import fetch_rdb
+from redisbackup.workflows.restore import read_verified
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,10 @@ async def check_slots(connection: RedisClient, record: NodeSnapshotRecord, what:
         )
 
 
+async def _discard(chunk: bytes) -> None:
+    pass
+
+
 async def _verify_node(
     store: ObjectStore,
     manifest: Manifest,
@@ -97,11 +107,22 @@ async def _verify_node(
 ) -> NodeCheck:
     kind = "node group" if record.node_group_id else "node"
     what = f'{kind} {record.id} of snapshot "{manifest.snapshot_name}"'
-    rdb = directory / RDB_NAME
-    await fetch_rdb(store, record, rdb)  # our own CRC-64 reads every RDB version: a damaged object is a verdict
-    reader = readers[choose_reader([r.release for r in readers], record.header, written_by=record.written_by)]
-    checked = await check_rdb(rdb, what=what, reader=reader)
-    async with scratch_server(directory, what=what, reader=reader) as server:
+    try:
+        reader = readers[choose_reader([r.release for r in readers], record.header, written_by=record.written_by)]
+    except VerifierTooOld:
+        await read_verified(store, record, _discard)  # our own CRC-64 reads every RDB version: damage is a verdict
+        raise
+    async with (
+        check_rdb_stream(what=what, reader=reader) as check,
+        streamed_scratch_server(directory, what=what, reader=reader) as load,
+    ):
+
+        async def both(chunk: bytes) -> None:
+            await asyncio.gather(check.write(chunk), load.write(chunk))
+
+        await read_verified(store, record, both)
+        checked = await check.finish()
+        server = await load.finish()
         connection = await server.connect()
         try:
             databases = await keyspace(connection)
@@ -189,28 +210,15 @@ def verified(status: Mapping[str, Any] | None, report: VerificationReport, *, ge
     )
 
 
-async def record_verification(
-    body: Mapping[str, Any], report: VerificationReport, *, attempts: int = 5
-) -> dict[str, Any]:
+async def record_verification(body: Mapping[str, Any], report: VerificationReport) -> dict[str, Any]:
     """Write `report` into the RedisBackup's status (status.verification, the Verified condition) and post an
-    Event; re-reads and retries when the object changed meanwhile. Returns the updated object."""
+    Event, under the CLI's own field manager (what the operator writes meanwhile stays). Returns the object with
+    the status the server answered."""
     metadata = body.get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
-    current: Mapping[str, Any] = body
-    for attempt in range(attempts):
-        change = verified(current.get("status"), report, generation=(current.get("metadata") or {}).get("generation"))
-        version = (current.get("metadata") or {}).get("resourceVersion")
-        try:
-            updated = await in_thread(patch_backup_status, namespace, name, change.patch, resource_version=version)
-        except UpdateConflict:
-            if attempt == attempts - 1:
-                raise
-            fresh = await in_thread(get_backup, namespace, name)
-            if fresh is None:
-                raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
-            current = fresh
-            continue
-        if change.notice is not None:
-            await in_thread(post_event, updated, change.notice)
-        return updated
-    raise AssertionError("unreachable")
+    writer = StatusWriter(body, manager=FieldManager.CLI, post_event=post_event)
+    try:
+        await writer.apply(verified(writer.status, report, generation=metadata.get("generation")))
+    except ObjectNotFound:
+        raise SnapshotNotFound(f"RedisBackup {namespace}/{name} was deleted during its verification") from None
+    return {**body, "status": writer.status}

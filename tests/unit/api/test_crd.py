@@ -109,3 +109,12 @@ def test_the_check_mode_fails_on_a_stale_file(tmp_path: Path) -> None:
     assert crd.main(["--check", "--root", str(tmp_path)]) == 1
     assert crd.main(["--write", "--root", str(tmp_path)]) == 0
     assert crd.main(["--check", "--root", str(tmp_path)]) == 0
+
+
+def test_conditions_are_a_map_keyed_by_type_so_each_writer_owns_its_own(version: dict[str, Any]) -> None:
+    # Server-side apply merges such a list entry by entry: the snapshot, the verifier and the observer each apply
+    # their conditions without removing the others' (tests/e2e/test_status_writes.py shows it on a real apiserver).
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    conditions = status["conditions"]
+    assert (conditions["x-kubernetes-list-type"], conditions["x-kubernetes-list-map-keys"]) == ("map", ["type"])
+    assert "type" in conditions["items"]["required"], "a map key must be required"

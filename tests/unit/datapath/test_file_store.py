@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,14 +78,41 @@ def test_keys_cannot_escape_the_root(tmp_path: Path, key: str) -> None:
         FileStore(tmp_path).writer(key)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+# Run where root's power over file permissions is gone: in a user namespace of its own (unshare(2), CLONE_NEWUSER),
+# which maps no user, a process keeps its uid for permission checks but holds no capability over the files outside,
+# so a directory without write permission refuses it as it refuses the operator's unprivileged user (CI runs as root).
+UNPRIVILEGED = """
+import asyncio, ctypes, json, os, sys
+if os.geteuid() == 0 and ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:
+    sys.exit(f"unshare(CLONE_NEWUSER) failed: {os.strerror(ctypes.get_errno())}")
+from redisbackup.storage.file import FileStore
+try:
+    asyncio.run(FileStore(sys.argv[1]).put_bytes("a/b", b"x"))
+except Exception as error:
+    print(json.dumps([type(error).__name__, str(error)]))
+else:
+    print(json.dumps(None))
+"""
+
+
 def test_an_unwritable_directory_is_access_denied(tmp_path: Path) -> None:
-    tmp_path.chmod(0o500)
+    root = tmp_path / "snapshots"
+    root.mkdir(mode=0o500)
     try:
-        with pytest.raises(StorageAccessDenied, match="permission denied"):
-            asyncio.run(FileStore(tmp_path).put_bytes("a/b", b"x"))
+        result = subprocess.run(
+            [sys.executable, "-c", UNPRIVILEGED, str(root)], capture_output=True, text=True, timeout=60, check=False
+        )
     finally:
-        tmp_path.chmod(0o700)
+        root.chmod(0o700)
+    assert result.returncode == 0, result.stderr
+    kind, message = json.loads(result.stdout)
+    assert kind == StorageAccessDenied.__name__
+    assert re.fullmatch(
+        rf"StorageAccessDenied: cannot create {re.escape(str(root))}/a/\.b\.[0-9a-f]+\.part: permission denied\. "
+        "Make the directory writable by the operator's user",
+        message,
+    ), message
+    assert list(root.iterdir()) == [], "nothing was written"
 
 
 async def test_of_writers_racing_to_create_one_object_exactly_one_wins_and_its_bytes_stay(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The operator image, checked by reading it (no container engine here): hadolint, the stages, what the final stage
-contains and runs, and the build context the .dockerignore lets through."""
+"""The operator image, checked by reading it: hadolint, the stages, what the final stage contains and runs, and the
+build context the .dockerignore lets through. (`make images` builds it for real; tests/e2e/node runs it.)"""
 
 from __future__ import annotations
 
@@ -44,11 +44,18 @@ def test_the_base_is_a_slim_python_pinned_to_a_patch_release_in_both_stages() ->
     assert froms == ["${PYTHON_IMAGE} AS builder", "${PYTHON_IMAGE}"], "same interpreter path for the copied venv"
 
 
+def test_the_base_is_debian_trixie_whose_tools_read_the_newest_rdb_versions() -> None:
+    (default,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    assert default.endswith("-slim-trixie"), "trixie: redis-tools 8.0 (RDB 12) and valkey-tools 8.1"
+
+
 def test_compilers_stay_in_the_builder_and_the_final_stage_has_redis_check_rdb() -> None:
     builder, final = stages()
     assert "build-essential" in runs(builder)
     assert "pip wheel" in runs(builder)
     assert "redis-tools" in runs(final), "redis-check-rdb comes with redis-tools"
+    assert "valkey-tools" in runs(final), "valkey-check-rdb comes with valkey-tools"
+    assert "tini" in runs(final), "the init that reaps the verification servers"
     for tool in ("build-essential", "gcc", "pip install", "pip wheel"):
         assert tool not in runs(final)
     copies = [i["value"] for i in final if i["instruction"] == "COPY"]
@@ -58,7 +65,7 @@ def test_compilers_stay_in_the_builder_and_the_final_stage_has_redis_check_rdb()
 
 def test_the_image_runs_redisbackup_operator_as_a_numeric_non_root_user() -> None:
     image = image_config()
-    assert image.argv({}) == ["redisbackup", "operator"]
+    assert image.argv({}) == ["tini", "--", "redisbackup", "operator"]
     user, _, group = image.user.partition(":")
     assert user.isdigit(), "runAsNonRoot can only be verified for a numeric USER"
     assert int(user) != 0
@@ -70,15 +77,16 @@ def test_the_image_runs_redisbackup_operator_as_a_numeric_non_root_user() -> Non
     assert image.env["TMPDIR"] == "/tmp", "the only writable path: an emptyDir in the chart"
 
 
-def test_the_entrypoint_is_the_packages_console_script() -> None:
+def test_the_entrypoint_is_tini_then_the_packages_console_script() -> None:
+    """tini as PID 1 reaps the throwaway redis-servers of `spec.verify` and forwards SIGTERM to the operator."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["redisbackup"] == "redisbackup.cli.main:main"
-    assert image_config().entrypoint == ("redisbackup",)
+    assert image_config().entrypoint == ("tini", "--", "redisbackup")
 
 
 def test_kubernetes_args_replace_cmd_and_command_replaces_both() -> None:
     image = image_config()
-    assert image.argv({"args": ["operator", "--debug"]}) == ["redisbackup", "operator", "--debug"]
+    assert image.argv({"args": ["operator", "--debug"]}) == ["tini", "--", "redisbackup", "operator", "--debug"]
     assert image.argv({"command": ["redis-check-rdb"], "args": ["dump.rdb"]}) == ["redis-check-rdb", "dump.rdb"]
 
 

@@ -6,6 +6,7 @@ Git catches up."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -13,9 +14,9 @@ import pytest
 from devstack.gitops import ARGOCD_HEALTH_LUA, Health, argocd_health, kstatus
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain import status as transitions
+from redisbackup.domain.conditions import merge
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.resolution import SourceNotFound
-from redisbackup.k8s.status import merge
 
 NOW = dt.datetime(2026, 5, 15, 12, 0, tzinfo=dt.UTC)
 
@@ -186,3 +187,20 @@ def test_a_verification_that_passes_after_a_failed_one_lifts_stalled() -> None:
     merge(status, change.patch)
     assert {c["type"]: c["status"] for c in status["conditions"]}["Stalled"] == "False"
     assert (kstatus(backup(status)).status, argocd_health(backup(status)).status) == ("Current", "Healthy")
+
+
+def test_the_script_runs_in_argo_cds_runtime_without_the_standard_libraries(tmp_path: Path) -> None:
+    """Argo CD runs a health script from argocd-cm without `string`, `io` or `math` (only package, base, table and a
+    safe os): a script that used them would fail there, so the harness must refuse them too."""
+    probe = tmp_path / "probe.lua"
+    probe.write_text(
+        "local missing = {}\n"
+        'for _, name in ipairs({"string", "io", "math", "debug"}) do\n'
+        "  if _G[name] ~= nil then table.insert(missing, name) end\n"
+        "end\n"
+        'return {status = #missing == 0 and "Healthy" or "Degraded", message = table.concat(missing, ",")}\n'
+    )
+    assert argocd_health(backup(), probe) == Health("Healthy", "")
+    invalid = tmp_path / "invalid.lua"
+    invalid.write_text('return {status = "Fine"}\n')
+    assert argocd_health(backup(), invalid) == Health("Unknown", "Lua returned an invalid health status")

@@ -65,7 +65,8 @@ def test_a_full_file_reads_as_written_and_the_prefix_is_normalised() -> None:
     assert config.location("embedded")[1].kind == "file"
     assert config.limits.max_concurrent_snapshots == 8
     assert config.namespaces == ["payments", "orders"]
-    assert (config.metrics.host, config.metrics.port, config.health.port) == ("0.0.0.0", 9090, 0)
+    # host "": every address, IPv4 and IPv6
+    assert (config.metrics.host, config.metrics.port, config.health.port) == ("", 9090, 0)
 
 
 def test_every_unknown_key_is_named_with_its_path_and_the_keys_allowed_there() -> None:

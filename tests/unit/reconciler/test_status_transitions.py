@@ -7,10 +7,9 @@ from typing import Any
 
 from redisbackup.api.status import RedisBackupStatus
 from redisbackup.domain import status as transitions
-from redisbackup.domain.conditions import Notice, StatusChange
+from redisbackup.domain.conditions import Notice, StatusChange, merge
 from redisbackup.domain.faults import StorageFault
 from redisbackup.domain.resolution import SourceNotFound
-from redisbackup.k8s.status import merge
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 T1 = T0 + dt.timedelta(seconds=30)
@@ -155,6 +154,13 @@ def test_the_last_word_on_a_deleted_backup_depends_on_its_policy() -> None:
     assert transitions.deletion_notice("Retain", removed=0, location=None, forced=False).reason == "Retained"
     forced = transitions.deletion_notice("Delete", removed=0, location="s3://b/p/", forced=True)
     assert (forced.type, forced.reason) == ("Warning", "ForceDeleted")
+
+
+def test_a_field_a_transition_leaves_unknown_is_left_out_not_written_as_null() -> None:
+    # What a writer applies is merged the same way: a null would be refused by server-side apply, or kept as null.
+    status = apply({}, creating())
+    apply(status, transitions.mark_progress(status, bytes_done=10, bytes_total=None, generation=1, now=T1))
+    assert status["progress"] == {"bytesDone": 10}
 
 
 def test_a_wait_records_when_it_began_keeps_it_while_it_lasts_and_another_kind_of_wait_replaces_it() -> None:

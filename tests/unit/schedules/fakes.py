@@ -13,7 +13,7 @@ from redisbackup.api.faults import FaultCode
 from redisbackup.domain.automated import SCHEDULE_LABEL
 from redisbackup.domain.conditions import Notice
 from redisbackup.k8s.faults import AlreadyExists
-from redisbackup.k8s.status import StatusWriter, merge
+from redisbackup.k8s.status import FieldManager, StatusWriter, merge
 from redisbackup.servers.metrics import Metrics
 from redisbackup.workflows.schedule import ScheduleReconciler
 
@@ -88,13 +88,16 @@ class FakeScheduleKubernetes:
             self.deleted.append(name)
 
     def status_writer(self, body: Mapping[str, Any]) -> StatusWriter:
-        async def patch(namespace: str, name: str, change: Mapping[str, Any]) -> None:
-            merge(self.status, change)
+        async def apply(namespace: str, name: str, manager: str, status: Mapping[str, Any]) -> Mapping[str, Any]:
+            merge(self.status, status)  # what the writer applies, as the server merges it
+            return {"status": copy.deepcopy(self.status)}
 
         def post(reference: Mapping[str, Any], notice: Notice) -> None:
             self.events.append(notice)
 
-        return StatusWriter({**body, "status": self.status}, patch=patch, post_event=post)
+        return StatusWriter(
+            {**body, "status": self.status}, manager=FieldManager.SCHEDULER, apply=apply, post_event=post
+        )
 
     # -- what the RedisBackup reconciler would do to a backup
     def finish(self, name: str, phase: str = "available", reason: str = "ChecksumMismatch") -> None:

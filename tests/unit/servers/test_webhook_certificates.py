@@ -108,3 +108,48 @@ def test_a_service_name_longer_than_a_common_name_may_be_still_gets_a_certificat
     state = webhook_certificates.create([long_host, "127.0.0.1"], now, webhook_certificates.CertificatePolicy())
     names = state.serving_cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert long_host in names.get_values_for_type(x509.DNSName)
+
+
+def _share(pod: webhook_certificates.GeneratedCertificates, secret: dict[str, str], now: dt.datetime) -> None:
+    """What AdmissionServer does on each refresh with the shared Secret: adopt its CAs, rotate, write back."""
+    if (shared := webhook_certificates.Authority.from_data(secret)) is not None:
+        pod.adopt(shared, now)
+    pod.refresh(now)
+    authority = pod.authority()
+    assert authority is not None
+    secret.clear()
+    secret.update(authority.to_data())
+
+
+def test_pods_sharing_the_ca_secret_serve_certificates_of_one_bundle_through_every_rotation(tmp_path: Path) -> None:
+    """A new Pod (a rollout, a second replica) adopts the CA the apiserver already trusts, instead of publishing a
+    CA of its own that the other Pods' certificates are not signed by; rotations by one Pod reach the others."""
+    policy = CertificatePolicy()
+    secret: dict[str, str] = {}
+    first = webhook_certificates.GeneratedCertificates(tmp_path / "a", HOSTS, policy)
+    _share(first, secret, T0)
+    assert set(secret) == {"ca.crt", "ca.key"}
+    second = webhook_certificates.GeneratedCertificates(tmp_path / "b", HOSTS, policy)
+    _share(second, secret, T0 + dt.timedelta(hours=1))
+    assert first.state is not None
+    assert second.state is not None
+    assert second.state.current_ca.cert == first.state.current_ca.cert, "the second Pod adopted the first's CA"
+    assert second.state.serving_cert != first.state.serving_cert, "each Pod has its own serving certificate"
+    original = first.state.current_ca.cert
+    for day in range(1, 2 * 366, 3):
+        now = T0 + dt.timedelta(days=day)
+        for pod in (first, second) if day % 2 else (second, first):
+            _share(pod, secret, now)
+        bundle = webhook_certificates.Authority.from_data(secret)
+        assert bundle is not None
+        published = [bundle.current.cert, *([bundle.next.cert] if bundle.next else []), *bundle.retired]
+        for pod in (first, second):
+            assert trusted(pod.state.serving_cert, published, now), f"day {day}"
+    assert first.state.current_ca.cert != original, "the shared CA itself was rotated"
+    assert first.state.current_ca.cert == second.state.current_ca.cert
+
+
+def test_an_empty_or_foreign_secret_is_no_authority() -> None:
+    assert webhook_certificates.Authority.from_data({}) is None
+    with pytest.raises(ValueError, match=r"PEM|certificate|key"):
+        webhook_certificates.Authority.from_data({"ca.crt": "not a certificate", "ca.key": "not a key"})
