@@ -25,6 +25,7 @@ from redisbackup.api.config import OperatorConfig
 from redisbackup.api.resource import PLURAL, SCHEDULE_PLURAL
 from redisbackup.handlers import admission, backups, final_snapshots, health, schedules
 from redisbackup.k8s.api import PoolWatch
+from redisbackup.local.heap import HeapTrimmer
 from redisbackup.servers.metrics import Metrics
 from redisbackup.servers.webhook import AdmissionServer, WebhookOptions
 from redisbackup.storage.pool import StorePool
@@ -76,6 +77,7 @@ def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler |
     # An explicit registry has none of kopf's implicit login handlers: log in as the kubernetes client does
     # (the Pod's ServiceAccount in a cluster, else KUBECONFIG), the same credentials redisbackup.k8s uses.
     kopf.on.login(registry=registry, id="login")(kopf.login_via_client)
+    _register_heap_trimming(registry)
     health.register(registry, PoolWatch(patience=options.liveness_patience))
     if options.webhook is not None:
         _register_webhook(registry, reconciler)
@@ -129,6 +131,20 @@ def _register_metrics(
         reconciler.metrics.serve(endpoint.host, endpoint.port)
 
     kopf.on.startup(registry=registry, id="metrics")(serve_metrics)
+
+
+def _register_heap_trimming(registry: kopf.OperatorRegistry) -> None:
+    # Start-up handles every object once and frees most of what that took; glibc would keep it (local.heap).
+    trimmer = HeapTrimmer()
+
+    async def start_trimming(**_: Any) -> None:
+        trimmer.start()
+
+    async def stop_trimming(**_: Any) -> None:
+        await trimmer.stop()
+
+    kopf.on.startup(registry=registry, id="trim-heap")(start_trimming)
+    kopf.on.cleanup(registry=registry, id="stop-trimming-heap")(stop_trimming)
 
 
 def _register_store_closing(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:

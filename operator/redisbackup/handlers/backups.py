@@ -1,8 +1,10 @@
 """kopf handlers of RedisBackups: a daemon takes the snapshot, a deletion handler releases the data. Thin.
 
 - Every watch event updates the index of RedisBackups (workflows.uniqueness.BackupIndex, no API calls) that
-  the reconciler's and the webhook's uniqueness checks read. Every handler is `async`: kopf would run a `def`
-  handler in a thread, and the state they share (the index, the reconciler's queues) belongs to the event loop.
+  the reconciler's and the webhook's uniqueness checks read, and drops managedFields from the body kopf keeps
+  (one per RedisBackup, finished ones too, for its daemons; managedFields is half of each body's JSON).
+  Every handler is `async`: kopf would run a `def` handler in a thread, and the state they share (the index,
+  the reconciler's queues) belongs to the event loop.
 - The snapshot runs in a daemon, which kopf starts for every RedisBackup that is not terminal — when it is
   created, and for each one still creating when the operator starts — and cancels when the RedisBackup is
   deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available, failed) get no
@@ -47,6 +49,19 @@ def wants_verification(body: kopf.Body, **_: Any) -> bool:
     return needs_verification(body)
 
 
+def forget_managed_fields(body: kopf.Body) -> None:
+    """Drop metadata.managedFields from the body kopf keeps of a RedisBackup (in place).
+
+    kopf keeps the last body of every object of a resource that has daemons — also of the finished backups whose
+    daemons never start — for as long as the object lives; managedFields (the apiserver's server-side-apply
+    bookkeeping, which nothing here reads) is about half of each body. Every watch event brings a new body: this
+    runs on each, among the watching handlers, before kopf files the body away.
+    """
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+
+
 def _retry(reconciler: RedisBackupReconciler, fault: RedisBackupError, retry: int) -> kopf.TemporaryError:
     return kopf.TemporaryError(str(fault), delay=reconciler.retry_delay(retry, fault))
 
@@ -66,6 +81,7 @@ def _register_index(registry: kopf.OperatorRegistry, reconciler: RedisBackupReco
     @kopf.on.event(GROUP, VERSION, PLURAL, id=INDEX_ID, registry=registry)
     async def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
         reconciler.index.observe(body, deleted=type == "DELETED")
+        forget_managed_fields(body)
 
 
 def _register_snapshot(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,35 +53,49 @@ class KnownPeers:
 
 
 class BackupIndex:
-    """Every RedisBackup the operator's watch has delivered, by namespace and uid (updated on each event)."""
+    """Every RedisBackup the operator's watch has delivered (updated on each event), by namespace, then by resolved
+    snapshotName and uid: the webhook's and the reconciler's look-ups cost the same with 10 backups or 100,000.
+    It keeps `ExistingBackup` records (a few short strings), never the bodies."""
 
     def __init__(self) -> None:
-        self._namespaces: dict[str, dict[str, ExistingBackup]] = {}
+        self._names: dict[str, dict[str, dict[str, ExistingBackup]]] = {}  # namespace → name → uid → backup
+        self._where: dict[tuple[str, str], str] = {}  # (namespace, uid) → the name it is filed under
+        self._counts: dict[str, int] = {}
 
     def observe(self, body: Mapping[str, Any], *, deleted: bool) -> None:
         metadata = body.get("metadata") or {}
         namespace, uid = str(metadata.get("namespace") or ""), str(metadata.get("uid") or "")
         if not namespace or not uid:
             return
-        known = self._namespaces.setdefault(namespace, {})
+        self._forget(namespace, uid)
         existing = None if deleted else ExistingBackup.from_body(body)
-        if existing is None:
-            known.pop(uid, None)
-            if not known:
-                del self._namespaces[namespace]
-        else:
-            known[uid] = existing
+        if existing is not None:
+            name = sys.intern(resolved_identifier(existing.snapshot_name))
+            self._names.setdefault(namespace, {}).setdefault(name, {})[uid] = existing
+            self._where[(namespace, uid)] = name
+            self._counts[namespace] = self._counts.get(namespace, 0) + 1
+
+    def _forget(self, namespace: str, uid: str) -> None:
+        name = self._where.pop((namespace, uid), None)
+        if name is None:
+            return
+        names = self._names[namespace]
+        del names[name][uid]
+        if not names[name]:
+            del names[name]
+        self._counts[namespace] -= 1
+        if not self._counts[namespace]:
+            del self._counts[namespace], self._names[namespace]
 
     def peers(self, namespace: str, snapshot_name: str) -> IndexPeers:
         return IndexPeers(self, namespace, snapshot_name)
 
     def count(self, namespace: str) -> int:
-        return len(self._namespaces.get(namespace, {}))
+        return self._counts.get(namespace, 0)
 
     def named(self, namespace: str, snapshot_name: str) -> list[ExistingBackup]:
-        wanted = resolved_identifier(snapshot_name)
-        known = self._namespaces.get(namespace, {}).values()
-        return [backup for backup in known if resolved_identifier(backup.snapshot_name) == wanted]
+        same = self._names.get(namespace, {}).get(resolved_identifier(snapshot_name), {})
+        return list(same.values())
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ import pytest
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.workflows.uniqueness import BackupIndex, KnownPeers, peers_of
 
-pytestmark = pytest.mark.asyncio
-
 EARLIER = ExistingBackup(name="alpha", snapshot_name="Weekly", created="2026-05-01T12:00:00Z", uid="a")
 
 
@@ -92,3 +90,46 @@ async def test_the_webhook_reads_the_index_when_it_has_caught_up_and_lists_the_n
     violations = await admission.violations_of("CREATE", None, new, "team", index)
     assert [v.code for v in violations] == ["SnapshotAlreadyExistsFault"]
     assert listed == ["team"], "an index behind the apiserver is not trusted"
+
+
+def backup_body(name: str, uid: str, snapshot: str | None, namespace: str = "team") -> dict[str, object]:
+    spec = {} if snapshot is None else {"snapshotName": snapshot}
+    created = "2026-05-01T12:00:00Z"
+    return {"metadata": {"name": name, "uid": uid, "namespace": namespace, "creationTimestamp": created}, "spec": spec}
+
+
+def test_the_index_files_each_backup_under_its_resolved_name_and_follows_every_event() -> None:
+    index = BackupIndex()
+    index.observe(backup_body("alpha", "a", "Weekly"), deleted=False)
+    index.observe(backup_body("beta", "b", "weekly"), deleted=False)
+    index.observe(backup_body("gamma", "c", "daily"), deleted=False)
+    index.observe(backup_body("other", "o", "weekly", namespace="elsewhere"), deleted=False)
+    assert sorted(b.name for b in index.named("team", "WEEKLY")) == ["alpha", "beta"]
+    assert [b.name for b in index.named("elsewhere", "weekly")] == ["other"]
+    assert (index.count("team"), index.count("elsewhere"), index.count("none")) == (3, 1, 0)
+
+    index.observe(backup_body("alpha", "a", "Weekly"), deleted=False)  # a repeated event changes nothing
+    assert index.count("team") == 3
+    index.observe(backup_body("beta", "b", "monthly"), deleted=False)  # a body with another name moves
+    assert [b.name for b in index.named("team", "weekly")] == ["alpha"]
+    assert [b.name for b in index.named("team", "monthly")] == ["beta"]
+    index.observe(backup_body("gamma", "c", None), deleted=False)  # no usable snapshotName: not counted
+    assert index.named("team", "daily") == []
+    assert index.count("team") == 2
+
+    for name, uid in (("alpha", "a"), ("beta", "b"), ("gamma", "c")):
+        index.observe(backup_body(name, uid, None), deleted=True)
+    index.observe(backup_body("ghost", "g", "x"), deleted=True)  # never seen: nothing to forget
+    assert (index.count("team"), index.named("team", "weekly")) == (0, [])
+    assert index._names.keys() == {"elsewhere"}, "an emptied namespace leaves nothing behind"
+    assert index._where.keys() == {("elsewhere", "o")}
+
+
+def test_a_look_up_reads_only_the_backups_of_that_name() -> None:
+    index = BackupIndex()
+    for number in range(10_000):
+        index.observe(backup_body(f"b{number}", f"u{number}", f"hourly-{number}"), deleted=False)
+    assert index.count("team") == 10_000
+    assert len(index._names["team"]) == 10_000  # one bucket per name: a look-up touches one of them
+    assert [b.uid for b in index.named("team", "HOURLY-4242")] == ["u4242"]
+    assert index.named("team", "absent") == []
