@@ -1,4 +1,5 @@
-"""main.py wires the snapshot daemon, the deletion handler and kopf's bookkeeping under redisbackup.io."""
+"""main.py wires the watching handler that starts snapshots, the deletion handler and kopf's bookkeeping under
+redisbackup.io."""
 
 from __future__ import annotations
 
@@ -25,16 +26,11 @@ def registry() -> kopf.OperatorRegistry:
     return main.build_registry(main.OperatorOptions(webhook=None))
 
 
-def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_releases_the_data() -> None:
+def test_a_task_snapshots_every_backup_that_is_not_terminal_and_deletion_releases_the_data() -> None:
     built = registry()
-    daemon, verifier, schedule = built._spawning.get_all_handlers()
-    assert (daemon.id, verifier.id, schedule.id) == (
-        handlers.DAEMON_ID,
-        handlers.VERIFY_ID,
-        schedule_handlers.DAEMON_ID,
-    )
-    assert daemon.cancellation_timeout
-    assert daemon.cancellation_backoff is None
+    # No kopf daemon for RedisBackups: kopf would keep the body of every one, finished ones too (workflows.background).
+    assert [h.id for h in built._spawning.get_all_handlers()] == [schedule_handlers.DAEMON_ID]
+    assert handlers.CLEANUP_ID in [h.id for h in built._activities.get_all_handlers()], "tasks end with the operator"
     (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
     assert deletion.requires_finalizer
     (observer,) = [h for h in built._changing.get_all_handlers() if h.id.startswith(handlers.OBSERVE_ID)]
@@ -57,7 +53,7 @@ def test_a_daemon_snapshots_every_backup_that_is_not_terminal_and_deletion_relea
         ({"phase": "available"}, False),
         ({"phase": "failed"}, False),
     ]:
-        assert needs_snapshot(status) is spawned  # type: ignore[arg-type]
+        assert needs_snapshot({"status": status}) is spawned
 
 
 def test_kopf_keeps_its_finalizer_and_annotations_under_redisbackup_io() -> None:
@@ -124,7 +120,7 @@ def test_a_broken_config_file_stops_the_operator_with_the_key_named(
     assert "cannot read the configuration file" in capsys.readouterr().err
 
 
-def test_a_second_daemon_verifies_available_backups_that_ask_for_it_once() -> None:
+def test_a_second_task_verifies_available_backups_that_ask_for_it_once() -> None:
     def body(spec: dict[str, Any], status: dict[str, Any], **metadata: Any) -> Any:
         return {"metadata": metadata, "spec": {"snapshotName": "s", **spec}, "status": status}
 
@@ -168,7 +164,7 @@ def test_every_handler_of_ours_runs_on_the_event_loop_not_in_kopfs_thread_pool()
 
     built = main.build_registry(main.OperatorOptions(webhook=WebhookOptions()))
     ours = [h for h in all_handlers(built) if h.fn is not kopf.login_via_client]
-    assert {h.id for h in ours} >= {handlers.INDEX_ID, handlers.DAEMON_ID, handlers.DELETE_ID}
+    assert {h.id for h in ours} >= {handlers.INDEX_ID, handlers.DELETE_ID}
     sync = [h.id for h in ours if not inspect.iscoroutinefunction(getattr(h.fn, "func", h.fn))]
     assert sync == [], f"handlers kopf would run in a thread: {sync}"
 
