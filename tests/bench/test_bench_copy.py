@@ -21,6 +21,7 @@ from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest
 from redisbackup.storage.s3 import S3Settings, S3Store
 from redisbackup.workflows import copy as copy_workflow
+from tests.bench.summary import record, verdict
 from tests.bench.test_bench_datapath import machine_state
 from tests.e2e.test_copy_in_s3 import rdb, stored_snapshot
 
@@ -77,3 +78,11 @@ def test_server_side_copy(s3: S3Bucket) -> None:
         f"machine after:  {machine_state()}",
     ]
     print("\n\n" + "\n".join(lines) + "\n")
+    figure = (
+        f"copy-snapshot of {COPY_MB} MiB in one S3 endpoint",
+        f"{min(in_s3):.2f} s ({speedup:.1f}x faster)",
+        f"{min(streamed):.2f} s streamed",
+        ">= 5x faster",
+        verdict(speedup >= 5),
+    )
+    record("server-side copy", [figure], machine_state())

@@ -32,6 +32,7 @@ from devstack import redis_nodes
 from devstack.processes import install_cleanup_handlers
 from devstack.redis_nodes import RedisNode, Topology
 from devstack.s3 import S3Server
+from tests.bench.summary import record
 from tests.e2e.datapath_support import write_random
 
 pytestmark = pytest.mark.slow
@@ -403,4 +404,6 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
     measurement = f"measurement (best of {REPEAT})"
     header = f"{'data set':<26} {measurement:<44} {'seconds':>8} {'MiB/s':>8} {'cpu s':>7}  {'ratio':<14} {'target':<9}"
     print("\n\n" + "\n".join([header, "-" * len(header), *table, "", *lines]) + "\n")
+    # Its rows are laid out already (value, ratio, target and verdict in columns): one figure per row.
+    record("datapath", [(line.rstrip(),) for line in [header, *table]], machine_state())
     assert table, "set REDISBACKUP_BENCH_VALUES_MB or REDISBACKUP_BENCH_SMALL_KEYS"

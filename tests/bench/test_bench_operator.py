@@ -43,6 +43,7 @@ from redisbackup.domain.plan import plan_single_node
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.storage.s3 import S3Settings, S3Store
 from redisbackup.workflows.snapshot import take_snapshot
+from tests.bench.summary import record
 from tests.bench.test_bench_datapath import machine_state
 
 pytestmark = pytest.mark.slow
@@ -332,3 +333,4 @@ def print_table(rows: list[tuple[str, str, str, str]], before: str, after: str, 
     for row in rows:
         print(line.format(*row))
     print(f"\noperator log: {operator.process.log_path}\n")
+    record("operator", list(rows), after)
