@@ -15,7 +15,7 @@ from dataclasses import dataclass
 class Figure:
     bench: str
     measure: str
-    value: str
+    value: str = ""
     baseline: str = ""
     target: str = ""
     verdict: str = ""
