@@ -20,8 +20,8 @@ from tests.e2e.operator_support import apply, wait_phase
 
 pytestmark = pytest.mark.e2e
 
-# What the replica that streams a snapshot logs once the RDB is stored (workflows.snapshot). Not kopf's "Daemon
-# 'take-snapshot' succeeded": kopf may cancel the daemon the moment it sees the `available` the daemon just wrote.
+# What the replica that streams a snapshot logs once the RDB is stored (workflows.snapshot): only the replica whose
+# task took the snapshot writes it.
 TOOK_SNAPSHOT = re.compile(r"\bstored \d+ bytes of ")
 
 

@@ -1,6 +1,6 @@
 """Writing a RedisBackup's status and its Events: the I/O half of `redisbackup.domain.status`.
 
-Several writers change one RedisBackup's status — the snapshot daemon, the spec-edit observer, the verify daemon,
+Several writers change one RedisBackup's status — the snapshot task, the spec-edit observer, the verification task,
 the deletion handler, `redisbackup verify` — often at the same time. Each writes with server-side apply under a
 field manager of its own (`FieldManager`): the API server keeps, field by field, what each one applied, and merges
 `status.conditions` by type (the CRD declares them `listType: map`), so no writer can overwrite a condition or a
@@ -39,9 +39,9 @@ APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends t
 class FieldManager(StrEnum):
     """Who applied what in a RedisBackup's status (metadata.managedFields): one per writer."""
 
-    SNAPSHOT = "redisbackup-snapshot"  # the snapshot daemon (and, while it runs, the observer: one writer)
+    SNAPSHOT = "redisbackup-snapshot"  # the snapshot task (and, while it runs, the observer: one writer)
     OBSERVER = "redisbackup-observer"  # a spec edit of a finished backup recorded as observed
-    VERIFIER = "redisbackup-verifier"  # the spec.verify daemon
+    VERIFIER = "redisbackup-verifier"  # the spec.verify task
     DELETION = "redisbackup-deletion"  # the deletion handler
     CLI = "redisbackup-cli"  # `redisbackup verify` recording its verdict
     SCHEDULER = "redisbackup-scheduler"  # a RedisBackupSchedule's own status (its runs, retention, conditions)
@@ -163,9 +163,10 @@ class StatusWriter:
     async def apply(self, change: StatusChange) -> bool:
         """Write the change (if it changes anything) and post its Event; True when the status was written.
 
-        Shielded from cancellation: a write once sent lands anyway (the client call runs in a thread), and kopf
-        cancels the snapshot daemon as soon as it sees the terminal status that very write made, often before the
-        call has returned here. The Event and our copy of the status must still follow what the server has.
+        Shielded from cancellation: a write once sent lands anyway (the client call runs in a thread), and the
+        operator cancels the snapshot's task (workflows.background) as soon as it sees the terminal status that very
+        write made, often before the call has returned here. The Event and our copy of the status must still follow
+        what the server has.
         """
         return await asyncio.shield(self._apply(change))
 

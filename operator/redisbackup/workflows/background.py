@@ -10,7 +10,7 @@ The semantics are those the daemons had:
 - `observe` is called with every watch event of the resource (also the initial listing: that is the resume after
   a restart). It starts the work when `wanted(body)` and none runs for the uid, keeps the body the work sees up to
   date while it runs (one dict, updated in place, as kopf's live body was), and cancels the work when the object
-  is being deleted or gone.
+  is being deleted or gone, or no longer wanted (terminal: as kopf stopped a daemon whose filter stopped matching).
 - Work that returns is done for this process: it is not started again for the same uid (a late event still showing
   the old phase must not start a snapshot twice); it may start again only after the operator restarts.
 - Work that raises a `RedisBackupError` is retried after `retry_delay(retry, fault)`; any other exception (a bug)
@@ -99,6 +99,10 @@ class ObjectTasks:
         if running is not None:
             running.body.clear()  # in place: the work reads the object as it is now, as a kopf daemon's live body
             running.body.update(body)
+            if not self._wanted(body) and running.task is not None:
+                # Finished (or failed) meanwhile — by this very work's last write, or by another process: end it,
+                # as kopf ended a daemon whose filter stopped matching (the workflows expect that cancellation).
+                running.task.cancel()
             return
         if uid in self._done or not self._wanted(body):
             return

@@ -226,7 +226,7 @@ class RedisBackupReconciler:
 
     async def _terminal(self, request: BackupRequest, writer: StatusWriter, change: StatusChange) -> None:
         """Write the last transition; the RedisBackup is forgotten once it is written (a write the apiserver
-        refused raises, and the next attempt has what it needs), or when kopf, seeing it, cancels the daemon."""
+        refused raises, and the next attempt has what it needs), or when the operator, seeing it, cancels the task."""
         try:
             await writer.apply(change)
         except asyncio.CancelledError:

@@ -1,5 +1,5 @@
 """Recording that a changed spec was seen, when the change needs no work here (deletionPolicy and verify, the two
-mutable fields; the verification itself is the verify daemon's).
+mutable fields; the verification itself is the verification task's).
 
 GitOps tools compare status.observedGeneration with metadata.generation (kstatus: a difference is InProgress), so a
 finished backup whose deletionPolicy is edited in Git must catch up, or Flux would wait on it for ever.

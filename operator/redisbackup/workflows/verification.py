@@ -89,7 +89,8 @@ class Verifications:
                     "no RDB loaded",
                     (NodeCheck(id="0001", clustered=False, result=FAILED, fault=problem),),
                 )
-        # kopf's daemon body is live: the writer starts from the object as it is now, after the RDBs loaded.
+        # The task's body is live (workflows.background): the writer starts from the object as it is now, after the
+        # RDBs loaded.
         writer = self.kubernetes.status_writer(dict(body), FieldManager.VERIFIER)
         await writer.apply(verified(writer.status, report, generation=(body.get("metadata") or {}).get("generation")))
         self._failures.pop(uid, None)

@@ -124,3 +124,20 @@ async def test_close_cancels_every_task() -> None:
     await running.close()
     assert work.cancelled == 3
     assert len(running) == 0
+
+
+async def test_work_whose_object_turned_terminal_meanwhile_is_cancelled_as_a_daemon_whose_filter_stopped_matching() -> (
+    None
+):
+    work = Recorder()
+    work.release.clear()
+    running = tasks(work)
+    running.observe(body("u1", "creating"))
+    await work.started.wait()
+    running.observe(body("u1", "creating", labels={"a": "b"}))
+    await settle()
+    assert work.cancelled == 0
+    running.observe(body("u1", "failed"))  # e.g. written by another replica's attempt
+    await settle()
+    assert work.cancelled == 1
+    assert "u1" not in running
