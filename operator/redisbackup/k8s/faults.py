@@ -57,6 +57,14 @@ class UpdateConflict(KubernetesFault):
     transient = True
 
 
+class StatusSuperseded(UpdateConflict):
+    """While this attempt ran, another process of the operator (the other Pod of a rolling update) finished this
+    RedisBackup, or its deletion began: the status is no longer this attempt's to write. Nothing is written or
+    retried; the attempt ends and keeps its hands off what the other process stored."""
+
+    transient = False
+
+
 class RequestRejected(ValidationFault, KubernetesFault):
     """The apiserver refused the request: schema, CEL rule, or our admission webhook."""
 
