@@ -32,7 +32,9 @@ class SpecModel(BaseModel):
     # Descriptions are given with Field(description=…), never as attribute docstrings: pydantic's
     # use_attribute_docstrings parses every model's source at import, a quarter of the model-building time of each
     # CLI start-up (a figure of `make bench`).
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True, defer_build=True
+    )
 
 
 # A Secret's name is a DNS-1123 subdomain: no "/" (nothing can name another namespace's Secret), no "..".
