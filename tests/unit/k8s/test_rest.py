@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
+import os
 import ssl
 import sys
 import threading
@@ -225,3 +227,25 @@ def test_client_certificates_a_ca_and_exec_plugins_reach_a_tls_apiserver(tmp_pat
             api.call("list", api.custom(client).list_cluster_custom_object, "g", "v", "p")
     finally:
         server.shutdown()
+
+
+def test_describe_snapshots_runs_on_the_rest_client_without_the_official_one(http_server: int, tmp_path: Path) -> None:
+    import subprocess
+
+    config = _write(tmp_path / "config", _kubeconfig(f"http://127.0.0.1:{http_server}", {"token": "t0k"}))
+    probe = (
+        "import sys; from redisbackup.cli.main import main\n"
+        "code = main(['describe-snapshots'])\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env={**os.environ, "KUBECONFIG": str(config)}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    output, _, modules = done.stdout.partition("MODULES ")
+    assert json.loads(output) == {"Snapshots": []}
+    assert "kubernetes" not in modules.split()
+    # The kubeconfig context's namespace, and its token, reached the apiserver.
+    assert Recorder.seen[-1]["path"] == "/apis/redisbackup.io/v1alpha1/namespaces/team/redisbackups"
+    assert Recorder.seen[-1]["headers"]["Authorization"] == "Bearer t0k"
