@@ -55,6 +55,11 @@ def test_cli_startup(kube: Cluster, redisbackup_crd: str, tmp_path: Path) -> Non
         "redisbackup validate FILE": [*command, "validate", str(manifest)],
         "redisbackup describe-snapshots": [*command, "describe-snapshots", "-n", "default"],
     }
+    # A CRD just created can answer 503 "storage is (re)initializing" for a moment: wait until it serves lists.
+    deadline = time.monotonic() + 60
+    while subprocess.run(cases["redisbackup describe-snapshots"], env=env, capture_output=True, check=False).returncode:
+        assert time.monotonic() < deadline, "the apiserver never served RedisBackups"
+        time.sleep(0.5)
     before = machine_state()
     results: dict[str, list[float]] = {}
     for label, argv in cases.items():  # warm the bytecode caches first
