@@ -8,4 +8,6 @@ pytest_plugins = [
     "devstack.fixtures.node",
     "devstack.fixtures.elasticache_api",
     "devstack.fixtures.console",
+    # start_scene: the operator e2e tests' shared set-up (an operator for the test's namespace, and its steps).
+    "tests.e2e.operator_support",
 ]
