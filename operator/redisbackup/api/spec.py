@@ -202,6 +202,8 @@ class RedisBackupSpec(SourceAccess):
     creation, except deletionPolicy and verify.
     """
 
+    # auth, tls, port and storage: from SourceAccess, so that a schedule's template cannot drift from them.
+
     snapshot_name: str = name_field(
         naming.SNAPSHOT_NAME,
         f"Name of the snapshot, as ElastiCache's SnapshotName: 1 to {naming.SNAPSHOT_NAME_MAX_LENGTH} ASCII "
