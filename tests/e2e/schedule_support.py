@@ -46,6 +46,13 @@ class Timeline:
     def now(self) -> dt.datetime:
         return self.since + (dt.datetime.now(dt.UTC) - self.since) * self.rate
 
+    def seconds_to_next(self, period: dt.timedelta) -> float:
+        """Wall-clock seconds until this timeline next crosses a multiple of `period` (from its hour, as cron does)."""
+        now = self.now()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        passed = (now - hour) % period
+        return float((period - passed).total_seconds() / self.rate)
+
 
 def apply_schedule(scene: Scene, name: str, **spec: Any) -> None:
     """`kubectl apply` a RedisBackupSchedule, as users do."""

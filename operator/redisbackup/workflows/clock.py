@@ -22,6 +22,9 @@ CLOCK_ENV = "REDISBACKUP_CLOCK"
 class ScheduleClock(Protocol):
     def now(self) -> dt.datetime: ...
 
+    def at(self, instant: dt.datetime) -> dt.datetime:
+        """This clock's time at a wall-clock instant (e.g. a creationTimestamp Kubernetes wrote)."""
+
     async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
         """Return after `seconds` of this clock's time, or as soon as `wake` is set."""
 
@@ -34,10 +37,14 @@ class WallClock:
         self.since = since
 
     def now(self) -> dt.datetime:
-        real = dt.datetime.now(dt.UTC)
+        return self.at(dt.datetime.now(dt.UTC))
+
+    def at(self, instant: dt.datetime) -> dt.datetime:
+        # Timestamps Kubernetes writes are wall-clock ones: on a faster clock a schedule created a second ago would
+        # otherwise look a minute old, and run at once a slot from before it existed.
         if self.since is None or self.rate == 1.0:
-            return real
-        return self.since + (real - self.since) * self.rate
+            return instant
+        return self.since + (instant - self.since) * self.rate
 
     async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
         if seconds <= 0 or wake.is_set():

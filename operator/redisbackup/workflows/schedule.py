@@ -132,6 +132,10 @@ class ScheduleReconciler:
             self._failures_told.pop(uid, None)
             self.metrics.forget(namespace, name)
 
+    def _created(self, metadata: Mapping[str, Any]) -> dt.datetime | None:
+        created = parse_time(metadata.get("creationTimestamp"))
+        return None if created is None else self.clock.at(created)
+
     def _writer(self, body: Mapping[str, Any]) -> StatusWriter:
         uid = str(body["metadata"].get("uid"))
         if uid not in self._writers:
@@ -161,7 +165,7 @@ class ScheduleReconciler:
             for t in (
                 parse_time(writer.status.get("lastScheduleTime")),
                 parse_time(writer.status.get("lastSkippedTime")),
-                parse_time(metadata.get("creationTimestamp")),
+                self._created(metadata),
                 dt.datetime.min.replace(tzinfo=dt.UTC),
             )
             if t is not None
@@ -177,7 +181,7 @@ class ScheduleReconciler:
         seen = self._observe(body, timetable, owned, next_time, suspended=suspended, turned_off=turned_off)
         await writer.apply(mark_observed(writer.status, seen, generation=generation, now=now))
         if running:
-            created = parse_time(metadata.get("creationTimestamp")) or now
+            created = self._created(metadata) or now
             self.metrics.observe(
                 namespace,
                 name,

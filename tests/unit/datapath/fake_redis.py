@@ -29,6 +29,9 @@ class FakeRedis:
     after_rdb: bytes = b""  # what a pre-7.0 server would stream after the RDB
     cut_after: int | None = None  # close the connection after this many payload bytes
     pause_after: int | None = None  # stop sending (but stay connected) after this many payload bytes
+    # Redis 7.0+ drops a `REPLCONF rdb-only 1` replica as soon as its RDB is sent; False: a server that keeps the
+    # link (waiting for REPLCONF ACK, as before 7.0), so that only the client can end it.
+    drops_rdb_only: bool = True
     commands: list[list[bytes]] = field(default_factory=list)
     client_closed_after_rdb: asyncio.Event = field(default_factory=asyncio.Event)
     host: str = "127.0.0.1"
@@ -131,6 +134,9 @@ class FakeRedis:
             sent += len(piece)
             if sent >= len(payload):
                 break
-        # A real server now waits for REPLCONF ACK (never sent): the client must close on its own.
+        if self.drops_rdb_only and [b"REPLCONF", b"rdb-only", b"1"] in self.commands:
+            writer.transport.close()
+            return
+        # A pre-7.0 server now waits for REPLCONF ACK (never sent): the client must close on its own.
         if await reader.read() == b"":
             self.client_closed_after_rdb.set()

@@ -76,7 +76,7 @@ async def test_the_handshake_asks_for_eof_capability_and_rdb_only_then_syncs() -
 
 async def test_the_connection_is_closed_as_soon_as_the_rdb_is_complete() -> None:
     async with (
-        FakeRedis(rdb=os.urandom(5000), segments=[100, 1000]) as server,
+        FakeRedis(rdb=os.urandom(5000), segments=[100, 1000], drops_rdb_only=False) as server,
         open_rdb_stream(NodeAddress(server.host, server.port), ConnectionSettings(), FAST) as stream,
     ):
         async for _ in stream:

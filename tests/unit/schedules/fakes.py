@@ -50,6 +50,9 @@ class ManualClock:
     def now(self) -> dt.datetime:
         return self.moment
 
+    def at(self, instant: dt.datetime) -> dt.datetime:
+        return instant
+
     async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
         self.slept.append(seconds)
         await asyncio.sleep(0)

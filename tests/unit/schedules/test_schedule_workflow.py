@@ -255,3 +255,22 @@ async def test_a_snapshot_window_runs_once_a_day_at_a_start_inside_the_window() 
     assert len(kube.created) == 1
     await schedules.reconcile(copy.deepcopy(body))
     assert kube.status["nextScheduleTime"] == stamp(start + dt.timedelta(days=1))
+
+
+async def test_on_a_faster_clock_a_new_schedule_reads_its_creation_on_that_clock_and_runs_nothing_before_it() -> None:
+    # The end-to-end tests' clock runs 60 times as fast: the creationTimestamp the apiserver wrote (wall clock)
+    # must be read on it, else a schedule created a second ago looks an hour old and runs a slot at once.
+    since = T0 - dt.timedelta(minutes=30)
+
+    class Faster(ManualClock):
+        def at(self, instant: dt.datetime) -> dt.datetime:
+            return since + (instant - since) * 60
+
+    kube, clock = FakeScheduleKubernetes(), Faster(T0 + dt.timedelta(minutes=20))
+    schedules, _ = reconciler(kube, clock)
+    body = schedule(schedule="@hourly", keepLast=2, created=since + dt.timedelta(seconds=50))
+    await schedules.reconcile(body)
+    assert kube.created == [], "12:00 came before the schedule existed on its clock (12:20)"
+    clock.advance(minutes=40, seconds=1)
+    await schedules.reconcile(body)
+    assert kube.created == [automated_snapshot_name("cache-0", "sched-uid-1", T0 + dt.timedelta(hours=1))]
