@@ -10,6 +10,8 @@ pytest_plugins = [
     "devstack.fixtures.node",
     "devstack.fixtures.elasticache_api",
     "devstack.fixtures.console",
+    # start_scene: the operator e2e tests' shared set-up (an operator for the test's namespace, and its steps).
+    "tests.e2e.operator_support",
 ]
 
 # These machines are shared and noisy: a property test's example that takes longer than hypothesis's default 200 ms

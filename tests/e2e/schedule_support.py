@@ -1,5 +1,7 @@
 """Shared steps of the RedisBackupSchedule e2e tests: apply schedules, read their backups, and a faster clock.
 
+They act in a `tests.e2e.operator_support.Scene` (the test's namespace and the operator serving it).
+
 The operator's schedules can run on a clock that goes `rate` times as fast as the wall clock from `since` on
 (REDISBACKUP_CLOCK, redisbackup.workflows.clock): at rate 60, "*/5 * * * *" runs every five real seconds, and a
 restarted operator (same environment) resumes the same timeline. `Timeline` gives the test the same clock.
@@ -17,9 +19,8 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from devstack.cluster import Cluster
 from devstack.fixtures.operator import RunningOperator
-from tests.e2e.operator_support import GROUP, PLURAL, VERSION
+from tests.e2e.operator_support import GROUP, PLURAL, VERSION, Scene, events_of, get
 
 SCHEDULES = "redisbackupschedules"
 LABEL = "redisbackup.io/schedule"
@@ -53,27 +54,25 @@ class Timeline:
         return float((period - passed).total_seconds() / self.rate)
 
 
-def apply_schedule(kube: Cluster, namespace: str, name: str, **spec: Any) -> None:
+def apply_schedule(scene: Scene, name: str, **spec: Any) -> None:
+    """`kubectl apply` a RedisBackupSchedule, as users do."""
     document = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "RedisBackupSchedule", "metadata": {"name": name}}
-    kube.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump({**document, "spec": spec}))
+    scene.kubectl("apply", "-f", "-", input=yaml.safe_dump({**document, "spec": spec}))
 
 
-def get_schedule(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        body: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, SCHEDULES, name
-        )  # type: ignore[assignment]
-    except client.ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    return body
+def get_schedule(scene: Scene, name: str) -> dict[str, Any] | None:
+    return get(scene.api, scene.namespace, name, plural=SCHEDULES)
 
 
-def automated(api: client.ApiClient, namespace: str, schedule: str) -> list[dict[str, Any]]:
+def suspend(scene: Scene, name: str, suspended: bool = True) -> None:
+    """Set the schedule's spec.suspend, as `kubectl patch` does."""
+    scene.kubectl("patch", "rbs", name, "--type=merge", "-p", json.dumps({"spec": {"suspend": suspended}}))
+
+
+def automated(scene: Scene, schedule: str) -> list[dict[str, Any]]:
     """The schedule's RedisBackups (by label), oldest slot first."""
-    listing: Any = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, label_selector=f"{LABEL}={schedule}"
+    listing: Any = client.CustomObjectsApi(scene.api).list_namespaced_custom_object(
+        GROUP, VERSION, scene.namespace, PLURAL, label_selector=f"{LABEL}={schedule}"
     )
     items: list[dict[str, Any]] = listing["items"]
     return sorted(items, key=lambda b: b["metadata"]["annotations"][SCHEDULED_AT])
@@ -102,15 +101,11 @@ def wait_until(
     raise AssertionError(f"never {what} in {timeout:.0f}s{log}")
 
 
-def schedule_events(api: client.ApiClient, namespace: str, name: str) -> list[tuple[str, str]]:
-    listing = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=RedisBackupSchedule"
-    )
-    ordered = sorted(listing.items, key=lambda e: (e.first_timestamp or e.event_time or 0, e.metadata.name))
-    return [(event.reason, event.message) for event in ordered]
+def schedule_events(scene: Scene, name: str) -> list[tuple[str, str]]:
+    """(reason, message) of the Events about schedule `name`, oldest first."""
+    return events_of(scene.api, scene.namespace, name, kind="RedisBackupSchedule")
 
 
-def condition(body: dict[str, Any], kind: str) -> dict[str, Any]:
-    found = [c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == kind]
-    assert found, f"no {kind} condition in {json.dumps(body.get('status'))}"
-    return found[0]
+def event_messages(scene: Scene, name: str, reason: str) -> list[str]:
+    """The messages of the schedule's Events with that reason, oldest first."""
+    return [message for found, message in schedule_events(scene, name) if found == reason]

@@ -10,58 +10,50 @@ import pytest
 from kubernetes import client
 
 from devstack import redis_nodes
-from devstack.cluster import Cluster
 from devstack.datasets import server_version, written_rdb_version
-from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.operator import s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
-from devstack.mirror import Mirror
 from devstack.redis_nodes import Topology
 from devstack.wait import wait_until
 from redisbackup.domain.elasticache import snapshot_document_from_body
 from tests.e2e.operator_support import (
-    apply,
+    StartScene,
     assert_restores,
     assert_stored_rdb,
     condition,
-    events_of,
+    directory_of,
     fetch_object,
-    wait_phase,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
 
 
 def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
+    start_scene: StartScene,
     redis_standalone: Topology,
-    mirror: Mirror,
     s3: S3Bucket,
     redis_factory: RedisFactory,
     tmp_path: Path,
 ) -> None:
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3, prefix="backups"))
+    scene = start_scene(storage=s3_storage(s3, prefix="backups"))
+    namespace, operator = scene.namespace, scene.operator
     source = redis_standalone.primary
     with source.client() as redis:
         redis_nodes.fill_mixed(redis, count=500)
         engine, version = server_version(redis)
         rdb_version = written_rdb_version(redis)
-    mirror.pods(redis_standalone, namespace, "myNonClusteredRedis".lower())
+    scene.pods(redis_standalone, "myNonClusteredRedis".lower())
 
     # ElastiCache's example 1, verbatim: the identifier is case-insensitive.
-    apply(kube, namespace, "bkup-20150515", snapshotName="bkup-20150515", cacheClusterId="myNonClusteredRedis-001")
-    waited = kube.kubectl(
-        "wait", "-n", namespace, "--for=condition=Ready", "--timeout=90s", "redisbackup/bkup-20150515", check=False
-    )
+    scene.apply("bkup-20150515", snapshotName="bkup-20150515", cacheClusterId="myNonClusteredRedis-001")
+    waited = scene.kubectl("wait", "--for=condition=Ready", "--timeout=90s", "redisbackup/bkup-20150515", check=False)
     assert waited.returncode == 0, f"{waited.stderr}\n{operator.log_tail()}"
-    body = wait_phase(kube_api, namespace, "bkup-20150515", "available", operator=operator)
+    body = scene.wait_phase("bkup-20150515", "available")
 
     status = body["status"]
     uid = body["metadata"]["uid"]
-    directory = f"backups/{namespace}/bkup-20150515/{uid}/"
+    directory = directory_of(body, "backups/")
     assert status["location"] == f"s3://{s3.bucket}/{directory}"
     assert (status["cacheClusterId"], status["numCacheNodes"], status["engine"], status["engineVersion"]) == (
         "myNonClusteredRedis-001",
@@ -97,8 +89,8 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
     assert manifest["nodeSnapshots"][0]["sha256"] == node["sha256"]
 
     # Events are posted in the background: wait for the last one, then check the whole story.
-    wait_until(lambda: len(events_of(kube_api, namespace, "bkup-20150515")) >= 2, timeout=30, what="both Events")
-    reasons = [reason for reason, _ in events_of(kube_api, namespace, "bkup-20150515")]
+    wait_until(lambda: len(scene.events("bkup-20150515")) >= 2, timeout=30, what="both Events")
+    reasons = [reason for reason, _ in scene.events("bkup-20150515")]
     assert reasons == ["Creating", "Available"]
     metrics = operator.metrics()
     assert metrics['redisbackup_backups_total{result="available"}'] == 1
@@ -111,66 +103,47 @@ def test_a_pod_is_snapshotted_into_s3_and_the_stored_rdb_restores_every_key(
         "available",
         "myNonClusteredRedis-001",
     )
-    workload = client.CoreV1Api(kube_api).read_namespaced_pod("mynonclusteredredis-001", namespace)
+    workload = client.CoreV1Api(scene.api).read_namespaced_pod("mynonclusteredredis-001", namespace)
     assert "redisbackup.io/snapshotting" not in (workload.metadata.annotations or {}), "the source is released"
 
 
-def test_kubectl_get_rb_shows_the_printer_columns(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    tmp_path: Path,
-) -> None:
-    operator = start_operator(namespaces=[namespace])
-    mirror.statefulset(redis_standalone, namespace, "cache")
-    apply(kube, namespace, "daily", snapshotName="daily-1", cacheClusterId="cache")
-    wait_phase(kube_api, namespace, "daily", "available", operator=operator)
+def test_kubectl_get_rb_shows_the_printer_columns(start_scene: StartScene, redis_standalone: Topology) -> None:
+    scene = start_scene()
+    scene.statefulset(redis_standalone)
+    scene.backup("daily", snapshotName="daily-1", cacheClusterId="cache")
 
     with redis_standalone.primary.client() as redis:
         engine, version = server_version(redis)
-    table = kube.kubectl("get", "rb", "-n", namespace).stdout.splitlines()
+    table = scene.kubectl("get", "rb").stdout.splitlines()
     assert table[0].split() == ["NAME", "SNAPSHOT", "SOURCE", "ENGINE", "VERSION", "STATUS", "SIZE", "AGE"]
     row = table[1].split()
     assert row[:6] == ["daily", "daily-1", "cache", engine, version, "available"]
     assert row[7] in ("B", "KiB")  # e.g. "92 B" / "1.2 KiB": the size with its unit
-    wide = kube.kubectl("get", "redisbackups", "-n", namespace, "-o", "wide").stdout.splitlines()
+    wide = scene.kubectl("get", "redisbackups", "-o", "wide").stdout.splitlines()
     assert wide[0].split()[-1] == "LOCATION"
     assert wide[1].split()[-1].startswith("file:///")
 
 
 def test_a_single_pod_statefulset_is_read_through_its_pod_with_a_password_from_its_secret(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
+    start_scene: StartScene,
     redis_password: Topology,
-    mirror: Mirror,
     s3: S3Bucket,
     tmp_path: Path,
     redis_factory: RedisFactory,
 ) -> None:
     # S3 keys from files, as the chart mounts an existingSecret.
-    storage = s3_storage(s3, credentials_dir=tmp_path / "s3-credentials")
-    operator = start_operator(namespaces=[namespace], storage=storage)
+    scene = start_scene(storage=s3_storage(s3, credentials_dir=tmp_path / "s3-credentials"))
     source = redis_password.primary
-    with source.client() as redis:
-        redis_nodes.fill_mixed(redis, count=100)
-    mirrored = mirror.statefulset(redis_password, namespace, "sessions")
+    mirrored = scene.statefulset(redis_password, "sessions", keys=100)
     assert mirrored.auth_secret is not None
 
-    apply(
-        kube,
-        namespace,
+    body = scene.backup(
         "sessions-backup",
         snapshotName="sessions",
         cacheClusterId="sessions",
         auth={"secretRef": {"name": mirrored.auth_secret, "key": "password"}},
         tags={"team": "payments"},
     )
-    body = wait_phase(kube_api, namespace, "sessions-backup", "available", operator=operator)
 
     (node,) = body["status"]["nodeSnapshots"]
     assert node["sourcePod"] == "sessions-0"
@@ -178,7 +151,7 @@ def test_a_single_pod_statefulset_is_read_through_its_pod_with_a_password_from_i
     assert_stored_rdb(rdb, node)
     with source.client() as redis:
         assert_restores(rdb, redis, redis_factory)
-    apps = client.AppsV1Api(kube_api)
+    apps = client.AppsV1Api(scene.api)
     assert "redisbackup.io/snapshotting" not in (
-        apps.read_namespaced_stateful_set("sessions", namespace).metadata.annotations or {}
+        apps.read_namespaced_stateful_set("sessions", scene.namespace).metadata.annotations or {}
     )

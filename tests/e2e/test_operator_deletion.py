@@ -12,52 +12,35 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from devstack.cluster import Cluster
-from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.operator import s3_storage
 from devstack.fixtures.s3 import S3Bucket
-from devstack.mirror import Mirror
 from devstack.processes import Process
-from devstack.redis_nodes import Topology, fill_mixed
+from devstack.redis_nodes import Topology
 from devstack.s3 import start_seaweedfs
 from devstack.wait import wait_until
-from tests.e2e.operator_support import apply, condition, delete, get, wait_for, wait_gone, wait_phase
+from tests.e2e.operator_support import StartScene, condition, delete, directory_of, fill, wait_gone
 
 pytestmark = pytest.mark.e2e
 
 
-def directory_of(body: dict[str, object], prefix: str = "") -> str:
-    metadata, spec = body["metadata"], body["spec"]
-    assert isinstance(metadata, dict)
-    assert isinstance(spec, dict)
-    return f"{prefix}{metadata['namespace']}/{spec['snapshotName']}/{metadata['uid']}/"
-
-
 @pytest.mark.smoke
 def test_deleting_a_backup_deletes_its_objects_and_retain_keeps_them(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket
 ) -> None:
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3))
-    with redis_standalone.primary.client() as redis:
-        fill_mixed(redis, count=50)
-    mirror.pods(redis_standalone, namespace, "cache")
+    scene = start_scene(storage=s3_storage(s3))
+    scene.pods(redis_standalone, keys=50)
     for name in ("dropped", "kept"):
-        apply(kube, namespace, name, snapshotName=name, cacheClusterId="cache-001")
-    dropped = wait_phase(kube_api, namespace, "dropped", "available", operator=operator)
-    kept = wait_phase(kube_api, namespace, "kept", "available", operator=operator)
+        scene.apply(name, snapshotName=name, cacheClusterId="cache-001")
+    dropped = scene.wait_phase("dropped", "available")
+    kept = scene.wait_phase("kept", "available")
     assert len(s3.keys(directory_of(dropped))) == len(s3.keys(directory_of(kept))) == 2
 
     # deletionPolicy is the one field that may change after creation.
-    kube.kubectl("patch", "rb", "kept", "-n", namespace, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}')
-    kube.kubectl("delete", "rb", "dropped", "kept", "-n", namespace, "--timeout=60s")
+    scene.kubectl("patch", "rb", "kept", "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}')
+    scene.kubectl("delete", "rb", "dropped", "kept", "--timeout=60s")
 
-    assert get(kube_api, namespace, "dropped") is None
-    assert get(kube_api, namespace, "kept") is None
+    assert scene.get("dropped") is None
+    assert scene.get("kept") is None
     assert s3.keys(directory_of(dropped)) == []
     (kept_node,) = kept["status"]["nodeSnapshots"]
     assert s3.keys(directory_of(kept)) == sorted([f"{directory_of(kept)}manifest.json", kept_node["objectKey"]])
@@ -66,38 +49,21 @@ def test_deleting_a_backup_deletes_its_objects_and_retain_keeps_them(
 
 @pytest.mark.smoke
 def test_a_backup_outlives_its_statefulset_and_the_whole_namespace_of_its_source(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket
 ) -> None:
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3))
+    scene = start_scene(storage=s3_storage(s3))
+    kube = scene.kube
     source_namespace = kube.create_namespace("shop")
-    core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
-    with redis_standalone.primary.client() as redis:
-        fill_mixed(redis, count=50)
-    mirror.statefulset(redis_standalone, source_namespace, "cache")
+    core, apps = client.CoreV1Api(scene.api), client.AppsV1Api(scene.api)
+    fill(redis_standalone, 50)
+    scene.mirror.statefulset(redis_standalone, source_namespace, "cache")
 
     # Another namespace's Redis is read only when that namespace agrees.
-    apply(
-        kube, namespace, "baseline", snapshotName="baseline", cacheClusterId="cache", sourceNamespace=source_namespace
-    )
-    waiting = wait_for(
-        kube_api,
-        namespace,
-        "baseline",
-        lambda body: any(
-            c.get("reason") == "SourceNamespaceNotShared" for c in body.get("status", {}).get("conditions", [])
-        ),
-        what="waited for the source namespace's consent",
-        operator=operator,
-    )
+    scene.apply("baseline", snapshotName="baseline", cacheClusterId="cache", sourceNamespace=source_namespace)
+    waiting = scene.wait_condition("baseline", "Progressing", reason="SourceNamespaceNotShared")
     assert waiting["status"]["phase"] == "creating"
-    kube.kubectl("annotate", "namespace", source_namespace, f"redisbackup.io/allow-backups-from={namespace}")
-    available = wait_phase(kube_api, namespace, "baseline", "available", operator=operator)
+    kube.kubectl("annotate", "namespace", source_namespace, f"redisbackup.io/allow-backups-from={scene.namespace}")
+    available = scene.wait_phase("baseline", "available")
     stored = s3.keys(directory_of(available))
     assert len(stored) == 2
 
@@ -113,7 +79,7 @@ def test_a_backup_outlives_its_statefulset_and_the_whole_namespace_of_its_source
         return False
 
     wait_until(namespace_gone, timeout=90, what=f"deletion of namespace {source_namespace}")
-    after = get(kube_api, namespace, "baseline")
+    after = scene.get("baseline")
     assert after is not None
     assert after["status"] == available["status"], "nothing about the backup changed"
     assert condition(after, "Ready")["status"] == "True"
@@ -152,47 +118,32 @@ def own_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnS3]:
 
 
 def test_deletion_is_blocked_while_s3_is_down_and_completes_when_it_returns_unless_forced(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    own_s3: OwnS3,
+    start_scene: StartScene, redis_standalone: Topology, own_s3: OwnS3
 ) -> None:
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(own_s3))
-    mirror.pods(redis_standalone, namespace, "cache")
+    scene = start_scene(storage=s3_storage(own_s3))
+    scene.pods(redis_standalone)
     for name in ("patient", "forced"):
-        apply(kube, namespace, name, snapshotName=name, cacheClusterId="cache-001")
-    patient = wait_phase(kube_api, namespace, "patient", "available", operator=operator)
-    forced = wait_phase(kube_api, namespace, "forced", "available", operator=operator)
+        scene.apply(name, snapshotName=name, cacheClusterId="cache-001")
+    patient = scene.wait_phase("patient", "available")
+    forced = scene.wait_phase("forced", "available")
 
     own_s3.stop()
-    delete(kube_api, namespace, "patient")
-    delete(kube_api, namespace, "forced")
+    delete(scene.api, scene.namespace, "patient")
+    delete(scene.api, scene.namespace, "forced")
     for name in ("patient", "forced"):
-        blocked = wait_for(
-            kube_api,
-            namespace,
-            name,
-            lambda body: any(
-                c["type"] == "DeletionBlocked" and c["status"] == "True" for c in body["status"].get("conditions", [])
-            ),
-            what="showed DeletionBlocked",
-            operator=operator,
-        )
+        blocked = scene.wait_condition(name, "DeletionBlocked", status="True")
         assert blocked["status"]["phase"] == "deleting"
         reason = condition(blocked, "DeletionBlocked")
         assert reason["reason"] == "StorageUnavailable"
         assert 'redisbackup.io/force-delete="true"' in reason["message"]
         assert blocked["metadata"]["finalizers"] == ["redisbackup.io/data"]
 
-    kube.kubectl("annotate", "rb", "forced", "-n", namespace, "redisbackup.io/force-delete=true")
-    wait_gone(kube_api, namespace, "forced")
-    assert get(kube_api, namespace, "patient") is not None, "without the annotation the data is waited for"
+    scene.kubectl("annotate", "rb", "forced", "redisbackup.io/force-delete=true")
+    wait_gone(scene.api, scene.namespace, "forced")
+    assert scene.get("patient") is not None, "without the annotation the data is waited for"
 
     own_s3.start()
-    wait_gone(kube_api, namespace, "patient", timeout=90)
+    wait_gone(scene.api, scene.namespace, "patient", timeout=90)
     assert own_s3.keys(directory_of(patient)) == []
     kept = own_s3.keys(directory_of(forced))
     assert kept, "the force-deleted backup's data was given up on, not deleted"

@@ -16,79 +16,67 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from devstack.cluster import Cluster
 from devstack.elasticache_api import Key, RunningApi
-from devstack.fixtures.operator import StartOperator, s3_storage
+from devstack.fixtures.operator import s3_storage
 from devstack.fixtures.redis import RedisFactory
 from devstack.fixtures.s3 import S3Bucket
-from devstack.mirror import Mirror
-from devstack.redis_nodes import Topology, fill_mixed
+from devstack.redis_nodes import Topology
 from tests.e2e.elasticache_api_support import aws
-from tests.e2e.operator_support import apply, wait_phase
+from tests.e2e.operator_support import GROUP, PLURAL, VERSION, Scene, StartScene, condition, directory_of
 from tests.e2e.restore_support import redisbackup
 from tests.e2e.schedule_support import (
     SCHEDULED_AT,
     Timeline,
     apply_schedule,
     automated,
-    condition,
+    event_messages,
     get_schedule,
     phases,
     schedule_events,
     slots,
+    suspend,
     wait_until,
 )
 
 pytestmark = pytest.mark.e2e
 
 
-def directory_of(body: dict[str, Any]) -> str:
-    return f"{body['metadata']['namespace']}/{body['spec']['snapshotName']}/{body['metadata']['uid']}/"
-
-
-def describe(kube: Cluster, namespace: str, *flags: str) -> list[dict[str, Any]]:
-    result = redisbackup("describe-snapshots", "-n", namespace, *flags, env={"KUBECONFIG": str(kube.kubeconfig)})
+def describe(scene: Scene, *flags: str) -> list[dict[str, Any]]:
+    kubeconfig = str(scene.kube.kubeconfig)
+    result = redisbackup("describe-snapshots", "-n", scene.namespace, *flags, env={"KUBECONFIG": kubeconfig})
     assert result.returncode == 0, result.stderr
     snapshots: list[dict[str, Any]] = json.loads(result.stdout)["Snapshots"]
     return snapshots
 
 
 def test_a_schedule_keeps_the_newest_backups_shows_them_as_automated_and_takes_them_and_their_data_along_when_deleted(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket
 ) -> None:
     timeline = Timeline.starting_now(rate=60)  # "*/5 * * * *" runs every 5 s
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
-    with redis_standalone.primary.client() as redis:
-        fill_mixed(redis, count=50)
-    mirror.pods(redis_standalone, namespace, "cache")
-    apply(kube, namespace, "manual", snapshotName="manual", cacheClusterId="cache-001")
-    manual = wait_phase(kube_api, namespace, "manual", "available", operator=operator)
-    apply_schedule(kube, namespace, "every-five", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=2)
+    scene = start_scene(storage=s3_storage(s3), env=timeline.env())
+    operator = scene.operator
+    scene.pods(redis_standalone, keys=50)
+    manual = scene.backup("manual", cacheClusterId="cache-001")
+    apply_schedule(scene, "every-five", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=2)
 
     def runs() -> int:
-        return [reason for reason, _ in schedule_events(kube_api, namespace, "every-five")].count("Scheduled")
+        return len(event_messages(scene, "every-five", "Scheduled"))
 
     wait_until(lambda: runs() >= 4, what="ran four times", timeout=120, operator=operator)
-    schedule = get_schedule(kube_api, namespace, "every-five")
+    schedule = get_schedule(scene, "every-five")
     assert schedule is not None
     assert (condition(schedule, "Ready")["status"], condition(schedule, "Ready")["observedGeneration"]) == ("True", 1)
     assert condition(schedule, "Stalled")["status"] == "False"
-    assert metric_of(operator.metrics(), "redisbackup_schedule_interval_seconds", namespace, "every-five") == 300
+    assert metric_of(operator.metrics(), "redisbackup_schedule_interval_seconds", scene.namespace, "every-five") == 300
 
     # Suspended, so that no run or pruning changes what is compared below; retention still settles it.
-    kube.kubectl("patch", "rbs", "every-five", "-n", namespace, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    suspend(scene, "every-five")
     backups = wait_until(
         lambda: (
-            (s := get_schedule(kube_api, namespace, "every-five"))
+            (s := get_schedule(scene, "every-five"))
             and condition(s, "Ready")["reason"] == "Suspended"
             and s["status"]["kept"] == 2
-            and phases(b := automated(kube_api, namespace, "every-five")) == ["available", "available"]
+            and phases(b := automated(scene, "every-five")) == ["available", "available"]
             and b
         ),
         what="kept the newest two available backups, suspended",
@@ -99,7 +87,7 @@ def test_a_schedule_keeps_the_newest_backups_shows_them_as_automated_and_takes_t
     assert all(slot.minute % 5 == 0 and slot.second == 0 for slot in taken), "exactly on the slots"
     # On a busy machine a run can find the previous one still being taken: it is skipped (one at a time), and
     # says so; no slot has two backups.
-    events = schedule_events(kube_api, namespace, "every-five")
+    events = schedule_events(scene, "every-five")
     skipped = [m for r, m in events if r == "SkippedRun"]
     assert taken[1] - taken[0] <= dt.timedelta(minutes=5) * (1 + len(skipped))
     assert [r for r, _ in events].count("Pruned") >= 2, "retention said what it deleted"
@@ -107,23 +95,23 @@ def test_a_schedule_keeps_the_newest_backups_shows_them_as_automated_and_takes_t
         assert backup["status"]["snapshotSource"] == "automated"
         assert backup["metadata"]["name"] == backup["spec"]["snapshotName"]
         assert backup["metadata"]["name"].endswith(slot.strftime("-%Y%m%d%H%M"))
-    schedule = get_schedule(kube_api, namespace, "every-five")
+    schedule = get_schedule(scene, "every-five")
     assert schedule is not None
     assert schedule["status"]["lastSuccessfulTime"] == backups[-1]["metadata"]["annotations"][SCHEDULED_AT]
     assert condition(schedule, "Ready")["observedGeneration"] == 2
-    assert manual["metadata"]["name"] in {b["metadata"]["name"] for b in _all_backups(kube_api, namespace)}
+    assert manual["metadata"]["name"] in {b["metadata"]["name"] for b in _all_backups(scene)}
 
     # The CLI twin: --snapshot-source system shows the automated ones, user the manual one, as ElastiCache.
-    system = describe(kube, namespace, "--snapshot-source", "system")
+    system = describe(scene, "--snapshot-source", "system")
     assert {s["SnapshotSource"] for s in system} == {"automated"}
     assert sorted(s["SnapshotName"] for s in system) == sorted(b["spec"]["snapshotName"] for b in backups)
-    user = describe(kube, namespace, "--snapshot-source", "user")
+    user = describe(scene, "--snapshot-source", "user")
     assert [(s["SnapshotName"], s["SnapshotSource"], s["SnapshotRetentionLimit"]) for s in user] == [
         ("manual", "manual", 0)
     ]
 
     # kubectl's wide table: TYPE (ElastiCache's SnapshotSource) before LOCATION; SIZE has a space ("1.2 KiB").
-    rows = [row.split() for row in kube.kubectl("get", "rb", "-n", namespace, "-o", "wide").stdout.strip().split("\n")]
+    rows = [row.split() for row in scene.kubectl("get", "rb", "-o", "wide").stdout.strip().split("\n")]
     assert rows[0][-2:] == ["TYPE", "LOCATION"]
     assert {row[0]: row[-2] for row in rows[1:]} == {
         "manual": "manual",
@@ -132,18 +120,18 @@ def test_a_schedule_keeps_the_newest_backups_shows_them_as_automated_and_takes_t
 
     # Deleting the schedule deletes its automated backups (the garbage collector) and, through their finalizer,
     # their stored data; the manual backup stays.
-    kept_directories = [directory_of(b) for b in automated(kube_api, namespace, "every-five")]
-    kube.kubectl("delete", "rbs", "every-five", "-n", namespace, "--timeout=60s")
-    wait_until(lambda: not automated(kube_api, namespace, "every-five"), what="removed the automated backups")
+    kept_directories = [directory_of(b) for b in automated(scene, "every-five")]
+    scene.kubectl("delete", "rbs", "every-five", "--timeout=60s")
+    wait_until(lambda: not automated(scene, "every-five"), what="removed the automated backups")
     for directory in kept_directories:
         assert s3.keys(directory) == [], f"{directory} was not deleted"
     assert len(s3.keys(directory_of(manual))) == 2
-    assert [b["metadata"]["name"] for b in _all_backups(kube_api, namespace)] == ["manual"]
+    assert [b["metadata"]["name"] for b in _all_backups(scene)] == ["manual"]
 
 
-def _all_backups(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
-    listing: Any = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "redisbackup.io", "v1alpha1", namespace, "redisbackups"
+def _all_backups(scene: Scene) -> list[dict[str, Any]]:
+    listing: Any = client.CustomObjectsApi(scene.api).list_namespaced_custom_object(
+        GROUP, VERSION, scene.namespace, PLURAL
     )
     return list(listing["items"])
 
@@ -152,29 +140,20 @@ def metric_of(metrics: dict[str, float], name: str, namespace: str, schedule: st
     return metrics.get(f'{name}{{namespace="{namespace}",schedule="{schedule}"}}')
 
 
-def test_retention_by_age_and_suspend(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
-) -> None:
+def test_retention_by_age_and_suspend(start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket) -> None:
     timeline = Timeline.starting_now(rate=7200)  # "0 */6 * * *" runs every 3 s; a day passes in 12 s
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
-    mirror.pods(redis_standalone, namespace, "cache")
-    apply_schedule(
-        kube, namespace, "daily-ish", cacheClusterId="cache-001", schedule="0 */6 * * *", snapshotRetentionLimit=1
-    )
+    scene = start_scene(storage=s3_storage(s3), env=timeline.env())
+    operator = scene.operator
+    scene.pods(redis_standalone)
+    apply_schedule(scene, "daily-ish", cacheClusterId="cache-001", schedule="0 */6 * * *", snapshotRetentionLimit=1)
 
     def pruned_by_age() -> list[str]:
-        events = schedule_events(kube_api, namespace, "daily-ish")
+        events = schedule_events(scene, "daily-ish")
         return [m for reason, m in events if reason == "Pruned" and "snapshotRetentionLimit" in m]
 
     wait_until(lambda: len(pruned_by_age()) >= 2, what="pruned two backups by age", timeout=120, operator=operator)
     now = timeline.now()
-    remaining = automated(kube_api, namespace, "daily-ish")
+    remaining = automated(scene, "daily-ish")
     finished = [
         b
         for b, slot in zip(remaining, slots(remaining), strict=True)
@@ -185,10 +164,10 @@ def test_retention_by_age_and_suspend(
     assert all(now - slot < dt.timedelta(days=1, hours=12) for slot in slots(finished)), "none kept past the limit"
 
     # Suspended: no new runs (and nothing made up later); retention goes on.
-    kube.kubectl("patch", "rbs", "daily-ish", "-n", namespace, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    suspend(scene, "daily-ish")
     schedule = wait_until(
         lambda: (
-            (s := get_schedule(kube_api, namespace, "daily-ish"))
+            (s := get_schedule(scene, "daily-ish"))
             and condition(s, "Ready")["reason"] == "Suspended"
             and condition(s, "Ready")["observedGeneration"] == 2
             and s
@@ -198,67 +177,62 @@ def test_retention_by_age_and_suspend(
     )
     assert "nextScheduleTime" not in schedule["status"]
     suspended_at = timeline.now()
-    before = {b["metadata"]["name"] for b in automated(kube_api, namespace, "daily-ish")}
+    before = {b["metadata"]["name"] for b in automated(scene, "daily-ish")}
     wait_until(lambda: timeline.now() - suspended_at > dt.timedelta(hours=30), what="let 30 hours pass", timeout=30)
-    assert {b["metadata"]["name"] for b in automated(kube_api, namespace, "daily-ish")} <= before, "no new runs"
-    kube.kubectl("patch", "rbs", "daily-ish", "-n", namespace, "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    assert {b["metadata"]["name"] for b in automated(scene, "daily-ish")} <= before, "no new runs"
+    suspend(scene, "daily-ish", False)
     resumed_at = timeline.now()
     wait_until(
-        lambda: any(s > resumed_at for s in slots(automated(kube_api, namespace, "daily-ish"))),
+        lambda: any(s > resumed_at for s in slots(automated(scene, "daily-ish"))),
         what="ran again after resuming",
         operator=operator,
     )
-    new = [s for s in slots(automated(kube_api, namespace, "daily-ish")) if s > suspended_at]
+    new = [s for s in slots(automated(scene, "daily-ish")) if s > suspended_at]
     assert all(s > resumed_at - dt.timedelta(hours=6) for s in new), "the slots passed while suspended were not made up"
 
 
 def test_a_restart_never_duplicates_a_slot_and_an_outage_makes_up_only_the_newest_missed_run_within_its_deadline(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket
 ) -> None:
     # At rate 60 from a whole minute: "@hourly" runs at each wall-clock minute, "*/10 * * * *" every 10 s.
     timeline = Timeline.starting_now(rate=60)
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
-    mirror.pods(redis_standalone, namespace, "cache")
-    apply_schedule(kube, namespace, "hourly", cacheClusterId="cache-001", schedule="@hourly", keepLast=5)
-    apply_schedule(kube, namespace, "patient", cacheClusterId="cache-001", schedule="*/10 * * * *", keepLast=9)
+    scene = start_scene(storage=s3_storage(s3), env=timeline.env())
+    operator = scene.operator
+    scene.pods(redis_standalone)
+    apply_schedule(scene, "hourly", cacheClusterId="cache-001", schedule="@hourly", keepLast=5)
+    apply_schedule(scene, "patient", cacheClusterId="cache-001", schedule="*/10 * * * *", keepLast=9)
     apply_schedule(
-        kube, namespace, "strict", cacheClusterId="cache-001", schedule="*/10 * * * *", keepLast=9,
+        scene, "strict", cacheClusterId="cache-001", schedule="*/10 * * * *", keepLast=9,
         startingDeadlineSeconds=30,
     )  # fmt: skip
 
     # The crash window: the slot's backup is created, and the operator dies before status records the run.
     (created,) = wait_until(
-        lambda: automated(kube_api, namespace, "hourly"), what="ran the hourly schedule", timeout=90, operator=operator
+        lambda: automated(scene, "hourly"), what="ran the hourly schedule", timeout=90, operator=operator
     )
     operator.kill()
-    kube.kubectl(
-        "patch", "rbs", "hourly", "-n", namespace, "--subresource=status", "--type=merge",
+    scene.kubectl(
+        "patch", "rbs", "hourly", "--subresource=status", "--type=merge",
         "-p", json.dumps({"status": {"lastScheduleTime": None, "lastSkippedTime": None, "active": None}}),
     )  # fmt: skip
     operator.restart()
     # Its status is what the restarted operator writes back (the Event of the first pass may not have been posted
     # before the kill, so Events are not counted).
     wait_until(
-        lambda: ((get_schedule(kube_api, namespace, "hourly") or {}).get("status") or {}).get("lastScheduleTime"),
+        lambda: ((get_schedule(scene, "hourly") or {}).get("status") or {}).get("lastScheduleTime"),
         what="took the run up again after the restart",
         operator=operator,
     )
-    (again,) = [b for b in automated(kube_api, namespace, "hourly") if slots([b]) == slots([created])]
+    (again,) = [b for b in automated(scene, "hourly") if slots([b]) == slots([created])]
     assert again["metadata"]["uid"] == created["metadata"]["uid"], "the same backup: create-or-get, no duplicate"
-    schedule = get_schedule(kube_api, namespace, "hourly")
+    schedule = get_schedule(scene, "hourly")
     assert schedule is not None
     assert schedule["status"]["lastScheduleTime"] == created["metadata"]["annotations"][SCHEDULED_AT]
 
     # An outage of 35 minutes (three slots of the 10-minute schedules) that ends a minute after a slot.
     for name in ("patient", "strict"):
         wait_until(
-            lambda n=name: "available" in phases(automated(kube_api, namespace, n)),  # type: ignore[misc]
+            lambda n=name: "available" in phases(automated(scene, n)),  # type: ignore[misc]
             what=f"{name} ran",
             operator=operator,
         )
@@ -267,17 +241,13 @@ def test_a_restart_never_duplicates_a_slot_and_an_outage_makes_up_only_the_newes
     wait_until(
         lambda: (
             timeline.seconds_to_next(dt.timedelta(minutes=10)) > 3
-            and all(
-                p in ("available", "failed")
-                for n in ("patient", "strict")
-                for p in phases(automated(kube_api, namespace, n))
-            )
+            and all(p in ("available", "failed") for n in ("patient", "strict") for p in phases(automated(scene, n)))
         ),
         what="be between runs",
         operator=operator,
     )
     operator.stop()
-    last = {name: max(slots(automated(kube_api, namespace, name))) for name in ("patient", "strict")}
+    last = {name: max(slots(automated(scene, name))) for name in ("patient", "strict")}
     stopped = timeline.now()
     wait_until(
         lambda: (now := timeline.now()) - stopped > dt.timedelta(minutes=35) and now.minute % 10 == 1,
@@ -287,137 +257,114 @@ def test_a_restart_never_duplicates_a_slot_and_an_outage_makes_up_only_the_newes
     restarting = timeline.now()
     operator.restart()
     wait_until(
-        lambda: any(s > last["patient"] for s in slots(automated(kube_api, namespace, "patient"))),
+        lambda: any(s > last["patient"] for s in slots(automated(scene, "patient"))),
         what="made up a missed run",
         operator=operator,
     )
     # Made up: the newest slot missed when the operator looked again (not the oldest, not all of them), and
     # from then on one run per slot.
-    after = sorted(s for s in slots(automated(kube_api, namespace, "patient")) if s > last["patient"])
+    after = sorted(s for s in slots(automated(scene, "patient")) if s > last["patient"])
     assert after[0] >= last["patient"] + dt.timedelta(minutes=30), f"not the newest missed slot: {after}"
     assert all(b - a == dt.timedelta(minutes=10) for a, b in itertools.pairwise(after)), f"a burst: {after}"
-    scheduled = [m for r, m in schedule_events(kube_api, namespace, "patient") if r == "Scheduled"]
+    scheduled = event_messages(scene, "patient", "Scheduled")
     made_up = f"for the run due at {after[0]:%Y-%m-%dT%H:%M:%SZ}, "
     assert any(made_up in m and "late (a run missed while the operator was away)" in m for m in scheduled), scheduled
     missed = wait_until(
         # At rate 60 the deadline is half a second of wall clock: a run the operator woke late for during the
         # test may be missed too; the outage's is the one that passed over earlier slots.
         lambda: [
-            m
-            for r, m in schedule_events(kube_api, namespace, "strict")
-            if r == "MissedSchedule" and "were missed too, and are not made up" in m
+            m for m in event_messages(scene, "strict", "MissedSchedule") if "were missed too, and are not made up" in m
         ],
         what="reported the missed run",
         operator=operator,
     )
     assert "startingDeadlineSeconds 30" in missed[0]
-    assert not [s for s in slots(automated(kube_api, namespace, "strict")) if last["strict"] < s <= restarting]
+    assert not [s for s in slots(automated(scene, "strict")) if last["strict"] < s <= restarting]
 
 
 def test_an_every_minute_schedule_runs_on_the_wall_clock_at_the_minute(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
+    start_scene: StartScene, redis_standalone: Topology
 ) -> None:
-    operator = start_operator(namespaces=[namespace])
-    mirror.pods(redis_standalone, namespace, "cache")
-    apply_schedule(kube, namespace, "minutely", cacheClusterId="cache-001", schedule="* * * * *", keepLast=2)
+    scene = start_scene()
+    operator = scene.operator
+    scene.pods(redis_standalone)
+    apply_schedule(scene, "minutely", cacheClusterId="cache-001", schedule="* * * * *", keepLast=2)
     schedule = wait_until(
-        lambda: (
-            (s := get_schedule(kube_api, namespace, "minutely")) and s.get("status", {}).get("nextScheduleTime") and s
-        ),
+        lambda: (s := get_schedule(scene, "minutely")) and s.get("status", {}).get("nextScheduleTime") and s,
         what="said when it runs",
         operator=operator,
     )
     due = dt.datetime.fromisoformat(schedule["status"]["nextScheduleTime"].replace("Z", "+00:00"))
-    (backup,) = wait_until(
-        lambda: automated(kube_api, namespace, "minutely"), what="ran", timeout=90, operator=operator
-    )
+    (backup,) = wait_until(lambda: automated(scene, "minutely"), what="ran", timeout=90, operator=operator)
     created = dt.datetime.fromisoformat(backup["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
     assert slots([backup]) == [due]
     assert dt.timedelta(0) <= created - due < dt.timedelta(seconds=15), "created at its slot, not before, not late"
-    wait_phase(kube_api, namespace, backup["metadata"]["name"], "available", operator=operator)
+    scene.wait_phase(backup["metadata"]["name"], "available")
 
 
 @pytest.mark.slow
 def test_the_every_minute_sample_keeps_the_newest_two_automated_backups_on_the_wall_clock_and_goes_with_them(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket
 ) -> None:
     """manifests/samples/schedule-every-minute.yaml as make demo's user applies it, on the demo's workload name:
     three runs, a minute apart (about three minutes: marked slow)."""
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3))
-    with redis_standalone.primary.client() as redis:
-        fill_mixed(redis, count=100)
-    mirror.statefulset(redis_standalone, namespace, "mynonclusteredredis")
+    scene = start_scene(storage=s3_storage(s3))
+    operator = scene.operator
+    scene.statefulset(redis_standalone, "mynonclusteredredis", keys=100)
     sample = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "schedule-every-minute.yaml"
-    kube.kubectl("apply", "-n", namespace, "-f", str(sample))
+    scene.kubectl("apply", "-f", str(sample))
 
     def runs() -> int:
-        return [reason for reason, _ in schedule_events(kube_api, namespace, "every-minute")].count("Scheduled")
+        return len(event_messages(scene, "every-minute", "Scheduled"))
 
     wait_until(lambda: runs() >= 3, what="ran three times", timeout=240, operator=operator)
     backups = wait_until(
-        lambda: phases(b := automated(kube_api, namespace, "every-minute")) == ["available", "available"] and b,
+        lambda: phases(b := automated(scene, "every-minute")) == ["available", "available"] and b,
         what="kept the newest two",
         timeout=50,  # a minute has room for the third run to finish and the oldest to go, before the fourth
         operator=operator,
     )
     taken = slots(backups)
     assert taken[1] - taken[0] == dt.timedelta(minutes=1)
-    table = kube.kubectl("get", "rbs", "-n", namespace).stdout.split("\n")
+    table = scene.kubectl("get", "rbs").stdout.split("\n")
     assert table[0].split() == ["NAME", "SOURCE", "SCHEDULE", "LAST", "NEXT", "KEPT"]
     assert table[1].split()[:2] == ["every-minute", "myNonClusteredRedis"]
     directories = [directory_of(b) for b in backups]
-    kube.kubectl("delete", "-n", namespace, "-f", str(sample), "--timeout=60s")
-    wait_until(lambda: not automated(kube_api, namespace, "every-minute"), what="removed its backups", timeout=60)
+    scene.kubectl("delete", "-f", str(sample), "--timeout=60s")
+    wait_until(lambda: not automated(scene, "every-minute"), what="removed its backups", timeout=60)
     assert all(s3.keys(directory) == [] for directory in directories)
 
 
 def test_the_elasticache_api_shows_automated_snapshots_as_such_and_a_copy_of_one_outlives_the_schedule(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
+    start_scene: StartScene,
     elasticache_api: RunningApi,
     api_user: Key,
-    namespace: str,
     redis_standalone: Topology,
-    mirror: Mirror,
     s3: S3Bucket,
 ) -> None:
     """The real `aws elasticache` CLI against the API: describe-snapshots --snapshot-source system | user, an
     automated snapshot with its schedule's SnapshotRetentionLimit, and copy-snapshot, which keeps one as a manual
     snapshot when the schedule (and with it every automated one) is deleted, as in ElastiCache."""
     timeline = Timeline.starting_now(rate=60)  # "*/5 * * * *" runs every 5 s
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
-    with redis_standalone.primary.client() as redis:
-        fill_mixed(redis, count=50)
-    mirror.pods(redis_standalone, namespace, "cache")
-    apply(kube, namespace, "by-hand", snapshotName="by-hand", cacheClusterId="cache-001")
-    wait_phase(kube_api, namespace, "by-hand", "available", operator=operator)
+    scene = start_scene(storage=s3_storage(s3), env=timeline.env())
+    operator = scene.operator
+    scene.pods(redis_standalone, keys=50)
+    scene.backup("by-hand", cacheClusterId="cache-001")
     apply_schedule(
-        kube, namespace, "often", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=3,
+        scene, "often", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=3,
         snapshotRetentionLimit=7,
     )  # fmt: skip
     wait_until(
-        lambda: "available" in phases(automated(kube_api, namespace, "often")),
+        lambda: "available" in phases(automated(scene, "often")),
         what="took an automated backup",
         timeout=90,
         operator=operator,
     )
-    kube.kubectl("patch", "rbs", "often", "-n", namespace, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    suspend(scene, "often")
 
     code, system, stderr = aws(elasticache_api, api_user, "describe-snapshots", "--snapshot-source", "system")
     assert code == 0, stderr
-    mine = {b["spec"]["snapshotName"] for b in automated(kube_api, namespace, "often")}
+    mine = {b["spec"]["snapshotName"] for b in automated(scene, "often")}
     assert system["Snapshots"]
     assert {s["SnapshotName"] for s in system["Snapshots"]} <= mine
     assert {(s["SnapshotSource"], s["SnapshotRetentionLimit"]) for s in system["Snapshots"]} == {("automated", 7)}
@@ -436,12 +383,12 @@ def test_the_elasticache_api_shows_automated_snapshots_as_such_and_a_copy_of_one
     )
     assert code == 0, stderr
     assert copied["Snapshot"]["SnapshotSource"] == "manual"
-    copy = wait_phase(kube_api, namespace, "kept", "available", operator=operator)
+    copy = scene.wait_phase("kept", "available")
     assert copy["status"]["snapshotSource"] == "manual"
     assert not copy["metadata"].get("ownerReferences")
 
-    kube.kubectl("delete", "rbs", "often", "-n", namespace, "--timeout=60s")
-    wait_until(lambda: not automated(kube_api, namespace, "often"), what="removed the automated backups")
+    scene.kubectl("delete", "rbs", "often", "--timeout=60s")
+    wait_until(lambda: not automated(scene, "often"), what="removed the automated backups")
     code, left, stderr = aws(elasticache_api, api_user, "describe-snapshots")
     assert code == 0, stderr
     assert sorted((s["SnapshotName"], s["SnapshotSource"]) for s in left["Snapshots"]) == [
@@ -452,22 +399,15 @@ def test_the_elasticache_api_shows_automated_snapshots_as_such_and_a_copy_of_one
 
 
 def test_a_snapshot_window_backs_up_once_a_day_at_its_start_inside_the_window_shown_as_elasticache_does(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_standalone: Topology,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_standalone: Topology, s3: S3Bucket
 ) -> None:
     timeline = Timeline.starting_now(rate=7200)  # a day in 12 s
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
-    mirror.pods(redis_standalone, namespace, "cache")
-    apply_schedule(
-        kube, namespace, "window", cacheClusterId="cache-001", snapshotWindow="23:00-01:00", snapshotRetentionLimit=3
-    )
+    scene = start_scene(storage=s3_storage(s3), env=timeline.env())
+    operator = scene.operator
+    scene.pods(redis_standalone)
+    apply_schedule(scene, "window", cacheClusterId="cache-001", snapshotWindow="23:00-01:00", snapshotRetentionLimit=3)
     backups = wait_until(
-        lambda: phases(b := automated(kube_api, namespace, "window"))[:2] == ["available", "available"] and b,
+        lambda: phases(b := automated(scene, "window"))[:2] == ["available", "available"] and b,
         what="backed up on two days",
         timeout=120,
         operator=operator,
@@ -476,12 +416,12 @@ def test_a_snapshot_window_backs_up_once_a_day_at_its_start_inside_the_window_sh
     # (A whole number of days: on a loaded machine a day's run can find the previous one still being taken.)
     assert (second - first) % dt.timedelta(days=1) == dt.timedelta(0), "the same start minute every day"
     assert (first.hour * 60 + first.minute - 23 * 60) % (24 * 60) < 120, f"{first} is inside 23:00-01:00 UTC"
-    schedule = get_schedule(kube_api, namespace, "window")
+    schedule = get_schedule(scene, "window")
     assert schedule is not None
     assert schedule["status"]["schedule"] == (
         f"{first.minute} {first.hour} * * * UTC (snapshotWindow 23:00-01:00: starts at {first:%H:%M})"
     )
-    shown = {s["SnapshotName"]: s for s in describe(kube, namespace, "--snapshot-source", "system")}
+    shown = {s["SnapshotName"]: s for s in describe(scene, "--snapshot-source", "system")}
     snapshot = shown[backups[0]["spec"]["snapshotName"]]
     assert (snapshot["SnapshotSource"], snapshot["SnapshotWindow"], snapshot["SnapshotRetentionLimit"]) == (
         "automated",
@@ -491,33 +431,28 @@ def test_a_snapshot_window_backs_up_once_a_day_at_its_start_inside_the_window_sh
 
 
 def test_a_run_whose_previous_backup_is_still_being_taken_is_skipped_with_an_event_never_piled_up(
-    kube: Cluster,
-    kube_api: client.ApiClient,
-    start_operator: StartOperator,
-    namespace: str,
-    redis_factory: RedisFactory,
-    mirror: Mirror,
-    s3: S3Bucket,
+    start_scene: StartScene, redis_factory: RedisFactory, s3: S3Bucket
 ) -> None:
     # Each snapshot starts 20 s late: the runs due 5 and 10 s after the first find it still being taken.
     slow = redis_factory.standalone(extra={"repl-diskless-sync-delay": "20"})
     timeline = Timeline.starting_now(rate=60)  # "*/5 * * * *" runs every 5 s
-    operator = start_operator(namespaces=[namespace], storage=s3_storage(s3), env=timeline.env())
-    mirror.pods(slow, namespace, "cache")
-    apply_schedule(kube, namespace, "eager", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=5)
+    scene = start_scene(storage=s3_storage(s3), env=timeline.env())
+    operator = scene.operator
+    scene.pods(slow)
+    apply_schedule(scene, "eager", cacheClusterId="cache-001", schedule="*/5 * * * *", keepLast=5)
     skipped = wait_until(
-        lambda: [m for r, m in schedule_events(kube_api, namespace, "eager") if r == "SkippedRun"],
+        lambda: event_messages(scene, "eager", "SkippedRun"),
         what="skipped a run",
         timeout=90,
         operator=operator,
     )
-    (first,) = automated(kube_api, namespace, "eager")
+    (first,) = automated(scene, "eager")
     assert f"the previous automated backup {first['metadata']['name']} is still being taken" in skipped[0]
-    schedule = get_schedule(kube_api, namespace, "eager")
+    schedule = get_schedule(scene, "eager")
     assert schedule is not None
     assert schedule["status"]["active"] == first["metadata"]["name"]
     assert schedule["status"]["lastSkippedTime"] > schedule["status"]["lastScheduleTime"]
-    wait_phase(kube_api, namespace, first["metadata"]["name"], "available", operator=operator)
-    wait_until(lambda: len(automated(kube_api, namespace, "eager")) >= 2, what="ran again once it was taken")
-    taken = slots(automated(kube_api, namespace, "eager"))
+    scene.wait_phase(first["metadata"]["name"], "available")
+    wait_until(lambda: len(automated(scene, "eager")) >= 2, what="ran again once it was taken")
+    taken = slots(automated(scene, "eager"))
     assert len(set(taken)) == len(taken), "one backup per slot"

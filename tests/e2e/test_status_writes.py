@@ -23,6 +23,7 @@ from redisbackup.domain.status import (
     mark_waiting,
 )
 from redisbackup.k8s import client as product_client
+from redisbackup.k8s.faults import StatusSuperseded
 from redisbackup.k8s.status import FieldManager, StatusWriter
 from tests.e2e.operator_support import GROUP, PLURAL, VERSION, apply, get
 
@@ -155,3 +156,38 @@ def test_a_writer_started_again_keeps_what_its_manager_applied_and_removes_what_
     assert body["status"]["phase"] == "available"
     assert "progress" not in body["status"], "a field the writer unsets is removed by the server"
     assert conditions(body)["Ready"]["status"] == "True"
+
+
+def test_the_old_pods_snapshot_writer_resumed_after_the_new_one_finished_cannot_undo_available(
+    kube: Cluster, kube_api: client.ApiClient, namespace: str, redisbackup_crd: str, product_api: None
+) -> None:
+    # Field managers are per writer, not per process: during a rolling update the old Pod's snapshot writer (frozen,
+    # then resumed before its SIGTERM lands) applies under the same manager as the new Pod's. Unfenced, its stale
+    # `creating` replaced the new Pod's `available`, and the backup stayed creating for ever (make faults).
+    async def scenario() -> None:
+        old = StatusWriter(created(kube, kube_api, namespace, "rolled"), manager=FieldManager.SNAPSHOT, fenced=True)
+        old.notify = lambda _notice: None  # type: ignore[method-assign]
+        await old.apply(creating(old.status))
+        await old.apply(mark_progress(old.status, bytes_done=512, bytes_total=None, generation=1, now=NOW))
+        body = get(kube_api, namespace, "rolled")
+        assert body is not None
+        new = StatusWriter(body, manager=FieldManager.SNAPSHOT, fenced=True)
+        new.notify = lambda _notice: None  # type: ignore[method-assign]
+        await new.apply(mark_available(new.status, FIELDS, generation=1, now=NOW))
+
+        with pytest.raises(StatusSuperseded, match="became available by another writer"):
+            await old.apply(mark_progress(old.status, bytes_done=1024, bytes_total=None, generation=1, now=NOW))
+        assert old.status["phase"] == "available", "its next pass sees the backup finished and ends"
+        # A write that merely raced another one (the object changed, the backup did not finish) is retried and lands.
+        client.CustomObjectsApi(kube_api).patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, "rolled", {"spec": {"verify": True}}
+        )
+        assert await new.apply(mark_observed(new.status, generation=2))
+        assert new.writes == 2
+
+    asyncio.run(scenario())
+    body = get(kube_api, namespace, "rolled")
+    assert body is not None
+    assert body["status"]["phase"] == "available"
+    assert "progress" not in body["status"]
+    assert (body["status"]["observedGeneration"], conditions(body)["Ready"]["status"]) == (2, "True")

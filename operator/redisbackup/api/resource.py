@@ -30,7 +30,7 @@ class RedisBackup(BaseModel):
     snapshot. Deleting the source never deletes the backup.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     api_version: Literal["redisbackup.io/v1alpha1"] = Field(default="redisbackup.io/v1alpha1", alias="apiVersion")
     kind: Literal["RedisBackup"] = "RedisBackup"
@@ -64,7 +64,7 @@ class RedisBackupSchedule(BaseModel):
     Deleting the schedule deletes its automated backups; copy one to keep it.
     """
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     api_version: Literal["redisbackup.io/v1alpha1"] = Field(default="redisbackup.io/v1alpha1", alias="apiVersion")
     kind: Literal["RedisBackupSchedule"] = "RedisBackupSchedule"

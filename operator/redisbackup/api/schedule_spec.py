@@ -14,17 +14,7 @@ from pydantic import ConfigDict, Field
 from redisbackup.api import naming, timing
 from redisbackup.api.cel import cel_rule, validations
 from redisbackup.api.faults import FaultCode
-from redisbackup.api.spec import (
-    DNS_LABEL_PATTERN,
-    MAX_TAGS,
-    DeletionPolicy,
-    RedisAuth,
-    RedisTLS,
-    SpecModel,
-    Tags,
-    name_field,
-    tags_field,
-)
+from redisbackup.api.spec import MAX_TAGS, DeletionPolicy, SourceAccess, SpecModel, Tags, name_field, tags_field
 
 SCHEDULE_SOURCE_FIELDS = ("cacheClusterId", "replicationGroupId")
 TIMING_FIELDS = ("schedule", "snapshotWindow")
@@ -96,24 +86,9 @@ def name_length_message() -> str:
     )
 
 
-class ScheduleTemplate(SpecModel):
+class ScheduleTemplate(SourceAccess):
     """What every automated RedisBackup of the schedule gets in its spec (RedisBackup's fields of the same names)."""
 
-    auth: RedisAuth | None = Field(default=None, description="Credentials for the Redis nodes, if they need any.")
-    tls: RedisTLS | None = Field(default=None, description="TLS settings for the Redis nodes, if they use TLS.")
-    port: int | None = Field(
-        default=None,
-        ge=1,
-        le=65535,
-        description="Redis port; defaults to the container port named redis or tcp-redis, else 6379.",
-    )
-    storage: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=63,
-        pattern=DNS_LABEL_PATTERN,
-        description="Name of a storage location from the operator's configuration; defaults to its default location.",
-    )
     deletion_policy: DeletionPolicy = Field(
         default="Delete",
         description="What deleting an automated backup does to its stored snapshot — when retention prunes it, or "

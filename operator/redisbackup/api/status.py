@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 
 
 class StatusModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
 
 
 class Phase(StrEnum):

@@ -50,10 +50,14 @@ def namespace_of(args: argparse.Namespace) -> str:
     return str(args.namespace or kubernetes_client.current_namespace())
 
 
-def caller_of(args: argparse.Namespace) -> Caller:
-    """The CLI calls the core as its kubeconfig's user, in the namespace the arguments name (else kubectl's)."""
+def caller_of(args: argparse.Namespace, *, custom_objects_only: bool = False) -> Caller:
+    """The CLI calls the core as its kubeconfig's user, in the namespace the arguments name (else kubectl's).
+
+    `custom_objects_only`: the operation reads and writes RedisBackups only, so the light REST client serves it
+    (see redisbackup.k8s.client.cli_client): the command starts without importing the official client."""
     namespace = namespace_of(args)
-    return Caller(kubernetes_client.api_client(), namespace, identity="the kubeconfig's user")
+    client = kubernetes_client.cli_client() if custom_objects_only else kubernetes_client.api_client()
+    return Caller(client, namespace, identity="the kubeconfig's user")
 
 
 def error_line(fault: RedisBackupError, operation: str) -> str:

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return asyncio.run(
             snapshots.describe_snapshots(
-                caller_of(args),
+                caller_of(args, custom_objects_only=True),
                 selection,
                 show_node_group_config=args.show_node_group_config,
                 all_namespaces=args.all_namespaces,

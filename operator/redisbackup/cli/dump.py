@@ -30,7 +30,6 @@ from redisbackup.domain.plan import SnapshotPlan, plan_single_node
 from redisbackup.domain.source import ConnectionSettings, NodeAddress, RedisCredentials
 from redisbackup.redis.connection import Timeouts
 from redisbackup.storage.location import open_store
-from redisbackup.workflows.planning import plan_cluster_snapshot
 from redisbackup.workflows.snapshot import take_snapshot
 
 # ElastiCache's snapshot naming rules (redisbackup.api.naming), reported against the option users typed.
@@ -92,6 +91,9 @@ async def dump(args: argparse.Namespace, progress: ProgressLine | None) -> Manif
     location = SnapshotLocation(namespace=args.namespace, snapshot_name=name, uid=str(uuid.uuid4()))
     plan: SnapshotPlan
     if args.cluster:
+        # Only here: cluster planning talks to the nodes through redis-py, which a single node's dump never imports.
+        from redisbackup.workflows.planning import plan_cluster_snapshot
+
         plan = (await plan_cluster_snapshot(source_id, [address], settings, timeouts)).plan
     else:
         plan = plan_single_node(source_id, address)

@@ -29,7 +29,9 @@ class ManifestUnreadable(StorageFault):
 
 class _Model(BaseModel):
     # extra="ignore": a manifest written by a newer redisbackup (with more fields) stays readable.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore", defer_build=True
+    )
 
 
 class SourceNode(_Model):

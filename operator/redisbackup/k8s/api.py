@@ -23,18 +23,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
-
-import kubernetes
-import kubernetes.watch
-import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import ObjectNotFound, api_fault
+from redisbackup.k8s.faults import ObjectNotFound, api_fault, client_errors
+from redisbackup.k8s.rest import CustomObjects, RestClient
+
+# The official client is imported where it is used, not here: importing it takes about a second, which a CLI
+# command on `RestClient` (see redisbackup.k8s.rest) never pays.
+if TYPE_CHECKING:
+    import kubernetes
+
+    Client: TypeAlias = kubernetes.client.ApiClient | RestClient
+else:
+    Client = object
 
 T = TypeVar("T")
-Client = kubernetes.client.ApiClient
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take is their sum
 THREADS = 8
@@ -42,20 +46,37 @@ THREADS = 8
 _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
 
 
+def _official(client: Client | None) -> kubernetes.client.ApiClient:
+    if isinstance(client, RestClient):
+        raise TypeError("the REST client has custom objects only: this call needs the official client (api_client)")
+    return client or api_client()
+
+
 def core(client: Client | None = None) -> kubernetes.client.CoreV1Api:
-    return kubernetes.client.CoreV1Api(client or api_client())
+    import kubernetes
+
+    return kubernetes.client.CoreV1Api(_official(client))
 
 
 def apps(client: Client | None = None) -> kubernetes.client.AppsV1Api:
-    return kubernetes.client.AppsV1Api(client or api_client())
+    import kubernetes
+
+    return kubernetes.client.AppsV1Api(_official(client))
 
 
-def custom(client: Client | None = None) -> kubernetes.client.CustomObjectsApi:
-    return kubernetes.client.CustomObjectsApi(client or api_client())
+def custom(client: Client | None = None) -> kubernetes.client.CustomObjectsApi | CustomObjects:
+    """Custom objects, with either client: the REST client's twin has the same methods (redisbackup.k8s.rest)."""
+    if isinstance(client, RestClient):
+        return client.custom_objects()
+    import kubernetes
+
+    return kubernetes.client.CustomObjectsApi(_official(client))
 
 
 def admissionregistration(client: Client | None = None) -> kubernetes.client.AdmissionregistrationV1Api:
-    return kubernetes.client.AdmissionregistrationV1Api(client or api_client())
+    import kubernetes
+
+    return kubernetes.client.AdmissionregistrationV1Api(_official(client))
 
 
 def call(action: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -67,7 +88,7 @@ def call(action: str, method: Callable[..., Any], /, *args: Any, **kwargs: Any) 
             data = response.data
         finally:
             response.release_conn()
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+    except client_errors() as error:
         raise api_fault(error, action) from error
     body: dict[str, Any] = json.loads(data) if data else {}
     return body
@@ -97,6 +118,8 @@ def watch(
     The apiserver ends the watch after `timeout_seconds`; `stop` is looked at after each event (bookmarks keep
     them coming), so a watch nobody reads any more ends within about a minute. A watch whose resourceVersion is too
     old raises ResourceExpired: list again and watch from the list's resourceVersion."""
+    import kubernetes.watch
+
     watcher = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
     try:
         for event in watcher.stream(  # type: ignore[no-untyped-call]
@@ -112,7 +135,7 @@ def watch(
             yield event
             if stop.is_set():
                 return
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+    except client_errors() as error:
         raise api_fault(error, action) from error
     finally:
         watcher.stop()  # type: ignore[no-untyped-call]

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
-
-import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
+import sys
+from typing import Any, Protocol
 
 from redisbackup.api.faults import FaultCode
 from redisbackup.domain.faults import RedisBackupError, ValidationFault
+from redisbackup.k8s.rest import ApiStatusError
 
 _CODES = "|".join(sorted((re.escape(code.value) for code in FaultCode), key=len, reverse=True))
 _CODE_IN_MESSAGE = re.compile(rf"\b({_CODES}): ")
@@ -57,6 +56,14 @@ class UpdateConflict(KubernetesFault):
     transient = True
 
 
+class StatusSuperseded(UpdateConflict):
+    """While this attempt ran, another process of the operator (the other Pod of a rolling update) finished this
+    RedisBackup, or its deletion began: the status is no longer this attempt's to write. Nothing is written or
+    retried; the attempt ends and keeps its hands off what the other process stored."""
+
+    transient = False
+
+
 class RequestRejected(ValidationFault, KubernetesFault):
     """The apiserver refused the request: schema, CEL rule, or our admission webhook."""
 
@@ -67,7 +74,36 @@ class AlreadyExists(RequestRejected):
     code = FaultCode.SNAPSHOT_ALREADY_EXISTS
 
 
-def _body(error: ApiException) -> dict[str, Any]:
+class StatusError(Protocol):
+    """An error status from the apiserver: the official client's ApiException, or the REST client's
+    ApiStatusError (redisbackup.k8s.rest), which carry the same three attributes."""
+
+    status: int
+    reason: str | None
+    body: str | None
+
+
+def client_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a call through either client raises when the API fails: error statuses, and connections
+    that fail (OSError; urllib3's HTTPError with the official client). The official client's are looked up only
+    when it has been imported (by a call that uses it): importing it costs a CLI command about a second."""
+    errors: tuple[type[Exception], ...] = (ApiStatusError, OSError)
+    if "kubernetes.client.exceptions" in sys.modules:
+        import urllib3.exceptions
+        from kubernetes.client.exceptions import ApiException
+
+        errors += (ApiException, urllib3.exceptions.HTTPError)
+    return errors
+
+
+def _status_error(error: Exception) -> StatusError | None:
+    official = sys.modules.get("kubernetes.client.exceptions")
+    if isinstance(error, ApiStatusError) or (official is not None and isinstance(error, official.ApiException)):
+        return error  # type: ignore[return-value]  # both carry status, reason and body
+    return None
+
+
+def _body(error: StatusError) -> dict[str, Any]:
     try:
         body = json.loads(error.body or "{}")
     except ValueError:
@@ -75,7 +111,7 @@ def _body(error: ApiException) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def api_message(error: ApiException) -> str:
+def api_message(error: StatusError) -> str:
     return str(_body(error).get("message") or error.reason or f"HTTP {error.status}")
 
 
@@ -93,35 +129,40 @@ def _after_code(message: str) -> str:
 
 def api_fault(error: Exception, action: str) -> RedisBackupError:
     """Map a failed API call (`action`: "create RedisBackup x in namespace y") onto a fault."""
-    if isinstance(error, ApiException):
-        message = api_message(error)
-        if error.status == 401:
-            return Unauthenticated(
-                f"the Kubernetes API did not accept the credentials to {action}: {message} (an invalid, expired or "
-                "revoked token?)"
-            )
-        if error.status == 403:
-            return AccessDenied(
-                f"not allowed to {action}: {message}. Grant that permission (the README's Permissions section lists "
-                "what the operator and the CLI need), or use a kubeconfig that has it"
-            )
-        if error.status == 404:
-            return ObjectNotFound(f"the Kubernetes API could not {action}: {message}")
-        if error.status == 410:
-            return ResourceExpired(f"the Kubernetes API could not {action}: {message}")
-        if error.status == 409 and _body(error).get("reason") == "Conflict":
-            return UpdateConflict(f"could not {action}: it changed meanwhile ({message})")
-        code = code_in(message)
-        if code is not None:
-            return RequestRejected(_after_code(message), code=code)
-        if error.status == 409:
-            return AlreadyExists(f"cannot {action}: {message}")
-        if error.status in (400, 422):
-            return RequestRejected(f"cannot {action}: {message}")
-        return KubernetesUnavailable(f"the Kubernetes API could not {action}: {message}")
-    if isinstance(error, urllib3.exceptions.HTTPError | OSError):
+    status_error = _status_error(error)
+    if status_error is not None:
+        return _status_fault(status_error, action)
+    if isinstance(error, client_errors()):
         return KubernetesUnavailable(
             f"cannot reach the Kubernetes API to {action} ({error.__class__.__name__}: {error}): check the "
             "kubeconfig's server address and that the cluster is up"
         )
     raise error
+
+
+def _status_fault(error: StatusError, action: str) -> RedisBackupError:
+    message = api_message(error)
+    if error.status == 401:
+        return Unauthenticated(
+            f"the Kubernetes API did not accept the credentials to {action}: {message} (an invalid, expired or "
+            "revoked token?)"
+        )
+    if error.status == 403:
+        return AccessDenied(
+            f"not allowed to {action}: {message}. Grant that permission (the README's Permissions section lists "
+            "what the operator and the CLI need), or use a kubeconfig that has it"
+        )
+    if error.status == 404:
+        return ObjectNotFound(f"the Kubernetes API could not {action}: {message}")
+    if error.status == 410:
+        return ResourceExpired(f"the Kubernetes API could not {action}: {message}")
+    if error.status == 409 and _body(error).get("reason") == "Conflict":
+        return UpdateConflict(f"could not {action}: it changed meanwhile ({message})")
+    code = code_in(message)
+    if code is not None:
+        return RequestRejected(_after_code(message), code=code)
+    if error.status == 409:
+        return AlreadyExists(f"cannot {action}: {message}")
+    if error.status in (400, 422):
+        return RequestRejected(f"cannot {action}: {message}")
+    return KubernetesUnavailable(f"the Kubernetes API could not {action}: {message}")

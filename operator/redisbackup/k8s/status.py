@@ -12,6 +12,12 @@ manager has set so far, every time: it starts from what the object records that 
 what its previous process applied), adds each transition to it, and after each write keeps the status the server
 answers, so the next transition is computed against what is really there. A transition that changes nothing costs
 no API call. Events go through kopf's poster (or, from the CLI, `k8s.events`), never blocking the snapshot.
+
+A snapshot's writer is also fenced (`fenced=True`): field managers are per writer, not per process, so the old Pod
+of a rolling update, resumed after the new one made the backup `available`, would apply its stale `creating` over
+it. Its applies therefore carry the resourceVersion it last saw (the apiserver refuses them with 409 when the object
+changed since); on a conflict it reads the object again and, if another writer finished or is deleting the backup,
+stops with `StatusSuperseded` instead of writing.
 """
 
 from __future__ import annotations
@@ -28,12 +34,16 @@ import kopf
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL, SCHEDULE_KIND, SCHEDULE_PLURAL
+from redisbackup.api.status import Phase
 from redisbackup.domain.conditions import Notice, StatusChange, merge
 from redisbackup.k8s import api
+from redisbackup.k8s.faults import StatusSuperseded, UpdateConflict
 
 log = logging.getLogger(__name__)
 
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the body as JSON
+FENCED_TRIES = 8  # conflicts in a row before a fenced write gives up (each one re-reads the object)
+SETTLED = frozenset({Phase.AVAILABLE.value, Phase.FAILED.value, Phase.DELETING.value})
 
 
 class FieldManager(StrEnum):
@@ -48,8 +58,10 @@ class FieldManager(StrEnum):
 
 
 PostEvent = Callable[[Mapping[str, Any], Notice], None]
-ApplyStatus = Callable[[str, str, str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
-"""apply(namespace, name, field_manager, status) → the object as the server has it afterwards."""
+ApplyStatus = Callable[..., Awaitable[Mapping[str, Any]]]
+"""apply(namespace, name, field_manager, status[, resource_version=…]) → the object as the server has it afterwards;
+with a resource_version, UpdateConflict when the object changed since."""
+ReadObject = Callable[[str, str], Awaitable[Mapping[str, Any] | None]]
 
 
 def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
@@ -59,14 +71,18 @@ def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
 
 
 def _apply_status(
-    namespace: str, name: str, manager: str, status: Mapping[str, Any], kind: str = "RedisBackup", plural: str = PLURAL
+    namespace: str,
+    name: str,
+    manager: str,
+    status: Mapping[str, Any],
+    kind: str = "RedisBackup",
+    plural: str = PLURAL,
+    resource_version: str | None = None,
 ) -> dict[str, Any]:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": namespace},
-        "status": dict(status),
-    }
+    metadata = {"name": name, "namespace": namespace}
+    if resource_version is not None:  # a precondition: 409 Conflict when the object changed since
+        metadata["resourceVersion"] = resource_version
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": metadata, "status": dict(status)}
     return api.call(
         f"update the status of {kind} {name} in namespace {namespace}",
         api.custom().patch_namespaced_custom_object_status,
@@ -82,9 +98,27 @@ def _apply_status(
     )
 
 
-async def apply_status(namespace: str, name: str, manager: str, status: Mapping[str, Any]) -> Mapping[str, Any]:
+async def apply_status(
+    namespace: str, name: str, manager: str, status: Mapping[str, Any], resource_version: str | None = None
+) -> Mapping[str, Any]:
     """Server-side apply of `status` to RedisBackup `namespace/name` as `manager`: everything that manager owns."""
-    return await api.in_thread(_apply_status, namespace, name, manager, status)
+    return await api.in_thread(_apply_status, namespace, name, manager, status, resource_version=resource_version)
+
+
+def _read_backup(namespace: str, name: str) -> dict[str, Any] | None:
+    return api.call_or_none(
+        f"read RedisBackup {name} in namespace {namespace}",
+        api.custom().get_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+    )
+
+
+async def read_backup(namespace: str, name: str) -> Mapping[str, Any] | None:
+    return await api.in_thread(_read_backup, namespace, name)
 
 
 async def apply_schedule_status(
@@ -141,6 +175,8 @@ class StatusWriter:
         manager: FieldManager,
         post_event: PostEvent = post_with_kopf,
         apply: ApplyStatus = apply_status,
+        fenced: bool = False,
+        read: ReadObject = read_backup,
     ) -> None:
         metadata = body.get("metadata") or {}
         self.namespace = str(metadata.get("namespace"))
@@ -157,6 +193,9 @@ class StatusWriter:
         """Everything this manager has set: what each write applies (a field left out would be removed)."""
         self._post_event = post_event
         self._apply_status = apply
+        self.fenced = fenced
+        self._read = read
+        self.resource_version: str | None = metadata.get("resourceVersion")
         self._one_at_a_time = asyncio.Lock()  # a later write must never land before an earlier one
         self.writes = 0
 
@@ -175,7 +214,7 @@ class StatusWriter:
             applied = merge(copy.deepcopy(self.applied), change.patch)
             written = False
             if change.patch and not change.empty:
-                answer = await self._apply_status(self.namespace, self.name, self.manager, applied)
+                answer = await self._write(applied)
                 self.status = copy.deepcopy(dict(answer.get("status") or {}))
                 self.writes += 1
                 written = True
@@ -185,6 +224,35 @@ class StatusWriter:
             if change.notice is not None:
                 self.notify(change.notice)
             return written
+
+    async def _write(self, applied: Mapping[str, Any]) -> Mapping[str, Any]:
+        if not self.fenced:
+            return await self._apply_status(self.namespace, self.name, self.manager, applied)
+        for _ in range(FENCED_TRIES):
+            try:
+                answer = await self._apply_status(
+                    self.namespace, self.name, self.manager, applied, resource_version=self.resource_version
+                )
+            except UpdateConflict:
+                fresh = await self._read(self.namespace, self.name)
+                if fresh is None:
+                    raise
+                theirs = dict(fresh.get("status") or {})
+                self.resource_version = (fresh.get("metadata") or {}).get("resourceVersion")
+                if theirs.get("phase") in SETTLED and theirs.get("phase") != self.status.get("phase"):
+                    self.status = copy.deepcopy(theirs)  # what follows (the next pass) sees it settled
+                    raise StatusSuperseded(
+                        f"RedisBackup {self.namespace}/{self.name} became {theirs.get('phase')} by another writer "
+                        "while this attempt ran (another operator process, during a rolling update): this attempt "
+                        "ends without writing its status"
+                    ) from None
+                continue
+            self.resource_version = (answer.get("metadata") or {}).get("resourceVersion")
+            return answer
+        raise UpdateConflict(
+            f"could not update the status of RedisBackup {self.namespace}/{self.name}: it kept changing "
+            f"({FENCED_TRIES} conflicts in a row)"
+        )
 
     def notify(self, notice: Notice) -> None:
         try:

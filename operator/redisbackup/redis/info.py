@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
-from redisbackup.redis.client import Commands, RedisClient
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.faults import UnexpectedReply
+
+if TYPE_CHECKING:
+    from redisbackup.redis.client import Commands
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ async def describe_node(
     node: NodeAddress, settings: ConnectionSettings, timeouts: Timeouts | None = None
 ) -> ServerInfo:
     """Connect, AUTH, INFO, close: what the operator checks before it plans a snapshot."""
+    # Here, not at the top: the replication path reads INFO on its own connection and never needs redis-py.
+    from redisbackup.redis.client import RedisClient
+
     client = await RedisClient.open(node, settings, timeouts)
     try:
         return await read_server_info(client)

@@ -58,7 +58,8 @@ class LiveKubernetes:
         return credentials.redis_connection(namespace, spec)
 
     def status_writer(self, body: Mapping[str, Any], manager: FieldManager) -> StatusWriter:
-        return StatusWriter(body, manager=manager)
+        # The snapshot's writer is the one two processes run at once during a rolling update: fenced.
+        return StatusWriter(body, manager=manager, fenced=manager is FieldManager.SNAPSHOT)
 
     async def find_snapshot(self, namespace: str, snapshot_name: str) -> dict[str, Any] | None:
         try:

@@ -60,6 +60,7 @@ from redisbackup.domain.status import (
     phase_of,
     waiting_since,
 )
+from redisbackup.k8s.faults import StatusSuperseded
 from redisbackup.k8s.locks import Holder
 from redisbackup.k8s.status import FieldManager, StatusWriter
 from redisbackup.local.process_identity import this_process
@@ -157,12 +158,21 @@ class RedisBackupReconciler:
             return  # never again: a finished snapshot is not re-taken, a failed one not retried
         with self.running_snapshots.track(request.uid):
             try:
-                await self._attempt(request, writer, peers or KnownPeers())
-            except RedisBackupError as fault:
-                await self._settle(request, writer, fault)
-            except Exception as error:
-                log.exception("%s/%s: unexpected error while taking the snapshot", request.namespace, request.name)
-                await self._settle(request, writer, InternalFailure.of(error, "taking the snapshot"))
+                await self._attempt_and_settle(request, writer, peers or KnownPeers())
+            except StatusSuperseded as done:  # another process finished it: nothing of ours to write or retry
+                log.info("%s/%s: %s", request.namespace, request.name, done)
+                self.forget(request.uid)
+
+    async def _attempt_and_settle(self, request: BackupRequest, writer: StatusWriter, peers: Peers) -> None:
+        try:
+            await self._attempt(request, writer, peers)
+        except StatusSuperseded:
+            raise
+        except RedisBackupError as fault:
+            await self._settle(request, writer, fault)
+        except Exception as error:
+            log.exception("%s/%s: unexpected error while taking the snapshot", request.namespace, request.name)
+            await self._settle(request, writer, InternalFailure.of(error, "taking the snapshot"))
 
     async def _settle(self, request: BackupRequest, writer: StatusWriter, fault: RedisBackupError) -> None:
         """Where every failed attempt ends: wait (Progressing says why, and raise for a retry) or fail."""
@@ -173,6 +183,8 @@ class RedisBackupReconciler:
                 fault.message += " (the snapshot is stored: its status is written when the apiserver takes it)"
             try:
                 await writer.apply(mark_waiting(writer.status, fault, **self._as_of(request), waiting=waiting))
+            except StatusSuperseded:
+                raise
             except RedisBackupError as unwritten:  # the apiserver is the problem: the fault is retried all the same
                 log.warning("%s/%s: could not record %s: %s", request.namespace, request.name, fault.code, unwritten)
             raise fault

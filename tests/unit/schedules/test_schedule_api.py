@@ -52,6 +52,20 @@ def test_kubectl_sees_rbs_with_the_columns_the_issue_names() -> None:
     assert columns == ["Source", "Schedule", "Last", "Next", "Kept"]
 
 
+def test_the_template_takes_the_connection_and_storage_fields_of_a_redisbackup_as_they_are() -> None:
+    """spec.template.auth/tls/port/storage are RedisBackup's fields (one model, api.spec.SourceAccess): the same
+    schema, descriptions and rules in both CRDs, so an automated backup accepts whatever its template accepted."""
+
+    def spec_of(definition: crd.Definition) -> dict[str, Any]:
+        (version,) = yaml.safe_load(crd.render_crd(definition))["spec"]["versions"]
+        spec: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        return spec
+
+    backup, template = spec_of(crd.REDISBACKUP)["properties"], spec_of(crd.SCHEDULE)["properties"]["template"]
+    shared = ("auth", "tls", "port", "storage")
+    assert {name: template["properties"][name] for name in shared} == {name: backup[name] for name in shared}
+
+
 def _spec_rules(document: dict[str, Any]) -> list[dict[str, str]]:
     (version,) = document["spec"]["versions"]
     rules: list[dict[str, str]] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"]
