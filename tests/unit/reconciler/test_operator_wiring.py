@@ -67,6 +67,7 @@ def test_kopf_keeps_its_finalizer_and_annotations_under_redisbackup_io() -> None
     assert diffbase.prefix == "redisbackup.io"
     assert settings.posting.loggers is False
     assert settings.queueing.worker_limit == 1000  # limits.eventWorkers: a larger burst queues
+    assert settings.watching.chunk_size == main.LIST_PAGE_SIZE, "listed in pages: one 10,000-object list is a peak"
 
 
 def test_webhook_only_operators_reconcile_nothing() -> None:
