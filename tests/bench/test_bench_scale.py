@@ -36,7 +36,8 @@ Measured 2026-12-07, 2 CPUs shared (load 9.1 at the start, 4.3 at the end), 10,0
     restart: a backup creating  135.0 s (with 10: 12.3 s)
 Before (kopf daemons for RedisBackups, same bench, earlier run at load ~5): RSS steady 363 MB, peak 513 MB.
 Then the listings in pages of 500 (main.LIST_PAGE_SIZE), first start with 10,000 finished backups, one run at load
-~8, alternating: unpaged steady / peak 288 / 574 MB, serving 149 s; paged 199 / 384 MB, serving 132 s (an unpaged
+~8-10, alternating: unpaged steady / peak 288 / 574 MB, serving 149 s; paged 199 / 384 and 174 / 377 MB, serving
+132 and 101 s (an unpaged
 start at load 18 peaked at 701 MB, serving after 326 s). The table above was measured before the paging; the peak
 target (256 MB) is still missed with it.
 
