@@ -46,7 +46,7 @@ def test_the_configuration_fails_closed_has_no_side_effects_and_a_short_timeout(
     assert schedules["clientConfig"] == {"url": "https://127.0.0.1:9443/validate-redisbackupschedule"}
     assert webhook["failurePolicy"] == "Fail"
     assert webhook["sideEffects"] == "None"
-    assert webhook["timeoutSeconds"] == 5
+    assert webhook["timeoutSeconds"] == 10
     assert webhook["rules"] == [
         {
             "apiGroups": ["redisbackup.io"],

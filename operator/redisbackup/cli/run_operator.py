@@ -191,9 +191,9 @@ def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
         "--webhook-timeout",
         type=int,
         choices=range(1, 31),
-        default=_env("WEBHOOK_TIMEOUT", "5"),
+        default=_env("WEBHOOK_TIMEOUT", "10"),
         metavar="SECONDS",
-        help="apiserver's timeout for one admission call, 1-30 (env REDISBACKUP_WEBHOOK_TIMEOUT); default 5",
+        help="apiserver's timeout for one admission call, 1-30 (env REDISBACKUP_WEBHOOK_TIMEOUT); default 10",
     )
 
 

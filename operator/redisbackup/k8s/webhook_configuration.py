@@ -59,7 +59,7 @@ def build_configuration(
     name: str,
     client_config: dict[str, Any],
     *,
-    timeout_seconds: int = 5,
+    timeout_seconds: int = 10,
     namespaces: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The whole ValidatingWebhookConfiguration object (admissionregistration.k8s.io/v1): one webhook per resource,

@@ -95,7 +95,7 @@ class WebhookOptions:
     extra_hosts: tuple[str, ...] = ()
     configuration_name: str = "redisbackup-validating-webhook"
     manage_configuration: bool = True
-    timeout_seconds: int = 5
+    timeout_seconds: int = 10
     namespaces: tuple[str, ...] = ()
     """Namespaces the operator watches (empty: all); the configuration only sends their RedisBackups."""
     policy: CertificatePolicy = field(default_factory=CertificatePolicy)
