@@ -97,10 +97,24 @@ class StoreAttempt:
     async def abandon(self, *, foreign: bool = False) -> None:
         """Remove this attempt's objects and unfinished uploads, unless they are what the snapshot committed.
 
-        `foreign`: an attempt of another (dead) process, which may have committed before it died. Shielded from
-        cancellation; never raises (what it cannot remove goes with a later commit's sweep, or the deletion)."""
+        `foreign`: an attempt of another (dead) process, which may have committed before it died. Never raises
+        but a cancellation (what it cannot remove goes with a later commit's sweep, or the deletion). Cancelled
+        meanwhile — once or many times (a deletion cancels the snapshot, and so does the end of its task) — it
+        finishes first and only then ends the task: the deletion, which waits for that task to end before it
+        lists what to delete, must never list while this attempt's commit or removal is still in flight."""
+        cleanup = asyncio.ensure_future(self._abandon_quietly(foreign))
+        cancelled = False
+        while not cleanup.done():
+            try:
+                await asyncio.shield(cleanup)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _abandon_quietly(self, foreign: bool) -> None:
         try:
-            await asyncio.shield(self._abandon(foreign))
+            await self._abandon(foreign)
         except StorageFault as fault:
             log.warning("could not remove the objects of attempt %s under %s: %s", self.id, self.directory, fault)
 

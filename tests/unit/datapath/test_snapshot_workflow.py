@@ -242,6 +242,25 @@ async def test_the_attempt_of_a_process_that_is_gone_is_removed_even_when_this_o
     assert store.objects == {}
 
 
+async def test_a_snapshot_cancelled_again_and_again_ends_only_once_its_commit_has_landed() -> None:
+    # The deletion cancels the snapshot (and so does the end of its task) and waits for the task to end before it
+    # lists what to delete: a task that ended while its commit was still in flight left a manifest and an RDB
+    # behind the deletion (make faults, operator SIGKILL x30: two orphans).
+    store = SlowCommits(delay=0.5)
+    async with FakeRedis(rdb=REAL_RDB) as server:
+        plan = plan_single_node("c", NodeAddress(server.host, server.port))
+        task = asyncio.create_task(take_snapshot(plan, store, LOCATION, ConnectionSettings(), timeouts=FAST))
+        await store.commit_started.wait()
+        for _ in range(5):
+            task.cancel()
+            await asyncio.sleep(0.02)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert LOCATION.manifest_key in store.objects, "the commit landed before the task ended"
+    assert await delete_snapshot(store, LOCATION) == 1
+    assert store.objects == {}, "so a deletion after it finds everything"
+
+
 async def test_deleting_removes_the_manifest_and_every_rdb() -> None:
     store = MemoryStore()
     async with FakeRedis(rdb=REAL_RDB) as server:
