@@ -175,7 +175,7 @@ def test_the_charts_webhook_configuration_is_the_one_the_operator_writes(variant
     written = build_configuration(
         rendered["metadata"]["name"],
         options.client_config("validate-redisbackup", None),
-        timeout_seconds=5,
+        timeout_seconds=options.timeout_seconds,  # the operator's default: the chart's must agree
         namespaces=tuple(VARIANTS[variant].get("watchNamespaces", ())),
     )
     assert rendered["webhooks"] == written["webhooks"], "helm upgrade would fight the operator over it"
