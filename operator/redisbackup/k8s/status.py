@@ -36,7 +36,7 @@ from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL, SCHEDULE_KIND, SCHEDULE_PLURAL
 from redisbackup.api.status import Phase
 from redisbackup.domain.conditions import Notice, StatusChange, merge
-from redisbackup.k8s import api
+from redisbackup.k8s import api, redisbackups
 from redisbackup.k8s.faults import StatusSuperseded, UpdateConflict
 
 log = logging.getLogger(__name__)
@@ -105,20 +105,8 @@ async def apply_status(
     return await api.in_thread(_apply_status, namespace, name, manager, status, resource_version=resource_version)
 
 
-def _read_backup(namespace: str, name: str) -> dict[str, Any] | None:
-    return api.call_or_none(
-        f"read RedisBackup {name} in namespace {namespace}",
-        api.custom().get_namespaced_custom_object,
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        name,
-    )
-
-
 async def read_backup(namespace: str, name: str) -> Mapping[str, Any] | None:
-    return await api.in_thread(_read_backup, namespace, name)
+    return await api.in_thread(redisbackups.get_backup, namespace, name)
 
 
 async def apply_schedule_status(
