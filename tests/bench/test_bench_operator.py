@@ -64,19 +64,31 @@ class Timeline:
     phases: dict[tuple[str, str], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, phase: str) -> int:
+    def count(self, phase: str, prefix: str = "") -> int:
         with self.lock:
-            return sum(1 for (_, p) in self.phases if p == phase)
+            return sum(1 for (n, p) in self.phases if p == phase and n.startswith(prefix))
+
+    def when(self, name: str, phase: str) -> float | None:
+        with self.lock:
+            return self.phases.get((name, phase))
 
 
 @contextlib.contextmanager
-def watching(kube: Cluster, namespace: str) -> Iterator[Timeline]:
+def watching(kube: Cluster, namespace: str, *, from_now: bool = False) -> Iterator[Timeline]:
+    """`from_now`: start at the namespace's current resourceVersion, not replaying the objects already there."""
     timeline, stop = Timeline(), threading.Event()
+    version: str | None = None
+    if from_now:
+        with kube.api_client() as api:
+            listing: Any = client.CustomObjectsApi(api).list_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, limit=1
+            )
+        version = listing["metadata"]["resourceVersion"]
 
     def run() -> None:
+        nonlocal version
         with kube.api_client() as api:
             objects = client.CustomObjectsApi(api)
-            version = None
             while not stop.is_set():
                 stream = watch.Watch().stream(
                     objects.list_namespaced_custom_object,
@@ -109,12 +121,12 @@ def watching(kube: Cluster, namespace: str) -> Iterator[Timeline]:
         thread.join(10)
 
 
-def wait_for(condition: Any, timeout: float, what: str) -> float:
+def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.05) -> float:
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{what} did not happen in {timeout:.0f}s")
-        time.sleep(0.05)
+        time.sleep(interval)
     return time.monotonic() - started
 
 

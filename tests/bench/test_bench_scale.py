@@ -61,16 +61,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 import pytest
-from kubernetes import client, watch
+from kubernetes import client
 
 from devstack.cluster import Cluster
 from devstack.fixtures.operator import StartOperator
@@ -85,12 +83,15 @@ from tests.bench.test_bench_operator import (
     GROUP,
     PLURAL,
     VERSION,
+    Timeline,
     api_writes,
     cpu_seconds,
     difference,
     percentile,
     rss_mb,
+    wait_for,
     wait_idle,
+    watching,
 )
 
 pytestmark = pytest.mark.slow
@@ -196,74 +197,6 @@ def release_all(kube: Cluster, namespace: str) -> None:
         list(pool.map(batch, (names[i::THREADS] for i in range(THREADS))))
 
 
-# ------------------------------------------------------------------------------------------------ watching
-@dataclass
-class Phases:
-    """When a watch (started now, not replaying the N existing objects) first showed each RedisBackup in each phase."""
-
-    at: dict[tuple[str, str], float] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def when(self, name: str, phase: str) -> float | None:
-        with self.lock:
-            return self.at.get((name, phase))
-
-    def count(self, prefix: str, phase: str) -> int:
-        with self.lock:
-            return sum(1 for (n, p) in self.at if p == phase and n.startswith(prefix))
-
-
-@contextlib.contextmanager
-def phases_from_now(kube: Cluster, namespace: str) -> Iterator[Phases]:
-    phases, stop = Phases(), threading.Event()
-    with kube.api_client() as api:
-        listing: Any = client.CustomObjectsApi(api).list_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, limit=1
-        )
-    start_version = listing["metadata"]["resourceVersion"]
-
-    def run() -> None:
-        version = start_version
-        with kube.api_client() as api:
-            objects = client.CustomObjectsApi(api)
-            while not stop.is_set():
-                stream = watch.Watch().stream(
-                    objects.list_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    resource_version=version,
-                    timeout_seconds=5,
-                )
-                for event in stream:
-                    now = time.monotonic()
-                    body = event["object"]
-                    version = body["metadata"]["resourceVersion"]
-                    phase = (body.get("status") or {}).get("phase")
-                    if phase:
-                        with phases.lock:
-                            phases.at.setdefault((body["metadata"]["name"], phase), now)
-                    if stop.is_set():
-                        break
-
-    thread = threading.Thread(target=run, name="watch", daemon=True)
-    thread.start()
-    try:
-        yield phases
-    finally:
-        stop.set()
-        thread.join(10)
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen in {timeout:.0f}s")
-        time.sleep(0.02)
-
-
 def new_backup(objects: client.CustomObjectsApi, namespace: str, name: str, source: str) -> float:
     """Create a RedisBackup of `source`; the create call's seconds (the apiserver and our webhook)."""
     body = {
@@ -314,20 +247,24 @@ def measure(
         time.sleep(35.0)  # past one heap trim (local.heap): what stays is what it holds
         v["rss"], v["peak"] = rss_mb(pid), rss_mb(pid, "VmHWM")
         v["cpu"] = idle_cpu(pid)
-        with kube.api_client() as api, phases_from_now(kube, namespace) as phases:
+        with kube.api_client() as api, watching(kube, namespace, from_now=True) as phases:
             objects = client.CustomObjectsApi(api)
             # 100 backups of a source that is not there (yet): each waits, `creating`, with its task and body.
             began = time.monotonic()
             for index in range(CREATING):
                 new_backup(objects, namespace, f"waiting-{index:03d}", "absent-001")
-            wait_until(lambda: phases.count("waiting-", "creating") >= CREATING, 300, f"{CREATING} creating")
+            wait_for(
+                lambda: phases.count("creating", "waiting-") >= CREATING, 300, f"{CREATING} creating", interval=0.02
+            )
             v["waiting_all"] = time.monotonic() - began
             calls, creating, available = [], [], []
             for index in range(PROBES):
                 name = f"probe-{index:03d}"
                 began = time.monotonic()
                 calls.append(new_backup(objects, namespace, name, "src-001"))
-                wait_until(lambda n=name: phases.when(n, "available") or phases.when(n, "failed"), 300, name)
+                wait_for(
+                    lambda n=name: phases.when(n, "available") or phases.when(n, "failed"), 300, name, interval=0.02
+                )
                 assert phases.when(name, "failed") is None, f"{name} failed: see {operator.process.log_path}"
                 creating.append((phases.when(name, "creating") or began) - began)
                 available.append((phases.when(name, "available") or began) - began)
@@ -336,7 +273,7 @@ def measure(
             v["available_p50"], v["available_p95"] = percentile(available, 0.5), percentile(available, 0.95)
             v["rss_creating"] = rss_mb(pid)
             v["cpu_creating"] = idle_cpu(pid)
-            v["still_creating"] = float(CREATING - phases.count("waiting-", "failed"))
+            v["still_creating"] = float(CREATING - phases.count("failed", "waiting-"))
             restart(operator, objects, namespace, phases, v)
         v["peak_all"] = rss_mb(operator.process.pid, "VmHWM")
         operator.stop()
@@ -348,14 +285,16 @@ def measure(
 
 
 def restart(
-    operator: RunningOperator, objects: client.CustomObjectsApi, namespace: str, phases: Phases, v: dict[str, float]
+    operator: RunningOperator, objects: client.CustomObjectsApi, namespace: str, phases: Timeline, v: dict[str, float]
 ) -> None:
     operator.stop()
     began = time.monotonic()
     operator.restart(timeout=600)
     v["restart_serving"] = time.monotonic() - began
     new_backup(objects, namespace, "after-restart", "src-001")
-    wait_until(lambda: phases.when("after-restart", "creating"), 600, "the backup made at the restart creating")
+    wait_for(
+        lambda: phases.when("after-restart", "creating"), 600, "the backup made at the restart creating", interval=0.02
+    )
     v["restart_creating"] = (phases.when("after-restart", "creating") or 0) - began
     wait_idle(operator.process.pid, timeout=900)
     v["restart_idle"] = time.monotonic() - began
