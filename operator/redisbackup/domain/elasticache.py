@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from redisbackup.api.resource import RedisBackup
+from redisbackup.api.backup import RedisBackup
 from redisbackup.api.spec import RedisBackupSpec
 from redisbackup.api.status import NodeSnapshot, Phase, RedisBackupStatus
 from redisbackup.domain.automated import recorded_snapshot_source, schedule_settings
