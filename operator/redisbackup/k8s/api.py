@@ -16,13 +16,11 @@ in flight. `PoolWatch` tells the liveness probe whether that pool still runs any
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from redisbackup.k8s.client import api_client
@@ -32,6 +30,8 @@ from redisbackup.k8s.rest import CustomObjects, RestClient
 # The official client is imported where it is used, not here: importing it takes about a second, which a CLI
 # command on `RestClient` (see redisbackup.k8s.rest) never pays.
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import kubernetes
 
     Client: TypeAlias = kubernetes.client.ApiClient | RestClient
@@ -43,7 +43,14 @@ MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take is their sum
 THREADS = 8
 
-_executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    # Made (and asyncio and concurrent.futures imported) on first use: a CLI command that calls the API once, on
+    # its own thread, starts without them (CLI start-up is a `make bench` figure).
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
 
 
 def _official(client: Client | None) -> kubernetes.client.ApiClient:
@@ -143,8 +150,10 @@ def watch(
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`function(*args, **kwargs)` (synchronous calls through this module) on the Kubernetes thread pool."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, functools.partial(function, *args, **kwargs))
+    return await loop.run_in_executor(_executor(), functools.partial(function, *args, **kwargs))
 
 
 class PoolWatch:
@@ -156,7 +165,7 @@ class PoolWatch:
     """
 
     def __init__(self, executor: ThreadPoolExecutor | None = None, *, patience: float = 60.0) -> None:
-        self._executor = executor or _executor
+        self._executor = executor or _executor()
         self.patience = patience
         self._lock = threading.Lock()
         # Watching starts now, not at the first probe: kopf keeps a probe's success for a while, and a pool that

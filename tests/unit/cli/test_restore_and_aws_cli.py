@@ -127,6 +127,12 @@ def test_every_command_in_the_table_is_registered_by_its_module() -> None:
         (["validate", "--help"], {"kubernetes", "kopf", "boto3", "redis", "aiohttp"}),
         # The official Kubernetes client (~1 s to import) is left to commands that need more than custom objects.
         (["describe-snapshots", "--help"], {"kubernetes", "kopf", "boto3", "redis", "aiohttp", "cryptography.x509"}),
+        # One blocking request: no event loop; describing API objects needs neither the stored manifest's RDB
+        # checks (anycrc) nor the schedule's models.
+        (
+            ["describe-snapshots", "--help"],
+            {"asyncio", "concurrent.futures", "anycrc", "redisbackup.domain.manifest", "redisbackup.api.schedule_spec"},
+        ),
         # One node's dump streams over the raw replication protocol: redis-py is for --cluster planning.
         (["dump", "--help"], {"kubernetes", "kopf", "redis", "aiohttp"}),
     ],
