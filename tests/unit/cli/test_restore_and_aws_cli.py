@@ -120,6 +120,15 @@ def test_every_command_in_the_table_is_registered_by_its_module() -> None:
         assert chosen[name].get_default("handler") is not None, name
 
 
+def test_a_chosen_command_parses_alone_and_a_typo_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = next(a for a in build_parser("validate")._actions if a.dest == "command").choices  # type: ignore[attr-defined]
+    assert list(chosen) == ["validate"]  # no placeholder parsers for the others: start-up time
+    with pytest.raises(SystemExit):
+        main(["valdate", "x.yaml"])
+    every = ", ".join(map(repr, commands.COMMANDS))
+    assert f"invalid choice: 'valdate' (choose from {every})" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "unwanted"),
     [
@@ -128,10 +137,18 @@ def test_every_command_in_the_table_is_registered_by_its_module() -> None:
         # The official Kubernetes client (~1 s to import) is left to commands that need more than custom objects.
         (["describe-snapshots", "--help"], {"kubernetes", "kopf", "boto3", "redis", "aiohttp", "cryptography.x509"}),
         # One blocking request: no event loop; describing API objects needs neither the stored manifest's RDB
-        # checks (anycrc) nor the schedule's models.
+        # checks (anycrc) nor the schedule's models; no Redis options (domain.source), no exec plugin (subprocess).
         (
             ["describe-snapshots", "--help"],
-            {"asyncio", "concurrent.futures", "anycrc", "redisbackup.domain.manifest", "redisbackup.api.schedule_spec"},
+            {
+                "asyncio",
+                "concurrent.futures",
+                "anycrc",
+                "redisbackup.domain.manifest",
+                "redisbackup.api.schedule_spec",
+                "redisbackup.domain.source",
+                "subprocess",
+            },
         ),
         # One node's dump streams over the raw replication protocol: redis-py is for --cluster planning.
         (["dump", "--help"], {"kubernetes", "kopf", "redis", "aiohttp"}),
