@@ -169,3 +169,29 @@ def test_a_command_imports_only_what_it_uses(argv: list[str], unwanted: set[str]
     )
     assert "redisbackup.cli.main" in loaded
     assert not unwanted & loaded
+
+
+def test_one_shot_commands_run_with_pydantics_plugins_off_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pydantic's plugin scan (every installed distribution's entry points) is start-up time a one-shot command
+    # has no use for; pydantic's own switch turns it off for the command only, and a user's value is kept.
+    import argparse
+    import os
+
+    from redisbackup.cli.main import PLUGINS_SWITCH, run_without_pydantic_plugins
+
+    seen: list[str | None] = []
+
+    def handler(_: argparse.Namespace) -> int:
+        seen.append(os.environ.get(PLUGINS_SWITCH))
+        return 7
+
+    monkeypatch.delenv(PLUGINS_SWITCH, raising=False)
+    assert run_without_pydantic_plugins(handler, argparse.Namespace()) == 7
+    assert PLUGINS_SWITCH not in os.environ
+    monkeypatch.setenv(PLUGINS_SWITCH, "")
+    assert run_without_pydantic_plugins(handler, argparse.Namespace()) == 7
+    assert seen == ["__all__", ""]
+    assert os.environ[PLUGINS_SWITCH] == ""
+    assert commands.SERVERS.issubset(commands.COMMANDS)  # the long-running ones keep pydantic's default
