@@ -13,9 +13,10 @@ pydantic models; and `import kubernetes` alone: the official client's own import
 not pay (it runs on redisbackup.k8s.rest). Nothing asserts a time; the table says met or missed.
 
 Figures (best of 10, `REDISBACKUP_BENCH_CLI_RUNS=10 pytest tests/bench/test_bench_cli.py -s`) on the 2-core machine
-while another engineer's CI ran (load 5), before → after issue 19's lazy imports: validate 0.247 → 0.228 s,
-describe-snapshots (three RedisBackups) 0.347 → 0.276 s, --help 0.046 s; the floor above is 0.19-0.24 s at that
-load, so validate sits within ~0.03 s of it and neither meets 0.2 s there.
+while other engineers' builds ran (load 3.3-4.2), before → after issue 19's lazy imports, same bench back to back:
+validate 0.285 → 0.252 s, describe-snapshots (three RedisBackups) 0.389 → 0.315 s, --help 0.060 → 0.057 s, with
+the floor above at 0.224-0.247 s in those runs: validate is at its libraries' floor, and at such a load neither
+meets 0.2 s while its rules are pydantic models.
 """
 
 from __future__ import annotations
