@@ -44,13 +44,21 @@ REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take i
 THREADS = 8
 
 
-@functools.cache
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
 def _executor() -> ThreadPoolExecutor:
     # Made (and asyncio and concurrent.futures imported) on first use: a CLI command that calls the API once, on
-    # its own thread, starts without them (CLI start-up is a `make bench` figure).
-    from concurrent.futures import ThreadPoolExecutor
+    # its own thread, starts without them (CLI start-up is a `make bench` figure). Under a lock: one pool per
+    # process, whichever thread (event loop) asks first.
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
+            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
+        return _pool
 
 
 def _official(client: Client | None) -> kubernetes.client.ApiClient:
