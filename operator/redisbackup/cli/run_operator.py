@@ -195,6 +195,14 @@ def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="apiserver's timeout for one admission call, 1-30 (env REDISBACKUP_WEBHOOK_TIMEOUT); default 10",
     )
+    hook.add_argument(
+        "--webhook-stop-grace",
+        type=float,
+        default=_env("WEBHOOK_STOP_GRACE", "0"),
+        metavar="SECONDS",
+        help="when stopping, answer this much longer, closing each connection after its answer, so the apiserver "
+        "moves to another Pod without a failed call (env REDISBACKUP_WEBHOOK_STOP_GRACE); default 0",
+    )
 
 
 def certificate_policy() -> CertificatePolicy:
@@ -254,6 +262,7 @@ def webhook_options(args: argparse.Namespace, namespaces: tuple[str, ...]) -> We
         configuration_name=args.webhook_configuration,
         manage_configuration=args.manage_configuration,
         timeout_seconds=args.webhook_timeout,
+        stop_grace_seconds=args.webhook_stop_grace,
         namespaces=namespaces,
         policy=certificate_policy(),
     )

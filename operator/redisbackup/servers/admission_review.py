@@ -7,12 +7,15 @@ cluster, so whatever reaches it must get a clear client error and leave no trace
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
 from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _MAPPINGS = ("kind", "resource", "userInfo")
 _OBJECTS = ("object", "oldObject")
@@ -81,13 +84,27 @@ async def serve_review(fn: kopf.WebhookFn, request: web.Request) -> web.Response
     return web.json_response(answer)
 
 
-def application(fn: kopf.WebhookFn) -> web.Application:
-    """The webhook's routes: every path, its last part naming the handler (kopf's `/{id}` convention)."""
+def application(fn: kopf.WebhookFn, stopping: asyncio.Event | None = None) -> web.Application:
+    """The webhook's routes: every path, its last part naming the handler (kopf's `/{id}` convention). Once
+    `stopping` is set, every answer closes its connection (`Connection: close`), so the caller's next request opens
+    a new one, to a server that stays."""
 
     async def serve(request: web.Request) -> web.Response:
         return await serve_review(fn, request)
 
-    app = web.Application()
+    @web.middleware
+    async def close_when_stopping(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as refusal:
+            if stopping is not None and stopping.is_set():
+                refusal.force_close()
+            raise
+        if stopping is not None and stopping.is_set():
+            response.force_close()
+        return response
+
+    app = web.Application(middlewares=[close_when_stopping])
     app.add_routes([web.post("/{id:.*}", serve)])
     return app
 

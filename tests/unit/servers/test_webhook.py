@@ -126,3 +126,37 @@ async def test_garbage_posted_to_the_webhook_gets_a_400_saying_why_not_a_500(bod
             assert response.status == 400
             assert says in await response.text()
         await endpoints.aclose()
+
+
+async def test_a_stopping_server_still_answers_and_closes_each_connection_after_its_answer() -> None:
+    """The apiserver reuses its connections to a Pod: a server that just closed them would race its next call
+    (EOF, a refused create during a rollout). Stopping, it answers for a grace period, each answer with
+    `Connection: close`, and only then stops listening."""
+    published: list[dict[str, Any]] = []
+
+    async def publish(configuration: dict[str, Any]) -> None:
+        published.append(configuration)
+
+    options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port(), stop_grace_seconds=1.5)
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "7"}}
+    async with AdmissionServer(options, handler_id=HANDLER, publish=publish) as server:
+        endpoints = server(answer)  # type: ignore[arg-type]
+        url = (await endpoints.__anext__())["url"]
+        connector = aiohttp.TCPConnector(ssl=trust(published[-1]))
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.post(url, json=review) as response:
+                assert response.status == 200
+                assert response.headers.get("Connection", "").lower() != "close"
+            stopping = asyncio.create_task(endpoints.aclose())
+            await asyncio.sleep(0.3)
+            assert not stopping.done(), "the server stopped at once"
+            async with session.post(url, json=review) as response:
+                assert response.status == 200
+                assert (await response.json())["response"]["allowed"] is True
+                assert response.headers.get("Connection", "").lower() == "close"
+            async with session.post(url, data=b"[]") as response:  # a refusal closes its connection too
+                assert response.status == 400
+                assert response.headers.get("Connection", "").lower() == "close"
+            await asyncio.wait_for(stopping, 10)
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await session.post(url, json=review)
