@@ -75,8 +75,10 @@ def evicted(kube: Any, namespace: str) -> list[str]:
 
 
 def stored_keys(bucket: S3Bucket, body: dict[str, Any]) -> list[str]:
-    prefix = body["status"]["nodeSnapshots"][0]["objectKey"].rsplit("/", 1)[0]
-    return bucket.keys(prefix)
+    """Every object under the snapshot's `<uid>/` (each attempt stores its RDBs under `<uid>/<attempt>/`, the
+    manifest lands beside them), relative to it."""
+    prefix = body["status"]["nodeSnapshots"][0]["objectKey"].rsplit("/", 2)[0] + "/"
+    return sorted(key.removeprefix(prefix) for key in bucket.keys(prefix))
 
 
 def test_verify_checks_a_backup_larger_than_the_operators_tmp(
@@ -183,14 +185,16 @@ def test_deleting_the_operators_pod_mid_backup_completes_the_backup_once(
     workload(kube, node_namespace, "mynonclusteredredis", memory="512Mi")
     with pod_client(kube, node_namespace, "mynonclusteredredis-0") as source:
         fill_random(source, 64)
-        # Slow the server's RDB down (about 6 s for these keys), so the operator is surely mid-stream.
-        source.config_set("rdb-key-save-delay", 100_000)
+        # Slow the server's RDB down (1 s a key, a minute for these), so the stream outlasts the old Pod: it keeps
+        # working through its preStop drain, and with a fast RDB it could finish the backup before it stops.
+        source.config_set("rdb-key-save-delay", 1_000_000)
         syncs_before = int(source.info("stats")["sync_full"])
         first = s3_release.pod()["metadata"]["name"]
         apply(kube, node_namespace, "midway", snapshotName="midway", cacheClusterId="myNonClusteredRedis")
         wait_until(lambda: int(source.info("persistence")["rdb_bgsave_in_progress"]) == 1, 60, "streaming")
         time.sleep(1)
         kube.kubectl("delete", "pod", "-n", s3_release.namespace, first, "--wait=false")
+        wait_until(lambda: first not in restarts(kube, s3_release.namespace), 180, "the old Pod gone")
         source.config_set("rdb-key-save-delay", 0)
         body = wait_phase(real_api, node_namespace, "midway", "available", timeout=300)
         syncs = int(source.info("stats")["sync_full"]) - syncs_before
@@ -200,7 +204,9 @@ def test_deleting_the_operators_pod_mid_backup_completes_the_backup_once(
     assert syncs == 2, "one interrupted stream, one complete"
     (snapshot,) = body["status"]["nodeSnapshots"]
     assert_stored_rdb(fetch_object(node_bucket, snapshot["objectKey"], tmp_path / "midway.rdb"), snapshot)
-    assert sorted(k.rsplit("/", 1)[1] for k in stored_keys(node_bucket, body)) == ["manifest.json", "node-0001.rdb"]
+    attempt = snapshot["objectKey"].rsplit("/", 2)[1]
+    # The committed attempt's RDB and the manifest; nothing of the interrupted attempt.
+    assert stored_keys(node_bucket, body) == sorted(["manifest.json", f"{attempt}/node-0001.rdb"])
     assert node_bucket.uploads() == [], "the interrupted upload was aborted"
     available = [e for e in kube_events(kube, node_namespace, "midway") if "available" in e.lower()]
     assert len(available) == 1, available
