@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import ObjectNotFound, api_fault, client_errors
+from redisbackup.k8s.faults import ObjectNotFound, api_fault, client_errors, watch_fault
 from redisbackup.k8s.rest import CustomObjects, RestClient
 
 # The official client is imported where it is used, not here: importing it takes about a second, which a CLI
@@ -115,30 +115,44 @@ def watch(
     """The events (`{"type": ADDED | MODIFIED | DELETED | BOOKMARK, "object": {…}}`) of a watch from
     `resource_version` (synchronous, and long: run it on a thread of its own, never on this module's pool).
 
-    The apiserver ends the watch after `timeout_seconds`; `stop` is looked at after each event (bookmarks keep
-    them coming), so a watch nobody reads any more ends within about a minute. A watch whose resourceVersion is too
-    old raises ResourceExpired: list again and watch from the list's resourceVersion."""
-    import kubernetes.watch
-
-    watcher = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+    `method` is a list call (`list_namespaced_custom_object`, …), asked here for its watch. The lines are parsed
+    here rather than by the client's `Watch`, which re-watches once on its own after a 410 and cannot report an
+    ERROR event when not deserializing. The apiserver ends the watch after `timeout_seconds`; `stop` is looked at
+    after each event (bookmarks keep them coming), so a watch nobody reads any more ends within about a minute.
+    A watch whose resourceVersion is too old raises ResourceExpired: list again and watch from the list's
+    resourceVersion."""
     try:
-        for event in watcher.stream(  # type: ignore[no-untyped-call]
-            method,
+        response = method(
             *args,
+            watch=True,
             resource_version=resource_version,
             timeout_seconds=timeout_seconds,
             allow_watch_bookmarks=True,
-            deserialize=False,
+            _preload_content=False,
             _request_timeout=(REQUEST_TIMEOUT[0], timeout_seconds + REQUEST_TIMEOUT[1]),
             **kwargs,
-        ):
-            yield event
-            if stop.is_set():
-                return
+        )
+    except client_errors() as error:
+        raise api_fault(error, action) from error
+    try:
+        pending = b""
+        for chunk in response.stream(64 * 1024, decode_content=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event: dict[str, Any] = json.loads(line)
+                if event.get("type") == "ERROR":
+                    raise watch_fault(event.get("object") or {}, action)
+                yield event
+                if stop.is_set():
+                    return
     except client_errors() as error:
         raise api_fault(error, action) from error
     finally:
-        watcher.stop()  # type: ignore[no-untyped-call]
+        response.close()
+        response.release_conn()
 
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
