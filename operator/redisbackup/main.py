@@ -6,8 +6,8 @@ configuration file (REDISBACKUP_CONFIG) and calls `run`.
 RedisBackups are not kopf's: our own informer lists and watches them (handlers.backups), and keeps the finalizer
 `redisbackup.io/data` on them (the stored snapshot outlives nothing it should not). kopf handles the rest and keeps
 its bookkeeping under our domain, never kopf.zalando.org: the same finalizer name on RedisBackupSchedules, handler
-progress and the last-handled spec as annotations `redisbackup.io/…`. kopf's own log lines are not posted as Kubernetes Events: the operator posts one Event per
-status transition itself, which keeps API writes per backup low.
+progress and the last-handled spec as annotations `redisbackup.io/…`. kopf's own log lines are not posted as
+Kubernetes Events: the operator posts one Event per status transition itself, which keeps API writes per backup low.
 """
 
 from __future__ import annotations
