@@ -85,7 +85,8 @@ def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler |
         _register_webhook(registry, reconciler)
     if reconciler is not None:
         wake_schedules = schedules.register(registry, build_schedules(options, reconciler.metrics))
-        backups.register(registry, reconciler, options.namespaces, observers=[wake_schedules])
+        peering = backups.Peering(options.peering, options.priority) if options.peering is not None else None
+        backups.register(registry, reconciler, options.namespaces, observers=[wake_schedules], peering=peering)
         if options.config.final_snapshots.enabled:
             deadline = options.config.final_snapshots.deadline_seconds
             final_snapshots.register(registry, FinalSnapshots(LiveFinalSnapshotKubernetes(), deadline_seconds=deadline))

@@ -14,9 +14,11 @@
   the namespace while they differ.)
 - Terminal RedisBackups (available, failed) get no task at all: an operator restart never re-takes a finished
   snapshot and costs one index entry for them.
-- kopf's peering does not pause the informer (kopf pauses only its own watchers, through a toggle it keeps to
-  itself): a second replica would start snapshot tasks too, which the snapshotting lease fences (k8s.locks), and
-  deletions, which are idempotent and remove the finalizer under a resourceVersion precondition.
+- kopf's peering pauses kopf's own watchers through a toggle it keeps to itself; our informer's work follows the
+  same rule through workflows.peering_gate (it reads the peering objects every few seconds): a paused replica
+  keeps its index complete for its webhook but starts no work, and lists again when it resumes. Work in flight
+  when it pauses finishes, fenced by the snapshotting lease (k8s.locks); deletions are idempotent and remove the
+  finalizer under a resourceVersion precondition.
 """
 
 from __future__ import annotations
@@ -24,18 +26,23 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s import redisbackups
+from redisbackup.k8s.api import in_thread
 from redisbackup.k8s.informer import Informer
+from redisbackup.k8s.peering import read_peers
 from redisbackup.workflows.background import ObjectTasks
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.backup_events import BackupEvents
+from redisbackup.workflows.peering_gate import PeeringGate
 from redisbackup.workflows.verification import Verifications, needs_verification
 
 log = logging.getLogger(__name__)
@@ -75,11 +82,35 @@ def _watch(scope: str | None, resource_version: str, stop: threading.Event) -> I
     return redisbackups.watch_backups(scope, resource_version, WATCH_TIMEOUT, stop)
 
 
+@dataclass(frozen=True)
+class Peering:
+    """kopf's peering of this operator (main.OperatorOptions.peering, priority)."""
+
+    name: str
+    priority: int
+
+
+def peering_gate(peering: Peering, namespaces: tuple[str, ...], watching: list[Informer]) -> PeeringGate:
+    """The gate of kopf's rule over the peering objects kopf uses: the cluster-wide one, or one per namespace."""
+    scopes: list[str | None] = list(namespaces) or [None]
+
+    async def read() -> list[dict[str, Any]]:
+        return [await in_thread(read_peers, peering.name, scope) for scope in scopes]
+
+    def relist() -> None:
+        for informer in watching:
+            informer.relist()
+
+    # kopf's identity is POD_ID when set (the chart sets it), else one it generates, which cannot be known here.
+    return PeeringGate(read, identity=os.environ.get("POD_ID"), priority=peering.priority, on_open=relist)
+
+
 def register(
     registry: kopf.OperatorRegistry,
     reconciler: RedisBackupReconciler,
     namespaces: tuple[str, ...] = (),
     observers: Sequence[Callable[[str, Mapping[str, Any]], None]] = (),
+    peering: Peering | None = None,
 ) -> BackupEvents:
     """Watch the RedisBackups of `namespaces` (none: all) from kopf's startup to its cleanup, with the work of
     `reconciler`, each event also to `observers`; the handler of their events (its tasks, for tests and metrics).

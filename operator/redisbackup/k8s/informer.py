@@ -84,17 +84,27 @@ class Informer:
         self.lists = 0
         self.watches = 0
         self.resource_version: str | None = None
+        self._stream: _Stream | None = None
+        self._relist = False
+
+    def relist(self) -> None:
+        """List again now (every object is handed over again), then watch from there."""
+        self._relist = True
+        if self._stream is not None:
+            self._stream.interrupt()
 
     async def run(self) -> None:
         """List and watch until cancelled."""
         failures = 0
         while True:
             try:
+                if self._relist:
+                    self._relist, self.resource_version = False, None
                 if self.resource_version is None:
                     self.resource_version = await self._list()
                 began = time.monotonic()
                 handled = await self._watch(self.resource_version)
-                if handled or time.monotonic() - began > QUICK_END:
+                if handled or self._relist or time.monotonic() - began > QUICK_END:
                     failures = 0
                     continue
                 log.debug("%s: the watch ended at once without an event", self.name)
@@ -145,7 +155,9 @@ class Informer:
         """Follow the watch from `resource_version` until the server ends it; how many events it handed over.
         Raises the fault that ended it otherwise (ResourceExpired: list again)."""
         self.watches += 1
-        stream = _Stream(asyncio.get_running_loop(), self._queue_size)
+        stream = self._stream = _Stream(asyncio.get_running_loop(), self._queue_size)
+        if self._relist:  # asked for while listing
+            stream.interrupt()
         thread = threading.Thread(
             target=stream.pump, args=(self._watcher, resource_version), name=f"watch {self.name}", daemon=True
         )
@@ -154,7 +166,7 @@ class Informer:
         try:
             while True:
                 kind, payload = await stream.get()
-                if kind == "end":
+                if kind == "end" or kind == "interrupt":
                     return handled
                 if kind == "error":
                     raise payload
@@ -175,6 +187,7 @@ class Informer:
                 await self._hand_over(type_, obj)
         finally:
             stream.stop.set()
+            self._stream = None
 
 
 class _Stream:
@@ -188,8 +201,13 @@ class _Stream:
 
     async def get(self) -> tuple[str, Any]:
         item = await self._queue.get()
-        self._room.release()
+        if item[0] != "interrupt":  # the only item not put by the thread
+            self._room.release()
         return item
+
+    def interrupt(self) -> None:
+        """Make `get` return ("interrupt", None) next (on the loop's thread)."""
+        self._queue.put_nowait(("interrupt", None))
 
     def pump(self, watcher: Watcher, resource_version: str) -> None:
         """The watch's thread: its events, then ("end", None) or ("error", the exception that ended it)."""

@@ -1,7 +1,7 @@
 """What each watch event of a RedisBackup sets going (k8s.informer delivers them; handlers.backups wires it).
 
     every event ─► the index (workflows.uniqueness) ─► the snapshot and verification tasks (workflows.background)
-                ─► the observers (the schedules' wake-ups)
+                ─► the observers (the schedules' wake-ups)          (paused by kopf's peering: the index only)
     live, without the finalizer redisbackup.io/data ─► add it
     live, spec edited (status.observedGeneration < metadata.generation) ─► record it observed (workflows.observation)
     being deleted, finalizer held ─► stop its tasks ─► release its data (workflows.deletion) ─► remove the finalizer
@@ -153,8 +153,10 @@ class BackupEvents:
         tasks: Sequence[ObjectTasks],
         finalizers: FinalizerApi | None = None,
         observers: Sequence[Callable[[str, Mapping[str, Any]], None]] = (),
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.reconciler = reconciler
+        self.active = active  # False while kopf's peering pauses this operator (workflows.peering_gate)
         self.tasks = tasks
         self.observers = observers  # e.g. the schedules' wake-ups (handlers.schedules.backup_wakeups)
         self.finalizers = finalizers or LiveFinalizerApi()
@@ -170,6 +172,11 @@ class BackupEvents:
         if not uid:
             return
         self.reconciler.index.observe(body, deleted=deleted)
+        if not self.active():  # paused: the index stays complete; work running here only hears of an end
+            if deleted or is_deleting(body):
+                for work in self.tasks:
+                    work.observe(body, deleted=deleted)
+            return
         for work in self.tasks:
             work.observe(body, deleted=deleted)
         for observer in self.observers:

@@ -220,3 +220,15 @@ async def test_a_slow_handler_holds_the_watch_back_instead_of_buffering_it(runni
     assert len(read) <= 5 + 2, f"the watch read {len(read)} events ahead of a handler that has handled none"
     release.set()
     await until(lambda: len(handled) == 50)
+
+
+async def test_relist_interrupts_the_watch_and_hands_every_object_over_again(running: Any) -> None:
+    api = Apiserver([obj("a", "1"), obj("b", "2")], "10", limit=500)
+    seen = Seen()
+    informer = Informer("test", api.list_page, api.watch, seen, backoff=[0.01])
+    running(informer)
+    await asyncio.wait_for(informer.synced.wait(), 5)
+    await until(lambda: api.watched_from == ["10"])
+    informer.relist()
+    await until(lambda: informer.lists == 2)
+    assert seen.events[2:] == [("MODIFIED", "a", False), ("MODIFIED", "b", False)]
