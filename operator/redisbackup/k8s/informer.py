@@ -114,6 +114,9 @@ class Informer:
                 continue
             except RedisBackupError as fault:
                 log.warning("%s: %s", self.name, fault)
+            except Exception:  # a bug, or an answer we did not expect: never the end of the informer
+                log.exception("%s: listing or watching failed", self.name)
+                self.resource_version = None
             delay = self._backoff[min(failures, len(self._backoff) - 1)]
             failures += 1
             await asyncio.sleep(delay)

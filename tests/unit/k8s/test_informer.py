@@ -232,3 +232,23 @@ async def test_relist_interrupts_the_watch_and_hands_every_object_over_again(run
     informer.relist()
     await until(lambda: informer.lists == 2)
     assert seen.events[2:] == [("MODIFIED", "a", False), ("MODIFIED", "b", False)]
+
+
+async def test_an_unexpected_error_while_listing_is_logged_and_the_listing_tried_again(
+    running: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = Apiserver([obj("a", "1")], "10", limit=500)
+    broken = [ValueError("not JSON")]
+    listed = api.list_page
+
+    def list_page(token: str | None) -> Mapping[str, Any]:
+        if broken:
+            raise broken.pop()
+        return listed(token)
+
+    seen = Seen()
+    informer = Informer("test", list_page, api.watch, seen, backoff=[0.01])
+    running(informer)
+    await asyncio.wait_for(informer.synced.wait(), 5)
+    assert seen.events == [("ADDED", "a", False)]
+    assert "listing or watching failed" in caplog.text
