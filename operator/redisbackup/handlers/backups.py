@@ -36,7 +36,7 @@ import kopf
 
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s import redisbackups
-from redisbackup.k8s.api import in_thread
+from redisbackup.k8s.api import in_admission_thread, in_thread
 from redisbackup.k8s.informer import Informer
 from redisbackup.k8s.peering import read_peers
 from redisbackup.workflows.background import ObjectTasks
@@ -73,6 +73,8 @@ def informers(namespaces: tuple[str, ...], events: BackupEvents) -> list[Informe
             functools.partial(redisbackups.list_page, scope, LIST_PAGE_SIZE),
             functools.partial(_watch, scope),
             events,
+            # The listing is what the webhook waits for at start: not behind the calls of the work it starts.
+            run_in=in_admission_thread,
         )
         for scope in scopes
     ]

@@ -43,7 +43,12 @@ MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take is their sum
 THREADS = 8
 
+ADMISSION_THREADS = 2
 _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
+# The admission webhook's own calls (its certificate and configuration at start, a namespace's count or list per
+# request) never queue behind the backups' work: an operator restarted with a hundred backups still creating has
+# hundreds of calls on the pool above at once, and the apiserver gives a webhook 10 s (tests/bench/test_bench_scale).
+_admission_executor = ThreadPoolExecutor(max_workers=ADMISSION_THREADS, thread_name_prefix="k8s-admission")
 
 
 def _official(client: Client | None) -> kubernetes.client.ApiClient:
@@ -159,6 +164,12 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     """`function(*args, **kwargs)` (synchronous calls through this module) on the Kubernetes thread pool."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor, functools.partial(function, *args, **kwargs))
+
+
+async def in_admission_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`in_thread` for the admission webhook's calls, on a small pool of their own."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_admission_executor, functools.partial(function, *args, **kwargs))
 
 
 class PoolWatch:

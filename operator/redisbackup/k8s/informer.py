@@ -72,6 +72,7 @@ class Informer:
         *,
         backoff: Sequence[float] = BACKOFF,
         queue_size: int = QUEUE_SIZE,
+        run_in: Callable[..., Awaitable[Any]] = api.in_thread,
     ) -> None:
         self.name = name
         self._lister = lister
@@ -79,6 +80,7 @@ class Informer:
         self._handler = handler
         self._backoff = tuple(backoff)
         self._queue_size = queue_size
+        self._run_in = run_in  # where the pages are fetched: the Kubernetes pool, or the webhook's (handlers.backups)
         self._known: dict[str, dict[str, Any]] = {}  # uid → its metadata reference (for DELETED after a re-list)
         self.synced = asyncio.Event()
         self.lists = 0
@@ -127,7 +129,7 @@ class Informer:
         seen: dict[str, dict[str, Any]] = {}
         token: str | None = None
         while True:
-            page = await api.in_thread(self._lister, token)
+            page: Mapping[str, Any] = await self._run_in(self._lister, token)
             metadata = page.get("metadata") or {}
             for item in page.get("items") or []:
                 ref = _ref(item)

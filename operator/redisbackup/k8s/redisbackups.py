@@ -55,13 +55,18 @@ def _count(namespace: str, client: Client | None) -> int:
     return len(listing.get("items") or []) + remaining
 
 
-async def count_backups(namespace: str, client: Client | None = None) -> int:
-    """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all."""
-    return await api.in_thread(_count, namespace, client)
+async def count_backups(namespace: str, client: Client | None = None, *, admission: bool = False) -> int:
+    """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all.
+    `admission`: for the webhook, on its own threads (k8s.api.in_admission_thread)."""
+    run = api.in_admission_thread if admission else api.in_thread
+    return await run(_count, namespace, client)
 
 
-async def existing_backups(namespace: str, client: Client | None = None) -> list[ExistingBackup]:
-    return await api.in_thread(list_existing_backups, namespace, client)
+async def existing_backups(
+    namespace: str, client: Client | None = None, *, admission: bool = False
+) -> list[ExistingBackup]:
+    run = api.in_admission_thread if admission else api.in_thread
+    return await run(list_existing_backups, namespace, client)
 
 
 # ---------------------------------------------------------------------------------------------- the CLI's calls
