@@ -127,20 +127,25 @@ class Informer:
         """Hand every object over, page by page; the list's resourceVersion."""
         self.lists += 1
         seen: dict[str, dict[str, Any]] = {}
-        token: str | None = None
-        while True:
-            page: Mapping[str, Any] = await self._run_in(self._lister, token)
-            metadata = page.get("metadata") or {}
-            for item in page.get("items") or []:
-                ref = _ref(item)
-                if ref is not None:
-                    seen[ref[0]] = ref[1]
-                    await self._hand_over("MODIFIED" if ref[0] in self._known else "ADDED", item)
-            token = metadata.get("continue") or None
-            if token is None:
-                resource_version = str(metadata.get("resourceVersion") or "")
-                break
-            del page
+        fetching = asyncio.ensure_future(self._run_in(self._lister, None))
+        try:
+            while True:
+                page: Mapping[str, Any] = await fetching
+                metadata = page.get("metadata") or {}
+                token = metadata.get("continue") or None
+                if token is not None:  # the apiserver prepares the next page while this one is handed over
+                    fetching = asyncio.ensure_future(self._run_in(self._lister, token))
+                for item in page.get("items") or []:
+                    ref = _ref(item)
+                    if ref is not None:
+                        seen[ref[0]] = ref[1]
+                        await self._hand_over("MODIFIED" if ref[0] in self._known else "ADDED", item)
+                if token is None:
+                    resource_version = str(metadata.get("resourceVersion") or "")
+                    break
+                del page
+        finally:
+            fetching.cancel()
         gone = [reference for uid, reference in self._known.items() if uid not in seen]
         self._known = seen
         for reference in gone:
