@@ -22,6 +22,8 @@ from pydantic import BaseModel
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api import resource
+from redisbackup.api.backup import RedisBackup
+from redisbackup.api.schedule import RedisBackupSchedule
 from redisbackup.api.schedule_spec import RedisBackupScheduleSpec, metadata_rules, source_immutability_rules
 from redisbackup.api.schedule_status import RedisBackupScheduleStatus
 from redisbackup.api.schema import Schema, describe, structural_schema
@@ -134,7 +136,7 @@ REDISBACKUP = Definition(
     plural=resource.PLURAL,
     singular=resource.SINGULAR,
     short_names=resource.SHORT_NAMES,
-    model=resource.RedisBackup,
+    model=RedisBackup,
     spec=spec_schema,
     status=RedisBackupStatus,
     printer_columns=PRINTER_COLUMNS,
@@ -144,7 +146,7 @@ SCHEDULE = Definition(
     plural=resource.SCHEDULE_PLURAL,
     singular=resource.SCHEDULE_SINGULAR,
     short_names=resource.SCHEDULE_SHORT_NAMES,
-    model=resource.RedisBackupSchedule,
+    model=RedisBackupSchedule,
     spec=schedule_spec_schema,
     status=RedisBackupScheduleStatus,
     printer_columns=SCHEDULE_PRINTER_COLUMNS,

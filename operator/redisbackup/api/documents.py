@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from redisbackup.api import schedule_validation, validation
+from redisbackup.api import validation
 from redisbackup.api.resource import KIND, SCHEDULE_KIND, is_redisbackup, is_schedule
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.api.violations import Violation
@@ -83,6 +83,10 @@ def check_documents(
 
 
 def _check_schedule(index: int, document: Mapping[str, Any], namespace: str, state: AppliedState) -> DocumentResult:
+    # Imported for the first schedule only: its models, cron and time-zone rules are most of `validate`'s start-up
+    # (a `make bench` figure), and a file of RedisBackups has no use for them.
+    from redisbackup.api import schedule_validation
+
     key = _identity(document, namespace)
     result = DocumentResult(index=index, name=key[1], namespace=key[0], kind=SCHEDULE_KIND)
     previous = state.schedules.get(key) if key[1] else None

@@ -63,6 +63,8 @@ COMMANDS: dict[str, Command] = {
 }
 
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(c.module for c in COMMANDS.values()))
+# The commands that run until stopped: their start-up is not a figure, and pydantic plugins (tracing) may serve them.
+SERVERS = frozenset({"serve", "operator"})
 
 
 def summary(name: str) -> str:

@@ -11,7 +11,6 @@ an empty list: snapshots outlive their source, so a source that is gone is not a
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from redisbackup.cli.aws import add_operation_parser, caller_of, operate
@@ -56,14 +55,13 @@ def run(args: argparse.Namespace) -> int:
             replication_group_id=args.replication_group_id,
             snapshot_source=args.snapshot_source,
         )
-        return asyncio.run(
-            snapshots.describe_snapshots(
-                caller_of(args, custom_objects_only=True),
-                selection,
-                show_node_group_config=args.show_node_group_config,
-                all_namespaces=args.all_namespaces,
-                paged=False,
-            )
+        # Blocking: one request needs no event loop, and the command starts without asyncio.
+        return snapshots.describe_snapshots_sync(
+            caller_of(args, custom_objects_only=True),
+            selection,
+            show_node_group_config=args.show_node_group_config,
+            all_namespaces=args.all_namespaces,
+            paged=False,
         )
 
     return operate(OPERATION, args, call)

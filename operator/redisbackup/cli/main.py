@@ -7,8 +7,9 @@ Each sub-command lives in its own module with a `register(subparsers)` function 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import NoReturn
 
@@ -53,8 +54,9 @@ def chosen_command(argv: Sequence[str]) -> str:
 
 
 def build_parser(command: str | None = None) -> CommandParser:
-    """The parser with every sub-command (command None), or with only `command` fully registered: the others are
-    listed by their summary, enough for the top-level help and argparse's "invalid choice" message."""
+    """The parser with every sub-command (command None), or with only `command` (one of the table's). For any
+    other `command` (none, or a typo) every sub-command is listed by its summary only: enough for the top-level
+    help and argparse's "invalid choice" message, without importing their modules."""
     from redisbackup.cli import commands
 
     parser = CommandParser(
@@ -65,6 +67,8 @@ def build_parser(command: str | None = None) -> CommandParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _registered_modules(command):
         module.register(subparsers)
+    if command in commands.COMMANDS:
+        return parser  # the others' placeholders would only cost start-up (a `make bench` figure)
     for name, entry in commands.COMMANDS.items():
         if name not in subparsers.choices:
             subparsers.add_parser(name, help=entry.summary, add_help=False)
@@ -79,6 +83,24 @@ def _subcommand(parser: argparse.ArgumentParser, name: str | None) -> argparse.A
     return parser
 
 
+PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
+
+
+def run_without_pydantic_plugins(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """`handler(args)` with pydantic's plugins off (its own switch, PYDANTIC_DISABLE_PLUGINS), then as before.
+
+    pydantic looks for plugins — the entry points of every installed distribution — when it builds its first
+    model: about 15 ms of a command's start-up (a `make bench` figure) for plugins a one-shot command has no use
+    for. A value the user set is kept (an empty one loads every plugin again)."""
+    if PLUGINS_SWITCH in os.environ:
+        return handler(args)
+    os.environ[PLUGINS_SWITCH] = "__all__"
+    try:
+        return handler(args)
+    finally:
+        os.environ.pop(PLUGINS_SWITCH, None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(chosen_command(argv))
@@ -89,8 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return 2
-    code: int = handler(args)
-    return code
+    from redisbackup.cli import commands
+
+    if args.command in commands.SERVERS:
+        code: int = handler(args)
+        return code
+    return run_without_pydantic_plugins(handler, args)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redisbackup.domain.source import TlsSettings
+if TYPE_CHECKING:  # imported when used: the Kubernetes commands share this module and never connect to Redis
+    from redisbackup.domain.source import TlsSettings
 
 # The environment variable naming the operator's configuration file. Here, not in config_file, so that
 # the commands that only name the file do not import the configuration models (start-up time).
@@ -36,6 +37,8 @@ def tls_settings(args: argparse.Namespace, *, implied: bool = False) -> TlsSetti
     """TLS when asked for (--tls, --ca, --cert, or `implied` by a rediss:// URL), else None."""
     if not (implied or args.tls or args.ca or args.cert):
         return None
+    from redisbackup.domain.source import TlsSettings
+
     return TlsSettings(
         ca_file=args.ca,
         cert_file=args.cert,

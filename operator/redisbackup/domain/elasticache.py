@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from redisbackup.api.resource import RedisBackup
+from redisbackup.api.backup import RedisBackup
 from redisbackup.api.spec import RedisBackupSpec
 from redisbackup.api.status import NodeSnapshot, Phase, RedisBackupStatus
 from redisbackup.domain.automated import recorded_snapshot_source, schedule_settings
-from redisbackup.domain.manifest import Manifest
+
+if TYPE_CHECKING:  # only its fields are read: describing API objects never needs the manifest's RDB checks
+    from redisbackup.domain.manifest import Manifest
 
 
 def elasticache_time(value: dt.datetime | None) -> str | None:

@@ -9,7 +9,6 @@ waits for a missing source. So an operation creates the RedisBackup, watches it 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -107,6 +106,8 @@ async def watch(
 ) -> tuple[dict[str, Any] | None, bool]:
     """Poll RedisBackup `name` until `until(body)`: (the last body, or None when it is gone; whether `until` held
     `within` seconds, None: no limit)."""
+    import asyncio  # here, not at the top: describe-snapshots runs without asyncio (CLI start-up, `make bench`)
+
     deadline = None if within is None else time.monotonic() + within
     while True:
         body = await api.in_thread(redisbackups.get_backup, caller.namespace, name, caller.client)
@@ -222,9 +223,33 @@ async def describe_snapshots(
     """`{"Snapshots": […], "Marker": …}`, oldest first. A SnapshotName that matches nothing is
     SnapshotNotFoundFault; a source id that matches nothing is an empty list: snapshots outlive their source.
     `paged=False` returns every snapshot at once (the CLI, which has no --max-records)."""
+    return await api.in_thread(
+        describe_snapshots_sync,
+        caller,
+        selection,
+        show_node_group_config=show_node_group_config,
+        max_records=max_records,
+        marker=marker,
+        all_namespaces=all_namespaces,
+        paged=paged,
+    )
+
+
+def describe_snapshots_sync(
+    caller: Caller,
+    selection: SnapshotFilter = SnapshotFilter(),
+    *,
+    show_node_group_config: bool = False,
+    max_records: int | None = None,
+    marker: str | None = None,
+    all_namespaces: bool = False,
+    paged: bool = True,
+) -> dict[str, Any]:
+    """`describe_snapshots`, blocking: for the CLI, which then starts without asyncio and an event loop (start-up
+    is a `make bench` figure), and, on the Kubernetes thread pool, for the servers."""
     selection.check()
     namespace = None if all_namespaces else caller.namespace
-    listed = await api.in_thread(redisbackups.list_backups, namespace, caller.client)
+    listed = redisbackups.list_backups(namespace, caller.client)
     backups = [body for body in listed if selection.selects(body)]
     if selection.snapshot_name is not None and not backups:
         where = "any namespace" if all_namespaces else f"namespace {caller.namespace}"

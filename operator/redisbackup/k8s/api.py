@@ -16,13 +16,11 @@ in flight. `PoolWatch` tells the liveness probe whether that pool still runs any
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from redisbackup.k8s.client import api_client
@@ -32,6 +30,8 @@ from redisbackup.k8s.rest import CustomObjects, RestClient
 # The official client is imported where it is used, not here: importing it takes about a second, which a CLI
 # command on `RestClient` (see redisbackup.k8s.rest) never pays.
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import kubernetes
 
     Client: TypeAlias = kubernetes.client.ApiClient | RestClient
@@ -44,11 +44,37 @@ REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take i
 THREADS = 8
 
 ADMISSION_THREADS = 2
-_executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
-# The admission webhook's own calls (its certificate and configuration at start, a namespace's count or list per
-# request) never queue behind the backups' work: an operator restarted with a hundred backups still creating has
-# hundreds of calls on the pool above at once, and the apiserver gives a webhook 10 s (tests/bench/test_bench_scale).
-_admission_executor = ThreadPoolExecutor(max_workers=ADMISSION_THREADS, thread_name_prefix="k8s-admission")
+
+_pool: ThreadPoolExecutor | None = None
+_admission_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    # Made (and asyncio and concurrent.futures imported) on first use: a CLI command that calls the API once, on
+    # its own thread, starts without them (CLI start-up is a `make bench` figure). Under a lock: one pool per
+    # process, whichever thread (event loop) asks first.
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
+        return _pool
+
+
+def _admission_executor() -> ThreadPoolExecutor:
+    # The admission webhook's own calls (its certificate and configuration at start, a namespace's count or list
+    # per request) never queue behind the backups' work: an operator restarted with a hundred backups still
+    # creating has hundreds of calls on the pool above at once, and the apiserver gives a webhook 10 s
+    # (tests/bench/test_bench_scale).
+    global _admission_pool
+    with _pool_lock:
+        if _admission_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _admission_pool = ThreadPoolExecutor(max_workers=ADMISSION_THREADS, thread_name_prefix="k8s-admission")
+        return _admission_pool
 
 
 def _official(client: Client | None) -> kubernetes.client.ApiClient:
@@ -162,14 +188,18 @@ def watch(
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`function(*args, **kwargs)` (synchronous calls through this module) on the Kubernetes thread pool."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, functools.partial(function, *args, **kwargs))
+    return await loop.run_in_executor(_executor(), functools.partial(function, *args, **kwargs))
 
 
 async def in_admission_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`in_thread` for the admission webhook's calls, on a small pool of their own."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_admission_executor, functools.partial(function, *args, **kwargs))
+    return await loop.run_in_executor(_admission_executor(), functools.partial(function, *args, **kwargs))
 
 
 class PoolWatch:
@@ -181,7 +211,7 @@ class PoolWatch:
     """
 
     def __init__(self, executor: ThreadPoolExecutor | None = None, *, patience: float = 60.0) -> None:
-        self._executor = executor or _executor
+        self._executor = executor or _executor()
         self.patience = patience
         self._lock = threading.Lock()
         # Watching starts now, not at the first probe: kopf keeps a probe's success for a while, and a pool that

@@ -120,6 +120,15 @@ def test_every_command_in_the_table_is_registered_by_its_module() -> None:
         assert chosen[name].get_default("handler") is not None, name
 
 
+def test_a_chosen_command_parses_alone_and_a_typo_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = next(a for a in build_parser("validate")._actions if a.dest == "command").choices  # type: ignore[attr-defined]
+    assert list(chosen) == ["validate"]  # no placeholder parsers for the others: start-up time
+    with pytest.raises(SystemExit):
+        main(["valdate", "x.yaml"])
+    every = ", ".join(map(repr, commands.COMMANDS))
+    assert f"invalid choice: 'valdate' (choose from {every})" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "unwanted"),
     [
@@ -127,6 +136,20 @@ def test_every_command_in_the_table_is_registered_by_its_module() -> None:
         (["validate", "--help"], {"kubernetes", "kopf", "boto3", "redis", "aiohttp"}),
         # The official Kubernetes client (~1 s to import) is left to commands that need more than custom objects.
         (["describe-snapshots", "--help"], {"kubernetes", "kopf", "boto3", "redis", "aiohttp", "cryptography.x509"}),
+        # One blocking request: no event loop; describing API objects needs neither the stored manifest's RDB
+        # checks (anycrc) nor the schedule's models; no Redis options (domain.source), no exec plugin (subprocess).
+        (
+            ["describe-snapshots", "--help"],
+            {
+                "asyncio",
+                "concurrent.futures",
+                "anycrc",
+                "redisbackup.domain.manifest",
+                "redisbackup.api.schedule_spec",
+                "redisbackup.domain.source",
+                "subprocess",
+            },
+        ),
         # One node's dump streams over the raw replication protocol: redis-py is for --cluster planning.
         (["dump", "--help"], {"kubernetes", "kopf", "redis", "aiohttp"}),
     ],
@@ -146,3 +169,29 @@ def test_a_command_imports_only_what_it_uses(argv: list[str], unwanted: set[str]
     )
     assert "redisbackup.cli.main" in loaded
     assert not unwanted & loaded
+
+
+def test_one_shot_commands_run_with_pydantics_plugins_off_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pydantic's plugin scan (every installed distribution's entry points) is start-up time a one-shot command
+    # has no use for; pydantic's own switch turns it off for the command only, and a user's value is kept.
+    import argparse
+    import os
+
+    from redisbackup.cli.main import PLUGINS_SWITCH, run_without_pydantic_plugins
+
+    seen: list[str | None] = []
+
+    def handler(_: argparse.Namespace) -> int:
+        seen.append(os.environ.get(PLUGINS_SWITCH))
+        return 7
+
+    monkeypatch.delenv(PLUGINS_SWITCH, raising=False)
+    assert run_without_pydantic_plugins(handler, argparse.Namespace()) == 7
+    assert PLUGINS_SWITCH not in os.environ
+    monkeypatch.setenv(PLUGINS_SWITCH, "")
+    assert run_without_pydantic_plugins(handler, argparse.Namespace()) == 7
+    assert seen == ["__all__", ""]
+    assert os.environ[PLUGINS_SWITCH] == ""
+    assert commands.SERVERS.issubset(commands.COMMANDS)  # the long-running ones keep pydantic's default

@@ -117,3 +117,68 @@ def test_input_without_redisbackups_is_valid(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     assert main(["validate", str(tmp_path / "cm.yaml")]) == 0
     assert "no RedisBackup found" in capsys.readouterr().err
+
+
+SCHEDULE = """\
+apiVersion: redisbackup.io/v1alpha1
+kind: RedisBackupSchedule
+metadata: {name: daily, namespace: team-a}
+spec: {cacheClusterId: mycluster, schedule: "0 3 * * *", keepLast: 7}
+"""
+# What a file of RedisBackups has no use for: the schedule's models and rules (cron, time zones), the status models,
+# and every client library.
+NOT_FOR_REDISBACKUPS = {
+    "redisbackup.api.schedule_validation",
+    "redisbackup.api.schedule_spec",
+    "redisbackup.api.schedule_status",
+    "redisbackup.api.status",
+    "cronsim",
+    "kubernetes",
+    "kopf",
+    "boto3",
+    "redis",
+    "aiohttp",
+    "asyncio",
+}
+
+
+def _validate_in_a_new_process(path: Path) -> tuple[int, str, set[str]]:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from redisbackup.cli.main import main\n"
+        f"code = main(['validate', {str(path)!r}])\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    return done.returncode, done.stderr, set(done.stdout.partition("MODULES ")[2].split())
+
+
+def test_validate_imports_the_schedule_rules_only_for_a_schedule(tmp_path: Path) -> None:
+    # Start-up is most of validate's time (a `make bench` figure): a RedisBackup's check loads only its own rules.
+    path = tmp_path / "backups.yaml"
+    path.write_text(GOOD)
+    code, err, loaded = _validate_in_a_new_process(path)
+    assert (code, err) == (0, "1 RedisBackup(s) checked, 0 invalid\n")
+    assert "redisbackup.api.validation" in loaded
+    assert not NOT_FOR_REDISBACKUPS & loaded
+    # A schedule in the stream brings its rules in, and they run.
+    path.write_text(GOOD + "---\n" + SCHEDULE + "---\n" + SCHEDULE.replace("0 3 * * *", "0 3 * *"))
+    code, err, loaded = _validate_in_a_new_process(path)
+    assert code == 1
+    assert err == "1 RedisBackup(s) and 2 RedisBackupSchedule(s) checked, 1 invalid\n"
+    assert "redisbackup.api.schedule_validation" in loaded
+
+
+def test_the_resources_names_import_no_model() -> None:
+    # Most modules need only a kind or a plural (api.resource); the models are api.backup's and api.schedule's.
+    import subprocess
+    import sys
+
+    probe = "import sys, redisbackup.api.resource; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "redisbackup.api.resource" in loaded
+    assert not {"pydantic", "redisbackup.api.spec", "redisbackup.api.schedule_spec"} & loaded

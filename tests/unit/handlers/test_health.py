@@ -21,7 +21,7 @@ from redisbackup.k8s.api import PoolWatch
 def wedged_pool() -> Iterator[threading.Event]:
     """Every thread of the Kubernetes client's pool stuck (as behind a call that never returns) until set."""
     release = threading.Event()
-    stuck = [api._executor.submit(release.wait) for _ in range(api.THREADS)]
+    stuck = [api._executor().submit(release.wait) for _ in range(api.THREADS)]
     try:
         yield release
     finally:

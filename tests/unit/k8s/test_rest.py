@@ -246,6 +246,8 @@ def test_describe_snapshots_runs_on_the_rest_client_without_the_official_one(htt
     output, _, modules = done.stdout.partition("MODULES ")
     assert json.loads(output) == {"Snapshots": []}
     assert "kubernetes" not in modules.split()
+    # One blocking request, no event loop; no stored manifest (anycrc), no schedule models (CLI start-up: `make bench`)
+    assert not {"asyncio", "anycrc", "redisbackup.api.schedule_spec", "subprocess"} & set(modules.split())
     # The kubeconfig context's namespace, and its token, reached the apiserver.
     assert Recorder.seen[-1]["path"] == "/apis/redisbackup.io/v1alpha1/namespaces/team/redisbackups"
     assert Recorder.seen[-1]["headers"]["Authorization"] == "Bearer t0k"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from redisbackup.api.resource import RedisBackup
+from redisbackup.api.backup import RedisBackup
 from redisbackup.api.status import RedisBackupStatus
 from redisbackup.domain.describe import human_size, status_fields
 from redisbackup.domain.elasticache import (
