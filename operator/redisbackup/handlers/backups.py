@@ -15,7 +15,7 @@
 - Terminal RedisBackups (available, failed) get no task at all: an operator restart never re-takes a finished
   snapshot and costs one index entry for them.
 - kopf's peering pauses kopf's own watchers through a toggle it keeps to itself; our informer's work follows the
-  same rule through workflows.peering_gate (it reads the peering objects every few seconds): a paused replica
+  same rule through workflows.peering_gate (informers of the peering objects feed it): a paused replica
   keeps its index complete for its webhook but starts no work, and lists again when it resumes. Work in flight
   when it pauses finishes, fenced by the snapshotting lease (k8s.locks); deletions are idempotent and remove the
   finalizer under a resourceVersion precondition.
@@ -36,9 +36,9 @@ import kopf
 
 from redisbackup.domain.status import is_terminal
 from redisbackup.k8s import redisbackups
-from redisbackup.k8s.api import in_admission_thread, in_thread
+from redisbackup.k8s.api import in_admission_thread
 from redisbackup.k8s.informer import Informer
-from redisbackup.k8s.peering import read_peers
+from redisbackup.k8s.peering import list_peering, watch_peering
 from redisbackup.workflows.background import ObjectTasks
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.backup_events import BackupEvents
@@ -92,19 +92,30 @@ class Peering:
     priority: int
 
 
-def peering_gate(peering: Peering, namespaces: tuple[str, ...], watching: list[Informer]) -> PeeringGate:
-    """The gate of kopf's rule over the peering objects kopf uses: the cluster-wide one, or one per namespace."""
-    scopes: list[str | None] = list(namespaces) or [None]
-
-    async def read() -> list[dict[str, Any]]:
-        return [await in_thread(read_peers, peering.name, scope) for scope in scopes]
+def peering_gate(
+    peering: Peering, namespaces: tuple[str, ...], watching: list[Informer]
+) -> tuple[PeeringGate, list[Informer]]:
+    """The gate of kopf's rule over the peering objects kopf uses (the cluster-wide one, or one per namespace), and
+    the informers that feed it."""
 
     def relist() -> None:
         for informer in watching:
             informer.relist()
 
     # kopf's identity is POD_ID when set (the chart sets it), else one it generates, which cannot be known here.
-    return PeeringGate(read, identity=os.environ.get("POD_ID"), priority=peering.priority, on_open=relist)
+    gate = PeeringGate(identity=os.environ.get("POD_ID"), priority=peering.priority, on_open=relist)
+    scopes: list[str | None] = list(namespaces) or [None]
+    peerings = [
+        Informer(
+            f"kopf peering {peering.name} in {scope or 'the cluster'}",
+            functools.partial(list_peering, peering.name, scope),
+            functools.partial(watch_peering, peering.name, scope),
+            gate.observe,
+            run_in=in_admission_thread,
+        )
+        for scope in scopes
+    ]
+    return gate, peerings
 
 
 def register(
@@ -122,9 +133,16 @@ def register(
     once). tests/unit/reconciler/test_operator_wiring.py guards it."""
     events = BackupEvents(reconciler, [snapshot_tasks(reconciler), verification_tasks(reconciler)], observers=observers)
     watching = informers(namespaces, events)
+    gate, peerings = peering_gate(peering, namespaces, watching) if peering is not None else (None, [])
+    if gate is not None:
+        events.active = gate
     running: list[asyncio.Task[None]] = []
 
     async def watch_redisbackups(**_: Any) -> None:
+        if gate is not None:  # the peers first: a paused replica starts no work
+            running.extend(asyncio.create_task(i.run(), name=i.name) for i in peerings)
+            await asyncio.wait([asyncio.create_task(i.synced.wait()) for i in peerings], timeout=SYNC_PATIENCE)
+            running.append(asyncio.create_task(gate.run(), name="kopf peering of the RedisBackups' work"))
         running.extend(asyncio.create_task(i.run(), name=i.name) for i in watching)
         synced = [asyncio.create_task(i.synced.wait()) for i in watching]
         _done, late = await asyncio.wait(synced, timeout=SYNC_PATIENCE)

@@ -45,22 +45,24 @@ THREADS = 8
 
 ADMISSION_THREADS = 2
 
-_pool: ThreadPoolExecutor | None = None
-_admission_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
 
-def _executor() -> ThreadPoolExecutor:
+def _pool(name: str, threads: int) -> ThreadPoolExecutor:
     # Made (and asyncio and concurrent.futures imported) on first use: a CLI command that calls the API once, on
-    # its own thread, starts without them (CLI start-up is a `make bench` figure). Under a lock: one pool per
-    # process, whichever thread (event loop) asks first.
-    global _pool
+    # its own thread, starts without them (CLI start-up is a `make bench` figure). Under a lock: one pool of each
+    # name per process, whichever thread (event loop) asks first.
     with _pool_lock:
-        if _pool is None:
+        if name not in _pools:
             from concurrent.futures import ThreadPoolExecutor
 
-            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
-        return _pool
+            _pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        return _pools[name]
+
+
+def _executor() -> ThreadPoolExecutor:
+    return _pool("k8s", THREADS)
 
 
 def _admission_executor() -> ThreadPoolExecutor:
@@ -68,13 +70,7 @@ def _admission_executor() -> ThreadPoolExecutor:
     # per request) never queue behind the backups' work: an operator restarted with a hundred backups still
     # creating has hundreds of calls on the pool above at once, and the apiserver gives a webhook 10 s
     # (tests/bench/test_bench_scale).
-    global _admission_pool
-    with _pool_lock:
-        if _admission_pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _admission_pool = ThreadPoolExecutor(max_workers=ADMISSION_THREADS, thread_name_prefix="k8s-admission")
-        return _admission_pool
+    return _pool("k8s-admission", ADMISSION_THREADS)
 
 
 def _official(client: Client | None) -> kubernetes.client.ApiClient:

@@ -1,7 +1,9 @@
-"""Reading kopf's peering objects (the chart's KopfPeering or ClusterKopfPeering), for domain.peering."""
+"""Kopf's peering objects (the chart's KopfPeering or ClusterKopfPeering), listed and watched for domain.peering."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from redisbackup.k8s import api
@@ -9,27 +11,30 @@ from redisbackup.k8s import api
 GROUP, VERSION = "kopf.dev", "v1"
 
 
-def read_peers(name: str, namespace: str | None) -> dict[str, Any]:
-    """The peers (`status`) of peering object `name` in `namespace` (None: the cluster-wide one); none if absent."""
-    custom: Any = api.custom()  # the official client's (the REST client's twin has no cluster-scoped get)
+def _method(namespace: str | None) -> tuple[Callable[..., Any], tuple[str, ...], str]:
+    custom: Any = api.custom()  # the official client's (the REST client's twin has no cluster-scoped calls)
     if namespace is None:
-        found = api.call_or_none(
-            f"read ClusterKopfPeering {name}",
-            custom.get_cluster_custom_object,
-            GROUP,
-            VERSION,
-            "clusterkopfpeerings",
-            name,
-        )
-    else:
-        found = api.call_or_none(
-            f"read KopfPeering {name} in namespace {namespace}",
-            custom.get_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            "kopfpeerings",
-            name,
-        )
-    status = (found or {}).get("status")
-    return status if isinstance(status, dict) else {}
+        return custom.list_cluster_custom_object, (GROUP, VERSION, "clusterkopfpeerings"), "ClusterKopfPeerings"
+    args = (GROUP, VERSION, namespace, "kopfpeerings")
+    return custom.list_namespaced_custom_object, args, f"KopfPeerings in namespace {namespace}"
+
+
+def list_peering(name: str, namespace: str | None, token: str | None = None) -> dict[str, Any]:
+    """The peering object `name` of `namespace` (None: the cluster-wide one) as a list of at most one item."""
+    method, args, what = _method(namespace)
+    return api.call(f"list {what}", method, *args, field_selector=f"metadata.name={name}")
+
+
+def watch_peering(
+    name: str, namespace: str | None, resource_version: str, stop: threading.Event
+) -> Iterator[dict[str, Any]]:
+    method, args, what = _method(namespace)
+    return api.watch(
+        f"watch {what}",
+        method,
+        *args,
+        resource_version=resource_version,
+        timeout_seconds=300,
+        stop=stop,
+        field_selector=f"metadata.name={name}",
+    )

@@ -1,11 +1,12 @@
 """Pausing the work of our informer of RedisBackups while kopf's peering pauses this operator.
 
 kopf pauses its own watchers (and daemons) while another operator of the same peering has a higher priority, through
-a toggle it keeps to itself; our informer is not kopf's, so this gate reads the same peering objects every
-`interval` seconds and applies kopf's rule (domain.peering). While closed, the informer still keeps the index
-complete (the webhook of a paused replica answers too), but no snapshot, finalizer, deletion or spec observation
-starts here; work already running finishes, fenced by the source's snapshotting lease (k8s.locks) as before.
-When it opens, `on_open` is called (the informers list again, which hands every RedisBackup over to start its work).
+a toggle it keeps to itself; our informer is not kopf's, so this gate watches the same peering objects (an informer
+of each, fed to `observe`) and applies kopf's rule (domain.peering) on every change, and every `interval` seconds
+for peers whose lifetime ran out. While closed, the informer still keeps the index complete (the webhook of a paused
+replica answers too), but no snapshot, finalizer, deletion or spec observation starts here; work already running
+finishes, fenced by the source's snapshotting lease (k8s.locks) as before. When it opens, `on_open` is called (the
+informers list again, which hands every RedisBackup over to start its work).
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.peering import must_pause
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 5.0  # seconds between reads of the peering objects (kopf's peers are alive for 60 s by default)
-
-ReadPeers = Callable[[], Awaitable[Sequence[Mapping[str, Any]]]]
+INTERVAL = 5.0  # seconds between re-evaluations for expired peers (kopf's peers are alive for 60 s by default)
 
 
 def _now() -> dt.datetime:
@@ -33,7 +31,6 @@ def _now() -> dt.datetime:
 class PeeringGate:
     def __init__(
         self,
-        read: ReadPeers,
         *,
         identity: str | None,
         priority: int,
@@ -41,25 +38,30 @@ class PeeringGate:
         interval: float = INTERVAL,
         now: Callable[[], dt.datetime] = _now,
     ) -> None:
-        self._read = read
         self.identity = identity
         self.priority = priority
         self.on_open = on_open
         self.interval = interval
         self._now = now
+        self._peerings: dict[str, Mapping[str, Any]] = {}  # the peering object's uid → its peers
         self.open = True
 
     def __call__(self) -> bool:
         """Whether work may start now."""
         return self.open
 
-    async def check(self) -> None:
-        try:
-            peerings = await self._read()
-        except RedisBackupError as fault:  # keep the last decision: kopf too stays as it was until it hears more
-            log.warning("cannot read the peering objects: %s", fault)
-            return
-        paused = must_pause(peerings, identity=self.identity, priority=self.priority, now=self._now())
+    async def observe(self, type_: str, body: Mapping[str, Any]) -> None:
+        """An informer's event of a peering object."""
+        uid = str((body.get("metadata") or {}).get("uid"))
+        if type_ == "DELETED":
+            self._peerings.pop(uid, None)
+        else:
+            status = body.get("status")
+            self._peerings[uid] = status if isinstance(status, Mapping) else {}
+        self.decide()
+
+    def decide(self) -> None:
+        paused = must_pause(self._peerings.values(), identity=self.identity, priority=self.priority, now=self._now())
         if paused == (not self.open):
             return
         self.open = not paused
@@ -72,4 +74,4 @@ class PeeringGate:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            await self.check()
+            self.decide()

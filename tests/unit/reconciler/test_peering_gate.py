@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from redisbackup.domain.peering import must_pause
-from redisbackup.k8s.faults import KubernetesUnavailable
 from redisbackup.storage.memory import MemoryStore
 from redisbackup.workflows.backup_events import BackupEvents
 from redisbackup.workflows.peering_gate import PeeringGate
@@ -35,26 +34,36 @@ def test_without_our_identity_one_entry_at_our_priority_is_taken_to_be_ours() ->
     assert must_pause([{"a": peer(10)}, {"b": peer(11)}], identity=None, priority=10, now=NOW), "any namespace"
 
 
-async def test_the_gate_closes_for_a_higher_peer_keeps_its_state_when_unreadable_and_relists_on_opening() -> None:
-    peerings: list[Mapping[str, Any]] = [{"me": peer(10), "other": peer(20)}]
-    failing: list[Exception] = []
+async def test_the_gate_follows_the_peering_objects_events_and_relists_on_opening() -> None:
     opened: list[bool] = []
-
-    async def read() -> list[Mapping[str, Any]]:
-        if failing:
-            raise failing.pop()
-        return peerings
-
-    gate = PeeringGate(read, identity="me", priority=10, on_open=lambda: opened.append(True), now=lambda: NOW)
-    await gate.check()
+    clock = [NOW]
+    gate = PeeringGate(identity="me", priority=10, on_open=lambda: opened.append(True), now=lambda: clock[0])
+    peering = {"metadata": {"uid": "p1"}, "status": {"me": peer(10), "other": peer(20)}}
+    await gate.observe("ADDED", peering)
     assert gate() is False
-    failing.append(KubernetesUnavailable("connection refused"))
-    await gate.check()
-    assert gate() is False, "an unreadable peering changes nothing"
-    peerings[0] = {"me": peer(10)}
-    await gate.check()
+    clock[0] = NOW + dt.timedelta(seconds=120)  # the other stopped renewing its entry: its lifetime ran out
+    gate.decide()
     assert gate() is True
     assert opened == [True]
+    await gate.observe("MODIFIED", {"metadata": {"uid": "p1"}, "status": {"me": peer(10, -115), "x": peer(30, -115)}})
+    assert gate() is False
+    await gate.observe("DELETED", {"metadata": {"uid": "p1"}})
+    assert gate() is True
+    assert opened == [True, True]
+
+
+def test_the_operator_wires_the_gate_when_peered() -> None:
+    import kopf
+
+    from redisbackup import main
+    from redisbackup.handlers import backups as handlers
+
+    reconciler = main.build_reconciler(main.OperatorOptions(webhook=None))
+    peered = handlers.register(kopf.OperatorRegistry(), reconciler, peering=handlers.Peering("rb", 5))
+    assert isinstance(peered.active, PeeringGate)
+    assert peered.active.priority == 5
+    alone = handlers.register(kopf.OperatorRegistry(), reconciler)
+    assert alone.active()
 
 
 async def test_a_paused_operator_indexes_every_backup_but_starts_no_work() -> None:
