@@ -3,10 +3,11 @@
 `redisbackup operator` (redisbackup.cli.run_operator) builds `OperatorOptions` from flags, environment and the
 configuration file (REDISBACKUP_CONFIG) and calls `run`.
 
-kopf keeps its own bookkeeping under our domain, never kopf.zalando.org: the finalizer is `redisbackup.io/data`
-(the stored snapshot outlives nothing it should not), handler progress and the last-handled spec are annotations
-`redisbackup.io/…`. kopf's own log lines are not posted as Kubernetes Events: the operator posts one Event per
-status transition itself, which keeps API writes per backup low.
+RedisBackups are not kopf's: our own informer lists and watches them (handlers.backups), and keeps the finalizer
+`redisbackup.io/data` on them (the stored snapshot outlives nothing it should not). kopf handles the rest and keeps
+its bookkeeping under our domain, never kopf.zalando.org: the same finalizer name on RedisBackupSchedules, handler
+progress and the last-handled spec as annotations `redisbackup.io/…`. kopf's own log lines are not posted as
+Kubernetes Events: the operator posts one Event per status transition itself, which keeps API writes per backup low.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import kopf
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.config import OperatorConfig
-from redisbackup.api.resource import PLURAL, SCHEDULE_PLURAL
+from redisbackup.api.resource import DATA_FINALIZER, PLURAL, SCHEDULE_PLURAL
 from redisbackup.handlers import admission, backups, final_snapshots, health, schedules
 from redisbackup.k8s.api import PoolWatch
 from redisbackup.local.heap import HeapTrimmer
@@ -35,8 +36,8 @@ from redisbackup.workflows.final_snapshot import FinalSnapshots, LiveFinalSnapsh
 from redisbackup.workflows.schedule import LiveScheduleKubernetes, ScheduleReconciler
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
-FINALIZER = f"{DOMAIN}/data"
-LIST_PAGE_SIZE = 500  # objects per page of the initial listings (and each re-list)
+FINALIZER = DATA_FINALIZER  # on RedisBackups ours (workflows.backup_events), on RedisBackupSchedules kopf's
+LIST_PAGE_SIZE = backups.LIST_PAGE_SIZE  # objects per page of kopf's listings too (and each re-list)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def build_registry(options: OperatorOptions, reconciler: RedisBackupReconciler |
     if options.webhook is not None:
         _register_webhook(registry, reconciler)
     if reconciler is not None:
-        backups.register(registry, reconciler)
-        schedules.register(registry, build_schedules(options, reconciler.metrics))
+        wake_schedules = schedules.register(registry, build_schedules(options, reconciler.metrics))
+        peering = backups.Peering(options.peering, options.priority) if options.peering is not None else None
+        backups.register(registry, reconciler, options.namespaces, observers=[wake_schedules], peering=peering)
         if options.config.final_snapshots.enabled:
             deadline = options.config.final_snapshots.deadline_seconds
             final_snapshots.register(registry, FinalSnapshots(LiveFinalSnapshotKubernetes(), deadline_seconds=deadline))

@@ -23,38 +23,41 @@ baseline is the same run with 10 finished backups. Then, for each:
 
 Nothing asserts a time; the machine is shared, the table starts and ends with its load.
 
-Measured 2026-12-07, 2 CPUs shared (load 9.1 at the start, 4.3 at the end), 10,000 available + 100 creating:
-    RSS steady                  241 MB  (with 10: 104 MB; 14.1 KB per backup)      <= 256 MB   met
-    RSS peak, first start       504 MB  (whole run 533 MB)                          <= 256 MB   MISSED
-    idle CPU over 60 s          0.05 %  (with 10: 0.05 %)                           <= 2 %      met
-    with 100 creating           256 MB, 4.1 % CPU (with 10: 140 MB, 4.4 %: the 100 retry their missing source)
-    API writes, first start     0.001 per backup (the webhook's dry-run probes)    0           met
-    new backup create call p95  159 ms  (with 10: 113 ms)                           O(1)        met
-    new backup creating p95     245 ms  (with 10: 174 ms)                           <= 1 s      met
-    new backup available p50    0.36 s  (with 10: 0.39 s)                           as with 10  met
-    restart: webhook serving    130.8 s (first start 59.5 s; with 10: 9.2 s)        <= 10 s     MISSED
-    restart: a backup creating  135.0 s (with 10: 12.3 s)
-Before (kopf daemons for RedisBackups, same bench, earlier run at load ~5): RSS steady 363 MB, peak 513 MB.
-Then the listings in pages of 500 (main.LIST_PAGE_SIZE), first start with 10,000 finished backups, one run at load
-~8-10, alternating: unpaged steady / peak 288 / 574 MB, serving 149 s; paged 199 / 384 and 174 / 377 MB, serving
-132 and 101 s (an unpaged
-start at load 18 peaked at 701 MB, serving after 326 s). The table above was measured before the paging; the peak
-target (256 MB) is still missed with it.
+Measured 2026-12-07 (after the informer, commit 0c4a2ef), 2 CPUs shared with other engineers' runs (load 3.9 at
+the table; 8-11 in the two earlier runs), 10,000 available + 100 creating:
+    RSS steady                  114 MB  (with 10: 101 MB; 1.3 KB per backup)        <= 256 MB   met
+    RSS peak, first start       114 MB  (whole run 145 MB; with 10: 101 / 135 MB)   <= 256 MB   met
+    idle CPU over 60 s          0.03 %  (with 10: 0.05 %)                           <= 2 %      met
+    with 100 creating           146 MB, 4.3 % CPU (with 10: 138 MB, 3.4 %: the 100 retry their missing source)
+    API writes, first start     0.003 per backup (the webhook's dry-run probes)    0           met
+    new backup create call p95  91 ms   (with 10: 104 ms)                           O(1)        met
+    new backup creating p95     140 ms  (with 10: 165 ms)                           <= 1 s      met
+    new backup available p50    0.32 s  (with 10: 0.32 s)                           as with 10  met
+    first start: serving        16.5 s  (with 10: 2.5 s)
+    restart: webhook serving    10.6 s  (with 10: 6.1 s)                            <= 10 s     MISSED (by 0.6 s)
+    restart: a backup creating  12.4 s  (with 10: 8.2 s)
+The two runs before it (load 8-11): steady 114 / 114 MB, peak 115 / 114 MB (whole run 145 / 146 MB), restart to
+serving 14.3 s and 11.9 s (with 10: 5.0 / 5.4 s), first start serving 8.3 s and 16.7 s.
+Before the informer (kopf's watcher and per-object processing of RedisBackups, same bench, load 5-18): steady
+199-241 MB, start-up peak 377-504 MB, restart to serving 101-131 s.
 
-What limits the two missed figures, measured: (1) restart to serving — the webhook shares the event loop with kopf,
-which handles every listed RedisBackup once at start (10,000 events; py-spy on the operator: 95 % of the loop's
-samples in kopf's per-event processing — the diff-base build and fetch with its deepcopy ~22 %, the watching
-handler's invocation ~24 %, its log line ~5 %), so a webhook request, and a new backup's first event, wait behind
-that burst: 60-130 s at 10,000 on this loaded machine. (2) The peak — 504 MB while that burst is handled, against
-241 MB once idle: kopf's watcher queues every listed object at once (its worker scheduler never blocks the stream),
-so the parsed bodies and each event's kopf wrappers of the whole list are alive together; how the ~260 MB divide
-between the list's JSON and the per-event objects was not measured. Both point at the same next step: the terminal
-RedisBackups should not go through kopf's per-event machinery at start-up at all (our own paged list/watch feeding
-the index and the tasks, kopf left with the finalizer of backups being deleted).
-Under heavy load (load 11-18) the first pass over 10,000 took 4 minutes, and kopf then patched the finalizer of
-every backup (removed and re-added, two webhook UPDATEs each) about 5 minutes after the start — seen with and
-without daemons, never at load ~5; not explained yet (suspected: a re-list after the watch's resourceVersion
-expired while the burst was still being handled).
+What changed: RedisBackups are no longer kopf's (handlers.backups, k8s.informer, workflows.backup_events). Our
+informer lists them in pages of 500, hands each object to one cheap handler (the index, the tasks, the
+finalizer, spec edits, deletions) and drops it: one page of bodies is alive at a time, so the start-up peak is
+the steady RSS; kopf's per-object machinery (diff-base with deepcopy, handler invocation, a log line per event)
+is gone, which took 95 % of the loop at start (py-spy). Measured offline on this machine: parsing the 10,000
+bodies' JSON takes 0.9 s of CPU, handling them 0.2 s.
+
+What limits the restart figure still (measured in the operator's log of the run above): ~4 s from the process
+start to kopf's first startup handler (importing kopf, the kubernetes client, aiohttp, redis, boto3: 3.0-3.3 s
+alone at load ~5, `python -X importtime`), 5.2 s for the listing (20 pages; the apiserver encodes them and our
+process parses them, both on a shared 2-core machine), then 1.7-3.3 s until kopf serves the webhook and our
+server has published its configuration (1.7 s with 10 backups: kopf's own start of the webhook; more with 100
+backups starting their work on the loop at the same time). The first-start figure varies most (8.3-16.7 s) with
+the machine's load: it includes the same import and the first creation of the webhook configuration.
+So the 10,000 cost 4.5 s over the baseline's 6.1 s restart (listing, and the webhook coming up beside the work
+the listing started). Next steps, not done: let the work a listing starts wait until the webhook serves (the
+1.7-3.3 s), and a faster JSON parser for the pages (most of our 0.9 s of CPU).
 """
 
 from __future__ import annotations

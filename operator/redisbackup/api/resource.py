@@ -11,6 +11,7 @@ from redisbackup import GROUP, VERSION
 
 KIND = "RedisBackup"
 PLURAL = "redisbackups"
+DATA_FINALIZER = f"{GROUP}/data"  # held by every RedisBackup until its stored data is handled (kopf wrote it before)
 SINGULAR = "redisbackup"
 SHORT_NAMES = ("rb",)
 CATEGORIES = ("redis", "backup")

@@ -22,7 +22,7 @@ from redisbackup.api import schedule_validation, validation
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.api.violations import Violation
-from redisbackup.k8s.redisbackups import count_backups, existing_backups
+from redisbackup.k8s import redisbackups
 from redisbackup.k8s.webhook_configuration import BACKUP_WEBHOOK, SCHEDULE_WEBHOOK
 from redisbackup.workflows.uniqueness import BackupIndex, index_caught_up
 
@@ -30,6 +30,15 @@ INDEX_PATIENCE = 1.0  # of the webhook's 5 s: then the namespace is listed inste
 
 HANDLER_ID = BACKUP_WEBHOOK.handler_id
 SCHEDULE_HANDLER_ID = SCHEDULE_WEBHOOK.handler_id
+
+
+async def count_backups(namespace: str) -> int:
+    # The webhook's calls run on threads of their own, never behind the backups' work (k8s.api).
+    return await redisbackups.count_backups(namespace, admission=True)
+
+
+async def existing_backups(namespace: str) -> list[ExistingBackup]:
+    return await redisbackups.existing_backups(namespace, admission=True)
 
 
 def rejection(violations: list[Violation]) -> kopf.AdmissionError:

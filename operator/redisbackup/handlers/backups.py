@@ -1,50 +1,57 @@
-"""kopf handlers of RedisBackups: one watching handler starts the work, a deletion handler releases the data. Thin.
+"""RedisBackups are watched by our own informer (k8s.informer), not by kopf; this wires it. Thin.
 
-- Every watch event updates the index of RedisBackups (workflows.uniqueness.BackupIndex, no API calls) that
-  the reconciler's and the webhook's uniqueness checks read, and drops managedFields from the body (half of each
-  body's JSON, which nothing here reads).
-  Every handler is `async`: kopf would run a `def` handler in a thread, and the state they share (the index,
-  the reconciler's queues, the running tasks) belongs to the event loop.
-- The same events start the work (workflows.background.ObjectTasks), no kopf daemon: kopf keeps the body of every
-  object of a resource that has daemons, finished ones included, which at 10,000 RedisBackups was most of the
-  operator's memory. A snapshot task runs for every RedisBackup that is not terminal — when it is created, and for
-  each one still creating when the operator starts (the initial listing's events) — and is cancelled when the
-  RedisBackup is deleted (the snapshot then cleans up its partial objects). Terminal RedisBackups (available,
-  failed) get no task at all: an operator restart never re-takes a finished snapshot and costs nothing for them.
-- spec.verify: a second task, for available RedisBackups that ask for verification and have none recorded yet,
-  verifies the stored snapshot once (workflows.verification) and ends.
-- An edit of the spec where it may change (deletionPolicy, verify) is recorded as observed (workflows.observation),
-  so that GitOps tools comparing observedGeneration with generation see the backup as current again.
-- Faults map onto retries in one place: what a workflow raises is a typed fault it has already told in the status
-  (Progressing, DeletionBlocked, Verified) and an Event; the task retries it after the reconciler's delay, and kopf
-  the deletion handler (TemporaryError); permanent ones were already written as `failed` by the workflow. An
-  exception that is not a fault is a bug the workflows have turned into InternalFailure; it is never only logged.
+- kopf handled every RedisBackup event through its per-object machinery (diff-base, progress annotations, a log
+  line each): at 10,000 RedisBackups a restart kept the event loop — and the admission webhook on it — busy for
+  minutes (tests/bench/test_bench_scale.py). The informer lists them in pages of 500 and watches them; each event
+  goes to workflows.backup_events, which updates the index of RedisBackups (workflows.uniqueness.BackupIndex, read
+  by the webhook's and the reconciler's uniqueness checks), starts and follows the work (workflows.background:
+  a snapshot task for every RedisBackup that is not terminal, a verification task for those asking for one),
+  records spec edits as observed, and runs the deletion behind the finalizer redisbackup.io/data.
+- One informer per namespace served (`--namespace`), or one for the whole cluster. The startup handler waits for
+  their first listing (at most SYNC_PATIENCE): kopf starts serving the admission webhook only after the startup
+  handlers, so the webhook answers with a complete index from its first request. (Should the listing take longer,
+  the webhook still checks uniqueness correctly: it compares the index with a count from the apiserver and lists
+  the namespace while they differ.)
+- Terminal RedisBackups (available, failed) get no task at all: an operator restart never re-takes a finished
+  snapshot and costs one index entry for them.
+- kopf's peering pauses kopf's own watchers through a toggle it keeps to itself; our informer's work follows the
+  same rule through workflows.peering_gate (informers of the peering objects feed it): a paused replica
+  keeps its index complete for its webhook but starts no work, and lists again when it resumes. Work in flight
+  when it pauses finishes, fenced by the snapshotting lease (k8s.locks); deletions are idempotent and remove the
+  finalizer under a resourceVersion precondition.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
-from redisbackup import GROUP, VERSION
-from redisbackup.api.resource import PLURAL
-from redisbackup.domain.faults import RedisBackupError
 from redisbackup.domain.status import is_terminal
+from redisbackup.k8s import redisbackups
+from redisbackup.k8s.api import in_admission_thread
+from redisbackup.k8s.informer import Informer
+from redisbackup.k8s.peering import list_peering, watch_peering
 from redisbackup.workflows.background import ObjectTasks
 from redisbackup.workflows.backup import RedisBackupReconciler
-from redisbackup.workflows.deletion import release_backup
-from redisbackup.workflows.observation import observe_generation
+from redisbackup.workflows.backup_events import BackupEvents
+from redisbackup.workflows.peering_gate import PeeringGate
 from redisbackup.workflows.verification import Verifications, needs_verification
 
 log = logging.getLogger(__name__)
 
-INDEX_ID = "index-redisbackups"
-DELETE_ID = "release-snapshot-data"
-OBSERVE_ID = "observe-spec-edit"
+STARTUP_ID = "watch-redisbackups"
 CLEANUP_ID = "stop-backup-tasks"
+LIST_PAGE_SIZE = 500  # objects per page of the listings: one page of bodies is alive at a time
+WATCH_TIMEOUT = 300  # the apiserver ends each watch after this long (then it is resumed): no silent stall
+SYNC_PATIENCE = 120.0  # seconds the startup waits for the first listing before kopf serves anyway
 SNAPSHOT_CANCELLATION_TIMEOUT = 60.0  # cancelled at once on deletion; up to this long to abort its uploads
 VERIFY_CANCELLATION_TIMEOUT = 10.0
 
@@ -57,31 +64,104 @@ def wants_verification(body: Mapping[str, Any]) -> bool:
     return needs_verification(body)
 
 
-def forget_managed_fields(body: kopf.Body) -> None:
-    """Drop metadata.managedFields from a RedisBackup's body (in place), before anything keeps it.
+def informers(namespaces: tuple[str, ...], events: BackupEvents) -> list[Informer]:
+    """One informer per namespace, or one for the whole cluster (no namespaces)."""
+    scopes: list[str | None] = list(namespaces) or [None]
+    return [
+        Informer(
+            f"RedisBackups in {scope or 'all namespaces'}",
+            functools.partial(redisbackups.list_page, scope, LIST_PAGE_SIZE),
+            functools.partial(_watch, scope),
+            events,
+            # The listing is what the webhook waits for at start: not behind the calls of the work it starts.
+            run_in=in_admission_thread,
+        )
+        for scope in scopes
+    ]
 
-    managedFields (the apiserver's server-side-apply bookkeeping, which nothing here reads) is about half of each
-    body: a running snapshot or verification task keeps its object's latest body, and so does kopf while it handles
-    an event (and for every object, if a daemon were ever registered for RedisBackups again).
-    """
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict):
-        metadata.pop("managedFields", None)
+
+def _watch(scope: str | None, resource_version: str, stop: threading.Event) -> Iterator[dict[str, Any]]:
+    return redisbackups.watch_backups(scope, resource_version, WATCH_TIMEOUT, stop)
 
 
-def _retry(reconciler: RedisBackupReconciler, fault: RedisBackupError, retry: int) -> kopf.TemporaryError:
-    return kopf.TemporaryError(str(fault), delay=reconciler.retry_delay(retry, fault))
+@dataclass(frozen=True)
+class Peering:
+    """kopf's peering of this operator (main.OperatorOptions.peering, priority)."""
+
+    name: str
+    priority: int
 
 
-def register(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> list[ObjectTasks]:
-    """Add the RedisBackup handlers to `registry`, bound to `reconciler` (the workflows and their limits); the
-    tasks they start (snapshots, verifications), for tests and metrics."""
-    tasks = [snapshot_tasks(reconciler), verification_tasks(reconciler)]
-    _register_index(registry, reconciler, tasks)
-    _register_spec_edit(registry, reconciler)
-    _register_release(registry, reconciler, tasks)
-    _register_cleanup(registry, tasks)
-    return tasks
+def peering_gate(
+    peering: Peering, namespaces: tuple[str, ...], watching: list[Informer]
+) -> tuple[PeeringGate, list[Informer]]:
+    """The gate of kopf's rule over the peering objects kopf uses (the cluster-wide one, or one per namespace), and
+    the informers that feed it."""
+
+    def relist() -> None:
+        for informer in watching:
+            informer.relist()
+
+    # kopf's identity is POD_ID when set (the chart sets it), else one it generates, which cannot be known here.
+    gate = PeeringGate(identity=os.environ.get("POD_ID"), priority=peering.priority, on_open=relist)
+    scopes: list[str | None] = list(namespaces) or [None]
+    peerings = [
+        Informer(
+            f"kopf peering {peering.name} in {scope or 'the cluster'}",
+            functools.partial(list_peering, peering.name, scope),
+            functools.partial(watch_peering, peering.name, scope),
+            gate.observe,
+            run_in=in_admission_thread,
+        )
+        for scope in scopes
+    ]
+    return gate, peerings
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    reconciler: RedisBackupReconciler,
+    namespaces: tuple[str, ...] = (),
+    observers: Sequence[Callable[[str, Mapping[str, Any]], None]] = (),
+    peering: Peering | None = None,
+) -> BackupEvents:
+    """Watch the RedisBackups of `namespaces` (none: all) from kopf's startup to its cleanup, with the work of
+    `reconciler`, each event also to `observers`; the handler of their events (its tasks, for tests and metrics).
+
+    No kopf handler of any kind may be registered for RedisBackups: kopf would watch them again, and — as no kopf
+    handler requires its finalizer on them — remove redisbackup.io/data from every one (and release deletions at
+    once). tests/unit/reconciler/test_operator_wiring.py guards it."""
+    events = BackupEvents(reconciler, [snapshot_tasks(reconciler), verification_tasks(reconciler)], observers=observers)
+    watching = informers(namespaces, events)
+    gate, peerings = peering_gate(peering, namespaces, watching) if peering is not None else (None, [])
+    if gate is not None:
+        events.active = gate
+    running: list[asyncio.Task[None]] = []
+
+    async def watch_redisbackups(**_: Any) -> None:
+        if gate is not None:  # the peers first: a paused replica starts no work
+            running.extend(asyncio.create_task(i.run(), name=i.name) for i in peerings)
+            await asyncio.wait([asyncio.create_task(i.synced.wait()) for i in peerings], timeout=SYNC_PATIENCE)
+            running.append(asyncio.create_task(gate.run(), name="kopf peering of the RedisBackups' work"))
+        running.extend(asyncio.create_task(i.run(), name=i.name) for i in watching)
+        synced = [asyncio.create_task(i.synced.wait()) for i in watching]
+        _done, late = await asyncio.wait(synced, timeout=SYNC_PATIENCE)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("the RedisBackups are not all listed after %gs: serving meanwhile", SYNC_PATIENCE)
+
+    async def stop_backup_tasks(**_: Any) -> None:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await events.close()
+        for work in events.tasks:
+            await work.close()
+
+    kopf.on.startup(registry=registry, id=STARTUP_ID)(watch_redisbackups)
+    kopf.on.cleanup(registry=registry, id=CLEANUP_ID)(stop_backup_tasks)
+    return events
 
 
 def snapshot_tasks(reconciler: RedisBackupReconciler) -> ObjectTasks:
@@ -115,55 +195,3 @@ def verification_tasks(reconciler: RedisBackupReconciler) -> ObjectTasks:
         backoff=reconciler.limits.retry_max_delay_seconds,
         cancellation_timeout=VERIFY_CANCELLATION_TIMEOUT,
     )
-
-
-def _register_index(
-    registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler, tasks: list[ObjectTasks]
-) -> None:
-    # Async on purpose, as every handler here: kopf runs a `def` handler in a thread, and the index is read on the
-    # event loop (the webhook, the reconciler) without a lock, so it must only ever change on the loop as well.
-    @kopf.on.event(GROUP, VERSION, PLURAL, id=INDEX_ID, registry=registry)
-    async def index_redisbackups(type: str | None, body: kopf.Body, **_: Any) -> None:
-        deleted = type == "DELETED"
-        reconciler.index.observe(body, deleted=deleted)
-        forget_managed_fields(body)
-        raw = dict(body)
-        for work in tasks:
-            work.observe(raw, deleted=deleted)
-
-
-def _register_spec_edit(registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler) -> None:
-    """The spec may change only where CEL allows it (deletionPolicy, verify): neither needs work here, but the new
-    generation must be observed (a verification asked for is the verification task's)."""
-
-    @kopf.on.update(GROUP, VERSION, PLURAL, id=OBSERVE_ID, field="spec", registry=registry)
-    async def observe_spec_edit(body: kopf.Body, **_: Any) -> None:
-        await observe_generation(reconciler, dict(body))
-
-
-def _register_release(
-    registry: kopf.OperatorRegistry, reconciler: RedisBackupReconciler, tasks: list[ObjectTasks]
-) -> None:
-    @kopf.on.delete(GROUP, VERSION, PLURAL, id=DELETE_ID, registry=registry)
-    async def release_snapshot_data(body: kopf.Body, retry: int, **_: Any) -> None:
-        metadata = body.get("metadata", {})
-        for work in tasks:  # the snapshot aborts its uploads and removes its partial objects before the data goes
-            if not await work.stop(str(metadata.get("uid"))):
-                log.warning(
-                    "%s/%s: the cancelled %s still cleans up",
-                    metadata.get("namespace"),
-                    metadata.get("name"),
-                    work.name,
-                )
-        try:
-            await release_backup(reconciler, dict(body))
-        except RedisBackupError as fault:
-            raise _retry(reconciler, fault, retry) from fault
-
-
-def _register_cleanup(registry: kopf.OperatorRegistry, tasks: list[ObjectTasks]) -> None:
-    async def stop_backup_tasks(**_: Any) -> None:
-        for work in tasks:
-            await work.close()
-
-    kopf.on.cleanup(registry=registry, id=CLEANUP_ID)(stop_backup_tasks)

@@ -7,18 +7,20 @@
   its stored data.
 - A change of the schedule's spec (a new generation) wakes its daemon, which re-reads the spec at once.
 - A change of phase of one of its automated backups (or its deletion) wakes it too: retention counts available
-  backups, and status shows the active one and the last success.
+  backups, and status shows the active one and the last success. Those events come from the operator's own
+  informer of RedisBackups (`backup_wakeups`, called by handlers.backups), never from kopf.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 
 from redisbackup import GROUP, VERSION
-from redisbackup.api.resource import PLURAL, SCHEDULE_PLURAL
+from redisbackup.api.resource import SCHEDULE_PLURAL
 from redisbackup.domain.automated import SCHEDULE_LABEL, schedule_owner
 from redisbackup.workflows.schedule import ScheduleReconciler
 
@@ -26,13 +28,15 @@ log = logging.getLogger(__name__)
 
 DAEMON_ID = "run-schedule"
 WAKE_ON_SPEC_ID = "wake-schedule-on-spec-change"
-WAKE_ON_BACKUP_ID = "wake-schedule-on-backup-change"
+BackupObserver = Callable[[str, Mapping[str, Any]], None]
 RETRY_DELAY = 10.0  # after an unexpected error (the apiserver, a bug), before the daemon starts again
 
 
-def register(registry: kopf.OperatorRegistry, reconciler: ScheduleReconciler) -> None:
+def register(registry: kopf.OperatorRegistry, reconciler: ScheduleReconciler) -> BackupObserver:
+    """The schedules' kopf handlers; what must see every RedisBackup event (for handlers.backups' informer)."""
     _register_daemon(registry, reconciler)
     _register_wakeups(registry, reconciler)
+    return backup_wakeups(reconciler)
 
 
 def _register_daemon(registry: kopf.OperatorRegistry, reconciler: ScheduleReconciler) -> None:
@@ -55,7 +59,6 @@ def _register_daemon(registry: kopf.OperatorRegistry, reconciler: ScheduleReconc
 
 def _register_wakeups(registry: kopf.OperatorRegistry, reconciler: ScheduleReconciler) -> None:
     generations: dict[str, object] = {}
-    phases: dict[str, object] = {}
 
     @kopf.on.event(GROUP, VERSION, SCHEDULE_PLURAL, id=WAKE_ON_SPEC_ID, registry=registry)
     async def wake_on_spec_change(type: str | None, body: kopf.Body, **_: Any) -> None:
@@ -68,18 +71,30 @@ def _register_wakeups(registry: kopf.OperatorRegistry, reconciler: ScheduleRecon
             generations[uid] = generation
             reconciler.wake(uid)
 
-    @kopf.on.event(
-        GROUP, VERSION, PLURAL, id=WAKE_ON_BACKUP_ID, labels={SCHEDULE_LABEL: kopf.PRESENT}, registry=registry
-    )
-    async def wake_on_backup_change(type: str | None, body: kopf.Body, **_: Any) -> None:
+
+def backup_wakeups(reconciler: ScheduleReconciler) -> BackupObserver:
+    """What wakes a schedule when one of its automated backups changes phase or goes: called with every event of
+    the operator's informer of RedisBackups (handlers.backups), not by kopf — kopf watching RedisBackups at all
+    would put them through its per-object machinery again, and would strip the finalizer redisbackup.io/data
+    that no kopf handler of RedisBackups requires any more."""
+    phases: dict[str, tuple[object, str]] = {}  # uid of an automated backup → (its state, its schedule's uid)
+
+    def wake_on_backup_change(type_: str, body: Mapping[str, Any]) -> None:
+        metadata = body.get("metadata") or {}
+        uid = str(metadata.get("uid"))
+        if type_ == "DELETED":
+            known = phases.pop(uid, None)
+            if known is not None:
+                reconciler.wake(known[1])
+            return
+        if SCHEDULE_LABEL not in (metadata.get("labels") or {}):
+            return
         owner = schedule_owner(body)
         if owner is None:
             return
-        uid = str(body["metadata"].get("uid"))
-        state = (body.get("status") or {}).get("phase"), bool(body["metadata"].get("deletionTimestamp"))
-        if type == "DELETED":
-            phases.pop(uid, None)
+        state = (body.get("status") or {}).get("phase"), bool(metadata.get("deletionTimestamp"))
+        if phases.get(uid) != (state, owner.uid):  # progress reports leave the phase alone
+            phases[uid] = (state, owner.uid)
             reconciler.wake(owner.uid)
-        elif phases.get(uid) != state:  # progress reports leave the phase alone
-            phases[uid] = state
-            reconciler.wake(owner.uid)
+
+    return wake_on_backup_change

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from redisbackup.k8s.client import api_client
-from redisbackup.k8s.faults import ObjectNotFound, api_fault, client_errors
+from redisbackup.k8s.faults import ObjectNotFound, api_fault, client_errors, watch_fault
 from redisbackup.k8s.rest import CustomObjects, RestClient
 
 # The official client is imported where it is used, not here: importing it takes about a second, which a CLI
@@ -43,22 +43,34 @@ MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10.0, 30.0)  # connect, read: the longest one call can take is their sum
 THREADS = 8
 
+ADMISSION_THREADS = 2
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
 
-def _executor() -> ThreadPoolExecutor:
+def _pool(name: str, threads: int) -> ThreadPoolExecutor:
     # Made (and asyncio and concurrent.futures imported) on first use: a CLI command that calls the API once, on
-    # its own thread, starts without them (CLI start-up is a `make bench` figure). Under a lock: one pool per
-    # process, whichever thread (event loop) asks first.
-    global _pool
+    # its own thread, starts without them (CLI start-up is a `make bench` figure). Under a lock: one pool of each
+    # name per process, whichever thread (event loop) asks first.
     with _pool_lock:
-        if _pool is None:
+        if name not in _pools:
             from concurrent.futures import ThreadPoolExecutor
 
-            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="k8s")
-        return _pool
+            _pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        return _pools[name]
+
+
+def _executor() -> ThreadPoolExecutor:
+    return _pool("k8s", THREADS)
+
+
+def _admission_executor() -> ThreadPoolExecutor:
+    # The admission webhook's own calls (its certificate and configuration at start, a namespace's count or list
+    # per request) never queue behind the backups' work: an operator restarted with a hundred backups still
+    # creating has hundreds of calls on the pool above at once, and the apiserver gives a webhook 10 s
+    # (tests/bench/test_bench_scale).
+    return _pool("k8s-admission", ADMISSION_THREADS)
 
 
 def _official(client: Client | None) -> kubernetes.client.ApiClient:
@@ -130,30 +142,44 @@ def watch(
     """The events (`{"type": ADDED | MODIFIED | DELETED | BOOKMARK, "object": {…}}`) of a watch from
     `resource_version` (synchronous, and long: run it on a thread of its own, never on this module's pool).
 
-    The apiserver ends the watch after `timeout_seconds`; `stop` is looked at after each event (bookmarks keep
-    them coming), so a watch nobody reads any more ends within about a minute. A watch whose resourceVersion is too
-    old raises ResourceExpired: list again and watch from the list's resourceVersion."""
-    import kubernetes.watch
-
-    watcher = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+    `method` is a list call (`list_namespaced_custom_object`, …), asked here for its watch. The lines are parsed
+    here rather than by the client's `Watch`, which re-watches once on its own after a 410 and cannot report an
+    ERROR event when not deserializing. The apiserver ends the watch after `timeout_seconds`; `stop` is looked at
+    after each event (bookmarks keep them coming), so a watch nobody reads any more ends within about a minute.
+    A watch whose resourceVersion is too old raises ResourceExpired: list again and watch from the list's
+    resourceVersion."""
     try:
-        for event in watcher.stream(  # type: ignore[no-untyped-call]
-            method,
+        response = method(
             *args,
+            watch=True,
             resource_version=resource_version,
             timeout_seconds=timeout_seconds,
             allow_watch_bookmarks=True,
-            deserialize=False,
+            _preload_content=False,
             _request_timeout=(REQUEST_TIMEOUT[0], timeout_seconds + REQUEST_TIMEOUT[1]),
             **kwargs,
-        ):
-            yield event
-            if stop.is_set():
-                return
+        )
+    except client_errors() as error:
+        raise api_fault(error, action) from error
+    try:
+        pending = b""
+        for chunk in response.stream(64 * 1024, decode_content=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event: dict[str, Any] = json.loads(line)
+                if event.get("type") == "ERROR":
+                    raise watch_fault(event.get("object") or {}, action)
+                yield event
+                if stop.is_set():
+                    return
     except client_errors() as error:
         raise api_fault(error, action) from error
     finally:
-        watcher.stop()  # type: ignore[no-untyped-call]
+        response.close()
+        response.release_conn()
 
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -162,6 +188,14 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
 
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor(), functools.partial(function, *args, **kwargs))
+
+
+async def in_admission_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`in_thread` for the admission webhook's calls, on a small pool of their own."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_admission_executor(), functools.partial(function, *args, **kwargs))
 
 
 class PoolWatch:

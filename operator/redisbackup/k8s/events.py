@@ -1,5 +1,5 @@
-"""Kubernetes Events about a RedisBackup: posting one from outside the operator (the CLI's verification), and
-listing them as a caller (the console's details page)."""
+"""Kubernetes Events about a RedisBackup: posting one (the CLI's verification; the operator's own work outside kopf's
+handlers, k8s.status.post_with_kopf), and listing them as a caller (the console's details page)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,17 @@ from redisbackup.k8s.api import Client
 log = logging.getLogger(__name__)
 
 COMPONENT = "redisbackup-cli"
+OPERATOR_COMPONENT = "redisbackup-operator"  # as kopf posts the operator's (main.configure)
 
 
-def post_event(body: Mapping[str, Any], notice: Notice, client: Client | None = None) -> None:
+def post_event(
+    body: Mapping[str, Any],
+    notice: Notice,
+    client: Client | None = None,
+    *,
+    component: str = COMPONENT,
+    instance: str | None = None,
+) -> None:
     """Best effort: an Event is a courtesy, never a reason for a command to fail."""
     metadata = body.get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
@@ -35,12 +43,15 @@ def post_event(body: Mapping[str, Any], notice: Notice, client: Client | None = 
         "type": notice.type,
         "reason": notice.reason,
         "message": notice.message[:1024],
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
+        "source": {"component": component},
+        "reportingComponent": component,
         "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "count": 1,
     }
+    if instance:
+        event["source"]["host"] = instance
+        event["reportingInstance"] = instance
     try:
         api.call(f"post an Event about {name}", api.core(client).create_namespaced_event, namespace, event)
     except Exception:

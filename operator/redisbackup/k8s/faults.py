@@ -166,3 +166,11 @@ def _status_fault(error: StatusError, action: str) -> RedisBackupError:
     if error.status in (400, 422):
         return RequestRejected(f"cannot {action}: {message}")
     return KubernetesUnavailable(f"the Kubernetes API could not {action}: {message}")
+
+
+def watch_fault(status: dict[str, Any], action: str) -> RedisBackupError:
+    """The fault of a watch's ERROR event (its object is a Status: 410 when the resourceVersion has expired)."""
+    message = str(status.get("message") or status.get("reason") or "the watch ended with an error")
+    if status.get("code") == 410 or status.get("reason") in ("Expired", "Gone"):
+        return ResourceExpired(f"the Kubernetes API could not {action}: {message}")
+    return KubernetesUnavailable(f"the Kubernetes API could not {action}: {message}")

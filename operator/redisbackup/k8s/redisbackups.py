@@ -1,20 +1,24 @@
 """Reading and writing RedisBackups through the API.
 
+The operator lists them in pages and watches them (`list_page`, `watch_backups`: workflows.informer).
+
 The webhook lists the other backups of a namespace (the snapshotName uniqueness rule); the CLI finds, creates and
 deletes them (the CLI records a verification through `k8s.status`). Errors come back as faults (`k8s.faults`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from redisbackup import GROUP, VERSION
 from redisbackup.api.faults import FaultCode
 from redisbackup.api.naming import resolved_identifier
-from redisbackup.api.resource import PLURAL
+from redisbackup.api.resource import DATA_FINALIZER, PLURAL
 from redisbackup.api.validation import ExistingBackup
 from redisbackup.domain.faults import ValidationFault
-from redisbackup.k8s import api
+from redisbackup.k8s import api, finalizers
 from redisbackup.k8s.api import Client
 
 
@@ -51,13 +55,18 @@ def _count(namespace: str, client: Client | None) -> int:
     return len(listing.get("items") or []) + remaining
 
 
-async def count_backups(namespace: str, client: Client | None = None) -> int:
-    """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all."""
-    return await api.in_thread(_count, namespace, client)
+async def count_backups(namespace: str, client: Client | None = None, *, admission: bool = False) -> int:
+    """How many RedisBackups `namespace` holds (including ones being deleted), without listing them all.
+    `admission`: for the webhook, on its own threads (k8s.api.in_admission_thread)."""
+    run = api.in_admission_thread if admission else api.in_thread
+    return await run(_count, namespace, client)
 
 
-async def existing_backups(namespace: str, client: Client | None = None) -> list[ExistingBackup]:
-    return await api.in_thread(list_existing_backups, namespace, client)
+async def existing_backups(
+    namespace: str, client: Client | None = None, *, admission: bool = False
+) -> list[ExistingBackup]:
+    run = api.in_admission_thread if admission else api.in_thread
+    return await run(list_existing_backups, namespace, client)
 
 
 # ---------------------------------------------------------------------------------------------- the CLI's calls
@@ -156,4 +165,56 @@ def patch_backup(namespace: str, name: str, patch: dict[str, Any], client: Clien
         name,
         patch,
         _content_type=api.MERGE_PATCH,
+    )
+
+
+# ------------------------------------------------------------------------------------------ the operator's watch
+def list_page(namespace: str | None, limit: int, token: str | None = None) -> dict[str, Any]:
+    """One page of the RedisBackups of `namespace` (None: of every namespace): `items`, and in `metadata` the
+    `continue` token of the next page (none on the last) and the list's `resourceVersion` to watch from."""
+    custom = api.custom()
+    where = f"in namespace {namespace}" if namespace else "in all namespaces"
+    paging: dict[str, Any] = {"limit": limit}
+    if token:
+        paging["_continue"] = token
+    if namespace is None:
+        return api.call(
+            f"list RedisBackups {where}", custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, **paging
+        )
+    return api.call(
+        f"list RedisBackups {where}", custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, **paging
+    )
+
+
+def watch_backups(
+    namespace: str | None, resource_version: str, timeout_seconds: int, stop: threading.Event
+) -> Iterator[dict[str, Any]]:
+    """The watch events of the RedisBackups of `namespace` (None: every namespace) from `resource_version`
+    (k8s.api.watch: synchronous and long, on a thread of its own)."""
+    custom = api.custom()
+    where = f"in namespace {namespace}" if namespace else "in all namespaces"
+    if namespace is None:
+        method: Callable[..., Any] = custom.list_cluster_custom_object
+        args: tuple[str, ...] = (GROUP, VERSION, PLURAL)
+    else:
+        method, args = custom.list_namespaced_custom_object, (GROUP, VERSION, namespace, PLURAL)
+    return api.watch(
+        f"watch RedisBackups {where}",
+        method,
+        *args,
+        resource_version=resource_version,
+        timeout_seconds=timeout_seconds,
+        stop=stop,
+    )
+
+
+def set_data_finalizer(namespace: str, name: str, uid: str, *, present: bool) -> bool:
+    """Add or remove the finalizer redisbackup.io/data of RedisBackup `name` (uid `uid`); False when it is gone."""
+    return finalizers.set_finalizer(
+        lambda: get_backup(namespace, name),
+        lambda patch: patch_backup(namespace, name, patch),
+        uid=uid,
+        finalizer=DATA_FINALIZER,
+        present=present,
+        what=f"RedisBackup {name} in namespace {namespace}",
     )

@@ -11,7 +11,8 @@ manager has set so far, every time: it starts from what the object records that 
 `metadata.managedFields`, as client-go's `Extract…` functions do: an operator restarted mid-snapshot must not drop
 what its previous process applied), adds each transition to it, and after each write keeps the status the server
 answers, so the next transition is computed against what is really there. A transition that changes nothing costs
-no API call. Events go through kopf's poster (or, from the CLI, `k8s.events`), never blocking the snapshot.
+no API call. Events go through kopf's poster (from outside kopf's handlers and from the CLI, `k8s.events`), never
+blocking the snapshot.
 
 A snapshot's writer is also fenced (`fenced=True`): field managers are per writer, not per process, so the old Pod
 of a rolling update, resumed after the new one made the backup `available`, would apply its stale `creating` over
@@ -26,6 +27,7 @@ import asyncio
 import copy
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -36,7 +38,7 @@ from redisbackup import GROUP, VERSION
 from redisbackup.api.resource import PLURAL, SCHEDULE_KIND, SCHEDULE_PLURAL
 from redisbackup.api.status import Phase
 from redisbackup.domain.conditions import Notice, StatusChange, merge
-from redisbackup.k8s import api, redisbackups
+from redisbackup.k8s import api, events, redisbackups
 from redisbackup.k8s.faults import StatusSuperseded, UpdateConflict
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,30 @@ ReadObject = Callable[[str, str], Awaitable[Mapping[str, Any] | None]]
 
 
 def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
-    """Queue a Kubernetes Event about `body` on kopf's poster (inside the operator only)."""
+    """Queue a Kubernetes Event about `body` on kopf's poster when called within one of kopf's handlers (it posts
+    them in the background); else — the work our informer of RedisBackups starts, outside kopf's handlers, where
+    kopf's poster cannot be reached — post it through the API, in the background too."""
     reference: Any = dict(body)  # kopf reads apiVersion, kind and metadata from any mapping
-    kopf.event(reference, type=notice.type, reason=notice.reason, message=notice.message[:1024])
+    try:
+        kopf.event(reference, type=notice.type, reason=notice.reason, message=notice.message[:1024])
+        return
+    except LookupError:  # kopf's event queue is known only to the tasks of its handlers
+        pass
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        _post(reference, notice)
+        return
+    task = loop.create_task(api.in_thread(_post, reference, notice))
+    _posting.add(task)  # held until done: the loop keeps only weak references to tasks
+    task.add_done_callback(_posting.discard)
+
+
+_posting: set[asyncio.Task[None]] = set()
+
+
+def _post(reference: Mapping[str, Any], notice: Notice) -> None:
+    events.post_event(reference, notice, component=events.OPERATOR_COMPONENT, instance=socket.gethostname())
 
 
 def _apply_status(

@@ -150,4 +150,4 @@ def apply_configuration(configuration: dict[str, Any], client: Client | None = N
 
 
 async def publish(configuration: dict[str, Any], client: Client | None = None) -> None:
-    await api.in_thread(apply_configuration, configuration, client)
+    await api.in_admission_thread(apply_configuration, configuration, client)

@@ -32,7 +32,7 @@ import kopf
 from aiohttp import web
 
 from redisbackup.k8s import webhook_configuration
-from redisbackup.k8s.api import in_thread
+from redisbackup.k8s.api import in_admission_thread
 from redisbackup.k8s.faults import UpdateConflict
 from redisbackup.k8s.webhook_ca import read_ca_secret, write_ca_secret
 from redisbackup.servers import admission_review, webhook_certificates
@@ -166,7 +166,7 @@ class AdmissionServer:
         if secret is None or not isinstance(self.source, webhook_certificates.GeneratedCertificates):
             return self.source.refresh(_now())
         for _attempt in range(5):
-            stored = await in_thread(read_ca_secret, secret.namespace, secret.name)
+            stored = await in_admission_thread(read_ca_secret, secret.namespace, secret.name)
             if stored is None:
                 logger.warning(
                     "The webhook CA Secret %s/%s does not exist: this Pod uses a CA of its own, which the other "
@@ -184,7 +184,7 @@ class AdmissionServer:
             if authority.to_data() == stored.data:
                 return renewed
             try:
-                await in_thread(
+                await in_admission_thread(
                     write_ca_secret, secret.namespace, secret.name, authority.to_data(), stored.resource_version
                 )
             except UpdateConflict:

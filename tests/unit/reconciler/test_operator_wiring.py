@@ -1,9 +1,10 @@
-"""main.py wires the watching handler that starts snapshots, the deletion handler and kopf's bookkeeping under
-redisbackup.io."""
+"""main.py wires our informer of RedisBackups (snapshots, deletions), kopf's handlers of the rest, and kopf's
+bookkeeping under redisbackup.io."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import inspect
 import threading
 from pathlib import Path
@@ -26,20 +27,28 @@ def registry() -> kopf.OperatorRegistry:
     return main.build_registry(main.OperatorOptions(webhook=None))
 
 
-def test_a_task_snapshots_every_backup_that_is_not_terminal_and_deletion_releases_the_data() -> None:
+def kopf_selectors(built: kopf.OperatorRegistry) -> list[Any]:
+    return [
+        h.selector
+        for kind in (built._indexing, built._watching, built._spawning, built._changing)  # admission is not watched
+        for h in kind.get_all_handlers()
+    ]
+
+
+def test_kopf_has_no_handler_of_redisbackups_our_informer_watches_them() -> None:
+    """kopf watching RedisBackups at all would put them through its per-object machinery again, and — as no kopf
+    handler would require its finalizer on them — strip redisbackup.io/data from every one."""
     built = registry()
+    assert [s for s in kopf_selectors(built) if s.any_name == "redisbackups" or s.plural == "redisbackups"] == []
+    activities = [h.id for h in built._activities.get_all_handlers()]
+    assert handlers.STARTUP_ID in activities, "the informers start (and are listed) before kopf serves"
+    assert handlers.CLEANUP_ID in activities, "tasks end with the operator"
     # No kopf daemon for RedisBackups: kopf would keep the body of every one, finished ones too (workflows.background).
     assert [h.id for h in built._spawning.get_all_handlers()] == [schedule_handlers.DAEMON_ID]
-    assert handlers.CLEANUP_ID in [h.id for h in built._activities.get_all_handlers()], "tasks end with the operator"
-    (deletion,) = [h for h in built._changing.get_all_handlers() if h.id == handlers.DELETE_ID]
-    assert deletion.requires_finalizer
-    (observer,) = [h for h in built._changing.get_all_handlers() if h.id.startswith(handlers.OBSERVE_ID)]
-    assert observer.field == ("spec",), "an edit of deletionPolicy or verify is observed"
+    assert built._changing.get_all_handlers() == []
     assert built._indexing.get_all_handlers() == [], "kopf indexes would deadlock with a bound on its workers"
     assert [h.id for h in built._watching.get_all_handlers()] == [
-        handlers.INDEX_ID,
         schedule_handlers.WAKE_ON_SPEC_ID,
-        schedule_handlers.WAKE_ON_BACKUP_ID,
         final_snapshot_handlers.STATEFULSET_ID,
         final_snapshot_handlers.POD_ID,
     ]
@@ -165,19 +174,20 @@ def test_every_handler_of_ours_runs_on_the_event_loop_not_in_kopfs_thread_pool()
 
     built = main.build_registry(main.OperatorOptions(webhook=WebhookOptions()))
     ours = [h for h in all_handlers(built) if h.fn is not kopf.login_via_client]
-    assert {h.id for h in ours} >= {handlers.INDEX_ID, handlers.DELETE_ID}
+    assert {h.id for h in ours} >= {handlers.STARTUP_ID, handlers.CLEANUP_ID}
     sync = [h.id for h in ours if not inspect.iscoroutinefunction(getattr(h.fn, "func", h.fn))]
     assert sync == [], f"handlers kopf would run in a thread: {sync}"
 
 
-async def test_the_index_is_changed_on_the_event_loops_thread_when_kopf_invokes_its_handler(
+async def test_the_index_is_changed_on_the_event_loops_thread_when_the_informer_hands_an_event_over(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kopf._core.actions.invocation import invoke
+    """The listing runs on the Kubernetes thread pool and the watch on a thread of its own; the handler runs on the
+    loop, where the webhook reads the index."""
+    from redisbackup.k8s.informer import Informer
 
     reconciler = main.build_reconciler(main.OperatorOptions(webhook=None))
-    built = main.build_registry(main.OperatorOptions(webhook=None), reconciler)
-    (indexer,) = [h for h in built._watching.get_all_handlers() if h.id == handlers.INDEX_ID]
+    events = handlers.register(kopf.OperatorRegistry(), reconciler)
     threads: list[threading.Thread] = []
     observe = reconciler.index.observe
 
@@ -186,7 +196,26 @@ async def test_the_index_is_changed_on_the_event_loops_thread_when_kopf_invokes_
         observe(body, deleted=deleted)
 
     monkeypatch.setattr(reconciler.index, "observe", recording)
-    body = {"metadata": {"name": "a", "uid": "u1", "namespace": "team"}, "spec": {"snapshotName": "nightly"}}
-    await invoke(indexer.fn, kwargs={"type": "ADDED", "body": body, "event": {"type": "ADDED", "object": body}})
-    assert threads == [threading.current_thread()], "the index was changed outside the event loop's thread"
-    assert [b.name for b in reconciler.index.peers("team", "NIGHTLY").same_name()] == ["a"]
+    found = {
+        "metadata": {"name": "a", "uid": "u1", "namespace": "team", "finalizers": ["redisbackup.io/data"]},
+        "spec": {"snapshotName": "nightly"},
+        "status": {"phase": "available"},
+    }
+
+    def listing(token: str | None) -> dict[str, Any]:
+        return {"items": [found], "metadata": {"resourceVersion": "1"}}
+
+    def watching(version: str, stop: threading.Event) -> Any:
+        yield {"type": "MODIFIED", "object": dict(found, metadata=dict(found["metadata"], name="b", uid="u2"))}
+        stop.wait(5)
+
+    informer = Informer("test", listing, watching, events)
+    running = asyncio.create_task(informer.run())
+    try:
+        async with asyncio.timeout(5):
+            while len(threads) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+    assert threads == [threading.current_thread()] * 2, "the index was changed outside the event loop's thread"
+    assert [b.name for b in reconciler.index.peers("team", "NIGHTLY").same_name()] == ["a", "b"]
