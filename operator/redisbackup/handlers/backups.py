@@ -41,7 +41,7 @@ from redisbackup.k8s.informer import Informer
 from redisbackup.k8s.peering import list_peering, watch_peering
 from redisbackup.workflows.background import ObjectTasks
 from redisbackup.workflows.backup import RedisBackupReconciler
-from redisbackup.workflows.backup_events import BackupEvents
+from redisbackup.workflows.backup_events import BackupEvents, holds_finalizer
 from redisbackup.workflows.peering_gate import PeeringGate
 from redisbackup.workflows.verification import Verifications, needs_verification
 
@@ -57,7 +57,9 @@ VERIFY_CANCELLATION_TIMEOUT = 10.0
 
 
 def needs_snapshot(body: Mapping[str, Any]) -> bool:
-    return not is_terminal(body.get("status") or {})
+    """Not finished, and held by our finalizer: a snapshot stores data only for a RedisBackup whose deletion will
+    wait to release it (a backup deleted before the finalizer landed would otherwise leave its data behind)."""
+    return holds_finalizer(body) and not is_terminal(body.get("status") or {})
 
 
 def wants_verification(body: Mapping[str, Any]) -> bool:

@@ -56,13 +56,16 @@ def test_kopf_has_no_handler_of_redisbackups_our_informer_watches_them() -> None
         main.OperatorOptions(webhook=None, config=OperatorConfig.model_validate({"finalSnapshots": {"enabled": False}}))
     )
     assert final_snapshot_handlers.POD_ID not in [h.id for h in without._watching.get_all_handlers()]
-    for status, spawned in [
-        ({}, True),
-        ({"phase": "creating"}, True),
-        ({"phase": "available"}, False),
-        ({"phase": "failed"}, False),
+    held = {"finalizers": ["redisbackup.io/data"]}
+    for metadata, status, spawned in [
+        (held, {}, True),
+        (held, {"phase": "creating"}, True),
+        (held, {"phase": "available"}, False),
+        (held, {"phase": "failed"}, False),
+        ({}, {}, False),  # not yet held: its deletion could not wait for the data it would store
+        ({"finalizers": ["example.com/other"]}, {"phase": "creating"}, False),
     ]:
-        assert needs_snapshot({"status": status}) is spawned
+        assert needs_snapshot({"metadata": metadata, "status": status}) is spawned
 
 
 def test_kopf_keeps_its_finalizer_and_annotations_under_redisbackup_io() -> None:
