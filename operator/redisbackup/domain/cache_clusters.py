@@ -9,10 +9,11 @@ snapshotted by that name:
   `redisbackup.io/replication-group=<id>`; its members are those Pods.
 
 A Pod runs Redis when a container has a port named `redis` or `tcp-redis` (what the operator connects to), or runs
-an image of Redis or Valkey. What only Redis knows — a Redis Cluster's shards and slots, which node of a replicated
-set is the primary — comes from a `GroupTopology` when the group's Redis could be asked (`redisbackup.elasticache`
-asks without credentials); without one, a group shows its members as one node group and says nothing it does not
-know. Fields without a Kubernetes meaning (VPC, parameter groups, maintenance windows) are left out, not invented.
+an image of Redis or Valkey, unless it is a Job's or has ended (a task run from the Redis image, not a server). What
+only Redis knows — a Redis Cluster's shards and slots, which node of a replicated set is the primary — comes from a
+`GroupTopology` when the group's Redis could be asked (`redisbackup.elasticache` asks without credentials); without
+one, a group shows its members as one node group and says nothing it does not know. Fields without a Kubernetes
+meaning (VPC, parameter groups, maintenance windows) are left out, not invented.
 """
 
 from __future__ import annotations
@@ -67,7 +68,17 @@ def _redis_container(pod: Body) -> Mapping[str, Any] | None:
     return None
 
 
+def runs_to_completion(pod: Body) -> bool:
+    """A Pod of a Job (e.g. the one that joins a Redis Cluster with `redis-cli --cluster create`, from the Redis
+    image), or one that has ended: a task, never a Redis server anyone could back up."""
+    controller = controller_of(pod)
+    phase = (pod.get("status") or {}).get("phase")
+    return (controller is not None and controller[0] == "Job") or phase in {"Succeeded", "Failed"}
+
+
 def is_redis_pod(pod: Body) -> bool:
+    if runs_to_completion(pod):
+        return False
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return REPLICATION_GROUP_LABEL in labels or _redis_container(pod) is not None
 

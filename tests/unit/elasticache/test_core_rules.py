@@ -86,6 +86,22 @@ def test_a_one_pod_statefulset_is_a_cache_cluster_by_its_own_name_and_a_bigger_o
     assert redis.group("nowhere") is None
 
 
+def test_a_task_run_from_the_redis_image_is_no_cache_cluster() -> None:
+    """The Job that joins a Redis Cluster runs `redis-cli --cluster create` from the Redis image: `make demo` showed
+    its Pod as a cache cluster, `creating` for ever once Completed."""
+    job = pod("mycluster-create-9hpb4", port_name=None, ready=False)
+    job["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "mycluster-create", "uid": "u", "controller": True}]
+    job["status"]["phase"] = "Succeeded"
+    running_job = pod("mycluster-create-x1", port_name=None)
+    running_job["metadata"]["ownerReferences"] = job["metadata"]["ownerReferences"]
+    ended = pod("redis-cli-once", port_name=None, ready=False)
+    ended["status"]["phase"] = "Failed"
+    server = pod("mycluster-0", owner="mycluster")
+    server["status"]["phase"] = "Running"
+    redis = RedisWorkloads.of([job, running_job, ended, server], [statefulset("mycluster")])
+    assert [cid for cid, _, _ in redis.cache_clusters()] == ["mycluster"]
+
+
 def test_a_cache_cluster_shows_what_kubernetes_knows_and_invents_nothing() -> None:
     document = cache_cluster(
         "single",
