@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from redisbackup.domain.faults import RedisBackupError
@@ -43,7 +43,30 @@ RetryDelay = Callable[[int, RedisBackupError], float]
 class _Running:
     body: dict[str, Any]
     task: asyncio.Task[None] | None = None
-    retry: int = field(default=0)
+
+
+async def retry_faults(
+    name: str,
+    body: dict[str, Any],
+    work: Callable[[dict[str, Any]], Awaitable[object]],
+    delay: Callable[[int, RedisBackupError | None], float],
+) -> None:
+    """`await work(body)` until it returns. A `RedisBackupError` (already told in the status where it concerns the
+    user) is retried after `delay(retry, fault)`; any other exception, a bug, is logged with its traceback and
+    retried after `delay(retry, None)`. `body` is read again at each attempt: the caller keeps it current."""
+    retry = 0
+    while True:
+        try:
+            await work(body)
+            return
+        except RedisBackupError as fault:
+            wait = delay(retry, fault)
+            log.info("%s %s: retrying in %gs after %s", name, _names(body), wait, fault.code)
+        except Exception:
+            wait = delay(retry, None)
+            log.exception("%s %s: unexpected error, retrying in %gs", name, _names(body), wait)
+        retry += 1
+        await asyncio.sleep(wait)
 
 
 def _is_deleting(body: Mapping[str, Any]) -> bool:
@@ -110,22 +133,13 @@ class ObjectTasks:
         running.task = asyncio.create_task(self._run(uid, running), name=f"{self.name} {_names(body)}")
 
     async def _run(self, uid: str, running: _Running) -> None:
+        def delay(retry: int, fault: RedisBackupError | None) -> float:
+            # A bug the work did not turn into a fault waits the longest delay: kopf's daemons retried those too.
+            return self._backoff if fault is None else self._retry_delay(retry, fault)
+
         try:
-            while True:
-                try:
-                    await self._work(running.body)
-                    self._done.add(uid)
-                    return
-                except RedisBackupError as fault:
-                    delay = self._retry_delay(running.retry, fault)
-                    log.info("%s %s: retrying in %gs after %s", self.name, _names(running.body), delay, fault.code)
-                except Exception:  # a bug the work did not turn into a fault: kopf's daemons retried those too
-                    log.exception(
-                        "%s %s: unexpected error, retrying in %gs", self.name, _names(running.body), self._backoff
-                    )
-                    delay = self._backoff
-                running.retry += 1
-                await asyncio.sleep(delay)
+            await retry_faults(self.name, running.body, self._work, delay)
+            self._done.add(uid)
         finally:
             if self._running.get(uid) is running:
                 del self._running[uid]

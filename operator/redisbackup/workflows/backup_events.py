@@ -26,7 +26,7 @@ from redisbackup.api.resource import DATA_FINALIZER
 from redisbackup.domain.faults import RedisBackupError
 from redisbackup.k8s import redisbackups
 from redisbackup.k8s.api import in_thread
-from redisbackup.workflows.background import ObjectTasks
+from redisbackup.workflows.background import ObjectTasks, retry_faults
 from redisbackup.workflows.backup import RedisBackupReconciler
 from redisbackup.workflows.deletion import release_backup
 from redisbackup.workflows.observation import observe_generation
@@ -112,20 +112,8 @@ class _FollowUps:
         self._tasks[uid] = asyncio.create_task(self._run(uid, live, work), name=f"{self.name} {_names(body)}")
 
     async def _run(self, uid: str, live: dict[str, Any], work: Callable[[dict[str, Any]], Awaitable[bool]]) -> None:
-        retry = 0
         try:
-            while True:
-                try:
-                    await work(live)
-                    return
-                except RedisBackupError as fault:  # already told in the status where it concerns the user
-                    delay = self._retry_delay(retry, fault)
-                    log.info("%s %s: retrying in %gs after %s", self.name, _names(live), delay, fault.code)
-                except Exception:
-                    delay = self._retry_delay(retry, None)
-                    log.exception("%s %s: unexpected error, retrying in %gs", self.name, _names(live), delay)
-                retry += 1
-                await asyncio.sleep(delay)
+            await retry_faults(self.name, live, work, self._retry_delay)
         finally:
             if self._tasks.get(uid) is asyncio.current_task():
                 del self._tasks[uid]
