@@ -137,7 +137,8 @@ async def test_a_stopping_server_still_answers_and_closes_each_connection_after_
     async def publish(configuration: dict[str, Any]) -> None:
         published.append(configuration)
 
-    options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port(), stop_grace_seconds=1.5)
+    # A grace ample for the two local calls below, even on a loaded machine.
+    options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port(), stop_grace_seconds=5.0)
     review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "7"}}
     async with AdmissionServer(options, handler_id=HANDLER, publish=publish) as server:
         endpoints = server(answer)  # type: ignore[arg-type]
