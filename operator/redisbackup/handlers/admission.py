@@ -27,6 +27,10 @@ from redisbackup.k8s.webhook_configuration import BACKUP_WEBHOOK, SCHEDULE_WEBHO
 from redisbackup.workflows.uniqueness import BackupIndex, index_caught_up
 
 INDEX_PATIENCE = 1.0  # of the webhook's 5 s: then the namespace is listed instead
+# The webhook serves while the operator's first listing of RedisBackups is still running (handlers.backups): a
+# request that comes meanwhile waits for it this long (the apiserver gives the webhook 10 s) rather than listing
+# the namespace itself beside it; then the count check below decides as at any other time.
+LISTING_PATIENCE = 6.0
 
 HANDLER_ID = BACKUP_WEBHOOK.handler_id
 SCHEDULE_HANDLER_ID = SCHEDULE_WEBHOOK.handler_id
@@ -57,6 +61,7 @@ async def _from_index(namespace: str, new: Mapping[str, Any], index: BackupIndex
     snapshot_name = spec.get("snapshotName") if isinstance(spec, Mapping) else None
     if not isinstance(snapshot_name, str):
         return []  # no usable name: the naming rules reject it, uniqueness is not checked
+    await index.wait_listed(LISTING_PATIENCE)
     peers = index.peers(namespace, snapshot_name)
     if not await index_caught_up(peers, lambda: count_backups(namespace), patience=INDEX_PATIENCE):
         return None

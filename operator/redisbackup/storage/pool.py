@@ -19,7 +19,6 @@ from pathlib import Path
 from redisbackup.api.config import S3Credentials, StorageLocation
 from redisbackup.storage.base import ObjectStore, StorageAccessDenied, StorageLocationNotFound
 from redisbackup.storage.file import FileStore
-from redisbackup.storage.s3 import S3Settings, S3Store
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +75,10 @@ def open_location(location: StorageLocation, keys: Keys = NO_KEYS) -> ObjectStor
         return FileStore(Path(location.file.path))
     s3 = location.s3
     assert s3 is not None
+    # boto3 and botocore (a few hundred ms of CPU) only once an S3 location is first used, not at the operator's
+    # start, which they would delay (tests/unit/test_operator_imports.py).
+    from redisbackup.storage.s3 import S3Settings, S3Store
+
     return S3Store(
         S3Settings(
             bucket=s3.bucket,

@@ -29,7 +29,6 @@ from redisbackup.domain.manifest import CopiedFrom, Manifest, NodeSnapshotRecord
 from redisbackup.domain.rdb import HEADER_SIZE, TRAILER_SIZE, parse_header
 from redisbackup.domain.resolution import AwaitingSource, SourceBusy
 from redisbackup.storage.base import ObjectNotFound, ObjectStore, StorageAccessDenied
-from redisbackup.storage.s3 import S3Store
 from redisbackup.workflows.access import KubernetesAccess
 from redisbackup.workflows.commit import StoreAttempt, read_manifest, sweep
 from redisbackup.workflows.locate import backup_location
@@ -123,6 +122,8 @@ async def copy_snapshot(
 
 async def copy_in_s3(source: ObjectStore, record: NodeSnapshotRecord, target: ObjectStore, key: str) -> bool:
     """Copy one node's RDB inside S3 and check it against `record`; False when S3 cannot (stream it instead)."""
+    from redisbackup.storage.s3 import S3Store  # boto3 only where S3 is used (storage.pool)
+
     if not isinstance(target, S3Store) or not isinstance(source, S3Store) or not target.copies_from(source):
         return False
     where = f"{source.url}/{record.object_key}"

@@ -14,6 +14,7 @@ an indexed resource until all are indexed, which deadlocks with a bound on its w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -61,6 +62,29 @@ class BackupIndex:
         self._names: dict[str, dict[str, dict[str, ExistingBackup]]] = {}  # namespace → name → uid → backup
         self._where: dict[tuple[str, str], str] = {}  # (namespace, uid) → the name it is filed under
         self._counts: dict[str, int] = {}
+        self._listed: asyncio.Event | None = None  # set once the informers' first listings are all indexed
+
+    def expect_listing(self) -> None:
+        """An informer fills this index (handlers.backups): until `mark_listed`, `wait_listed` waits."""
+        if self._listed is None:
+            self._listed = asyncio.Event()
+
+    def mark_listed(self) -> None:
+        self.expect_listing()
+        assert self._listed is not None
+        self._listed.set()
+
+    def listed(self) -> bool:
+        """Whether the first listing is indexed (true when no informer fills the index)."""
+        return self._listed is None or self._listed.is_set()
+
+    async def wait_listed(self, patience: float) -> bool:
+        """Wait at most `patience` seconds for the first listing to be indexed; whether it is."""
+        if self._listed is None or self._listed.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listed.wait(), patience)
+        return self._listed.is_set()
 
     def observe(self, body: Mapping[str, Any], *, deleted: bool) -> None:
         metadata = body.get("metadata") or {}
@@ -89,6 +113,9 @@ class BackupIndex:
 
     def peers(self, namespace: str, snapshot_name: str) -> IndexPeers:
         return IndexPeers(self, namespace, snapshot_name)
+
+    def total(self) -> int:
+        return len(self._where)
 
     def count(self, namespace: str) -> int:
         return self._counts.get(namespace, 0)

@@ -41,7 +41,7 @@ def test_kopf_has_no_handler_of_redisbackups_our_informer_watches_them() -> None
     built = registry()
     assert [s for s in kopf_selectors(built) if s.any_name == "redisbackups" or s.plural == "redisbackups"] == []
     activities = [h.id for h in built._activities.get_all_handlers()]
-    assert handlers.STARTUP_ID in activities, "the informers start (and are listed) before kopf serves"
+    assert handlers.STARTUP_ID in activities, "the informers start with kopf"
     assert handlers.CLEANUP_ID in activities, "tasks end with the operator"
     # No kopf daemon for RedisBackups: kopf would keep the body of every one, finished ones too (workflows.background).
     assert [h.id for h in built._spawning.get_all_handlers()] == [schedule_handlers.DAEMON_ID]
@@ -222,3 +222,42 @@ async def test_the_index_is_changed_on_the_event_loops_thread_when_the_informer_
         running.cancel()
     assert threads == [threading.current_thread()] * 2, "the index was changed outside the event loop's thread"
     assert [b.name for b in reconciler.index.peers("team", "NIGHTLY").same_name()] == ["a", "b"]
+
+
+async def test_kopf_goes_on_starting_the_webhook_while_the_first_listing_runs_and_the_index_is_marked_listed_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 10,000 RedisBackups the first listing takes seconds, and so does kopf's start of the webhook server, which
+    comes after the startup handlers: the startup handler must not wait for the listing, so that both run at once.
+    The webhook waits for `index.listed` instead (handlers.admission)."""
+    from redisbackup.handlers import backups as module
+
+    release = threading.Event()
+
+    def list_page(namespace: str | None, limit: int, token: str | None = None) -> dict[str, Any]:
+        release.wait(10)
+        body = {"metadata": {"name": "a", "uid": "u1", "namespace": "team"}, "spec": {"snapshotName": "nightly"},
+                "status": {"phase": "available"}}  # fmt: skip
+        return {"items": [body], "metadata": {"resourceVersion": "1"}}
+
+    def watch_backups(namespace: str | None, version: str, timeout: int, stop: threading.Event) -> Any:
+        stop.wait(10)
+        return iter(())
+
+    monkeypatch.setattr(module.redisbackups, "list_page", list_page)
+    monkeypatch.setattr(module.redisbackups, "watch_backups", watch_backups)
+    reconciler = main.build_reconciler(main.OperatorOptions(webhook=None))
+    registry = kopf.OperatorRegistry()
+    handlers.register(registry, reconciler, ("team",))
+    by_id = {h.id: h.fn for h in registry._activities.get_all_handlers()}
+    try:
+        async with asyncio.timeout(2):
+            await by_id[handlers.STARTUP_ID]()
+        assert not reconciler.index.listed(), "the listing is still running"
+        assert not await reconciler.index.wait_listed(0.1)
+        release.set()
+        assert await reconciler.index.wait_listed(5), "marked listed once the first listing is indexed"
+        assert reconciler.index.count("team") == 1
+    finally:
+        release.set()
+        await by_id[handlers.CLEANUP_ID]()

@@ -92,6 +92,49 @@ async def test_the_webhook_reads_the_index_when_it_has_caught_up_and_lists_the_n
     assert listed == ["team"], "an index behind the apiserver is not trusted"
 
 
+async def test_a_request_during_the_first_listing_waits_for_it_and_then_reads_the_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The webhook serves while the operator's first listing still runs (handlers.backups): a request waits until
+    the listing is indexed, instead of listing the namespace beside it or deciding on a partial index."""
+    from redisbackup.handlers import admission
+
+    listed: list[str] = []
+
+    async def count(namespace: str) -> int:
+        return 1
+
+    async def listing(namespace: str) -> list[ExistingBackup]:
+        listed.append(namespace)
+        return []
+
+    monkeypatch.setattr(admission, "count_backups", count)
+    monkeypatch.setattr(admission, "existing_backups", listing)
+    monkeypatch.setattr(admission, "INDEX_PATIENCE", 0.01)  # a partial index would send the request to the API
+    index = BackupIndex()
+    index.expect_listing()
+    assert not index.listed()
+    new = {"metadata": {"name": "beta"}, "spec": {"snapshotName": "weekly", "cacheClusterId": "c"}}
+
+    async def the_listing_ends() -> None:
+        await asyncio.sleep(0.2)
+        index.observe(backup_body("alpha", "a", "Weekly"), deleted=False)
+        index.mark_listed()
+
+    listing_task = asyncio.create_task(the_listing_ends())
+    violations = await admission.violations_of("CREATE", None, new, "team", index)
+    await listing_task
+    assert [v.code for v in violations] == ["SnapshotAlreadyExistsFault"]
+    assert listed == [], "the index, complete once listed, answered"
+
+    late = BackupIndex()
+    late.expect_listing()
+    monkeypatch.setattr(admission, "LISTING_PATIENCE", 0.05)
+    assert await admission.violations_of("CREATE", None, new, "team", late) == []
+    assert listed == ["team"], "a listing that takes too long: the namespace is listed, never a partial index used"
+    assert await BackupIndex().wait_listed(0.0), "an index no informer fills waits for nothing"
+
+
 def backup_body(name: str, uid: str, snapshot: str | None, namespace: str = "team") -> dict[str, object]:
     spec = {} if snapshot is None else {"snapshotName": snapshot}
     created = "2026-05-01T12:00:00Z"
