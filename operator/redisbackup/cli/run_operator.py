@@ -15,17 +15,24 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from redisbackup.api.config import OperatorConfig
 from redisbackup.cli.commands import summary
 from redisbackup.cli.config_file import load_config
 from redisbackup.cli.options import CONFIG_ENV, listen_address
+from redisbackup.k8s import prefetch
+from redisbackup.workflows.clock import CLOCK_ENV, parse_clock
+
+if TYPE_CHECKING:
+    from redisbackup.main import OperatorOptions
+    from redisbackup.servers.webhook import SecretRef, ServiceRef, WebhookOptions
+    from redisbackup.servers.webhook_certificates import CertificatePolicy
 
 # main sits above cli in the layers; this command is the launcher that runs its wiring, as `kopf run -m` would
-# (the one exception in the import-linter contract).
-from redisbackup.main import OperatorOptions, run
-from redisbackup.servers.webhook import SecretRef, ServiceRef, WebhookOptions
-from redisbackup.servers.webhook_certificates import CertificatePolicy
-from redisbackup.workflows.clock import CLOCK_ENV, parse_clock
+# (the one exception in the import-linter contract). It and the webhook's server (kopf, aiohttp, cryptography: a
+# second or more of the operator's start) are imported in `handle`, after the first listing of RedisBackups has
+# begun (k8s.prefetch): a restart with 10,000 serves after both, so they run at once.
 
 ENV_PREFIX = "REDISBACKUP_"
 # Replicas draw their priority below this; an operator a developer starts with a higher one pauses them all.
@@ -57,6 +64,8 @@ def _priority(text: str) -> int:
 
 
 def _service(text: str) -> ServiceRef:
+    from redisbackup.servers.webhook import ServiceRef
+
     try:
         return ServiceRef.parse(text)
     except ValueError as error:
@@ -64,6 +73,8 @@ def _service(text: str) -> ServiceRef:
 
 
 def _secret(text: str) -> SecretRef:
+    from redisbackup.servers.webhook import SecretRef
+
     try:
         return SecretRef.parse(text)
     except ValueError as error:
@@ -206,6 +217,8 @@ def _add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def certificate_policy() -> CertificatePolicy:
+    from redisbackup.servers.webhook_certificates import CertificatePolicy
+
     """Lifetimes of the generated certificates; the variables exist for tests and for strict security policies."""
     defaults = CertificatePolicy()
 
@@ -229,9 +242,16 @@ def _pod_family_any() -> str:
     return "::" if ":" in os.environ.get("POD_IP", "") else "0.0.0.0"
 
 
-def options_from(args: argparse.Namespace) -> OperatorOptions:
-    config = load_config(args.config)
-    namespaces = tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES") or config.namespaces))
+def scope(args: argparse.Namespace, config: OperatorConfig) -> tuple[str, ...]:
+    """The namespaces served (none: all)."""
+    return tuple(dict.fromkeys(args.namespaces or _env_list("NAMESPACES") or config.namespaces))
+
+
+def options_from(args: argparse.Namespace, config: OperatorConfig | None = None) -> OperatorOptions:
+    from redisbackup.main import OperatorOptions
+
+    config = config if config is not None else load_config(args.config)
+    namespaces = scope(args, config)
     liveness = args.liveness
     if liveness is None and config.health.port:
         host = config.health.host or _pod_family_any()
@@ -250,6 +270,8 @@ def options_from(args: argparse.Namespace) -> OperatorOptions:
 
 
 def webhook_options(args: argparse.Namespace, namespaces: tuple[str, ...]) -> WebhookOptions:
+    from redisbackup.servers.webhook import WebhookOptions
+
     host, port = args.webhook_listen
     webhook = WebhookOptions(
         listen_host=host,
@@ -280,9 +302,14 @@ def webhook_options(args: argparse.Namespace, namespaces: tuple[str, ...]) -> We
 
 def handle(args: argparse.Namespace) -> int:
     try:
-        options = options_from(args)
+        config = load_config(args.config)
+        # Before the operator's libraries are imported (see the imports above): the first listing's pages.
+        prefetch.start(scope(args, config) or (None,), prefetch.LIST_PAGE_SIZE)
+        options = options_from(args, config)
     except ValueError as error:
         print(f"redisbackup operator: {error}", file=sys.stderr)
         return 2
+    from redisbackup.main import run
+
     run(options)
     return 0

@@ -37,7 +37,7 @@ from typing import Any
 import kopf
 
 from redisbackup.domain.status import is_terminal
-from redisbackup.k8s import redisbackups
+from redisbackup.k8s import prefetch, redisbackups
 from redisbackup.k8s.api import in_admission_thread
 from redisbackup.k8s.informer import Informer
 from redisbackup.k8s.peering import list_peering, watch_peering
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 STARTUP_ID = "watch-redisbackups"
 CLEANUP_ID = "stop-backup-tasks"
-LIST_PAGE_SIZE = 500  # objects per page of the listings: one page of bodies is alive at a time
+LIST_PAGE_SIZE = prefetch.LIST_PAGE_SIZE
 WATCH_TIMEOUT = 300  # the apiserver ends each watch after this long (then it is resumed): no silent stall
 SYNC_PATIENCE = 120.0  # seconds after which a first listing still running is logged as late
 # At start, a snapshot or verification the listing hands over waits (this long at most) until the listing is
@@ -78,7 +78,8 @@ def informers(namespaces: tuple[str, ...], events: BackupEvents) -> list[Informe
     return [
         Informer(
             f"RedisBackups in {scope or 'all namespaces'}",
-            functools.partial(redisbackups.list_page, scope, LIST_PAGE_SIZE),
+            # The first listing's pages may have been fetched while the process was starting (k8s.prefetch).
+            prefetch.lister(scope, LIST_PAGE_SIZE, functools.partial(redisbackups.list_page, scope, LIST_PAGE_SIZE)),
             functools.partial(_watch, scope),
             events,
             # The listing is what the webhook waits for at start: not behind the calls of the work it starts.

@@ -27,3 +27,21 @@ def test_the_operator_starts_without_the_storage_and_api_clients_it_does_not_use
     assert {"kopf", "redisbackup.handlers.backups"} <= loaded, "the probe imports the operator"
     early = {m for m in loaded for p in NOT_AT_THE_START if m == p or m.startswith(p + ".")}
     assert early == set(), "imported at the operator's start"
+
+
+def test_the_first_listing_begins_before_kopf_and_the_kubernetes_client_are_imported() -> None:
+    """`redisbackup operator` starts fetching the first listing (k8s.prefetch) in `handle`: what comes before it must
+    not import the heavy libraries, or the listing would wait for them again."""
+    probe = (
+        "import sys\n"
+        "from redisbackup.cli.main import build_parser\n"
+        "build_parser('operator').parse_args(['operator', '--namespace', 'team'])\n"
+        "from redisbackup.k8s import prefetch\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.partition("MODULES ")[2].split())
+    assert "redisbackup.cli.run_operator" in loaded
+    heavy = {m for m in loaded for p in ("kopf", "kubernetes", "aiohttp", "cryptography") if m.split(".")[0] == p}
+    assert heavy == set(), "imported before the first listing begins"
