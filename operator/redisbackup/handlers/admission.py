@@ -28,9 +28,15 @@ from redisbackup.workflows.uniqueness import BackupIndex, index_caught_up
 
 INDEX_PATIENCE = 1.0  # of the webhook's 5 s: then the namespace is listed instead
 # The webhook serves while the operator's first listing of RedisBackups is still running (handlers.backups): a
-# request that comes meanwhile waits for it this long (the apiserver gives the webhook 10 s) rather than listing
-# the namespace itself beside it; then the count check below decides as at any other time.
+# request that comes meanwhile waits for it this long (the apiserver gives the webhook 10 s), and is refused (503,
+# try again) if it is still running then. Never a list of the namespace instead: at 10,000 RedisBackups each such
+# list beside the listing slowed it down, more requests timed out into more lists, and a restart took 25 s.
 LISTING_PATIENCE = 6.0
+
+
+class IndexStarting(Exception):
+    """The operator's first listing of RedisBackups is not indexed yet."""
+
 
 HANDLER_ID = BACKUP_WEBHOOK.handler_id
 SCHEDULE_HANDLER_ID = SCHEDULE_WEBHOOK.handler_id
@@ -61,7 +67,8 @@ async def _from_index(namespace: str, new: Mapping[str, Any], index: BackupIndex
     snapshot_name = spec.get("snapshotName") if isinstance(spec, Mapping) else None
     if not isinstance(snapshot_name, str):
         return []  # no usable name: the naming rules reject it, uniqueness is not checked
-    await index.wait_listed(LISTING_PATIENCE)
+    if not await index.wait_listed(LISTING_PATIENCE):
+        raise IndexStarting
     peers = index.peers(namespace, snapshot_name)
     if not await index_caught_up(peers, lambda: count_backups(namespace), patience=INDEX_PATIENCE):
         return None
@@ -76,6 +83,12 @@ async def _existing(
     try:
         indexed = await _from_index(namespace, new, index) if new is not None and index is not None else None
         return indexed if indexed is not None else await existing_backups(namespace)
+    except IndexStarting:
+        raise kopf.AdmissionError(
+            "the operator is starting: it has not listed every RedisBackup yet, which the check that "
+            "spec.snapshotName is unique needs; try again in a few seconds",
+            code=503,
+        ) from None
     except Exception as error:
         # Fail closed, but say why and what to do: without the other backups uniqueness cannot be checked.
         raise kopf.AdmissionError(
