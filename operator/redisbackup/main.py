@@ -37,7 +37,8 @@ from redisbackup.workflows.schedule import LiveScheduleKubernetes, ScheduleRecon
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
 FINALIZER = DATA_FINALIZER  # on RedisBackups ours (workflows.backup_events), on RedisBackupSchedules kopf's
-LIST_PAGE_SIZE = backups.LIST_PAGE_SIZE  # objects per page of kopf's listings too (and each re-list)
+LIST_PAGE_SIZE = backups.LIST_PAGE_SIZE
+WEBHOOK_PATIENCE = 120.0  # seconds the webhook's server waits for the first listing before it listens anyway  # objects per page of kopf's listings too (and each re-list)
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,15 @@ def run(options: OperatorOptions) -> None:
     logging.getLogger("redisbackup").setLevel(logging.DEBUG if options.debug else logging.INFO)
     settings = kopf.OperatorSettings()
     configure(settings, options)
+    reconciler = build_reconciler(options) if options.reconcile else None
+    registry = build_registry(options, reconciler)
+    if reconciler is not None and isinstance(settings.admission.server, AdmissionServer):
+        # The webhook listens once the first listing is indexed (at most WEBHOOK_PATIENCE: then requests wait for
+        # it in handlers.admission, or are refused with 503).
+        settings.admission.server.ready = functools.partial(reconciler.index.wait_listed, WEBHOOK_PATIENCE)
     asyncio.run(
         kopf.operator(
-            registry=build_registry(options),
+            registry=registry,
             settings=settings,
             standalone=options.peering is None,
             peering_name=options.peering,

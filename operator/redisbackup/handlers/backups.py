@@ -10,9 +10,10 @@
 - One informer per namespace served (`--namespace`), or one for the whole cluster. The startup handler starts them
   and returns: kopf starts the admission webhook's server (certificates, the configuration) while the first
   listing runs — at 10,000 RedisBackups both take seconds, and a restart serves after the longer of the two, not
-  their sum (tests/bench/test_bench_scale.py). The index is marked listed once every first listing is indexed;
-  an admission request that comes before waits for it (handlers.admission.LISTING_PATIENCE), so the webhook
-  answers with a complete index. (Should the listing take longer, the webhook still checks uniqueness correctly:
+  their sum (tests/bench/test_bench_scale.py); the listing's pages may even have been fetched while the process
+  was importing (k8s.prefetch). The index is marked listed once every first listing is indexed, and the webhook's
+  port opens only then (main.run: it is the chart's readiness probe), so the webhook answers with a complete
+  index; a request that comes before anyway waits for it (handlers.admission.LISTING_PATIENCE). (Should the listing take longer, the webhook still checks uniqueness correctly:
   it compares the index with a count from the apiserver and lists the namespace while they differ.)
 - Terminal RedisBackups (available, failed) get no task at all: an operator restart never re-takes a finished
   snapshot and costs one index entry for them.

@@ -136,8 +136,17 @@ def _now() -> dt.datetime:
 class AdmissionServer:
     """`settings.admission.server` for kopf: serves the webhook and keeps its certificates and configuration current."""
 
-    def __init__(self, options: WebhookOptions, *, handler_id: str, publish: Publish | None = None) -> None:
+    def __init__(
+        self,
+        options: WebhookOptions,
+        *,
+        handler_id: str,
+        publish: Publish | None = None,
+        ready: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.options = options
+        self.ready = ready
+        """Awaited before the server listens (main.run: the operator's first listing of RedisBackups is indexed)."""
         self.handler_id = handler_id
         self.publish = publish if publish is not None else webhook_configuration.publish
         self._own_dir: Path | None = None
@@ -220,8 +229,14 @@ class AdmissionServer:
         try:
             host = self.options.listen_host or None  # None: every interface, as aiohttp says it
             site = web.TCPSite(runner, host, self.options.listen_port, ssl_context=self.context, reuse_address=True)
-            await site.start()
             config = await self._publish(self.certificates.bundle)
+            if self.ready is not None:
+                # The port accepting connections is what the chart's readiness probe checks: it opens once every
+                # request can be answered (the uniqueness check's index is complete). Until then the apiserver is
+                # refused at once, as while the operator restarts, and a Service sends it to a ready replica.
+                # The certificates, the configuration and kopf's start meanwhile run beside the listing.
+                await self.ready()
+            await site.start()
             logger.info("Serving the admission webhook on %s:%s.", self.options.listen_host, self.options.listen_port)
             if self._refresher is None:
                 self._refresher = asyncio.create_task(self._keep_fresh(), name="webhook certificates")

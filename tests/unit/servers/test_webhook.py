@@ -161,3 +161,29 @@ async def test_a_stopping_server_still_answers_and_closes_each_connection_after_
             await asyncio.wait_for(stopping, 10)
             with pytest.raises(aiohttp.ClientConnectionError):
                 await session.post(url, json=review)
+
+
+async def test_the_webhook_listens_only_once_it_is_ready_and_publishes_its_configuration_before() -> None:
+    """The chart's readiness probe is the webhook's port: it opens once the operator's first listing is indexed
+    (main.run), so no replica is ready before it can answer; the rest of its start runs beside that listing."""
+    published: list[dict[str, Any]] = []
+
+    async def publish(configuration: dict[str, Any]) -> None:
+        published.append(configuration)
+
+    ready = asyncio.Event()
+    options = WebhookOptions(listen_host="127.0.0.1", listen_port=free_port())
+    async with AdmissionServer(options, handler_id=HANDLER, publish=publish, ready=ready.wait) as server:
+        endpoints = server(answer)  # type: ignore[arg-type]  # kopf's protocol names kopf's own types
+        first = asyncio.create_task(endpoints.__anext__())
+        async with asyncio.timeout(10):
+            while not published:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", options.listen_port)
+        assert not first.done()
+        ready.set()
+        client_config = await asyncio.wait_for(first, 10)
+        reply, _ = await call(client_config["url"], trust(published[-1]))
+        assert reply["response"]["allowed"] is True
+        await endpoints.aclose()
