@@ -29,7 +29,8 @@ waits on round trips. What was tried, the server's CPU seconds for 1 GiB (scratc
     UploadPartCopy, 64 MiB parts x4 at once                           8.3-9.9 s   each part spanning several chunks
                                                                                   is read a second time by SeaweedFS
                                                                                   for its MD5 (copiedRangeMd5)
-    UploadPartCopy, 8 MiB parts x4/x8 (-filer.maxMB=8: one chunk each) 7.2-7.6 s  128 requests' overhead
+    UploadPartCopy, 8 MiB parts x4/x8 (-filer.maxMB=8: one chunk each) 6.8-7.7 s  128 requests' overhead; wall
+                                                                   8-18 s vs CopyObject's 6-13 s, 3 rounds each
     CopyObject with -filer.maxMB=16 / 64 (bigger chunks)              5.2-5.8 / 5.1-5.7 s: no gain, not kept
     the check after the copy (two ranged GETs of 9 and 8 bytes)       0.01 s, 10 ms wall
 
