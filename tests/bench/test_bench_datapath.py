@@ -5,7 +5,8 @@
 
 (a) redis-cli --rdb FILE   (b) (a) then boto3 upload_file of FILE to the same S3 server
 (c) our dump to a directory   (d) our dump to S3   (e) peak RSS growth of our process during (d)
-(f) a 3-shard cluster dump vs a dump of its largest shard alone
+(f) a 3-shard cluster dump vs three `redis-cli --rdb` of its shards at once (target <= 1.10x), and vs its
+    largest shard alone
 
 Each measurement is repeated (REDISBACKUP_BENCH_REPEAT, default 2), interleaved, and the fastest run counts:
 these machines are shared, and the minimum is the least disturbed. Nothing here asserts a time; the table
@@ -412,18 +413,15 @@ def test_datapath_benchmark(bench: Bench, tmp_path_factory: pytest.TempPathFacto
             ]
             for to, where in ((f"file://{bench.work}/store", "directory"), (f"s3://{bench.bucket}/ours", "S3")):
                 whole, largest = bench.cluster(cluster, to)
-                ratio = whole.best / largest.best
+                # Issue 19: the whole cluster against the machine's own three redis-cli at once (to a directory:
+                # what redis-cli writes to); the largest shard alone is shown, no longer a target (the issue
+                # replaced it: a 2-core machine cannot stream three shards in the time of one, for anyone).
+                against = whole.best / together.best
                 table += [
-                    row("", f"(f) cluster dump -> {where}", whole),
-                    row(
-                        "",
-                        f"    largest shard alone -> {where}",
-                        largest,
-                        f"{ratio:.2f}x",
-                        "<= 1.30",
-                        verdict(ratio <= 1.3),
-                    ),
-                ]
+                    row("", f"(f) cluster dump -> {where}", whole, f"{against:.2f}x 3 redis-cli",
+                        *(("<= 1.10", verdict(against <= 1.1)) if where == "directory" else ())),
+                    row("", f"    largest shard alone -> {where}", largest, f"{whole.best / largest.best:.2f}x"),
+                ]  # fmt: skip
 
         with redis_nodes.running(redis_nodes.cluster(base, "benchp")) as nodes:
             with nodes.cluster_client() as client:

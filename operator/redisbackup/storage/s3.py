@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import boto3
@@ -52,6 +52,10 @@ T = TypeVar("T")
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "Forbidden", "403"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 COPY_PART = 512 << 20  # server-side copy parts above 5 GiB: few calls, each well under S3's 5 GiB part limit
+# S3 look-alikes (SeaweedFS, MinIO) answer a CopyObject or UploadPartCopy only once its bytes are copied (AWS sends
+# whitespace meanwhile): SeaweedFS copies 1 GiB in 5-13 s on a loaded 2-core machine, so a 5 GiB call can outlast the
+# usual read timeout, and botocore would then start the whole copy again. Copy calls get this much at least.
+COPY_READ_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ class S3Store:
     def __init__(self, settings: S3Settings, *, client: S3Client | None = None) -> None:
         self.settings = settings
         self.client = client or make_client(settings)
+        # Server-side copies run on a client of their own, with COPY_READ_TIMEOUT (made on the first copy).
+        self._copy_client: S3Client | None = client
         self._prefix = settings.prefix.strip("/")
         self._executor = ThreadPoolExecutor(max_workers=settings.max_threads, thread_name_prefix="s3")
 
@@ -292,6 +298,13 @@ class S3Store:
             self.settings.region,
         )
 
+    @property
+    def copy_client(self) -> S3Client:
+        if self._copy_client is None:
+            timeout = max(self.settings.read_timeout, COPY_READ_TIMEOUT)
+            self._copy_client = make_client(replace(self.settings, read_timeout=timeout))
+        return self._copy_client
+
     async def copy_from(self, source: S3Store, source_key: str, key: str, size: int) -> StoredObject:
         """Copy `source_key` of `source` to `key` inside S3: no byte passes through this process. CopyObject up to
         5 GiB; above, a multipart upload of UploadPartCopy ranges (in this store's threads), aborted on failure."""
@@ -301,7 +314,7 @@ class S3Store:
             await self.run(
                 "copy",
                 where,
-                self.client.copy_object,
+                self.copy_client.copy_object,
                 Bucket=self.settings.bucket,
                 Key=self.full_key(key),
                 CopySource=copy_source,
@@ -322,7 +335,7 @@ class S3Store:
             response = await self.run(
                 "copy a part of",
                 where,
-                self.client.upload_part_copy,
+                self.copy_client.upload_part_copy,
                 Bucket=self.settings.bucket,
                 Key=self.full_key(key),
                 UploadId=upload_id,
@@ -380,6 +393,8 @@ class S3Store:
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.client.close()
+        if self._copy_client is not None and self._copy_client is not self.client:
+            self._copy_client.close()
 
 
 class S3Writer(WriterBase):
