@@ -37,8 +37,8 @@ from redisbackup.workflows.schedule import LiveScheduleKubernetes, ScheduleRecon
 
 DOMAIN = GROUP  # redisbackup.io: the prefix of every annotation and the finalizer kopf writes for us
 FINALIZER = DATA_FINALIZER  # on RedisBackups ours (workflows.backup_events), on RedisBackupSchedules kopf's
-LIST_PAGE_SIZE = backups.LIST_PAGE_SIZE
-WEBHOOK_PATIENCE = 120.0  # seconds the webhook's server waits for the first listing before it listens anyway  # objects per page of kopf's listings too (and each re-list)
+LIST_PAGE_SIZE = backups.LIST_PAGE_SIZE  # objects per page of kopf's listings too (and each re-list)
+WEBHOOK_PATIENCE = 120.0  # seconds the webhook's server waits for the first listing before it listens anyway
 
 
 @dataclass(frozen=True)

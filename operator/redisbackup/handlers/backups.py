@@ -13,8 +13,9 @@
   their sum (tests/bench/test_bench_scale.py); the listing's pages may even have been fetched while the process
   was importing (k8s.prefetch). The index is marked listed once every first listing is indexed, and the webhook's
   port opens only then (main.run: it is the chart's readiness probe), so the webhook answers with a complete
-  index; a request that comes before anyway waits for it (handlers.admission.LISTING_PATIENCE). (Should the listing take longer, the webhook still checks uniqueness correctly:
-  it compares the index with a count from the apiserver and lists the namespace while they differ.)
+  index. (Should the listing take longer than main.WEBHOOK_PATIENCE, the port opens anyway: a request waits for
+  the listing, then is refused with 503, handlers.admission.LISTING_PATIENCE. Once listed, the webhook compares the
+  index with a count from the apiserver and lists the namespace while they differ.)
 - Terminal RedisBackups (available, failed) get no task at all: an operator restart never re-takes a finished
   snapshot and costs one index entry for them.
 - kopf's peering pauses kopf's own watchers through a toggle it keeps to itself; our informer's work follows the
