@@ -23,21 +23,25 @@ baseline is the same run with 10 finished backups. Then, for each:
 
 Nothing asserts a time; the machine is shared, the table starts and ends with its load.
 
-Measured 2026-12-07 (after the informer, commit 0c4a2ef), 2 CPUs shared with other engineers' runs (load 3.9 at
-the table; 8-11 in the two earlier runs), 10,000 available + 100 creating:
-    RSS steady                  114 MB  (with 10: 101 MB; 1.3 KB per backup)        <= 256 MB   met
-    RSS peak, first start       114 MB  (whole run 145 MB; with 10: 101 / 135 MB)   <= 256 MB   met
-    idle CPU over 60 s          0.03 %  (with 10: 0.05 %)                           <= 2 %      met
-    with 100 creating           146 MB, 4.3 % CPU (with 10: 138 MB, 3.4 %: the 100 retry their missing source)
-    API writes, first start     0.003 per backup (the webhook's dry-run probes)    0           met
-    new backup create call p95  91 ms   (with 10: 104 ms)                           O(1)        met
-    new backup creating p95     140 ms  (with 10: 165 ms)                           <= 1 s      met
-    new backup available p50    0.32 s  (with 10: 0.32 s)                           as with 10  met
-    first start: serving        16.5 s  (with 10: 2.5 s)
-    restart: webhook serving    10.6 s  (with 10: 6.1 s)                            <= 10 s     MISSED (by 0.6 s)
-    restart: a backup creating  12.4 s  (with 10: 8.2 s)
-The two runs before it (load 8-11): steady 114 / 114 MB, peak 115 / 114 MB (whole run 145 / 146 MB), restart to
-serving 14.3 s and 11.9 s (with 10: 5.0 / 5.4 s), first start serving 8.3 s and 16.7 s.
+Measured 2026-12-07 (restart overlapped with the listing, commit f6a5456), 2 CPUs shared with other engineers'
+runs (load 6.4 at the start of the table, 12.3 at its end: a datapath bench and callgrind ran beside it),
+10,000 available + 100 creating:
+    RSS steady                  113 MB  (with 10: 93 MB)                            <= 256 MB   met
+    RSS peak, first start       126 MB  (whole run 143 MB; with 10: 94 / 128 MB)    <= 256 MB   met
+    idle CPU over 60 s          0.03 %  (with 10: 0.03 %)                           <= 2 %      met
+    with 100 creating           144 MB, 4.0 % CPU (with 10: 129 MB, 2.5 %)
+    API writes, first start     0.000 per backup                                    0           met
+    new backup create call p95  121 ms  (with 10: 241 ms)                           O(1)        met
+    new backup creating p95     204 ms  (with 10: 787 ms)                           <= 1 s      met
+    new backup available p50    0.29 s  (with 10: 0.73 s)                           as with 10  met
+    first start: serving        21.8 s  (with 10: 3.9 s)   13.9 s of it the process's start at load ~12
+    restart: webhook serving    9.4 s   (with 10: 4.9 s)                            <= 10 s     met (load ~12)
+    restart: a backup creating  14.2 s  (with 10: 7.7 s)
+    (the commit after it, measured only by the tests: the webhook's port opens once the listing is indexed rather
+    than holding requests until then; the configuration is published before, so serving moves by at most one
+    probe of the bench's kubectl loop)
+The run before (commit 0c4a2ef, the informer; load 3.9): restart to serving 10.6 s (with 10: 6.1 s), 11.9 and
+14.3 s in two runs at load 8-11; first start 8.3-16.7 s.
 Before the informer (kopf's watcher and per-object processing of RedisBackups, same bench, load 5-18): steady
 199-241 MB, start-up peak 377-504 MB, restart to serving 101-131 s.
 
@@ -45,19 +49,31 @@ What changed: RedisBackups are no longer kopf's (handlers.backups, k8s.informer,
 informer lists them in pages of 500, hands each object to one cheap handler (the index, the tasks, the
 finalizer, spec edits, deletions) and drops it: one page of bodies is alive at a time, so the start-up peak is
 the steady RSS; kopf's per-object machinery (diff-base with deepcopy, handler invocation, a log line per event)
-is gone, which took 95 % of the loop at start (py-spy). Measured offline on this machine: parsing the 10,000
-bodies' JSON takes 0.9 s of CPU, handling them 0.2 s.
+is gone, which took 95 % of the loop at start (py-spy).
 
-What limits the restart figure still (measured in the operator's log of the run above): ~4 s from the process
-start to kopf's first startup handler (importing kopf, the kubernetes client, aiohttp, redis, boto3: 3.0-3.3 s
-alone at load ~5, `python -X importtime`), 5.2 s for the listing (20 pages; the apiserver encodes them and our
-process parses them, both on a shared 2-core machine), then 1.7-3.3 s until kopf serves the webhook and our
-server has published its configuration (1.7 s with 10 backups: kopf's own start of the webhook; more with 100
-backups starting their work on the loop at the same time). The first-start figure varies most (8.3-16.7 s) with
-the machine's load: it includes the same import and the first creation of the webhook configuration.
-So the 10,000 cost 4.5 s over the baseline's 6.1 s restart (listing, and the webhook coming up beside the work
-the listing started). Next steps, not done: let the work a listing starts wait until the webhook serves (the
-1.7-3.3 s), and a faster JSON parser for the pages (most of our 0.9 s of CPU).
+The restart (operator logs of the runs above, and a harness restarting an operator over 10,000 many times):
+before, it was three steps one after the other — the process's start until kopf's first startup handler (imports
+of kopf, the kubernetes client, aiohttp, pydantic, redis, boto3: 1.6-2.0 s of CPU, 3-5 s of wall at load 10), the
+listing (20 pages: 5-6 s, nearly all the apiserver's: a plain paged list from another process takes 7.6-10.5 s
+at load 3-10 with 1.25 s of its CPU), then 1.7-3.3 s until kopf served the webhook (certificates, the
+configuration, kopf's scan of the API). Now they overlap:
+  - the listing's pages are fetched from the moment the configuration is read, on a thread with the small REST
+    client, while the process imports the rest (k8s.prefetch; the launcher imports kopf after that point);
+  - the startup handler no longer waits for the listing: kopf makes the webhook's certificates and configuration
+    beside it, and the webhook's port opens once the listing is indexed (main.run; the port is the readiness
+    probe); a request that reaches it earlier waits for it (at most 6 s) and is then refused with 503 — never
+    answered by a list of the namespace, which at 10,000 slowed the listing down until requests timed out into
+    more lists (a restart took 25 s in the harness before that fix);
+  - snapshots and verifications the listing hands over wait for it too (their API calls slowed it);
+  - boto3/botocore are imported when an S3 location is first used, not at the start
+    (tests/unit/reconciler/test_operator_imports.py).
+In the 9.4 s restart above: 5.0 s from the process's birth to kopf's startup handler (load 12), the listing ended
+3.9 s later (its pages fetched while the process started), the webhook's configuration was published 1.4 s before
+the listing ended, and the bench's probe was answered 0.3 s after it.
+What limits it now: the apiserver's time to list 10,000 custom objects (it decodes and encodes each one; on this
+shared 2-core machine 5-10 s of wall), and under heavy load the process's start. Measured and not taken: orjson
+for the pages (7.1 vs 11.1 ms per page of 500: 0.08 s of the listing, not worth a dependency); pages of 1,000 or
+2,000 instead of 500 (no change beyond the noise).
 """
 
 from __future__ import annotations
