@@ -21,7 +21,9 @@ CPU s/GB (10 KB random values) of the ~10-15 both sides cost per GB, and each me
 one within 0.02 (the separate processes' within 0.05). The checks alone (hashlib SHA-256 ~0.56 s/GB, anycrc CRC-64
 ~0.07 s/GB) leave at best 0.94-0.95x of redis-cli, below the issue's 0.95x; our streaming client costs 2.9-4.4 s/GB
 against redis-cli's 1.5-1.9 and that floor's 2.3. The servers spent 0-1.5 s/GB more feeding our streams than feeding
-redis-cli in most runs (not investigated: our read pauses are one candidate).
+redis-cli in most runs. Turning the 4 ms read nap off (redis.replication.BULK_READ_NAP = 0) cut our CPU by 0.3-1.5
+s/GB at 3 and 6 streams in an ad-hoc run, but this bench then gave 0.94/0.84/0.83/0.84x, inside the spread with the
+nap: not changed.
 """
 
 from __future__ import annotations
