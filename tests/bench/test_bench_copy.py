@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import time
 import uuid
 from dataclasses import dataclass
@@ -54,9 +53,9 @@ from redisbackup.domain.layout import SnapshotLocation
 from redisbackup.domain.manifest import Manifest
 from redisbackup.storage.s3 import S3Settings, S3Store
 from redisbackup.workflows import copy as copy_workflow
+from tests.bench.cpu import process_cpu_seconds, rusage_cpu_seconds
 from tests.bench.summary import record, verdict
 from tests.bench.test_bench_datapath import machine_state
-from tests.bench.test_bench_operator import cpu_seconds
 from tests.e2e.test_copy_in_s3 import rdb, stored_snapshot
 
 pytestmark = pytest.mark.slow
@@ -78,11 +77,6 @@ class Run:
         return self.server_cpu + self.operator_cpu
 
 
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process: boto3's and hashing's too
-    return usage.ru_utime + usage.ru_stime
-
-
 def best(runs: list[Run]) -> Run:
     return min(runs, key=lambda run: run.wall)
 
@@ -98,10 +92,10 @@ async def timed_copy(s3: S3Bucket, original: Manifest, *, in_s3: bool) -> Run:
 
         copy_workflow.copy_in_s3 = never  # type: ignore[assignment]
     try:
-        server, ours, started = cpu_seconds(s3.server.process.pid), own_cpu(), time.perf_counter()
+        server, ours, started = process_cpu_seconds(s3.server.process.pid), rusage_cpu_seconds(), time.perf_counter()
         await copy_workflow.copy_snapshot(source, original, target, SnapshotLocation("team", "copy", uuid.uuid4().hex))
         wall = time.perf_counter() - started
-        return Run(wall, cpu_seconds(s3.server.process.pid) - server, own_cpu() - ours)
+        return Run(wall, process_cpu_seconds(s3.server.process.pid) - server, rusage_cpu_seconds() - ours)
     finally:
         copy_workflow.copy_in_s3 = saved
         await target.delete_prefix("team")

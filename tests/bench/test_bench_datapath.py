@@ -49,6 +49,7 @@ from devstack import redis_nodes
 from devstack.processes import install_cleanup_handlers
 from devstack.redis_nodes import RedisNode, Topology
 from devstack.s3 import S3Server
+from tests.bench.cpu import process_cpu_seconds, rusage_cpu_seconds
 from tests.bench.summary import record
 from tests.e2e.datapath_support import write_random
 
@@ -82,16 +83,11 @@ class Sample:
         return self.size / self.best / MIB
 
 
-def cpu_seconds(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
 def timed(action: Callable[[], Any], who: int = resource.RUSAGE_CHILDREN) -> tuple[float, float]:
     """Wall seconds and CPU seconds (of the finished children, or of this process) of `action`."""
-    cpu, started = cpu_seconds(who), time.perf_counter()
+    cpu, started = rusage_cpu_seconds(who), time.perf_counter()
     action()
-    return time.perf_counter() - started, cpu_seconds(who) - cpu
+    return time.perf_counter() - started, rusage_cpu_seconds(who) - cpu
 
 
 def server_cpu_seconds(nodes: list[RedisNode]) -> float:
@@ -104,13 +100,7 @@ def server_cpu_seconds(nodes: list[RedisNode]) -> float:
         Path(f"/proc/{n.process.pid}/task/{n.process.pid}/children").read_text().strip() for n in nodes
     ):
         time.sleep(0.02)
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for n in nodes:
-        # Fields after the command's closing parenthesis: utime stime cutime cstime are the 12th to 15th.
-        fields = Path(f"/proc/{n.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(f) for f in fields[11:15])
-    return total / tick
+    return sum(process_cpu_seconds(n.process.pid, reaped_children=True) for n in nodes)
 
 
 def probe(options: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from redisbackup.domain.plan import plan_single_node
 from redisbackup.domain.source import ConnectionSettings, NodeAddress
 from redisbackup.storage.s3 import S3Settings, S3Store
 from redisbackup.workflows.snapshot import take_snapshot
+from tests.bench.cpu import process_cpu_seconds
 from tests.bench.summary import record
 from tests.bench.test_bench_datapath import machine_state
 
@@ -138,18 +139,13 @@ def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
     return 0.0
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wait_idle(pid: int, *, timeout: float = 300.0, threshold: float = 0.03) -> float:
     """Seconds until the process used less than `threshold` of a CPU over two consecutive half-seconds."""
     started, quiet = time.monotonic(), 0
-    last = cpu_seconds(pid)
+    last = process_cpu_seconds(pid)
     while time.monotonic() - started < timeout:
         time.sleep(0.5)
-        now = cpu_seconds(pid)
+        now = process_cpu_seconds(pid)
         quiet = quiet + 1 if (now - last) / 0.5 < threshold else 0
         last = now
         if quiet >= 2:

@@ -107,6 +107,7 @@ from devstack.mirror import Mirror
 from devstack.operator import RunningOperator
 from devstack.redis_nodes import fill_mixed
 from redisbackup.main import DOMAIN, FINALIZER
+from tests.bench.cpu import process_cpu_seconds
 from tests.bench.summary import record, verdict
 from tests.bench.test_bench_datapath import machine_state
 from tests.bench.test_bench_operator import (
@@ -115,7 +116,6 @@ from tests.bench.test_bench_operator import (
     VERSION,
     Timeline,
     api_writes,
-    cpu_seconds,
     difference,
     percentile,
     rss_mb,
@@ -242,9 +242,9 @@ def new_backup(objects: client.CustomObjectsApi, namespace: str, name: str, sour
 
 def idle_cpu(pid: int, seconds: float = IDLE_SECONDS) -> float:
     """% of one core the process used over `seconds`."""
-    before = cpu_seconds(pid)
+    before = process_cpu_seconds(pid)
     time.sleep(seconds)
-    return (cpu_seconds(pid) - before) / seconds * 100
+    return (process_cpu_seconds(pid) - before) / seconds * 100
 
 
 # ------------------------------------------------------------------------------------------------ one size
