@@ -138,7 +138,11 @@ def events_of(api: client.ApiClient, namespace: str, name: str, *, kind: str = "
     listing = client.CoreV1Api(api).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={kind}"
     )
-    ordered = sorted(listing.items, key=lambda e: (e.first_timestamp or e.event_time or 0, e.metadata.name))
+    # To the second, then by resourceVersion: etcd's revision orders the Events posted within one second.
+    ordered = sorted(
+        listing.items,
+        key=lambda e: (str(e.first_timestamp or e.event_time or ""), int(e.metadata.resource_version or 0)),
+    )
     return [(event.reason, event.message) for event in ordered]
 
 

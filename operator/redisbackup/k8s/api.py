@@ -190,6 +190,13 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     return await loop.run_in_executor(_executor(), functools.partial(function, *args, **kwargs))
 
 
+def in_order(function: Callable[..., T], /, *args: Any) -> Future[T]:
+    """Start `function(*args)` on a thread of its own that runs what it is given one at a time, in the order given:
+    the operator's Events outside kopf's handlers, whose order a reader sees (the apiserver stamps them to the
+    second, so two posted within one second on the shared pool could land the other way round)."""
+    return _pool("k8s-in-order", 1).submit(function, *args)
+
+
 async def in_admission_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`in_thread` for the admission webhook's calls, on a small pool of their own."""
     import asyncio

@@ -68,4 +68,12 @@ def list_events(namespace: str, uid: str, client: Client | None = None) -> list[
         field_selector=f"involvedObject.uid={uid}",
     )
     items: list[dict[str, Any]] = listing.get("items") or []
-    return sorted(items, key=lambda event: str(event.get("lastTimestamp") or event.get("eventTime") or ""))
+    return sorted(items, key=event_order)
+
+
+def event_order(event: Mapping[str, Any]) -> tuple[str, int]:
+    """Oldest first: by the time of the Event's last occurrence, which the apiserver keeps to the second, then by
+    its resourceVersion (etcd's revision, which grows with every write) for Events posted within one second."""
+    stamp = str(event.get("lastTimestamp") or event.get("eventTime") or "")
+    version = str((event.get("metadata") or {}).get("resourceVersion") or "")
+    return stamp, int(version) if version.isdigit() else 0

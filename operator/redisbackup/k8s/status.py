@@ -69,7 +69,7 @@ ReadObject = Callable[[str, str], Awaitable[Mapping[str, Any] | None]]
 def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
     """Queue a Kubernetes Event about `body` on kopf's poster when called within one of kopf's handlers (it posts
     them in the background); else — the work our informer of RedisBackups starts, outside kopf's handlers, where
-    kopf's poster cannot be reached — post it through the API, in the background too."""
+    kopf's poster cannot be reached — post it through the API, in the background too and in order."""
     reference: Any = dict(body)  # kopf reads apiVersion, kind and metadata from any mapping
     try:
         kopf.event(reference, type=notice.type, reason=notice.reason, message=notice.message[:1024])
@@ -77,16 +77,13 @@ def post_with_kopf(body: Mapping[str, Any], notice: Notice) -> None:
     except LookupError:  # kopf's event queue is known only to the tasks of its handlers
         pass
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
         _post(reference, notice)
         return
-    task = loop.create_task(api.in_thread(_post, reference, notice))
-    _posting.add(task)  # held until done: the loop keeps only weak references to tasks
-    task.add_done_callback(_posting.discard)
-
-
-_posting: set[asyncio.Task[None]] = set()
+    # One at a time, in the order asked: a backup's Creating and Available, posted on a shared pool, could
+    # otherwise reach the apiserver the other way round when the backup takes less than a post.
+    api.in_order(_post, reference, notice)
 
 
 def _post(reference: Mapping[str, Any], notice: Notice) -> None:
