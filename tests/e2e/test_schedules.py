@@ -85,12 +85,22 @@ def test_a_schedule_keeps_the_newest_backups_shows_them_as_automated_and_takes_t
     taken = slots(backups)
     assert taken[0] < taken[1]
     assert all(slot.minute % 5 == 0 and slot.second == 0 for slot in taken), "exactly on the slots"
+
+    # Retention says what it deleted in Events, posted in the background after the deletions: wait for them.
+    def pruned_twice() -> list[tuple[str, str]]:
+        found = schedule_events(scene, "every-five")
+        return found if [reason for reason, _ in found].count("Pruned") >= 2 else []
+
+    events = wait_until(
+        pruned_twice,
+        what="said what retention deleted (two Pruned Events)",
+        timeout=30,
+        operator=operator,
+    )
     # On a busy machine a run can find the previous one still being taken: it is skipped (one at a time), and
     # says so; no slot has two backups.
-    events = schedule_events(scene, "every-five")
     skipped = [m for r, m in events if r == "SkippedRun"]
     assert taken[1] - taken[0] <= dt.timedelta(minutes=5) * (1 + len(skipped))
-    assert [r for r, _ in events].count("Pruned") >= 2, "retention said what it deleted"
     for backup, slot in zip(backups, taken, strict=True):
         assert backup["status"]["snapshotSource"] == "automated"
         assert backup["metadata"]["name"] == backup["spec"]["snapshotName"]
@@ -266,9 +276,17 @@ def test_a_restart_never_duplicates_a_slot_and_an_outage_makes_up_only_the_newes
     after = sorted(s for s in slots(automated(scene, "patient")) if s > last["patient"])
     assert after[0] >= last["patient"] + dt.timedelta(minutes=30), f"not the newest missed slot: {after}"
     assert all(b - a == dt.timedelta(minutes=10) for a, b in itertools.pairwise(after)), f"a burst: {after}"
-    scheduled = event_messages(scene, "patient", "Scheduled")
-    made_up = f"for the run due at {after[0]:%Y-%m-%dT%H:%M:%SZ}, "
-    assert any(made_up in m and "late (a run missed while the operator was away)" in m for m in scheduled), scheduled
+    # The backup is created before the schedule's status is written and its Event posted (in the background): wait
+    # for the Event, then check what it says.
+    made_up = f"for the run due at {after[0]:%Y-%m-%dT%H:%M:%SZ}"
+    (told,) = wait_until(
+        lambda: [m for m in event_messages(scene, "patient", "Scheduled") if made_up in m],
+        what=f"posted the Scheduled Event of the run due at {after[0]:%H:%M}",
+        timeout=30,
+        operator=operator,
+    )
+    assert f"{made_up}, " in told, told
+    assert "late (a run missed while the operator was away)" in told, told
     missed = wait_until(
         # At rate 60 the deadline is half a second of wall clock: a run the operator woke late for during the
         # test may be missed too; the outage's is the one that passed over earlier slots.
