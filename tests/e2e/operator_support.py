@@ -28,6 +28,7 @@ from devstack.fixtures.operator import RunningOperator, StartOperator
 from devstack.fixtures.redis import RedisFactory
 from devstack.mirror import Mirror, Mirrored
 from devstack.redis_nodes import Topology
+from redisbackup.k8s.events import event_order
 
 GROUP, VERSION, PLURAL = "redisbackup.io", "v1alpha1", "redisbackups"
 
@@ -138,12 +139,9 @@ def events_of(api: client.ApiClient, namespace: str, name: str, *, kind: str = "
     listing = client.CoreV1Api(api).list_namespaced_event(
         namespace, field_selector=f"involvedObject.name={name},involvedObject.kind={kind}"
     )
-    # To the second, then by resourceVersion: etcd's revision orders the Events posted within one second.
-    ordered = sorted(
-        listing.items,
-        key=lambda e: (str(e.first_timestamp or e.event_time or ""), int(e.metadata.resource_version or 0)),
-    )
-    return [(event.reason, event.message) for event in ordered]
+    # The order the console shows (time to the second, then resourceVersion), on the Events as JSON.
+    ordered = sorted((api.sanitize_for_serialization(event) for event in listing.items), key=event_order)
+    return [(event["reason"], event["message"]) for event in ordered]
 
 
 def assert_restores(rdb: Path, source: Any, factory: RedisFactory) -> dict[bytes, bytes]:
