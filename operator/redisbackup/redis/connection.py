@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -216,6 +217,29 @@ class RedisConnection:
         raise UnexpectedReply(
             f"{self.node} answered {during} with {line[:40]!r}, which is not RESP: is this address a Redis server?"
         )
+
+    @property
+    def plain(self) -> bool:
+        """TCP or a Unix socket without TLS: its socket can be read by a blocking reader (asyncio's TLS lives in
+        the transport, so a TLS stream stays on the loop)."""
+        return self._transport.get_extra_info("sslcontext") is None and self._descriptor() >= 0
+
+    async def take_socket(self) -> tuple[socket.socket | None, bytes]:
+        """Hand the rest of the stream to a blocking reader: a socket of its own (a duplicate of this connection's
+        descriptor, so `close()` here still ends the link) and the bytes already received. None instead of a
+        socket when the peer has closed already: the bytes are then all there is. Only for `plain` connections.
+        The caller closes the socket it gets; this connection never reads again."""
+        pending = await self.reader.detach()
+        descriptor = self._descriptor()
+        if descriptor < 0 or self._transport.is_closing():
+            return None, pending
+        taken = socket.socket(fileno=os.dup(descriptor))
+        taken.settimeout(self.timeouts.stall)
+        return taken, pending
+
+    def _descriptor(self) -> int:
+        raw = self._transport.get_extra_info("socket")  # asyncio's TransportSocket: fileno() is -1 once closed
+        return -1 if raw is None else int(raw.fileno())
 
     def close(self) -> None:
         """Close now. A replica link must never outlive the transfer, so nothing is awaited."""

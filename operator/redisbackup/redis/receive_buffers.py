@@ -31,6 +31,7 @@ class ReceiveBuffers(asyncio.BufferedProtocol):
         self._wanted = 1  # wake the reader once this many bytes are waiting
         self._paused = False  # reading paused: every buffer is full (flow control)
         self._napping = False  # reading paused briefly so the kernel gathers more per recv
+        self._detached = False  # the socket was handed to a blocking reader: never read from it again
         self.nap: float = 0.0  # seconds; 0 = never (set for bulk transfers only)
         self.nap_below = 64 << 10
         self.closed = False
@@ -81,7 +82,7 @@ class ReceiveBuffers(asyncio.BufferedProtocol):
 
     def _end_nap(self) -> None:
         self._napping = False
-        if not self._paused and not self.closed and self.transport is not None:
+        if not self._paused and not self._detached and not self.closed and self.transport is not None:
             self.transport.resume_reading()  # type: ignore[attr-defined]
 
     def eof_received(self) -> bool:
@@ -142,8 +143,26 @@ class ReceiveBuffers(asyncio.BufferedProtocol):
             self._lent = None
             if self._paused and self.transport is not None and not self.closed:
                 self._paused = False
-                if not self._napping:
+                if not self._napping and not self._detached:
                     self.transport.resume_reading()  # type: ignore[attr-defined]
+
+    async def detach(self) -> bytes:
+        """Stop reading for good and return what was received but not yet read, for a reader that takes over the
+        socket. Reading is paused first, then the loop turns once: a read the selector reported in this same turn
+        may still run its callback, and its bytes must land here, before the other reader's recv."""
+        self._detached = True
+        self.nap = 0.0
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
+        self._recycle()
+        pending = b"".join(bytes(memoryview(buffer)[:size]) for buffer, size in self._ready)
+        if self._filling is not None:
+            pending += bytes(memoryview(self._filling)[: self._filled])
+        self._ready.clear()
+        self._free.clear()  # the buffers' memory goes back now: the other reader brings its own
+        self._filling, self._filled = None, 0
+        return pending
 
     def _take_buffer(self) -> bytearray:
         if self._free:
@@ -225,6 +244,13 @@ class BufferedStreamReader:
         view = self._view[self._pos : self._pos + take]
         self._consume(take)
         return view
+
+    async def detach(self) -> bytes:
+        """Hand over: every byte received and not yet read, in order; the buffers read nothing more."""
+        rest = bytes(self._view[self._pos :])
+        self._consume(len(rest))
+        self._view, self._pos = memoryview(b""), 0
+        return rest + await self._buffers.detach()
 
     def _consume(self, size: int) -> None:
         self._pos += size

@@ -20,7 +20,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -40,6 +43,9 @@ EOF_MARK_SIZE = 40
 # throughput. The kernel's socket buffer (autotuned to MBs) holds the data meanwhile; a large read never naps.
 BULK_READ_NAP = 0.004
 BULK_GATHER_LINGER = 0.02
+# What a pumping thread receives at a time: small enough to stay in the CPU's cache from the kernel's copy through
+# the checksums to the store's copy, large enough that the loop's Python costs little per byte.
+THREAD_CHUNK = 256 << 10
 # A server drops an rdb-only replica itself once its fork has finished the transfer ("RDB transfer completed, rdb
 # only replica ... should be disconnected asap"), a few ms after the last byte. Waiting that long, at most this
 # long, makes a snapshot (and its slot of limits.maxConcurrentSnapshots) last until the server's snapshot is over,
@@ -47,9 +53,44 @@ BULK_GATHER_LINGER = 0.02
 RELEASE_WAIT = 1.0
 
 
+class _Unframer:
+    """The RDB's own bytes out of what the connection receives: up to the announced length, or up to the EOF mark
+    (the last 40 bytes read are held back until more come, as they may be the mark)."""
+
+    def __init__(self, size: int | None, mark: bytes) -> None:
+        self._remaining = size
+        self._mark = mark
+        self._held = b""
+        self.complete = size == 0
+
+    def feed(self, view: memoryview | bytes) -> list[memoryview | bytes]:
+        """The RDB bytes in `view`, in order (views into it: valid as long as it is)."""
+        if self._remaining is not None:
+            if len(view) > self._remaining:  # a pre-7.0 server streaming commands right after the RDB
+                view = view[: self._remaining]
+            self._remaining -= len(view)
+            self.complete = self._remaining == 0
+            return [view]
+        out: list[memoryview | bytes] = []
+        if len(view) >= EOF_MARK_SIZE:
+            body, tail = view[: len(view) - EOF_MARK_SIZE], bytes(view[len(view) - EOF_MARK_SIZE :])
+            if self._held:
+                out.append(self._held)
+        else:
+            joined = self._held + bytes(view)
+            cut = max(0, len(joined) - EOF_MARK_SIZE)
+            body, tail = memoryview(joined)[:cut], joined[cut:]
+        if len(body):
+            out.append(body)
+        self.complete = tail == self._mark
+        self._held = tail
+        return out
+
+
 @dataclass
 class RdbStream:
-    """An RDB arriving from `node`. Iterate it for views of the RDB bytes (valid until the next iteration)."""
+    """An RDB arriving from `node`. Iterate it for views of the RDB bytes (valid until the next iteration), or,
+    when `threadable`, `pump` it through a blocking consumer on a thread of its own."""
 
     node: NodeAddress
     server: ServerInfo
@@ -64,7 +105,12 @@ class RdbStream:
     complete: bool = False
 
     def __aiter__(self) -> AsyncIterator[memoryview | bytes]:
-        return self._sized() if self.size is not None else self._until_mark()
+        return self._frames()
+
+    @property
+    def threadable(self) -> bool:
+        """Whether `pump` may read this stream: a connection without TLS (asyncio's TLS lives in its transport)."""
+        return self._connection.plain
 
     async def _read(self) -> memoryview:
         timeout = self._connection.timeouts.stall
@@ -73,15 +119,19 @@ class RdbStream:
                 1 << 30, timeout, gather=self._gather, linger=BULK_GATHER_LINGER
             )
         except TimeoutError:
-            raise ConnectionLost(
-                f"{self.node} stopped sending the RDB for {timeout:g}s after {self.bytes_received} bytes; the "
-                "server may be overloaded or the network stalled. Nothing was stored; the snapshot will be retried."
-            ) from None
+            raise self._stalled() from None
         except OSError as error:
             raise self._lost(str(error)) from error
         if view is None:
             raise self._lost("the server closed the connection")
         return view
+
+    def _stalled(self) -> ConnectionLost:
+        return ConnectionLost(
+            f"{self.node} stopped sending the RDB for {self._connection.timeouts.stall:g}s after "
+            f"{self.bytes_received} bytes; the server may be overloaded or the network stalled. Nothing was stored; "
+            "the snapshot will be retried."
+        )
 
     def _lost(self, why: str) -> ConnectionLost:
         expected = f" of {self.size}" if self.size is not None else ""
@@ -91,38 +141,95 @@ class RdbStream:
             "repl-timeout); nothing was stored and the snapshot will be retried."
         )
 
-    async def _sized(self) -> AsyncIterator[memoryview | bytes]:
-        assert self.size is not None
-        remaining = self.size
-        while remaining:
-            view = await self._read()
-            if len(view) > remaining:  # a pre-7.0 server streaming commands right after the RDB
-                view = view[:remaining]
-            remaining -= len(view)
-            self.bytes_received += len(view)
-            yield view
-        await self._done()
-
-    async def _until_mark(self) -> AsyncIterator[memoryview | bytes]:
-        held = b""  # the last bytes read: they may be (part of) the mark, so not yet passed on
-        while True:
-            view = await self._read()
-            if len(view) >= EOF_MARK_SIZE:
-                body, tail = view[: len(view) - EOF_MARK_SIZE], bytes(view[len(view) - EOF_MARK_SIZE :])
-                if held:
-                    self.bytes_received += len(held)
-                    yield held
-            else:
-                joined = held + bytes(view)
-                cut = max(0, len(joined) - EOF_MARK_SIZE)
-                body, tail = memoryview(joined)[:cut], joined[cut:]
-            if len(body):
+    async def _frames(self) -> AsyncIterator[memoryview | bytes]:
+        unframer = _Unframer(self.size, self._mark)
+        while not unframer.complete:
+            for body in unframer.feed(await self._read()):
                 self.bytes_received += len(body)
                 yield body
-            if tail == self._mark:
-                await self._done()
-                return
-            held = tail
+        await self._done()
+
+    async def pump(self, consume: Callable[[memoryview | bytes], None], *, chunk_size: int = THREAD_CHUNK) -> None:
+        """Read the whole RDB on a thread of its own and pass each piece to `consume`, on that thread.
+
+        One thread per stream does what `redis-cli --rdb` does, plus whatever `consume` does (the checksums and the
+        store's write): a plain loop of calls that release the GIL, over a `chunk_size` buffer that stays in the
+        CPU's cache from the kernel's copy to the store's. On the event loop each 16 KiB packet would cost a turn
+        of the loop, and every byte a trip through memory per stage. A piece is valid only during its call.
+        Cancelling shuts the socket down, waits for the thread to stop, and raises CancelledError."""
+        if not self.threadable:
+            raise RuntimeError(f"{self.node}: a TLS stream is read on the event loop (iterate it)")
+        sock, pending = await self._connection.take_socket()
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if error is None:
+                finished.set_result(None)
+            else:
+                finished.set_exception(error)
+
+        def run() -> None:
+            outcome: BaseException | None = None
+            try:
+                self._pump(sock, pending, consume, chunk_size)
+            except BaseException as error:  # every outcome goes back to the loop
+                outcome = error
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(settle, outcome)
+
+        try:
+            threading.Thread(target=run, name=f"rdb {self.node}", daemon=True).start()
+            try:
+                await asyncio.shield(finished)
+            except asyncio.CancelledError:
+                if sock is not None:  # the thread's recv returns at once; nothing else interrupts it
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                await _outlive(finished)
+                raise
+        finally:
+            # Closed here, never by the thread: the loop may still shut it down until the thread is done.
+            if sock is not None:
+                sock.close()
+            self._connection.close()
+        self.complete = True
+
+    def _pump(
+        self, sock: socket.socket | None, pending: bytes, consume: Callable[[memoryview | bytes], None], chunk: int
+    ) -> None:
+        unframer = _Unframer(self.size, self._mark)
+        buffer = memoryview(bytearray(chunk))
+        received: memoryview | bytes = pending
+        while True:
+            for body in unframer.feed(received):
+                self.bytes_received += len(body)
+                consume(body)
+            if unframer.complete:
+                break
+            if sock is None:
+                raise self._lost("the server closed the connection")
+            try:
+                count = sock.recv_into(buffer)
+            except TimeoutError:
+                raise self._stalled() from None
+            except OSError as error:
+                raise self._lost(str(error)) from error
+            if count == 0:
+                raise self._lost("the server closed the connection")
+            received = buffer[:count]
+        if sock is not None and self.rdb_only:
+            self._wait_for_release(sock)
+
+    def _wait_for_release(self, sock: socket.socket) -> None:
+        """The thread's `_server_released`: wait (at most RELEASE_WAIT) for the server to close the link."""
+        deadline = time.monotonic() + RELEASE_WAIT
+        scratch = bytearray(1 << 16)
+        with contextlib.suppress(OSError):  # a timeout is an OSError too
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                if sock.recv_into(scratch) == 0:
+                    return
 
     async def _done(self) -> None:
         self.complete = True
@@ -140,6 +247,15 @@ class RdbStream:
             while (left := deadline - loop.time()) > 0:
                 if await self._connection.reader.read_some(1 << 16, left) is None:
                     return
+
+
+async def _outlive(thread_done: asyncio.Future[None]) -> None:
+    """Wait for a pumping thread to stop, through further cancellations: its buffer and its consumer's writer must
+    not be touched (aborted, reused) while it runs. It stops promptly once its socket is shut down."""
+    while not thread_done.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([thread_done])  # never raises the thread's error, never cancels the future
+    thread_done.exception()  # retrieved (not logged as "never retrieved"): the cancellation is what is reported
 
 
 async def _bulk_header(connection: RedisConnection, node: NodeAddress) -> tuple[Transfer, int | None, bytes]:

@@ -8,6 +8,7 @@ incomplete multipart upload. `put_if_absent` creates a small object only if none
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -54,6 +55,10 @@ class ObjectWriter(Protocol):
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Take `data` (a view the caller may reuse as soon as this returns)."""
+
+    def write_from_thread(self, data: bytes | bytearray | memoryview, loop: asyncio.AbstractEventLoop) -> None:
+        """`write`, called from a thread other than `loop`'s (a stream's reader thread), blocking until `data` is
+        taken. A writer uses either this or `write`, never both at once; commit and abort stay on the loop."""
 
     async def commit(self) -> StoredObject:
         """Make the object visible under its key, durably. After this, abort() does nothing."""
@@ -111,6 +116,14 @@ class WriterBase:
     """The context-manager half of ObjectWriter: leaving without commit() aborts."""
 
     committed = False
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise NotImplementedError
+
+    def write_from_thread(self, data: bytes | bytearray | memoryview, loop: asyncio.AbstractEventLoop) -> None:
+        """By default the loop runs `write` and this thread waits for it (a writer whose copy is cheap in a
+        thread overrides this, and hands the loop only what needs it)."""
+        asyncio.run_coroutine_threadsafe(self.write(data), loop).result()
 
     async def commit(self) -> StoredObject:
         raise NotImplementedError

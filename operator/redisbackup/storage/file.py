@@ -194,12 +194,7 @@ class FileWriter(WriterBase):
 
     async def _open(self) -> BinaryIO:
         if self._file is None:
-
-            def create() -> BinaryIO:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                return self._temp.open("xb", buffering=0)
-
-            self._file = await _io("create", self._temp, create)
+            return await _io("create", self._temp, self._create)
         return self._file
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -214,6 +209,30 @@ class FileWriter(WriterBase):
             view = view[take:]
             if self._fill == STAGING_SIZE:
                 await self._flush()
+
+    def write_from_thread(self, data: bytes | bytearray | memoryview, loop: asyncio.AbstractEventLoop) -> None:
+        """Straight into the file: on a reader thread a chunk is already large and in cache, so staging would only
+        add a copy, and a hop to another thread would only add a wait."""
+        if self._closed:
+            raise RuntimeError(f"write to {self.path} after commit or abort")
+        view = memoryview(data)
+        try:
+            file = self._file or self._create()
+        except OSError as error:
+            raise _fault(error, "create", self._temp) from error
+        try:
+            if self._fill:
+                _write_all(file, memoryview(self._staging)[: self._fill])
+                self._fill = 0
+            _write_all(file, view)
+        except OSError as error:
+            raise _fault(error, "write", self._temp) from error
+        self._written += len(view)
+
+    def _create(self) -> BinaryIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self._temp.open("xb", buffering=0)
+        return self._file
 
     async def _flush(self) -> None:
         file = await self._open()

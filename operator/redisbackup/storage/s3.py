@@ -424,20 +424,35 @@ class S3Writer(WriterBase):
         return self._base
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
+        view = self._writable(data)
+        while len(view):
+            view, full = self._copy_in(view)
+            if full:
+                await self._ship_part()
+
+    def write_from_thread(self, data: bytes | bytearray | memoryview, loop: asyncio.AbstractEventLoop) -> None:
+        """The copy into the part runs on the calling thread; only a full part goes to the loop to be shipped."""
+        view = self._writable(data)
+        while len(view):
+            view, full = self._copy_in(view)
+            if full:
+                asyncio.run_coroutine_threadsafe(self._ship_part(), loop).result()
+
+    def _writable(self, data: bytes | bytearray | memoryview) -> memoryview:
         if self._closed:
             raise RuntimeError(f"write to {self._where} after commit or abort")
-        view = memoryview(data)
-        while len(view):
-            if self._buffer is None:
-                self._buffer = self._take_buffer(part_size(self._next_part, self._base))
-                self._fill = 0
-            take = min(len(view), len(self._buffer) - self._fill)
-            self._buffer[self._fill : self._fill + take] = view[:take]
-            self._fill += take
-            self._written += take
-            view = view[take:]
-            if self._fill == len(self._buffer):
-                await self._ship_part()
+        return memoryview(data)
+
+    def _copy_in(self, view: memoryview) -> tuple[memoryview, bool]:
+        """Copy what fits of `view` into the part being filled: the rest, and whether the part is full."""
+        if self._buffer is None:
+            self._buffer = self._take_buffer(part_size(self._next_part, self._base))
+            self._fill = 0
+        take = min(len(view), len(self._buffer) - self._fill)
+        self._buffer[self._fill : self._fill + take] = view[:take]
+        self._fill += take
+        self._written += take
+        return view[take:], self._fill == len(self._buffer)
 
     def _take_buffer(self, size: int) -> bytearray:
         while self._spare:

@@ -3,6 +3,8 @@
 A stream's memory is stated, not measured: its receive buffers (redis.receive_buffers: depth x chunk) plus what
 its store holds while writing — for S3, the part filling and the parts in flight ((partsInFlight + 1) x part
 size); for a directory, one staging buffer. Checksums run in place on the receive buffers (workflows.checksums).
+A stream without TLS holds less: its reader thread receives into one 256 KiB buffer (redis.replication.pump) once
+the handshake is over, and writes to a directory without staging; the stated cost is its upper bound.
 
     S3 with the defaults: 4 x 1 MiB + (2 + 1) x 8 MiB = 28 MiB per stream
     a directory:          4 x 1 MiB + 4 MiB          =  8 MiB per stream

@@ -3,6 +3,10 @@
     plan (which nodes) ──► per node, concurrently:  SYNC ─► RdbVerifier ─► store writer ─► commit after CRC ok
                        └─► when every node is stored: manifest.json (the commit record)
 
+Each node's RDB is read, checked and written by a thread of its own (RdbStream.pump: N nodes use up to N cores,
+at about redis-cli's CPU per byte plus the checksums'); a TLS stream is read on the event loop instead, with its
+checksums in worker threads (workflows.checksums). Handshakes, commits and aborts always run on the loop.
+
 A node's object is stored only after its CRC-64 trailer matched; any failure cancels the other nodes, aborts
 their writes and deletes what this attempt stored, so a failed attempt leaves nothing behind. Each attempt writes
 under keys of its own and commits by creating the manifest only if none exists (workflows.commit), so attempts of
@@ -26,8 +30,8 @@ from redisbackup.domain.rdb import RdbDigest, RdbVerifier
 from redisbackup.domain.source import ConnectionSettings
 from redisbackup.redis.connection import Timeouts
 from redisbackup.redis.info import ServerInfo
-from redisbackup.redis.replication import Transfer, open_rdb_stream
-from redisbackup.storage.base import ObjectStore, StoredObject
+from redisbackup.redis.replication import RdbStream, Transfer, open_rdb_stream
+from redisbackup.storage.base import ObjectStore, ObjectWriter, StoredObject
 from redisbackup.workflows.budget import StreamBudget, stream_cost
 from redisbackup.workflows.checksums import verify_while
 from redisbackup.workflows.commit import StoreAttempt, read_manifest, sweep
@@ -36,6 +40,7 @@ from redisbackup.workflows.progress import Progress, ProgressTracker
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL_NODES = 16
+PROGRESS_EVERY = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,13 @@ async def snapshot_node(
         # Exact for disk-based transfers; used_memory for diskless ones (an RDB is usually smaller than that).
         expected_size = stream.size if stream.size is not None else stream.server.used_memory
         async with store.writer(key, expected_size=expected_size) as writer:
-            async for chunk in stream:
-                # The checksums run in a worker thread while the store copies the chunk (workflows.checksums).
-                await verify_while(verifier, chunk, writer.write)
-                if tracker is not None:
-                    tracker.add(target.id, len(chunk))
+            if stream.threadable:
+                await _pump(stream, verifier, writer, target.id, tracker)
+            else:  # TLS: read on the loop, the checksums in a worker thread (workflows.checksums)
+                async for chunk in stream:
+                    await verify_while(verifier, chunk, writer.write)
+                    if tracker is not None:
+                        tracker.add(target.id, len(chunk))
             digest = verifier.finish()
             stored = await writer.commit()
     log.info(
@@ -82,6 +89,28 @@ async def snapshot_node(
         key,
     )
     return NodeResult(target, stream.server, stream.transfer, stream.started_at, digest, stored)
+
+
+async def _pump(
+    stream: RdbStream, verifier: RdbVerifier, writer: ObjectWriter, node_id: str, tracker: ProgressTracker | None
+) -> None:
+    """The stream's own thread checks and stores each piece as it arrives (as `redis-cli --rdb && sha256sum` in
+    one pass); progress reaches the loop every PROGRESS_EVERY bytes, not per piece."""
+    loop = asyncio.get_running_loop()
+    unreported = 0
+
+    def consume(piece: memoryview | bytes) -> None:
+        nonlocal unreported
+        verifier.update(piece)
+        writer.write_from_thread(piece, loop)
+        unreported += len(piece)
+        if tracker is not None and unreported >= PROGRESS_EVERY:
+            loop.call_soon_threadsafe(tracker.add, node_id, unreported)
+            unreported = 0
+
+    await stream.pump(consume)
+    if tracker is not None and unreported:
+        tracker.add(node_id, unreported)
 
 
 async def _run_all(

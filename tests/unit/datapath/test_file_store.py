@@ -33,6 +33,27 @@ async def test_an_object_appears_only_on_commit_with_every_byte(tmp_path: Path) 
     assert files_under(tmp_path) == ["ns/snap/uid/node-0001.rdb"]
 
 
+async def test_a_reader_thread_writes_straight_into_the_file_after_what_was_staged(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    staged, rest = os.urandom(1000), os.urandom(9 << 20)
+    loop = asyncio.get_running_loop()
+    async with store.writer("ns/snap/uid/node-0001.rdb") as writer:
+        await writer.write(staged)  # the handshake's side: staged, not yet in the file
+
+        def from_a_reader_thread() -> None:
+            for start in range(0, len(rest), 256 << 10):
+                writer.write_from_thread(memoryview(rest)[start : start + (256 << 10)], loop)
+
+        await asyncio.to_thread(from_a_reader_thread)
+        assert writer.bytes_written == len(staged) + len(rest)
+        assert not await store.exists("ns/snap/uid/node-0001.rdb")
+        await writer.commit()
+        with pytest.raises(RuntimeError, match="after commit"):
+            writer.write_from_thread(b"late", loop)
+    assert (tmp_path / "ns/snap/uid/node-0001.rdb").read_bytes() == staged + rest
+    assert files_under(tmp_path) == ["ns/snap/uid/node-0001.rdb"]
+
+
 async def test_leaving_without_commit_removes_the_temporary_file(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +33,9 @@ async def read_all(
     timeouts: Timeouts = FAST,
     chunk_size: int = 1 << 20,
     depth: int = 4,
+    reading: str = "loop",
 ) -> tuple[bytes, RdbStream]:
+    """The whole RDB, read on the event loop (`async for`) or by the stream's own thread (`pump`)."""
     async with open_rdb_stream(
         NodeAddress(server.host, server.port),
         settings or ConnectionSettings(),
@@ -41,9 +44,17 @@ async def read_all(
         depth=depth,
     ) as stream:
         received = bytearray()
-        async for chunk in stream:
-            received += chunk
+        if reading == "thread":
+            assert stream.threadable
+            await stream.pump(received.extend, chunk_size=chunk_size)
+        else:
+            async for chunk in stream:
+                received += chunk
+        assert stream.complete
         return bytes(received), stream
+
+
+READINGS = pytest.mark.parametrize("reading", ["loop", "thread"])
 
 
 @given(
@@ -56,11 +67,13 @@ def test_the_rdb_comes_out_exactly_however_the_server_cuts_it(
     payload: bytes, segments: list[int], transfer: str
 ) -> None:
     async def scenario() -> None:
-        async with FakeRedis(rdb=payload, transfer=transfer, segments=segments, keepalives=2) as server:
-            received, stream = await read_all(server, chunk_size=64, depth=2)
-            assert received == payload
-            assert stream.transfer == transfer
-            assert stream.size == (len(payload) if transfer == "disk" else None)
+        for reading in ("loop", "thread"):
+            async with FakeRedis(rdb=payload, transfer=transfer, segments=segments, keepalives=2) as server:
+                received, stream = await read_all(server, chunk_size=64, depth=2, reading=reading)
+                assert received == payload, reading
+                assert stream.transfer == transfer
+                assert stream.size == (len(payload) if transfer == "disk" else None)
+                assert stream.bytes_received == len(payload)
 
     asyncio.run(scenario())
 
@@ -74,28 +87,34 @@ async def test_the_handshake_asks_for_eof_capability_and_rdb_only_then_syncs() -
     assert stream.server.engine_version == "7.0.15"
 
 
-async def test_the_connection_is_closed_as_soon_as_the_rdb_is_complete() -> None:
+@READINGS
+async def test_the_connection_is_closed_as_soon_as_the_rdb_is_complete(reading: str) -> None:
     async with (
         FakeRedis(rdb=os.urandom(5000), segments=[100, 1000], drops_rdb_only=False) as server,
         open_rdb_stream(NodeAddress(server.host, server.port), ConnectionSettings(), FAST) as stream,
     ):
-        async for _ in stream:
-            pass
+        if reading == "thread":
+            await stream.pump(lambda piece: None)
+        else:
+            async for _ in stream:
+                pass
         # Still inside the block: the replica link must already be gone.
         await asyncio.wait_for(server.client_closed_after_rdb.wait(), 2)
 
 
-async def test_a_pre_7_server_that_streams_commands_after_the_rdb_is_cut_off_at_the_announced_length() -> None:
+@READINGS
+async def test_a_pre_7_server_streaming_commands_after_the_rdb_is_cut_off_at_the_announced_length(reading: str) -> None:
     rdb = os.urandom(3000)
     async with FakeRedis(rdb=rdb, transfer="disk", after_rdb=b"*1\r\n$4\r\nPING\r\n" * 50) as server:
-        received, _ = await read_all(server)
+        received, _ = await read_all(server, reading=reading)
     assert received == rdb
 
 
-async def test_a_server_without_rdb_only_still_works() -> None:
+@READINGS
+async def test_a_server_without_rdb_only_still_works(reading: str) -> None:
     replies = {"REPLCONF RDB-ONLY 1": b"-ERR Unrecognized REPLCONF option: rdb-only\r\n"}
     async with FakeRedis(rdb=b"R" * 500, replies=replies) as server:
-        received, stream = await read_all(server)
+        received, stream = await read_all(server, reading=reading)
     assert received == b"R" * 500
     assert stream.rdb_only is False
 
@@ -130,17 +149,19 @@ async def test_a_missing_password_is_reported_as_such() -> None:
             await read_all(server)
 
 
-async def test_a_cut_connection_mid_rdb_is_connection_lost_with_the_byte_count() -> None:
+@READINGS
+async def test_a_cut_connection_mid_rdb_is_connection_lost_with_the_byte_count(reading: str) -> None:
     async with FakeRedis(rdb=os.urandom(10_000), transfer="disk", cut_after=4000) as server:
         with pytest.raises(ConnectionLost, match=r"after 4000 of 10000 bytes") as caught:
-            await read_all(server)
+            await read_all(server, reading=reading)
     assert caught.value.transient is True
 
 
-async def test_a_stalled_transfer_times_out_as_connection_lost() -> None:
+@READINGS
+async def test_a_stalled_transfer_times_out_as_connection_lost(reading: str) -> None:
     async with FakeRedis(rdb=os.urandom(10_000), pause_after=1000) as server:
-        with pytest.raises(ConnectionLost, match="stopped sending the RDB for 1s"):
-            await read_all(server, timeouts=Timeouts(connect=2, reply=2, first_byte=5, stall=1))
+        with pytest.raises(ConnectionLost, match=r"stopped sending the RDB for 1s after 960 bytes"):
+            await read_all(server, timeouts=Timeouts(connect=2, reply=2, first_byte=5, stall=1), reading=reading)
 
 
 async def test_keepalives_do_not_extend_the_first_byte_timeout() -> None:
@@ -177,3 +198,47 @@ async def test_memory_stays_within_the_buffer_pool_while_the_consumer_is_slow() 
         buffers = stream._connection.buffers
     assert bytes(received) == rdb
     assert buffers.buffers_allocated <= 5
+
+
+async def test_a_pumping_thread_stops_at_once_when_cancelled_and_nothing_reaches_the_consumer_after() -> None:
+    rdb = os.urandom(1 << 20)
+    pieces: list[int] = []
+    stalled = threading.Event()
+
+    def consume(piece: memoryview | bytes) -> None:
+        pieces.append(len(piece))
+        if sum(pieces) >= 300_000:  # everything the server sends before it stalls
+            stalled.set()
+
+    async with (
+        FakeRedis(rdb=rdb, transfer="disk", pause_after=300_000) as server,
+        open_rdb_stream(NodeAddress(server.host, server.port), ConnectionSettings(), FAST) as stream,
+    ):
+        pumping = asyncio.create_task(stream.pump(consume))
+        assert await asyncio.to_thread(stalled.wait, 5)
+        (reader,) = [t for t in threading.enumerate() if t.name == f"rdb {stream.node}"]
+        pumping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(pumping, 0.5)  # far below the 1 s stall timeout: the socket was shut down
+        reader.join(0.5)  # it has handed its outcome to the loop already: only its return is left
+        assert not reader.is_alive()
+        delivered = len(pieces)
+        await asyncio.sleep(0.05)
+        assert len(pieces) == delivered
+        assert not stream.complete
+
+
+async def test_an_error_of_the_consumer_stops_the_thread_and_is_raised_as_it_is() -> None:
+    class Full(Exception):
+        pass
+
+    def consume(piece: memoryview | bytes) -> None:
+        raise Full("the store is full")
+
+    async with (
+        FakeRedis(rdb=os.urandom(100_000), transfer="disk") as server,
+        open_rdb_stream(NodeAddress(server.host, server.port), ConnectionSettings(), FAST) as stream,
+    ):
+        with pytest.raises(Full, match="the store is full"):
+            await stream.pump(consume)
+        assert not stream.complete

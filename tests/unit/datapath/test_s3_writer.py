@@ -101,6 +101,36 @@ async def test_a_large_object_goes_up_in_equal_parts_and_comes_back_whole() -> N
     assert fake.objects["backups/k"] == data
 
 
+async def write_from_a_thread(store: S3Store, key: str, data: bytes) -> None:
+    """As a stream's reader thread writes: 256 KiB pieces copied on the thread, full parts shipped by the loop."""
+    loop = asyncio.get_running_loop()
+    async with store.writer(key) as writer:
+
+        def pieces() -> None:
+            for start in range(0, len(data), 256 << 10):
+                writer.write_from_thread(memoryview(data)[start : start + (256 << 10)], loop)
+
+        await asyncio.to_thread(pieces)
+        await writer.commit()
+
+
+async def test_a_reader_thread_fills_the_parts_and_the_loop_ships_them() -> None:
+    fake = FakeS3(delay=0.02)
+    data = os.urandom(23 * MIB)
+    await write_from_a_thread(store_with(fake, parts_in_flight=2), "k", data)
+    assert [len(fake.parts[n]) for n in sorted(fake.parts)] == [5 * MIB] * 4 + [3 * MIB]
+    assert fake.most_active <= 2
+    assert fake.objects["backups/k"] == data
+
+
+async def test_a_part_failing_under_a_reader_thread_raises_there_and_aborts_the_upload() -> None:
+    fake = FakeS3(fail_part=1, delay=0.02)
+    with pytest.raises(StorageUnavailable, match=r"s3://b/backups/k .*InternalError"):
+        await write_from_a_thread(store_with(fake, parts_in_flight=1), "k", os.urandom(12 * MIB))
+    assert fake.aborted == ["u-1"]
+    assert "complete" not in fake.calls
+
+
 async def test_no_more_than_parts_in_flight_uploads_run_at_once() -> None:
     fake = FakeS3(delay=0.05)
     await write_in_chunks(store_with(fake, parts_in_flight=2), "k", os.urandom(40 * MIB))
