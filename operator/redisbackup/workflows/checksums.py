@@ -1,4 +1,5 @@
-"""Checksums off the event loop: one snapshot stream per core, not one core for every stream.
+"""Checksums off the event loop, for the streams the loop reads: TLS snapshots and restores' reads of the store.
+(A snapshot without TLS is read, checked and stored by its own thread: redis.replication.RdbStream.pump.)
 
 SHA-256 of a large buffer releases the GIL (hashlib does so above 2 KiB), so a chunk hashed in a worker thread
 runs in parallel with the event loop (which receives, decrypts TLS and copies into the store's parts) and with
