@@ -15,15 +15,15 @@ these machines are shared, and the minimum is the least disturbed. Nothing here 
 shows the ratios against the targets. The parallel rows also show where the CPU went (client and servers, per
 GB) and how many cores the run kept busy: a run near every core is bound by CPU, not by waiting.
 
-Measured on the 2-core machine (issue 19; three runs of the parallel part alone, one `make bench`; load 2-7 from the
-bench itself): from N = 2 the runs keep 1.8-1.9 of 2 cores busy; the Redis servers and their forks spend 7.8-10.8
-CPU s/GB (10 KB random values) of the ~10-15 both sides cost per GB, and each measured ratio equals the CPU-bound
-one within 0.02 (the separate processes' within 0.05). The checks alone (hashlib SHA-256 ~0.56 s/GB, anycrc CRC-64
-~0.07 s/GB) leave at best 0.94-0.95x of redis-cli, below the issue's 0.95x; our streaming client costs 2.9-4.4 s/GB
-against redis-cli's 1.5-1.9 and that floor's 2.3. The servers spent 0-1.5 s/GB more feeding our streams than feeding
-redis-cli in most runs. Turning the 4 ms read nap off (redis.replication.BULK_READ_NAP = 0) cut our CPU by 0.3-1.5
-s/GB at 3 and 6 streams in an ad-hoc run, but this bench then gave 0.94/0.84/0.83/0.84x, inside the spread with the
-nap: not changed.
+Measured on the 2-core machine (issue 19, 2026-12-07; `REDISBACKUP_BENCH_DATAPATH_PARTS=parallel
+REDISBACKUP_BENCH_REPEAT=3`, load 2-8 from the bench itself): from N = 2 the runs keep 1.8-1.9 of 2 cores busy and
+the Redis servers and their forks spend 7.5-8.2 CPU s/GB (10 KB random values), so each ratio follows the CPU each
+byte costs both sides. The checks alone (hashlib SHA-256 ~0.56 s/GB, anycrc CRC-64 ~0.07 s/GB) leave at best 0.94x
+of redis-cli ("at best" rows). Before, our streams ran on the event loop with the checksums in worker threads and
+cost 2.9-4.4 client CPU s/GB (redis-cli 1.5-1.9): 0.84-0.92x. Since each stream is read, checked and written by a
+thread of its own (redis.replication.RdbStream.pump), they cost 2.0-2.5 s/GB, at that floor: 1.00/0.89/0.95/0.96x
+for N = 1/2/3/6 in that run. Separate `redisbackup dump` processes add their start-up (interpreter, pydantic, asyncio:
+~0.2 CPU s each): 3.35 CPU s/GB for 3 x 200 MB, 1.15x the time of three redis-cli.
 """
 
 from __future__ import annotations

@@ -160,6 +160,8 @@ class RdbStream:
         if not self.threadable:
             raise RuntimeError(f"{self.node}: a TLS stream is read on the event loop (iterate it)")
         sock, pending = await self._connection.take_socket()
+        # Allocated here, on the loop's thread (from the main malloc arena): see S3Writer.write_from_thread.
+        buffer = memoryview(bytearray(chunk_size))
         loop = asyncio.get_running_loop()
         finished: asyncio.Future[None] = loop.create_future()
 
@@ -172,7 +174,7 @@ class RdbStream:
         def run() -> None:
             outcome: BaseException | None = None
             try:
-                self._pump(sock, pending, consume, chunk_size)
+                self._pump(sock, pending, consume, buffer)
             except BaseException as error:  # every outcome goes back to the loop
                 outcome = error
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
@@ -196,10 +198,13 @@ class RdbStream:
         self.complete = True
 
     def _pump(
-        self, sock: socket.socket | None, pending: bytes, consume: Callable[[memoryview | bytes], None], chunk: int
+        self,
+        sock: socket.socket | None,
+        pending: bytes,
+        consume: Callable[[memoryview | bytes], None],
+        buffer: memoryview,
     ) -> None:
         unframer = _Unframer(self.size, self._mark)
-        buffer = memoryview(bytearray(chunk))
         received: memoryview | bytes = pending
         while True:
             for body in unframer.feed(received):

@@ -431,12 +431,25 @@ class S3Writer(WriterBase):
                 await self._ship_part()
 
     def write_from_thread(self, data: bytes | bytearray | memoryview, loop: asyncio.AbstractEventLoop) -> None:
-        """The copy into the part runs on the calling thread; only a full part goes to the loop to be shipped."""
+        """The copy into the part runs on the calling thread; the loop allocates each part's buffer and ships it
+        when full. Allocated on the loop's thread, a part comes from the main malloc arena and goes back to the
+        system when freed: allocated on each reader thread, parts spread over glibc's per-thread arenas, which
+        keep them (the operator bench: 290 MB peak with parts from reader threads, 190 MB without)."""
         view = self._writable(data)
         while len(view):
+            if self._buffer is None:
+                asyncio.run_coroutine_threadsafe(self._open_part(), loop).result()
             view, full = self._copy_in(view)
             if full:
                 asyncio.run_coroutine_threadsafe(self._ship_part(), loop).result()
+
+    async def _open_part(self) -> None:
+        self._start_part()
+
+    def _start_part(self) -> None:
+        if self._buffer is None:
+            self._buffer = self._take_buffer(part_size(self._next_part, self._base))
+            self._fill = 0
 
     def _writable(self, data: bytes | bytearray | memoryview) -> memoryview:
         if self._closed:
@@ -445,9 +458,8 @@ class S3Writer(WriterBase):
 
     def _copy_in(self, view: memoryview) -> tuple[memoryview, bool]:
         """Copy what fits of `view` into the part being filled: the rest, and whether the part is full."""
-        if self._buffer is None:
-            self._buffer = self._take_buffer(part_size(self._next_part, self._base))
-            self._fill = 0
+        self._start_part()
+        assert self._buffer is not None
         take = min(len(view), len(self._buffer) - self._fill)
         self._buffer[self._fill : self._fill + take] = view[:take]
         self._fill += take

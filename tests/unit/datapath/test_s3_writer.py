@@ -17,7 +17,7 @@ import pytest
 
 from redisbackup.storage.base import StorageAccessDenied, StorageUnavailable
 from redisbackup.storage.multipart import MIB
-from redisbackup.storage.s3 import S3Settings, S3Store
+from redisbackup.storage.s3 import S3Settings, S3Store, S3Writer
 
 
 class FakeS3:
@@ -114,10 +114,20 @@ async def write_from_a_thread(store: S3Store, key: str, data: bytes) -> None:
         await writer.commit()
 
 
-async def test_a_reader_thread_fills_the_parts_and_the_loop_ships_them() -> None:
+async def test_a_reader_thread_fills_the_parts_and_the_loop_ships_them(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeS3(delay=0.02)
     data = os.urandom(23 * MIB)
+    allocated_on: list[str] = []
+    take_buffer = S3Writer._take_buffer
+
+    def recording(self: S3Writer, size: int) -> bytearray:
+        allocated_on.append(threading.current_thread().name)
+        return take_buffer(self, size)
+
+    monkeypatch.setattr(S3Writer, "_take_buffer", recording)
     await write_from_a_thread(store_with(fake, parts_in_flight=2), "k", data)
+    # Parts come from the loop's thread (the main malloc arena), never from the reader's (a per-thread arena).
+    assert allocated_on == [threading.current_thread().name] * 5
     assert [len(fake.parts[n]) for n in sorted(fake.parts)] == [5 * MIB] * 4 + [3 * MIB]
     assert fake.most_active <= 2
     assert fake.objects["backups/k"] == data
