@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL_NODES = 16
 PROGRESS_EVERY = 4 << 20
+PROGRESS_INTERVAL = 0.2  # seconds; the tracker reports at most every 0.5 s anyway
 
 
 @dataclass(frozen=True)
@@ -95,18 +97,22 @@ async def _pump(
     stream: RdbStream, verifier: RdbVerifier, writer: ObjectWriter, node_id: str, tracker: ProgressTracker | None
 ) -> None:
     """The stream's own thread checks and stores each piece as it arrives (as `redis-cli --rdb && sha256sum` in
-    one pass); progress reaches the loop every PROGRESS_EVERY bytes, not per piece."""
+    one pass); progress reaches the loop every PROGRESS_EVERY bytes or PROGRESS_INTERVAL seconds, not per piece
+    (a slow RDB still shows its first bytes at once)."""
     loop = asyncio.get_running_loop()
     unreported = 0
+    reported_at = time.monotonic() - PROGRESS_INTERVAL
 
     def consume(piece: memoryview | bytes) -> None:
-        nonlocal unreported
+        nonlocal unreported, reported_at
         verifier.update(piece)
         writer.write_from_thread(piece, loop)
         unreported += len(piece)
-        if tracker is not None and unreported >= PROGRESS_EVERY:
+        if tracker is not None and (
+            unreported >= PROGRESS_EVERY or time.monotonic() - reported_at >= PROGRESS_INTERVAL
+        ):
             loop.call_soon_threadsafe(tracker.add, node_id, unreported)
-            unreported = 0
+            unreported, reported_at = 0, time.monotonic()
 
     await stream.pump(consume)
     if tracker is not None and unreported:

@@ -21,6 +21,7 @@ class FakeRedis:
     rdb: bytes = b""
     transfer: str = "diskless"  # or "disk"
     segments: list[int] = field(default_factory=list)  # sizes the payload is cut into before sending
+    segment_delay: float = 0.0  # seconds between segments (a server producing its RDB slowly)
     keepalives: int = 1
     password: str | None = None
     replies: dict[str, bytes] = field(default_factory=dict)  # command → raw reply overriding the default
@@ -130,7 +131,7 @@ class FakeRedis:
                 return
             writer.write(piece)
             await writer.drain()
-            await asyncio.sleep(0)  # give each piece its own TCP segment, usually
+            await asyncio.sleep(self.segment_delay)  # give each piece its own TCP segment, usually
             sent += len(piece)
             if sent >= len(payload):
                 break
