@@ -70,7 +70,7 @@ class _Unframer:
                 view = view[: self._remaining]
             self._remaining -= len(view)
             self.complete = self._remaining == 0
-            return [view]
+            return [view] if len(view) else []  # nothing already received when a thread takes over: no piece
         out: list[memoryview | bytes] = []
         if len(view) >= EOF_MARK_SIZE:
             body, tail = view[: len(view) - EOF_MARK_SIZE], bytes(view[len(view) - EOF_MARK_SIZE :])
