@@ -24,6 +24,7 @@ from redisbackup.redis.replication import RdbStream, open_rdb_stream
 from tests.unit.datapath.fake_redis import FakeRedis
 
 FAST = Timeouts(connect=2, reply=2, first_byte=2, stall=1)
+PATIENT = Timeouts(connect=2, reply=2, first_byte=2, stall=120)
 
 
 async def read_all(
@@ -212,15 +213,16 @@ async def test_a_pumping_thread_stops_at_once_when_cancelled_and_nothing_reaches
 
     async with (
         FakeRedis(rdb=rdb, transfer="disk", pause_after=300_000) as server,
-        open_rdb_stream(NodeAddress(server.host, server.port), ConnectionSettings(), FAST) as stream,
+        open_rdb_stream(NodeAddress(server.host, server.port), ConnectionSettings(), PATIENT) as stream,
     ):
         pumping = asyncio.create_task(stream.pump(consume))
         assert await asyncio.to_thread(stalled.wait, 5)
         (reader,) = [t for t in threading.enumerate() if t.name == f"rdb {stream.node}"]
         pumping.cancel()
+        # Only the shut-down socket can end its recv this soon: the stall timeout is 120 s.
         with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(pumping, 0.5)  # far below the 1 s stall timeout: the socket was shut down
-        reader.join(0.5)  # it has handed its outcome to the loop already: only its return is left
+            await asyncio.wait_for(pumping, 30)
+        reader.join(30)  # it has handed its outcome to the loop already: only its return is left
         assert not reader.is_alive()
         delivered = len(pieces)
         await asyncio.sleep(0.05)
