@@ -26,26 +26,60 @@ def next_host() -> str:
         return f"127.0.0.{next(_hosts)}"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free on `host` right now (bind to 0 and let the kernel pick)."""
+# A port is never handed out twice by one process: bind(0) may return a port it returned a moment ago, before the
+# first taker bound it (CI once gave an operator the same metrics and health port). The oldest picks are forgotten,
+# so a long session never runs out: by then they are long bound or long gone.
+_REUSE_AFTER = 4096
+_given: set[int] = set()
+_order: list[int] = []
+
+
+def _take(*ports: int) -> None:
+    for port in ports:
+        _given.add(port)
+        _order.append(port)
+    while len(_order) > _REUSE_AFTER:
+        _given.discard(_order.pop(0))
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _kernel_pick(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free on `host` right now (bind to 0 and let the kernel pick), never one this process was
+    given before."""
+    with _lock:
+        for _ in range(1000):
+            port = _kernel_pick(host)
+            if port not in _given:
+                _take(port)
+                return port
+    raise RuntimeError(f"the kernel kept picking ports on {host} this process was given already")
+
+
 def free_port_pair(host: str, offset: int) -> tuple[int, int]:
     """Ports p and p + `offset` that are both free on `host` now: Redis before 7.0 always puts its cluster bus on
     port + 10000, so p must stay below 65536 - offset (the kernel's picks often do not)."""
-    for _ in range(200):
-        port = random.randrange(20000, 65536 - offset)
-        try:
-            for candidate in (port, port + offset):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                    s.bind((host, candidate))
-        except OSError:
-            continue
-        return port, port + offset
+    with _lock:
+        for _ in range(200):
+            port = random.randrange(20000, 65536 - offset)
+            pair = (port, port + offset)
+            if not any(p in _given for p in pair) and all(_bindable(host, p) for p in pair):
+                _take(*pair)
+                return pair
     raise RuntimeError(f"no free pair of ports {offset} apart on {host}")
 
 
