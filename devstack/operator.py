@@ -26,7 +26,7 @@ from kubernetes import client
 
 from devstack.cluster import Cluster
 from devstack.net import free_port
-from devstack.processes import Process
+from devstack.processes import Process, StartupError
 
 REPO = Path(__file__).resolve().parents[1]
 CRD_FILE = REPO / "crds" / "redisbackups.redisbackup.io.yaml"
@@ -35,6 +35,7 @@ SCHEDULE_CRD_FILE = REPO / "crds" / "redisbackupschedules.redisbackup.io.yaml"
 SCHEDULE_CRD_NAME = "redisbackupschedules.redisbackup.io"
 PROBE_WARNING = "is case-insensitive"
 FINALIZER = "redisbackup.io/data"
+START_ATTEMPTS = 3  # see start(): a port picked free may be taken before the operator binds it
 
 # Fast retries for tests; the production defaults (seconds to a minute) would only make tests slow.
 TEST_LIMITS: dict[str, Any] = {
@@ -219,6 +220,7 @@ def start(
     configuration: str | None = None,
     test_limits: bool = True,
     config: Mapping[str, Any] | None = None,
+    attempt: int = 1,
 ) -> RunningOperator:
     """Start `redisbackup operator` for `namespaces` and return once it serves (its webhook, or its probe).
     `config`: more sections of its configuration file (e.g. finalSnapshots)."""
@@ -266,7 +268,29 @@ def start(
         webhook=webhook,
         log_dir=log_dir,
     )
-    running.wait_serving(timeout)
+    try:
+        running.wait_serving(timeout)
+    except StartupError as failure:
+        running.process.stop()
+        if attempt >= START_ATTEMPTS or "address already in use" not in str(failure):
+            raise
+        # A port picked free was taken before the operator bound it (an outgoing connection can take any port of the
+        # ephemeral range): start again on new ports.
+        return start(
+            kube,
+            log_dir,
+            namespaces=namespaces,
+            env=env,
+            args=args,
+            storage=storage,
+            limits=limits,
+            webhook=webhook,
+            timeout=timeout,
+            configuration=configuration,
+            test_limits=test_limits,
+            config=config,
+            attempt=attempt + 1,
+        )
     return running
 
 
