@@ -174,7 +174,7 @@ class ControlPlane:
                 break
             except StartupError as failure:
                 self._stop_processes()
-                if attempt == START_ATTEMPTS or "address already in use" not in str(failure):
+                if attempt == START_ATTEMPTS or not failure.port_taken:
                     self._teardown()
                     raise
                 self.endpoints = Endpoints.pick(self.host)

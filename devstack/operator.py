@@ -35,7 +35,7 @@ SCHEDULE_CRD_FILE = REPO / "crds" / "redisbackupschedules.redisbackup.io.yaml"
 SCHEDULE_CRD_NAME = "redisbackupschedules.redisbackup.io"
 PROBE_WARNING = "is case-insensitive"
 FINALIZER = "redisbackup.io/data"
-START_ATTEMPTS = 3  # see start(): a port picked free may be taken before the operator binds it
+START_ATTEMPTS = 3  # see start()
 
 # Fast retries for tests; the production defaults (seconds to a minute) would only make tests slow.
 TEST_LIMITS: dict[str, Any] = {
@@ -220,78 +220,65 @@ def start(
     configuration: str | None = None,
     test_limits: bool = True,
     config: Mapping[str, Any] | None = None,
-    attempt: int = 1,
 ) -> RunningOperator:
     """Start `redisbackup operator` for `namespaces` and return once it serves (its webhook, or its probe).
     `config`: more sections of its configuration file (e.g. finalSnapshots)."""
-    port = free_port("127.0.0.1")
     suffix = "-".join(namespaces) or "all"
     configuration = configuration or f"redisbackup-test-{suffix}"[:253]
-    storage = storage or file_storage(log_dir / f"snapshots-{port}")
-    metrics, health = free_port("127.0.0.1"), free_port("127.0.0.1")
-    config_path = write_config(
-        log_dir / f"operator-{suffix}-{port}.yaml",
-        storage=storage,
-        namespaces=namespaces,
-        limits={**(TEST_LIMITS if test_limits else {}), **(limits or {})},
-        metrics=metrics,
-        health=health,
-        extra=config,
-    )
-    argv = [
-        sys.executable,
-        "-m",
-        "redisbackup.cli.main",
-        "operator",
-        "--config",
-        str(config_path),
-        "--webhook-listen",
-        f"127.0.0.1:{port}",
-        "--webhook-configuration",
-        configuration,
-        *(() if webhook else ("--no-webhook",)),
-        *(arg for namespace in namespaces for arg in ("--namespace", namespace)),
-        *args,
-    ]
-    full_env = {"KUBECONFIG": str(kube.kubeconfig), **storage.env, **(env or {})}
-    process = Process(f"operator-{suffix}-{port}", argv, log_dir=log_dir, env=full_env)
-    running = RunningOperator(
-        process,
-        kube,
-        tuple(namespaces),
-        port,
-        configuration,
-        dict(full_env),
-        config_path=config_path,
-        metrics_port=metrics,
-        health_port=health,
-        webhook=webhook,
-        log_dir=log_dir,
-    )
-    try:
-        running.wait_serving(timeout)
-    except StartupError as failure:
-        running.process.stop()
-        if attempt >= START_ATTEMPTS or "address already in use" not in str(failure):
-            raise
-        # A port picked free was taken before the operator bound it (an outgoing connection can take any port of the
-        # ephemeral range): start again on new ports.
-        return start(
-            kube,
-            log_dir,
-            namespaces=namespaces,
-            env=env,
-            args=args,
+    limits = {**(TEST_LIMITS if test_limits else {}), **(limits or {})}
+    for attempt in range(1, START_ATTEMPTS + 1):
+        # Every attempt on new ports: a port picked free may be taken (by an outgoing connection: any port of the
+        # ephemeral range) before the operator binds it.
+        port, metrics, health = (free_port("127.0.0.1") for _ in range(3))
+        storage = storage or file_storage(log_dir / f"snapshots-{port}")  # the first attempt's, kept by the others
+        config_path = write_config(
+            log_dir / f"operator-{suffix}-{port}.yaml",
             storage=storage,
+            namespaces=namespaces,
             limits=limits,
-            webhook=webhook,
-            timeout=timeout,
-            configuration=configuration,
-            test_limits=test_limits,
-            config=config,
-            attempt=attempt + 1,
+            metrics=metrics,
+            health=health,
+            extra=config,
         )
-    return running
+        argv = [
+            sys.executable,
+            "-m",
+            "redisbackup.cli.main",
+            "operator",
+            "--config",
+            str(config_path),
+            "--webhook-listen",
+            f"127.0.0.1:{port}",
+            "--webhook-configuration",
+            configuration,
+            *(() if webhook else ("--no-webhook",)),
+            *(arg for namespace in namespaces for arg in ("--namespace", namespace)),
+            *args,
+        ]
+        full_env = {"KUBECONFIG": str(kube.kubeconfig), **storage.env, **(env or {})}
+        process = Process(f"operator-{suffix}-{port}", argv, log_dir=log_dir, env=full_env)
+        running = RunningOperator(
+            process,
+            kube,
+            tuple(namespaces),
+            port,
+            configuration,
+            dict(full_env),
+            config_path=config_path,
+            metrics_port=metrics,
+            health_port=health,
+            webhook=webhook,
+            log_dir=log_dir,
+        )
+        try:
+            running.wait_serving(timeout)
+        except StartupError as failure:
+            process.stop()
+            if attempt == START_ATTEMPTS or not failure.port_taken:
+                raise
+            continue
+        return running
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def release_leftovers(kube: Cluster, namespaces: Sequence[str]) -> None:

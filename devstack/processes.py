@@ -35,6 +35,12 @@ def _die_with_parent() -> None:
 class StartupError(RuntimeError):
     """A server did not become ready; the message carries the tail of its log."""
 
+    @property
+    def port_taken(self) -> bool:
+        """Whether the server could not bind its port: another process took it after it was picked free (a start
+        on new ports may succeed)."""
+        return "address already in use" in str(self)
+
 
 class Process:
     def __init__(
