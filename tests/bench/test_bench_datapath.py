@@ -174,13 +174,20 @@ class Bench:
         )
 
     def ours(self, node: RedisNode, to: str, *, cluster: bool = False) -> dict[str, Any]:
+        result = self.dump(node, to, cluster=cluster)
+        self.clean_store()
+        return result
+
+    def dump(self, node: RedisNode, to: str, *, cluster: bool = False) -> dict[str, Any]:
+        """Our dump of `node` to `to` in a fresh process; the snapshot stays until clean_store()."""
         options: dict[str, Any] = {"redis": f"{node.host}:{node.port}", "to": to, "cluster": cluster}
         if to.startswith("s3://"):
             options["s3"] = self.s3_options
-        result = probe(options)
+        return probe(options)
+
+    def clean_store(self) -> None:
         subprocess.run(["rm", "-rf", str(self.work / "store")], check=True)
         self.clean_bucket()
-        return result
 
     def single_node(self, node: RedisNode) -> dict[str, Sample]:
         samples = {k: Sample() for k in "abcd"}
@@ -198,8 +205,9 @@ class Bench:
             self.clean_bucket()
             for key, to in (("c", f"file://{self.work}/store"), ("d", f"s3://{self.bucket}/ours")):
                 servers = self._servers_cpu(node)
-                result = self.ours(node, to)
-                self._add_servers_cpu(samples[key], node, servers)
+                result = self.dump(node, to)
+                self._add_servers_cpu(samples[key], node, servers)  # before the deletion: not the S3 server's work
+                self.clean_store()
                 samples[key].seconds.append(result["seconds"])
                 samples[key].cpu.append(result["cpu_seconds"])
                 samples[key].size = result["bytes"]
